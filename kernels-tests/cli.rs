@@ -1,0 +1,57 @@
+//! The `vae-gpu` binary: `info`, `check` and bad flags, as a user runs them.
+
+use std::process::Command;
+
+fn vae_gpu(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_vae-gpu"))
+        .args(args)
+        .output()
+        .expect("run vae-gpu")
+}
+
+#[test]
+fn info_lists_adapters_and_the_chosen_one_as_json() {
+    let out = vae_gpu(&["info", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("info --json is JSON");
+    assert!(!v["adapters"].as_array().unwrap().is_empty());
+    assert!(v["chosen"]["name"].as_str().is_some_and(|s| !s.is_empty()));
+    assert_eq!(
+        v["device_limits"]["max_storage_buffers_per_shader_stage"],
+        4
+    );
+}
+
+#[test]
+fn check_passes_and_reports_each_kernel() {
+    let out = vae_gpu(&["check", "--filter", "matmul", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("check --json is JSON");
+    assert!(out.status.success(), "{v}");
+    assert_eq!(v["failed"], 0);
+    let results = v["results"].as_array().unwrap();
+    assert!(results.len() >= 80, "{} matmul results", results.len());
+    assert!(results
+        .iter()
+        .all(|r| r["max_abs"].is_number() && r["tolerance"]["rel"].is_number()));
+    let text = vae_gpu(&["check", "--filter", "conv"]);
+    let s = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.status.success() && s.contains("conv2d_grad_weight") && s.contains("passed, 0 failed"),
+        "{s}"
+    );
+}
+
+#[test]
+fn a_bad_backend_fails_with_a_message_naming_the_flag() {
+    let out = vae_gpu(&["--backend", "vulcan", "check"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--backend") && err.contains("vulcan"), "{err}");
+    let out = vae_gpu(&["--adapter", "no-such-gpu-xyz", "info"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-gpu-xyz"));
+}

@@ -1,0 +1,11 @@
+//! Kernel tests on the adapter that `WGPU_BACKEND` / `WGPU_ADAPTER_NAME` select.
+//! CI runs this binary once on lavapipe (Vulkan) and once on llvmpipe (GL).
+//! There is no skip: without an adapter every GPU test fails and says how to get one.
+
+mod common;
+mod conformance;
+mod determinism;
+mod errors;
+mod finite_differences;
+mod runtime;
+mod shaders;

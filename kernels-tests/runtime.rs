@@ -1,0 +1,161 @@
+//! The tensor runtime: adapter selection, buffer pool, batching, grid folding, views, timing.
+
+use vae_gpu::check::Rng;
+use vae_gpu::gpu::{adapter, Selection};
+use vae_gpu::kernels::binary::{add, mul};
+use vae_gpu::kernels::conv2d::{conv2d, Conv2dConfig};
+use vae_gpu::kernels::matmul::matmul;
+use vae_gpu::kernels::reduce::sum_all;
+use vae_gpu::kernels::unary::{unary, Unary};
+use vae_gpu::Tensor;
+
+use crate::common::{exclusive, gpu};
+
+#[test]
+fn the_adapter_is_the_one_the_environment_asked_for() {
+    let gpu = gpu();
+    if let Ok(b) = std::env::var("WGPU_BACKEND") {
+        let wanted = adapter::parse_backends(&b).unwrap();
+        assert!(
+            wanted.contains(gpu.info.backend.into()),
+            "WGPU_BACKEND={b} but the tests ran on {:?}",
+            gpu.info.backend
+        );
+    }
+    // The device is opened at the integrated-graphics baseline that every kernel is written for.
+    let l = gpu.device.limits();
+    let base = wgpu::Limits::downlevel_defaults();
+    assert_eq!(
+        l.max_storage_buffers_per_shader_stage,
+        base.max_storage_buffers_per_shader_stage
+    );
+    assert_eq!(
+        l.max_compute_workgroup_storage_size,
+        base.max_compute_workgroup_storage_size
+    );
+    assert_eq!(
+        l.max_compute_invocations_per_workgroup,
+        base.max_compute_invocations_per_workgroup
+    );
+}
+
+#[test]
+fn unknown_backends_and_adapters_are_refused_with_a_useful_message() {
+    let e = adapter::parse_backends("vulcan").unwrap_err().to_string();
+    assert!(e.contains("--backend") && e.contains("vulcan"), "{e}");
+    let sel = Selection {
+        backend: None,
+        adapter: Some("no such adapter 12345".into()),
+    };
+    let e = adapter::choose(&sel).unwrap_err().to_string();
+    assert!(
+        e.contains("no such adapter 12345") && e.contains("adapters present"),
+        "{e}"
+    );
+}
+
+/// A training-like loop with the same shapes every step creates no buffers after the first step.
+#[test]
+fn a_steady_state_loop_allocates_nothing_new() {
+    let gpu = gpu();
+    let _guard = exclusive();
+    let mut rng = Rng::new(5);
+    let x = rng.data(&[8, 3, 12, 12], -1.0, 1.0).upload(&gpu).unwrap();
+    let w = rng.data(&[6, 3, 3, 3], -1.0, 1.0).upload(&gpu).unwrap();
+    let m = rng.data(&[64, 40], -1.0, 1.0).upload(&gpu).unwrap();
+    let step = || {
+        let y = conv2d(&x, &w, Conv2dConfig::new(1, 1)).unwrap();
+        let z = unary(Unary::Relu, &y).unwrap();
+        let p = matmul(&m, &m, false, true).unwrap();
+        let s = add(&sum_all(&z, true).unwrap(), &sum_all(&p, false).unwrap()).unwrap();
+        drop((y, z, p, s));
+        gpu.flush().unwrap();
+    };
+    step();
+    step();
+    let before = gpu.pool_stats();
+    let (d0, s0) = gpu.counters();
+    for _ in 0..5 {
+        step();
+    }
+    let after = gpu.pool_stats();
+    let (d1, s1) = gpu.counters();
+    assert_eq!(
+        after.created, before.created,
+        "steady state created buffers: {before:?} → {after:?}"
+    );
+    assert!(after.reused > before.reused);
+    // Many dispatches per step, one submit per step.
+    assert_eq!(s1 - s0, 5, "one submit per step");
+    assert!(
+        d1 - d0 >= 5 * 6,
+        "dispatches per step were batched into the submit"
+    );
+}
+
+/// More than 65 535 workgroups: the grid folds into two dimensions and every element is written.
+#[test]
+fn launches_past_the_per_dimension_workgroup_limit_cover_every_element() {
+    let gpu = gpu();
+    let n = 65_535 * 256 + 4097;
+    let x = Tensor::full(&gpu, &[n], 2.0).unwrap();
+    let y = unary(Unary::Affine(3.0, 1.0), &x)
+        .unwrap()
+        .to_vec()
+        .unwrap();
+    let bad = y.iter().position(|&v| v != 7.0);
+    assert_eq!(bad, None, "element {bad:?} of {n} not written");
+}
+
+#[test]
+fn views_transpose_broadcast_and_narrow_without_copies() {
+    let gpu = gpu();
+    let t = Tensor::from_slice(&gpu, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]).unwrap();
+    assert_eq!(
+        t.transpose(0, 1).unwrap().to_vec().unwrap(),
+        vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]
+    );
+    assert_eq!(
+        t.narrow0(1, 1).unwrap().to_vec().unwrap(),
+        vec![4.0, 5.0, 6.0]
+    );
+    let col = Tensor::from_slice(&gpu, &[10.0, 20.0], &[2, 1]).unwrap();
+    assert_eq!(
+        mul(&t, &col).unwrap().to_vec().unwrap(),
+        vec![10.0, 20.0, 30.0, 80.0, 100.0, 120.0]
+    );
+    // A matmul of a transposed view equals the transposed-operand kernel.
+    let a = Rng::new(6).data(&[5, 3], -1.0, 1.0).upload(&gpu).unwrap();
+    let v1 = matmul(&a.transpose(0, 1).unwrap(), &a, false, false)
+        .unwrap()
+        .to_vec()
+        .unwrap();
+    let v2 = matmul(&a, &a, true, false).unwrap().to_vec().unwrap();
+    for (p, q) in v1.iter().zip(&v2) {
+        assert!((p - q).abs() <= 1e-6, "{p} vs {q}");
+    }
+}
+
+#[test]
+fn gpu_timestamps_measure_kernel_time_when_the_adapter_has_them() {
+    let gpu = gpu();
+    let _guard = exclusive();
+    let a = Rng::new(7)
+        .data(&[128, 128], -1.0, 1.0)
+        .upload(&gpu)
+        .unwrap();
+    if gpu.begin_timing(8).is_none() {
+        assert!(!gpu.has_timestamps());
+        return;
+    }
+    for _ in 0..3 {
+        matmul(&a, &a, false, false).unwrap();
+    }
+    let t = gpu.end_timing().unwrap();
+    assert_eq!(t.dispatches, 3);
+    assert!(
+        t.seconds > 0.0 && t.seconds < 10.0,
+        "implausible kernel time {}",
+        t.seconds
+    );
+}

@@ -1,0 +1,85 @@
+// reduce: sums of a dense tensor, deterministic (fixed order, no atomics).
+//   reduce_axis:   in viewed as [outer, r, inner] -> out[outer, inner] = scale * sum over r.
+//                  One workgroup per output; 256 threads stride over r, then a tree sum.
+//   reduce_chunks: out[g] = scale * sum of in[g*chunk .. min((g+1)*chunk, n)], the first
+//                  pass of a whole-tensor sum (the second is reduce_axis over the partials).
+//   reduce_channel: in viewed as [outer, r, inner] -> out[j] = scale * sum over outer and inner
+//                  for each j < r (the bias gradient: a sum over all but the channel dim).
+// Bindings: 0 params, 1 in, 2 out.
+
+struct Params {
+    outer: u32, r: u32, inner: u32, in_off: u32,
+    scale: f32, n: u32, chunk: u32, pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+var<workgroup> partial: array<f32, 256>;
+
+fn tree_sum(lid: u32, v: f32) -> f32 {
+    partial[lid] = v;
+    workgroupBarrier();
+    for (var s = 128u; s > 0u; s >>= 1u) {
+        if (lid < s) {
+            partial[lid] += partial[lid + s];
+        }
+        workgroupBarrier();
+    }
+    return partial[0];
+}
+
+@compute @workgroup_size(256)
+fn reduce_axis(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) lid: u32) {
+    let o = wid.y * nwg.x + wid.x;
+    if (o >= p.outer * p.inner) {
+        return;
+    }
+    let base = p.in_off + (o / p.inner) * p.r * p.inner + o % p.inner;
+    var acc = 0.0;
+    for (var j = lid; j < p.r; j += 256u) {
+        acc += src[base + j * p.inner];
+    }
+    let total = tree_sum(lid, acc);
+    if (lid == 0u) {
+        out[o] = p.scale * total;
+    }
+}
+
+@compute @workgroup_size(256)
+fn reduce_chunks(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_index) lid: u32) {
+    let g = wid.y * nwg.x + wid.x;
+    let start = g * p.chunk;
+    if (start >= p.n) {
+        return;
+    }
+    let end = min(start + p.chunk, p.n);
+    var acc = 0.0;
+    for (var j = start + lid; j < end; j += 256u) {
+        acc += src[p.in_off + j];
+    }
+    let total = tree_sum(lid, acc);
+    if (lid == 0u) {
+        out[g] = p.scale * total;
+    }
+}
+
+@compute @workgroup_size(256)
+fn reduce_channel(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                  @builtin(local_invocation_index) lid: u32) {
+    let c = wid.y * nwg.x + wid.x;
+    if (c >= p.r) {
+        return;
+    }
+    var acc = 0.0;
+    for (var j = lid; j < p.outer * p.inner; j += 256u) {
+        acc += src[p.in_off + ((j / p.inner) * p.r + c) * p.inner + j % p.inner];
+    }
+    let total = tree_sum(lid, acc);
+    if (lid == 0u) {
+        out[c] = p.scale * total;
+    }
+}

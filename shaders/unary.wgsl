@@ -1,0 +1,73 @@
+// unary: out[i] = f(a[strided index of i]) for i < n; `a` may be any strided view
+// (a transpose, a broadcast), `out` is dense. f is chosen by `op`:
+//   0 copy   1 neg   2 relu   3 leaky_relu(alpha)   4 sigmoid   5 softplus
+//   6 exp    7 log   8 affine alpha*x+beta          9 square
+// Bindings: 0 params, 1 a (read), 2 out (write).
+
+struct Params {
+    n: u32, op: u32, a_off: u32, ndim: u32,
+    alpha: f32, beta: f32, pad0: u32, pad1: u32,
+    shape: array<vec4<u32>, 2>,
+    sa: array<vec4<u32>, 2>,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+// Numerically stable forms: no overflow of exp for large |x|.
+fn sigmoid(x: f32) -> f32 {
+    if (x >= 0.0) {
+        return 1.0 / (1.0 + exp(-x));
+    }
+    let e = exp(x);
+    return e / (1.0 + e);
+}
+
+// log(1 + e) for e in [0, 1], accurate for tiny e (WGSL has no log1p):
+// the correction term undoes the rounding of 1 + e.
+fn log1p_small(e: f32) -> f32 {
+    let u = 1.0 + e;
+    if (u == 1.0) {
+        return e;
+    }
+    return log(u) * e / (u - 1.0);
+}
+
+fn softplus(x: f32) -> f32 {
+    return max(x, 0.0) + log1p_small(exp(-abs(x)));
+}
+
+fn apply(op: u32, x: f32) -> f32 {
+    switch op {
+        case 0u: { return x; }
+        case 1u: { return -x; }
+        case 2u: { return max(x, 0.0); }
+        case 3u: { return select(p.alpha * x, x, x > 0.0); }
+        case 4u: { return sigmoid(x); }
+        case 5u: { return softplus(x); }
+        case 6u: { return exp(x); }
+        case 7u: { return log(x); }
+        case 8u: { return p.alpha * x + p.beta; }
+        case 9u: { return x * x; }
+        default: { return x; }
+    }
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * nwg.x + wid.x) * 256u + lid;
+    if (i >= p.n) {
+        return;
+    }
+    var rem = i;
+    var src = p.a_off;
+    for (var d = i32(p.ndim) - 1; d >= 0; d -= 1) {
+        let du = u32(d);
+        let size = p.shape[du / 4u][du % 4u];
+        src += (rem % size) * p.sa[du / 4u][du % 4u];
+        rem /= size;
+    }
+    out[i] = apply(p.op, a[src]);
+}

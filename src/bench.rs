@@ -1,0 +1,165 @@
+//! Kernel benchmarks shared by `vae-gpu bench` and `benches/`: warm up, then time
+//! many launches with GPU timestamps (or, without them, wall clock around a
+//! synchronised device) and report GFLOP/s. Every figure comes with the same
+//! run's reference point (the best variant, or the CPU), never as a lone time.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::check::Rng;
+use crate::error::Result;
+use crate::gpu::{Gpu, MatmulVariant};
+use crate::kernels::conv2d::{self, Conv2dConfig, ConvGeom};
+use crate::kernels::matmul::{self, matmul_with};
+
+#[derive(Clone, Debug)]
+pub struct Measurement {
+    pub kernel: String,
+    pub shape: String,
+    pub flops: f64,
+    pub seconds_per_run: f64,
+    /// "gpu-timestamps" or "wall-clock".
+    pub clock: &'static str,
+}
+
+impl Measurement {
+    pub fn gflops(&self) -> f64 {
+        self.flops / self.seconds_per_run / 1e9
+    }
+}
+
+/// Times `run` (which records one launch) after `warmup` launches; `reps` timed launches.
+pub fn time(
+    gpu: &Arc<Gpu>,
+    warmup: usize,
+    reps: usize,
+    mut run: impl FnMut() -> Result<()>,
+) -> Result<(f64, &'static str)> {
+    for _ in 0..warmup {
+        run()?;
+    }
+    gpu.sync()?;
+    if gpu.begin_timing(reps as u32 * 4).is_some() {
+        for _ in 0..reps {
+            run()?;
+        }
+        let t = gpu.end_timing()?;
+        return Ok((t.seconds / reps as f64, "gpu-timestamps"));
+    }
+    let start = Instant::now();
+    for _ in 0..reps {
+        run()?;
+    }
+    gpu.sync()?;
+    Ok((start.elapsed().as_secs_f64() / reps as f64, "wall-clock"))
+}
+
+/// Launches enough repetitions for about `budget` seconds, from one probe launch.
+fn reps_for(gpu: &Arc<Gpu>, budget: f64, run: &mut impl FnMut() -> Result<()>) -> Result<usize> {
+    let start = Instant::now();
+    run()?;
+    gpu.sync()?;
+    let once = start.elapsed().as_secs_f64().max(1e-5);
+    Ok(((budget / once) as usize).clamp(3, 200))
+}
+
+pub fn matmul(
+    gpu: &Arc<Gpu>,
+    variant: MatmulVariant,
+    m: usize,
+    n: usize,
+    k: usize,
+    budget: f64,
+) -> Result<Measurement> {
+    let mut rng = Rng::new(1);
+    let a = rng.data(&[m, k], -1.0, 1.0).upload(gpu)?;
+    let b = rng.data(&[k, n], -1.0, 1.0).upload(gpu)?;
+    let g = matmul::geometry(a.shape(), b.shape(), false, false)?;
+    let mut run = || matmul_with(variant, &a, &b, false, false).map(drop);
+    let reps = reps_for(gpu, budget, &mut run)?;
+    let (s, clock) = time(gpu, 2, reps, run)?;
+    Ok(Measurement {
+        kernel: format!("matmul/{variant:?}").to_lowercase(),
+        shape: format!("{m}x{n}x{k}"),
+        flops: matmul::flops(&g),
+        seconds_per_run: s,
+        clock,
+    })
+}
+
+/// One conv2d direction ("forward", "grad_input", "grad_weight") on one shape.
+pub fn conv(
+    gpu: &Arc<Gpu>,
+    which: &str,
+    x: [usize; 4],
+    w: [usize; 4],
+    cfg: Conv2dConfig,
+    budget: f64,
+) -> Result<Measurement> {
+    let g = ConvGeom::forward("conv2d", &x, &w, cfg)?;
+    let mut rng = Rng::new(2);
+    let xt = rng.data(&x, -1.0, 1.0).upload(gpu)?;
+    let wt = rng.data(&w, -1.0, 1.0).upload(gpu)?;
+    let dy = rng.data(&[g.n, g.k, g.oh, g.ow], -1.0, 1.0).upload(gpu)?;
+    let mut run = || -> Result<()> {
+        match which {
+            "forward" => conv2d::conv2d(&xt, &wt, cfg).map(drop),
+            "grad_input" => conv2d::conv2d_grad_input(&dy, &wt, (g.h, g.w), cfg).map(drop),
+            _ => conv2d::conv2d_grad_weight(&dy, &xt, (g.kh, g.kw), cfg).map(drop),
+        }
+    };
+    let reps = reps_for(gpu, budget, &mut run)?;
+    let (s, clock) = time(gpu, 2, reps, run)?;
+    Ok(Measurement {
+        kernel: format!("conv2d/{which}"),
+        shape: format!(
+            "x{}x{}x{}x{} w{}x{}x{}x{} s{}",
+            x[0], x[1], x[2], x[3], w[0], w[1], w[2], w[3], cfg.stride.0
+        ),
+        flops: g.flops(),
+        seconds_per_run: s,
+        clock,
+    })
+}
+
+/// The CPU reference point for the same run: a cache-blocked f32 matmul on all cores
+/// (std threads, no BLAS), so GPU figures are read against this machine's CPU.
+pub fn cpu_matmul(m: usize, n: usize, k: usize) -> Measurement {
+    let mut rng = Rng::new(3);
+    let a = rng.data(&[m, k], -1.0, 1.0).f32;
+    let b = rng.data(&[k, n], -1.0, 1.0).f32;
+    let mut c = vec![0.0f32; m * n];
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    let rows = m.div_ceil(threads);
+    let run = |c: &mut [f32]| {
+        std::thread::scope(|s| {
+            for (t, chunk) in c.chunks_mut(rows * n).enumerate() {
+                let (a, b) = (&a, &b);
+                s.spawn(move || {
+                    chunk.fill(0.0);
+                    for (ri, crow) in chunk.chunks_mut(n).enumerate() {
+                        let arow = &a[(t * rows + ri) * k..][..k];
+                        for (kk, &av) in arow.iter().enumerate() {
+                            for (cv, bv) in crow.iter_mut().zip(&b[kk * n..][..n]) {
+                                *cv += av * bv;
+                            }
+                        }
+                    }
+                });
+            }
+        })
+    };
+    run(&mut c);
+    let reps = 3;
+    let start = Instant::now();
+    for _ in 0..reps {
+        run(&mut c);
+    }
+    Measurement {
+        kernel: "matmul/cpu-threads".into(),
+        shape: format!("{m}x{n}x{k}"),
+        flops: 2.0 * (m * n * k) as f64,
+        seconds_per_run: start.elapsed().as_secs_f64() / reps as f64,
+        clock: "wall-clock",
+    }
+}

@@ -1,0 +1,167 @@
+//! conv2d and conv_transpose2d: forward and both gradients on tiny, odd (non-square,
+//! unequal strides, padding ≥ 1, kernels 1 to 5) and large (the reference network's) shapes.
+
+use super::dims;
+use crate::check::{compare, Case, Rng, Tolerance};
+use crate::kernels::conv2d::{self, Conv2dConfig, ConvGeom};
+use crate::kernels::conv_transpose2d::{self as ct, ConvTranspose2dConfig};
+
+pub fn cases(v: &mut Vec<Case>) {
+    // n, c, h, w, k, kh, kw, sh, sw, ph, pw, large
+    let convs: [(
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        bool,
+    ); 8] = [
+        (1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, false),
+        (2, 3, 7, 9, 5, 3, 3, 1, 1, 1, 1, false),
+        (3, 2, 11, 10, 6, 4, 4, 2, 2, 1, 1, false),
+        (2, 4, 9, 9, 3, 5, 5, 2, 2, 2, 2, false),
+        (1, 2, 8, 13, 4, 3, 2, 2, 3, 1, 0, false),
+        (2, 5, 6, 6, 7, 1, 1, 1, 1, 0, 0, false),
+        (16, 1, 28, 28, 64, 4, 4, 2, 2, 1, 1, true),
+        (16, 64, 14, 14, 128, 4, 4, 2, 2, 1, 1, true),
+    ];
+    for (i, &(n, c, h, w, k, kh, kw, sh, sw, ph, pw, large)) in convs.iter().enumerate() {
+        let cfg = Conv2dConfig {
+            stride: (sh, sw),
+            padding: (ph, pw),
+        };
+        let label = format!(
+            "x {} w {} stride {sh},{sw} pad {ph},{pw}",
+            dims(&[n, c, h, w]),
+            dims(&[k, c, kh, kw])
+        );
+        v.push(Case::new("conv2d", label.clone(), large, move |gpu| {
+            let mut rng = Rng::new(2000 + i as u64);
+            let x = rng.data(&[n, c, h, w], -1.0, 1.0);
+            let wt = rng.data(&[k, c, kh, kw], -1.0, 1.0);
+            let g = ConvGeom::forward("conv2d", &x.shape, &wt.shape, cfg)?;
+            let dy = rng.data(&[n, k, g.oh, g.ow], -1.0, 1.0);
+            let (xg, wg, dyg) = (x.upload(gpu)?, wt.upload(gpu)?, dy.upload(gpu)?);
+            let y = conv2d::conv2d(&xg, &wg, cfg)?.to_vec()?;
+            let dx = conv2d::conv2d_grad_input(&dyg, &wg, (h, w), cfg)?.to_vec()?;
+            let dw = conv2d::conv2d_grad_weight(&dyg, &xg, (kh, kw), cfg)?.to_vec()?;
+            use conv2d::reference as r;
+            Ok(vec![
+                compare(
+                    "conv2d",
+                    &label,
+                    &y,
+                    &r::forward(&g, &x.f64, &wt.f64),
+                    Some(&r::forward(&g, &x.abs(), &wt.abs())),
+                    Tolerance::accumulation(c * kh * kw),
+                ),
+                compare(
+                    "conv2d_grad_input",
+                    &label,
+                    &dx,
+                    &r::grad_input(&g, &dy.f64, &wt.f64),
+                    Some(&r::grad_input(&g, &dy.abs(), &wt.abs())),
+                    Tolerance::accumulation(k * kh * kw),
+                ),
+                compare(
+                    "conv2d_grad_weight",
+                    &label,
+                    &dw,
+                    &r::grad_weight(&g, &dy.f64, &x.f64),
+                    Some(&r::grad_weight(&g, &dy.abs(), &x.abs())),
+                    Tolerance::accumulation(n * g.oh * g.ow),
+                ),
+            ])
+        }));
+    }
+
+    // n, cin, h, w, cout, k, stride, pad, output_padding, large
+    let deconvs: [(
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        bool,
+    ); 6] = [
+        (1, 1, 1, 1, 1, 1, 1, 0, 0, false),
+        (2, 3, 5, 4, 2, 3, 2, 1, 1, false),
+        (3, 2, 7, 7, 5, 4, 2, 1, 0, false),
+        (2, 4, 3, 5, 3, 5, 3, 2, 2, false),
+        (16, 128, 7, 7, 64, 4, 2, 1, 0, true),
+        (16, 64, 14, 14, 1, 4, 2, 1, 0, true),
+    ];
+    for (i, &(n, ci, h, w, co, kk, s, p, op, large)) in deconvs.iter().enumerate() {
+        let cfg = ConvTranspose2dConfig::new(s, p, op);
+        let label = format!(
+            "x {} w {} stride {s} pad {p} outpad {op}",
+            dims(&[n, ci, h, w]),
+            dims(&[ci, co, kk, kk])
+        );
+        v.push(Case::new(
+            "conv_transpose2d",
+            label.clone(),
+            large,
+            move |gpu| {
+                let mut rng = Rng::new(3000 + i as u64);
+                let x = rng.data(&[n, ci, h, w], -1.0, 1.0);
+                let wt = rng.data(&[ci, co, kk, kk], -1.0, 1.0);
+                let (oh, ow) = cfg.out_size("conv_transpose2d", h, w, kk, kk)?;
+                let dy = rng.data(&[n, co, oh, ow], -1.0, 1.0);
+                let (xg, wg, dyg) = (x.upload(gpu)?, wt.upload(gpu)?, dy.upload(gpu)?);
+                let y = ct::conv_transpose2d(&xg, &wg, cfg)?.to_vec()?;
+                let dx = ct::conv_transpose2d_grad_input(&dyg, &wg, cfg)?.to_vec()?;
+                let dw = ct::conv_transpose2d_grad_weight(&dyg, &xg, (kk, kk), cfg)?.to_vec()?;
+                let g = ct::reference::Geom {
+                    n,
+                    ci,
+                    h,
+                    w,
+                    co,
+                    kh: kk,
+                    kw: kk,
+                    oh,
+                    ow,
+                    cfg,
+                };
+                use ct::reference as r;
+                Ok(vec![
+                    compare(
+                        "conv_transpose2d",
+                        &label,
+                        &y,
+                        &r::forward(&g, &x.f64, &wt.f64),
+                        Some(&r::forward(&g, &x.abs(), &wt.abs())),
+                        Tolerance::accumulation(ci * kk * kk),
+                    ),
+                    compare(
+                        "conv_transpose2d_grad_input",
+                        &label,
+                        &dx,
+                        &r::grad_input(&g, &dy.f64, &wt.f64),
+                        Some(&r::grad_input(&g, &dy.abs(), &wt.abs())),
+                        Tolerance::accumulation(co * kk * kk),
+                    ),
+                    compare(
+                        "conv_transpose2d_grad_weight",
+                        &label,
+                        &dw,
+                        &r::grad_weight(&g, &dy.f64, &x.f64),
+                        Some(&r::grad_weight(&g, &dy.abs(), &x.abs())),
+                        Tolerance::accumulation(n * h * w),
+                    ),
+                ])
+            },
+        ));
+    }
+}

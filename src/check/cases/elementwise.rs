@@ -1,0 +1,264 @@
+//! fill, unary, binary (with broadcasting), reductions, bias add.
+
+use super::dims;
+use crate::check::{compare, Case, Rng, Tolerance};
+use crate::kernels::binary::{self, Binary};
+use crate::kernels::unary::{self, Unary};
+use crate::kernels::{channel, reduce};
+use crate::tensor::Tensor;
+
+pub fn cases(v: &mut Vec<Case>) {
+    for n in [1usize, 1000, 70_001] {
+        v.push(Case::new("fill", format!("fill {n}"), false, move |gpu| {
+            let t = Tensor::full(gpu, &[n], -2.5)?.to_vec()?;
+            let r = crate::kernels::fill::reference::fill(n, -2.5);
+            Ok(vec![compare(
+                "fill",
+                &dims(&[n]),
+                &t,
+                &r,
+                None,
+                Tolerance::rounding(0.0),
+            )])
+        }));
+    }
+
+    let unary_ops = [
+        Unary::Copy,
+        Unary::Neg,
+        Unary::Relu,
+        Unary::LeakyRelu(0.2),
+        Unary::Sigmoid,
+        Unary::Softplus,
+        Unary::Exp,
+        Unary::Log,
+        Unary::Affine(1.5, -0.25),
+        Unary::Square,
+    ];
+    let shapes: [(&[usize], bool); 4] = [
+        (&[1], false),
+        (&[7, 13], false),
+        (&[3, 5, 33], false),
+        (&[1024, 1025], true),
+    ];
+    for (i, op) in unary_ops.into_iter().enumerate() {
+        for (j, (shape, large)) in shapes.iter().enumerate() {
+            let shape = shape.to_vec();
+            v.push(Case::new(
+                "unary",
+                format!("{} {}", op.name(), dims(&shape)),
+                *large,
+                move |gpu| {
+                    let (lo, hi) = if op == Unary::Log {
+                        (0.01, 6.0)
+                    } else {
+                        (-6.0, 6.0)
+                    };
+                    let x = Rng::new(100 + (i * 10 + j) as u64).data(&shape, lo, hi);
+                    let y = unary::unary(op, &x.upload(gpu)?)?.to_vec()?;
+                    let r = unary::reference::unary(op, &x.f64);
+                    let tol = match op {
+                        Unary::Sigmoid | Unary::Softplus | Unary::Exp | Unary::Log => {
+                            Tolerance::transcendental()
+                        }
+                        Unary::Affine(..) => Tolerance::rounding(2.0),
+                        _ => Tolerance::rounding(1.0),
+                    };
+                    Ok(vec![compare(op.name(), &dims(&shape), &y, &r, None, tol)])
+                },
+            ));
+        }
+    }
+
+    // Strided inputs: a transposed view and a broadcast (stride-0) view.
+    v.push(Case::new(
+        "unary",
+        "copy of a transposed 33×5 view".into(),
+        false,
+        |gpu| {
+            let x = Rng::new(7).data(&[5, 33], -1.0, 1.0);
+            let y = unary::copy(&x.upload(gpu)?.transpose(0, 1)?)?.to_vec()?;
+            let r: Vec<f64> = (0..33 * 5).map(|i| x.f64[(i % 5) * 33 + i / 5]).collect();
+            Ok(vec![compare(
+                "copy",
+                "33×5 (transposed view)",
+                &y,
+                &r,
+                None,
+                Tolerance::rounding(0.0),
+            )])
+        },
+    ));
+    v.push(Case::new(
+        "unary",
+        "relu of a broadcast 4×1×6 → 4×3×6 view".into(),
+        false,
+        |gpu| {
+            let x = Rng::new(8).data(&[4, 1, 6], -1.0, 1.0);
+            let y =
+                unary::unary(Unary::Relu, &x.upload(gpu)?.broadcast_to(&[4, 3, 6])?)?.to_vec()?;
+            let r: Vec<f64> = (0..72)
+                .map(|i| x.f64[(i / 18) * 6 + i % 6].max(0.0))
+                .collect();
+            Ok(vec![compare(
+                "relu",
+                "4×3×6 (broadcast view)",
+                &y,
+                &r,
+                None,
+                Tolerance::rounding(0.0),
+            )])
+        },
+    ));
+
+    let binary_ops = [
+        Binary::Add,
+        Binary::Sub,
+        Binary::Mul,
+        Binary::Div,
+        Binary::Max,
+        Binary::Min,
+        Binary::ReluGrad,
+        Binary::LeakyReluGrad(0.2),
+        Binary::SigmoidGrad,
+        Binary::SoftplusGrad,
+        Binary::ExpGrad,
+    ];
+    let pairs: [(&[usize], &[usize], bool); 6] = [
+        (&[1], &[1], false),
+        (&[5, 7], &[7], false),
+        (&[3, 1, 5], &[4, 1], false),
+        (&[2, 3, 4, 5], &[2, 1, 4, 1], false),
+        (&[257, 129], &[257, 129], false),
+        (&[512, 1024], &[1024], true),
+    ];
+    for (i, op) in binary_ops.into_iter().enumerate() {
+        for (j, (sa, sb, large)) in pairs.iter().enumerate() {
+            let (sa, sb) = (sa.to_vec(), sb.to_vec());
+            let label = format!("{} {} · {}", op.name(), dims(&sa), dims(&sb));
+            v.push(Case::new("binary", label.clone(), *large, move |gpu| {
+                let mut rng = Rng::new(200 + (i * 10 + j) as u64);
+                let a = match op {
+                    Binary::SigmoidGrad => rng.data(&sa, 0.01, 0.99),
+                    _ => rng.data(&sa, -3.0, 3.0),
+                };
+                let b = match op {
+                    Binary::Div => rng.data(&sb, 0.5, 2.0),
+                    _ => rng.data(&sb, -3.0, 3.0),
+                };
+                let y = binary::binary(op, &a.upload(gpu)?, &b.upload(gpu)?)?.to_vec()?;
+                let (_, r) = binary::reference::binary(op, &a.f64, &sa, &b.f64, &sb);
+                let tol = match op {
+                    Binary::Div => Tolerance::rounding(2.0),
+                    Binary::SigmoidGrad => Tolerance::rounding(3.0),
+                    Binary::SoftplusGrad => Tolerance::transcendental(),
+                    _ => Tolerance::rounding(1.0),
+                };
+                Ok(vec![compare(op.name(), &label, &y, &r, None, tol)])
+            }));
+        }
+    }
+
+    let axes: [(&[usize], usize, bool); 6] = [
+        (&[1], 0, false),
+        (&[3, 5, 7], 0, false),
+        (&[3, 5, 7], 1, false),
+        (&[3, 5, 7], 2, false),
+        (&[1000, 300], 0, true),
+        (&[300, 1000], 1, true),
+    ];
+    for (j, (shape, axis, large)) in axes.iter().enumerate() {
+        for mean in [false, true] {
+            let (shape, axis) = (shape.to_vec(), *axis);
+            let name = if mean { "mean_axis" } else { "sum_axis" };
+            let label = format!("{name} {} axis {axis}", dims(&shape));
+            v.push(Case::new("reduce", label.clone(), *large, move |gpu| {
+                let x = Rng::new(300 + j as u64).data(&shape, -1.0, 1.0);
+                let y = reduce::sum_axis(&x.upload(gpu)?, axis, mean)?.to_vec()?;
+                let r = reduce::reference::sum_axis(&x.f64, &shape, axis, mean);
+                let mag = reduce::reference::sum_axis(&x.abs(), &shape, axis, mean);
+                Ok(vec![compare(
+                    name,
+                    &label,
+                    &y,
+                    &r,
+                    Some(&mag),
+                    Tolerance::accumulation(shape[axis]),
+                )])
+            }));
+        }
+    }
+    for (j, (n, mean, large)) in [
+        (1usize, false, false),
+        (4097, false, false),
+        (777, true, false),
+        (1_000_003, false, true),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let name = if mean { "mean_all" } else { "sum_all" };
+        v.push(Case::new(
+            "reduce",
+            format!("{name} {n}"),
+            large,
+            move |gpu| {
+                let x = Rng::new(350 + j as u64).data(&[n], -1.0, 1.0);
+                let y = reduce::sum_all(&x.upload(gpu)?, mean)?.to_vec()?;
+                let r = reduce::reference::sum_all(&x.f64, mean);
+                let mag = reduce::reference::sum_all(&x.abs(), mean);
+                Ok(vec![compare(
+                    name,
+                    &dims(&[n]),
+                    &y,
+                    &[r],
+                    Some(&[mag]),
+                    Tolerance::accumulation(n),
+                )])
+            },
+        ));
+    }
+
+    let bias_shapes: [(&[usize], bool); 4] = [
+        (&[1, 1], false),
+        (&[5, 7], false),
+        (&[3, 4, 5, 6], false),
+        (&[64, 128, 14, 14], true),
+    ];
+    for (j, (shape, large)) in bias_shapes.iter().enumerate() {
+        let shape = shape.to_vec();
+        v.push(Case::new(
+            "bias",
+            format!("bias_add and its gradient {}", dims(&shape)),
+            *large,
+            move |gpu| {
+                let mut rng = Rng::new(400 + j as u64);
+                let (c, inner) = (shape[1], shape[2..].iter().product::<usize>());
+                let x = rng.data(&shape, -1.0, 1.0);
+                let b = rng.data(&[c], -1.0, 1.0);
+                let xt = x.upload(gpu)?;
+                let y = channel::bias_add(&xt, &b.upload(gpu)?)?.to_vec()?;
+                let g = channel::channel_sum(&xt)?.to_vec()?;
+                let terms = shape[0] * inner;
+                Ok(vec![
+                    compare(
+                        "bias_add",
+                        &dims(&shape),
+                        &y,
+                        &channel::reference::bias_add(&x.f64, c, inner, &b.f64),
+                        None,
+                        Tolerance::rounding(1.0),
+                    ),
+                    compare(
+                        "channel_sum",
+                        &dims(&shape),
+                        &g,
+                        &channel::reference::channel_sum(&x.f64, c, inner),
+                        Some(&channel::reference::channel_sum(&x.abs(), c, inner)),
+                        Tolerance::accumulation(terms),
+                    ),
+                ])
+            },
+        ));
+    }
+}

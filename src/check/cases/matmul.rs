@@ -1,0 +1,76 @@
+//! matmul: every kernel variant × every transpose combination × tiny, odd, aligned,
+//! batched and large shapes.
+
+use crate::check::{compare, Case, Rng, Tolerance};
+use crate::gpu::MatmulVariant;
+use crate::kernels::matmul::{matmul_with, reference};
+
+pub fn cases(v: &mut Vec<Case>) {
+    // (m, n, k, batch of A, batch of B; 0 = no batch dim), large?
+    let shapes: [(usize, usize, usize, usize, usize, bool); 9] = [
+        (1, 1, 1, 0, 0, false),
+        (7, 13, 5, 0, 0, false),
+        (33, 17, 65, 0, 0, false),
+        (4, 8, 12, 0, 0, false),
+        (64, 64, 64, 0, 0, false),
+        (20, 12, 8, 3, 3, false),
+        (12, 8, 16, 3, 0, false),
+        (256, 512, 384, 0, 0, true),
+        (255, 129, 513, 2, 2, true),
+    ];
+    let variants = [
+        ("vec4", MatmulVariant::Vec4),
+        ("blocked", MatmulVariant::Blocked),
+        ("tiled", MatmulVariant::Tiled),
+    ];
+    for (vi, (vname, variant)) in variants.into_iter().enumerate() {
+        for (ti, (ta, tb)) in [(false, false), (true, false), (false, true), (true, true)]
+            .into_iter()
+            .enumerate()
+        {
+            for (si, &(m, n, k, ba, bb, large)) in shapes.iter().enumerate() {
+                let tr = |t: bool| if t { "ᵀ" } else { "" };
+                let batch = if ba > 0 || bb > 0 {
+                    format!(" batch {ba}/{bb}")
+                } else {
+                    String::new()
+                };
+                let label = format!("{vname} A{}·B{} {m}×{n}×{k}{batch}", tr(ta), tr(tb));
+                v.push(Case::new("matmul", label.clone(), large, move |gpu| {
+                    let with_batch = |b: usize, r: usize, c: usize| {
+                        if b > 0 {
+                            vec![b, r, c]
+                        } else {
+                            vec![r, c]
+                        }
+                    };
+                    let sa = if ta {
+                        with_batch(ba, k, m)
+                    } else {
+                        with_batch(ba, m, k)
+                    };
+                    let sb = if tb {
+                        with_batch(bb, n, k)
+                    } else {
+                        with_batch(bb, k, n)
+                    };
+                    let mut rng = Rng::new(1000 + (vi * 100 + ti * 10 + si) as u64);
+                    let a = rng.data(&sa, -1.0, 1.0);
+                    let b = rng.data(&sb, -1.0, 1.0);
+                    let c =
+                        matmul_with(variant, &a.upload(gpu)?, &b.upload(gpu)?, ta, tb)?.to_vec()?;
+                    let r = reference::matmul(&a.f64, &sa, &b.f64, &sb, ta, tb);
+                    let mag = reference::matmul(&a.abs(), &sa, &b.abs(), &sb, ta, tb);
+                    Ok(vec![compare(
+                        "matmul",
+                        &label,
+                        &c,
+                        &r,
+                        Some(&mag),
+                        Tolerance::accumulation(k),
+                    )])
+                }));
+            }
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! The cases of the conformance suite, one file per kernel family.
+
+mod conv;
+mod elementwise;
+mod matmul;
+mod norm;
+
+use super::{Case, Size};
+
+/// Every case at the given size, in a fixed order.
+pub fn suite(size: Size) -> Vec<Case> {
+    let mut v = Vec::new();
+    elementwise::cases(&mut v);
+    matmul::cases(&mut v);
+    conv::cases(&mut v);
+    norm::cases(&mut v);
+    if size == Size::Quick {
+        v.retain(|c| !c.large);
+    }
+    v
+}
+
+pub(crate) fn dims(s: &[usize]) -> String {
+    s.iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("×")
+}

@@ -1,0 +1,159 @@
+//! Batch norm, 1-D ([N, C]) and 2-D ([N, C, H, W]): training forward with running-average
+//! update, eval forward, and the backward of both modes.
+
+use super::dims;
+use crate::check::{compare, Case, Outcome, Rng, Tolerance};
+use crate::kernels::batchnorm::{self as bn, reference as r, BatchNormConfig};
+use crate::kernels::channel::reference::channel_sum;
+
+pub fn cases(v: &mut Vec<Case>) {
+    let shapes: [(&[usize], bool); 6] = [
+        (&[2, 3], false),
+        (&[5, 7], false),
+        (&[2, 1, 1, 1], false),
+        (&[3, 4, 5, 6], false),
+        (&[64, 1024], true),
+        (&[64, 128, 7, 7], true),
+    ];
+    let cfg = BatchNormConfig {
+        eps: 1e-5,
+        momentum: 0.9,
+    };
+    for (i, (shape, large)) in shapes.iter().enumerate() {
+        let shape = shape.to_vec();
+        v.push(Case::new(
+            "batchnorm",
+            format!("batch_norm {}", dims(&shape)),
+            *large,
+            move |gpu| {
+                let mut rng = Rng::new(4000 + i as u64);
+                let d = r::Dims {
+                    n: shape[0],
+                    c: shape[1],
+                    inner: shape[2..].iter().product(),
+                };
+                let m = d.n * d.inner;
+                let x = rng.data(&shape, -1.0, 1.0);
+                let dy = rng.data(&shape, -1.0, 1.0);
+                let gamma = rng.data(&[d.c], 0.5, 1.5);
+                let beta = rng.data(&[d.c], -1.0, 1.0);
+                let rm = rng.data(&[d.c], -1.0, 1.0);
+                let rv = rng.data(&[d.c], 0.5, 2.0);
+                let eps = cfg.eps as f64;
+                let label = dims(&shape);
+                let tol = Tolerance::statistics(m);
+                let (xg, dyg, gg, bg) = (
+                    x.upload(gpu)?,
+                    dy.upload(gpu)?,
+                    gamma.upload(gpu)?,
+                    beta.upload(gpu)?,
+                );
+                let mut out: Vec<Outcome> = Vec::new();
+
+                // Gradient sums over M terms scale with Σ|terms|, like any accumulation.
+                let grad_checks = |out: &mut Vec<Outcome>,
+                                   mode: &str,
+                                   g: bn::BatchNormGrads,
+                                   mean: &[f64],
+                                   var: &[f64],
+                                   train: bool|
+                 -> crate::Result<()> {
+                    let (dx, dgamma, dbeta) =
+                        r::backward(&d, &x.f64, &dy.f64, &gamma.f64, mean, var, eps, train);
+                    let xhat_abs: Vec<f64> = (0..x.f64.len())
+                        .map(|i| {
+                            let c = (i / d.inner) % d.c;
+                            ((x.f64[i] - mean[c]) / (var[c] + eps).sqrt()).abs() * dy.f64[i].abs()
+                        })
+                        .collect();
+                    out.push(compare(
+                        &format!("batch_norm_{mode}_dx"),
+                        &label,
+                        &g.dx.to_vec()?,
+                        &dx,
+                        None,
+                        tol,
+                    ));
+                    out.push(compare(
+                        &format!("batch_norm_{mode}_dgamma"),
+                        &label,
+                        &g.dgamma.to_vec()?,
+                        &dgamma,
+                        Some(&channel_sum(&xhat_abs, d.c, d.inner)),
+                        Tolerance::accumulation(m),
+                    ));
+                    out.push(compare(
+                        &format!("batch_norm_{mode}_dbeta"),
+                        &label,
+                        &g.dbeta.to_vec()?,
+                        &dbeta,
+                        Some(&channel_sum(&dy.abs(), d.c, d.inner)),
+                        Tolerance::accumulation(m),
+                    ));
+                    Ok(())
+                };
+
+                // Training mode.
+                let (rmg, rvg) = (rm.upload(gpu)?, rv.upload(gpu)?);
+                let fwd = bn::batch_norm_train(&xg, &gg, &bg, &rmg, &rvg, cfg)?;
+                let (mean, var) = r::moments(&d, &x.f64);
+                out.push(compare(
+                    "batch_norm_train",
+                    &label,
+                    &fwd.y.to_vec()?,
+                    &r::forward_train(&d, &x.f64, &gamma.f64, &beta.f64, eps),
+                    None,
+                    tol,
+                ));
+                let (erm, erv) =
+                    r::running_update(&d, &x.f64, &rm.f64, &rv.f64, cfg.momentum as f64);
+                out.push(compare(
+                    "batch_norm_running_mean",
+                    &label,
+                    &rmg.to_vec()?,
+                    &erm,
+                    None,
+                    tol,
+                ));
+                out.push(compare(
+                    "batch_norm_running_var",
+                    &label,
+                    &rvg.to_vec()?,
+                    &erv,
+                    None,
+                    tol,
+                ));
+                grad_checks(
+                    &mut out,
+                    "train",
+                    bn::batch_norm_backward(&dyg, &fwd, &gg)?,
+                    &mean,
+                    &var,
+                    true,
+                )?;
+
+                // Eval mode, with the original running averages.
+                let (rmg, rvg) = (rm.upload(gpu)?, rv.upload(gpu)?);
+                let fwd = bn::batch_norm_eval(&xg, &gg, &bg, &rmg, &rvg, cfg)?;
+                let y = r::normalize(&d, &x.f64, &rm.f64, &rv.f64, &gamma.f64, &beta.f64, eps);
+                out.push(compare(
+                    "batch_norm_eval",
+                    &label,
+                    &fwd.y.to_vec()?,
+                    &y,
+                    None,
+                    tol,
+                ));
+                grad_checks(
+                    &mut out,
+                    "eval",
+                    bn::batch_norm_backward(&dyg, &fwd, &gg)?,
+                    &rm.f64,
+                    &rv.f64,
+                    false,
+                )?;
+                Ok(out)
+            },
+        ));
+    }
+}

@@ -1,0 +1,50 @@
+//! Seeded random inputs, kept both as the f32 the GPU gets and the f64 the reference gets
+//! (the same values exactly, so differences come from GPU arithmetic alone).
+
+use std::sync::Arc;
+
+use rand::{rngs::StdRng, RngExt, SeedableRng};
+
+use crate::error::Result;
+use crate::gpu::Gpu;
+use crate::tensor::Tensor;
+
+pub struct Rng(StdRng);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(StdRng::seed_from_u64(seed))
+    }
+
+    pub fn data(&mut self, shape: &[usize], lo: f32, hi: f32) -> Data {
+        let n: usize = shape.iter().product();
+        let f: Vec<f32> = (0..n).map(|_| self.0.random_range(lo..hi)).collect();
+        Data::new(f, shape)
+    }
+}
+
+#[derive(Clone)]
+pub struct Data {
+    pub f32: Vec<f32>,
+    pub f64: Vec<f64>,
+    pub shape: Vec<usize>,
+}
+
+impl Data {
+    pub fn new(f: Vec<f32>, shape: &[usize]) -> Self {
+        Data {
+            f64: f.iter().map(|&v| v as f64).collect(),
+            f32: f,
+            shape: shape.to_vec(),
+        }
+    }
+
+    pub fn upload(&self, gpu: &Arc<Gpu>) -> Result<Tensor> {
+        Tensor::from_slice(gpu, &self.f32, &self.shape)
+    }
+
+    /// |x| elementwise, for the magnitude Σ|terms| that accumulation tolerances scale with.
+    pub fn abs(&self) -> Vec<f64> {
+        self.f64.iter().map(|v| v.abs()).collect()
+    }
+}

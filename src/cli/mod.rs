@@ -1,0 +1,66 @@
+//! The `vae-gpu` command line.
+
+mod bench;
+mod check;
+mod info;
+
+use clap::{Parser, Subcommand};
+use vae_gpu::{Result, Selection};
+
+#[derive(Parser)]
+#[command(
+    name = "vae-gpu",
+    version,
+    about = "Variational autoencoders on any wgpu adapter, with hand-written WGSL kernels"
+)]
+pub struct Cli {
+    /// Backend(s) to use: vulkan, gl, metal, dx12 (comma list).
+    #[arg(long, global = true, env = "WGPU_BACKEND")]
+    backend: Option<String>,
+    /// Use the first adapter whose name contains this (case-insensitive).
+    #[arg(long, global = true, env = "WGPU_ADAPTER_NAME")]
+    adapter: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List every adapter, and the chosen one's limits and features.
+    Info {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the kernel conformance suite on the chosen adapter; non-zero exit on any mismatch.
+    Check {
+        #[arg(long)]
+        json: bool,
+        /// Include the large shapes (slower on software adapters).
+        #[arg(long)]
+        full: bool,
+        /// Only cases whose family or label contains this.
+        #[arg(long)]
+        filter: Option<String>,
+    },
+    /// Benchmark matmul and conv2d kernels (GFLOP/s), with a CPU reference from the same run.
+    Bench {
+        #[arg(long)]
+        json: bool,
+        /// Fewer sizes and shorter timing windows.
+        #[arg(long)]
+        quick: bool,
+    },
+}
+
+pub fn run() -> Result<i32> {
+    let cli = Cli::parse();
+    let sel = Selection {
+        backend: cli.backend.filter(|s| !s.trim().is_empty()),
+        adapter: cli.adapter.filter(|s| !s.trim().is_empty()),
+    };
+    match cli.command {
+        Command::Info { json } => info::run(&sel, json),
+        Command::Check { json, full, filter } => check::run(&sel, json, full, filter.as_deref()),
+        Command::Bench { json, quick } => bench::run(&sel, json, quick),
+    }
+}

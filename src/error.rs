@@ -1,0 +1,56 @@
+//! One error type for the whole crate. Every variant names what is at fault
+//! (the op and shapes, the adapter, the file) so a message alone says what to fix.
+
+use std::fmt;
+
+#[derive(Debug)]
+pub enum Error {
+    /// Shapes that an op cannot combine: the op's name and a description of the conflict.
+    Shape { op: &'static str, detail: String },
+    /// No adapter matched the request; the message says how to get one.
+    NoAdapter(String),
+    /// The device refused a request (limits, features, lost device).
+    Device(String),
+    /// A WGSL file failed to parse or validate.
+    Shader { file: &'static str, message: String },
+    /// A bad command-line value: the flag and why.
+    Flag { flag: &'static str, detail: String },
+    /// Input/output on a named path.
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn shape(op: &'static str, detail: impl Into<String>) -> Self {
+        Error::Shape {
+            op,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Shape { op, detail } => write!(f, "{op}: {detail}"),
+            Error::NoAdapter(msg) => write!(f, "no GPU adapter: {msg}"),
+            Error::Device(msg) => write!(f, "device error: {msg}"),
+            Error::Shader { file, message } => write!(f, "shader {file}: {message}"),
+            Error::Flag { flag, detail } => write!(f, "{flag}: {detail}"),
+            Error::Io { path, source } => write!(f, "{path}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

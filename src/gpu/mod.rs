@@ -1,0 +1,383 @@
+//! The device layer: adapter choice, device with downlevel limits, buffer pool,
+//! pipeline cache, and a recorder that batches many dispatches into one submit.
+
+pub mod adapter;
+pub mod pool;
+pub mod shaders;
+mod timer;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+pub use adapter::Selection;
+pub use pool::{Kind, PoolStats, PooledBuffer};
+pub use timer::Timing;
+
+use crate::error::{Error, Result};
+
+/// Workgroups per dimension that every adapter accepts (`downlevel_defaults`).
+pub const MAX_GROUPS_PER_DIM: u32 = 65535;
+
+/// Spreads `groups` workgroups over x and y so neither exceeds the limit.
+/// Shaders recover the linear id as `wid.y * nwg.x + wid.x` and skip ids past the end.
+pub fn grid(groups: u32, z: u32) -> [u32; 3] {
+    let x = groups.clamp(1, MAX_GROUPS_PER_DIM);
+    [x, groups.div_ceil(x).max(1), z.max(1)]
+}
+
+/// Which matmul kernel family runs; chosen per adapter, overridable with `VAE_GPU_MATMUL`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatmulVariant {
+    /// 4×4 outputs per invocation, vec4 loads, no workgroup memory (fast on CPU rasterisers,
+    /// where barriers are costly). Falls back to `Blocked` when shapes are not multiples of 4.
+    Vec4,
+    /// 4×4 outputs per invocation, scalar bounds-checked loads: any shape.
+    Blocked,
+    /// 64×64 workgroup-memory tiles, 4×4 per invocation: what real GPUs want.
+    Tiled,
+}
+
+impl MatmulVariant {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "vec4" => Ok(Self::Vec4),
+            "blocked" => Ok(Self::Blocked),
+            "tiled" => Ok(Self::Tiled),
+            _ => Err(Error::Flag {
+                flag: "VAE_GPU_MATMUL",
+                detail: format!("'{s}' is not one of vec4, blocked, tiled"),
+            }),
+        }
+    }
+}
+
+/// Kernel choices that depend on the adapter.
+#[derive(Clone, Copy, Debug)]
+pub struct Tuning {
+    pub matmul: MatmulVariant,
+}
+
+struct Recorder {
+    encoder: Option<wgpu::CommandEncoder>,
+    dispatches: u64,
+    submits: u64,
+    timing: Option<timer::Recording>,
+}
+
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    /// What the adapter could give (for `info`), and what the device was opened with.
+    pub adapter_limits: wgpu::Limits,
+    pub adapter_features: wgpu::Features,
+    pub tuning: Mutex<Tuning>,
+    pool: Arc<pool::Pool>,
+    pipelines: Mutex<HashMap<String, Arc<wgpu::ComputePipeline>>>,
+    recorder: Mutex<Recorder>,
+    device_error: Arc<Mutex<Option<String>>>,
+    poison: std::sync::atomic::AtomicBool,
+}
+
+/// One kernel launch: uniform `params` at binding 0, `buffers` at bindings 1.. in order.
+pub struct Dispatch<'a> {
+    pub shader: &'static str,
+    pub entry: &'static str,
+    pub consts: &'a [(&'static str, u32)],
+    pub params: &'a [u8],
+    pub buffers: &'a [&'a wgpu::Buffer],
+    pub groups: [u32; 3],
+}
+
+impl Gpu {
+    /// Opens the best adapter matching `sel`.
+    pub fn new(sel: &Selection) -> Result<Arc<Gpu>> {
+        let adapter = adapter::choose(sel)?;
+        Self::from_adapter(adapter)
+    }
+
+    pub fn from_adapter(adapter: wgpu::Adapter) -> Result<Arc<Gpu>> {
+        let info = adapter.get_info();
+        let adapter_limits = adapter.limits();
+        let adapter_features = adapter.features();
+        // Kernels are written for the integrated-graphics baseline; only buffer sizes
+        // (how big a tensor may be, not how kernels are shaped) take the adapter's values.
+        let mut limits = wgpu::Limits::downlevel_defaults();
+        limits.max_buffer_size = adapter_limits.max_buffer_size;
+        limits.max_storage_buffer_binding_size = adapter_limits.max_storage_buffer_binding_size;
+        // Timestamps are optional: used by benchmarks when present, never required.
+        let features = adapter_features & wgpu::Features::TIMESTAMP_QUERY;
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("vae-gpu"),
+            required_features: features,
+            required_limits: limits,
+            ..Default::default()
+        }))
+        .map_err(|e| Error::Device(format!("{} refused the device: {e}", info.name)))?;
+
+        // Record validation errors instead of panicking; `flush` turns them into `Error::Device`.
+        let device_error = Arc::new(Mutex::new(None));
+        let sink = Arc::clone(&device_error);
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            sink.lock().unwrap().get_or_insert_with(|| e.to_string());
+        }));
+
+        let default_matmul = match info.device_type {
+            wgpu::DeviceType::Cpu => MatmulVariant::Vec4,
+            _ => MatmulVariant::Tiled,
+        };
+        let matmul = match std::env::var("VAE_GPU_MATMUL") {
+            Ok(s) if !s.is_empty() => MatmulVariant::parse(&s)?,
+            _ => default_matmul,
+        };
+        Ok(Arc::new(Gpu {
+            device,
+            queue,
+            info,
+            adapter_limits,
+            adapter_features,
+            tuning: Mutex::new(Tuning { matmul }),
+            pool: Arc::new(pool::Pool::default()),
+            pipelines: Mutex::new(HashMap::new()),
+            recorder: Mutex::new(Recorder {
+                encoder: None,
+                dispatches: 0,
+                submits: 0,
+                timing: None,
+            }),
+            device_error,
+            poison: false.into(),
+        }))
+    }
+
+    pub fn tuning(&self) -> Tuning {
+        *self.tuning.lock().unwrap()
+    }
+
+    pub fn set_matmul(&self, v: MatmulVariant) {
+        self.tuning.lock().unwrap().matmul = v;
+    }
+
+    pub fn has_timestamps(&self) -> bool {
+        self.device
+            .features()
+            .contains(wgpu::Features::TIMESTAMP_QUERY)
+    }
+
+    /// When on, every new tensor is filled with NaN before use, so a kernel that
+    /// leaves an element unwritten fails its comparison instead of passing on stale data.
+    pub fn set_poison(&self, on: bool) {
+        self.poison.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn poison(&self) -> bool {
+        self.poison.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn alloc(&self, kind: Kind, bytes: u64) -> Result<PooledBuffer> {
+        let max = self.device.limits().max_storage_buffer_binding_size;
+        if bytes > max {
+            return Err(Error::Device(format!(
+                "a buffer of {bytes} bytes exceeds this adapter's limit of {max} bytes per binding"
+            )));
+        }
+        Ok(self.pool.get(&self.device, kind, bytes))
+    }
+
+    pub fn pool_stats(&self) -> PoolStats {
+        self.pool.stats()
+    }
+
+    /// (dispatches recorded, submits made) since the device opened.
+    pub fn counters(&self) -> (u64, u64) {
+        let r = self.recorder.lock().unwrap();
+        (r.dispatches, r.submits)
+    }
+
+    fn pipeline(
+        &self,
+        shader: &'static str,
+        entry: &'static str,
+        consts: &[(&'static str, u32)],
+    ) -> Result<Arc<wgpu::ComputePipeline>> {
+        let mut key = format!("{shader}:{entry}");
+        for (k, v) in consts {
+            key += &format!(":{k}={v}");
+        }
+        if let Some(p) = self.pipelines.lock().unwrap().get(&key) {
+            return Ok(Arc::clone(p));
+        }
+        let (file, src) = shaders::lookup(shader)
+            .ok_or_else(|| Error::Device(format!("no shader named '{shader}'")))?;
+        let src = shaders::specialize(file, src, consts)?;
+        shaders::validate(file, &src)?;
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(file),
+                source: wgpu::ShaderSource::Wgsl(src.into()),
+            });
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(&key),
+                layout: None,
+                module: &module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Shader {
+                file,
+                message: format!("entry point {entry}: {e}"),
+            });
+        }
+        let p = Arc::new(pipeline);
+        self.pipelines.lock().unwrap().insert(key, Arc::clone(&p));
+        Ok(p)
+    }
+
+    /// Records one kernel launch into the open command encoder (nothing is submitted).
+    pub fn dispatch(&self, d: &Dispatch) -> Result<()> {
+        let pipeline = self.pipeline(d.shader, d.entry, d.consts)?;
+        let uniform = self.alloc(Kind::Uniform, d.params.len().max(16) as u64)?;
+        self.queue.write_buffer(uniform.raw(), 0, d.params);
+        let mut entries = vec![wgpu::BindGroupEntry {
+            binding: 0,
+            resource: uniform.raw().as_entire_binding(),
+        }];
+        for (i, b) in d.buffers.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry {
+                binding: 1 + i as u32,
+                resource: b.as_entire_binding(),
+            });
+        }
+        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
+        let mut rec = self.recorder.lock().unwrap();
+        let rec = &mut *rec;
+        let encoder = rec.encoder.get_or_insert_with(|| {
+            self.device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("vae-gpu"),
+                })
+        });
+        let timestamp_writes = rec.timing.as_mut().and_then(|t| t.next_pass());
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(d.entry),
+                timestamp_writes,
+            });
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &bind_group, &[]);
+            pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
+        }
+        rec.dispatches += 1;
+        // `uniform` drops here into the pool's pending list: reused only after the submit.
+        Ok(())
+    }
+
+    /// Records a buffer-to-buffer copy.
+    pub fn copy(
+        &self,
+        src: &wgpu::Buffer,
+        src_off: u64,
+        dst: &wgpu::Buffer,
+        dst_off: u64,
+        bytes: u64,
+    ) {
+        let mut rec = self.recorder.lock().unwrap();
+        let encoder = rec.encoder.get_or_insert_with(|| {
+            self.device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("vae-gpu"),
+                })
+        });
+        encoder.copy_buffer_to_buffer(src, src_off, dst, dst_off, bytes);
+    }
+
+    /// Submits everything recorded so far as one command buffer.
+    pub fn flush(&self) -> Result<()> {
+        let mut rec = self.recorder.lock().unwrap();
+        if let Some(enc) = rec.encoder.take() {
+            self.queue.submit([enc.finish()]);
+            rec.submits += 1;
+        }
+        drop(rec);
+        self.pool.release_pending();
+        self.check_errors()
+    }
+
+    fn check_errors(&self) -> Result<()> {
+        match self.device_error.lock().unwrap().take() {
+            Some(msg) => Err(Error::Device(msg)),
+            None => Ok(()),
+        }
+    }
+
+    /// Submits and blocks until the device is idle.
+    pub fn sync(&self) -> Result<()> {
+        self.flush()?;
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Device(format!("waiting for the device: {e}")))?;
+        self.check_errors()
+    }
+
+    /// Copies `bytes` bytes from `src` at `offset` to the host (submits pending work first).
+    pub fn read(&self, src: &wgpu::Buffer, offset: u64, bytes: u64) -> Result<Vec<u8>> {
+        let padded = bytes.div_ceil(wgpu::COPY_BUFFER_ALIGNMENT) * wgpu::COPY_BUFFER_ALIGNMENT;
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: padded.max(4),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.copy(src, offset, &staging, 0, padded);
+        self.flush()?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Device(format!("waiting for readback: {e}")))?;
+        rx.recv()
+            .map_err(|_| Error::Device("readback callback never ran".into()))?
+            .map_err(|e| Error::Device(format!("mapping readback buffer: {e}")))?;
+        let data = staging
+            .slice(..)
+            .get_mapped_range()
+            .map_err(|e| Error::Device(format!("reading mapped buffer: {e:?}")))?
+            .to_vec();
+        staging.unmap();
+        self.check_errors()?;
+        Ok(data[..bytes as usize].to_vec())
+    }
+
+    /// Starts timing every dispatch recorded from now on with GPU timestamps
+    /// (when the adapter has them; `None` otherwise).
+    pub fn begin_timing(&self, max_dispatches: u32) -> Option<()> {
+        if !self.has_timestamps() {
+            return None;
+        }
+        self.recorder.lock().unwrap().timing =
+            Some(timer::Recording::new(&self.device, max_dispatches));
+        Some(())
+    }
+
+    /// Ends timing: submits, waits, and returns the summed GPU time of the timed dispatches.
+    pub fn end_timing(&self) -> Result<Timing> {
+        self.flush()?;
+        let rec = self.recorder.lock().unwrap().timing.take();
+        match rec {
+            Some(r) => r.finish(self),
+            None => Err(Error::Device("end_timing without begin_timing".into())),
+        }
+    }
+}

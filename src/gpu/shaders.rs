@@ -1,0 +1,112 @@
+//! The WGSL sources, compiled into the binary, and specialisation of their
+//! tunable constants (tile sizes) by rewriting `const NAME: u32 = ...;` lines:
+//! the files stay valid WGSL with their defaults, and every backend sees plain constants.
+
+use crate::error::{Error, Result};
+
+/// (name, file, source) of every kernel family.
+pub const SHADERS: &[(&str, &str, &str)] = &[
+    (
+        "fill",
+        "shaders/fill.wgsl",
+        include_str!("../../shaders/fill.wgsl"),
+    ),
+    (
+        "unary",
+        "shaders/unary.wgsl",
+        include_str!("../../shaders/unary.wgsl"),
+    ),
+    (
+        "binary",
+        "shaders/binary.wgsl",
+        include_str!("../../shaders/binary.wgsl"),
+    ),
+    (
+        "reduce",
+        "shaders/reduce.wgsl",
+        include_str!("../../shaders/reduce.wgsl"),
+    ),
+    (
+        "matmul",
+        "shaders/matmul.wgsl",
+        include_str!("../../shaders/matmul.wgsl"),
+    ),
+    (
+        "matmul_vec4",
+        "shaders/matmul_vec4.wgsl",
+        include_str!("../../shaders/matmul_vec4.wgsl"),
+    ),
+    (
+        "matmul_tiled",
+        "shaders/matmul_tiled.wgsl",
+        include_str!("../../shaders/matmul_tiled.wgsl"),
+    ),
+    (
+        "conv2d",
+        "shaders/conv2d.wgsl",
+        include_str!("../../shaders/conv2d.wgsl"),
+    ),
+    (
+        "channel",
+        "shaders/channel.wgsl",
+        include_str!("../../shaders/channel.wgsl"),
+    ),
+    (
+        "batchnorm",
+        "shaders/batchnorm.wgsl",
+        include_str!("../../shaders/batchnorm.wgsl"),
+    ),
+];
+
+pub fn lookup(name: &str) -> Option<(&'static str, &'static str)> {
+    SHADERS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, f, s)| (*f, *s))
+}
+
+/// Replaces the value of each `const NAME: u32 = ...;` named in `consts`.
+pub fn specialize(file: &'static str, src: &str, consts: &[(&str, u32)]) -> Result<String> {
+    let mut out = String::with_capacity(src.len());
+    let mut hit = vec![false; consts.len()];
+    for line in src.lines() {
+        let t = line.trim_start();
+        let mut replaced = false;
+        for (i, (name, v)) in consts.iter().enumerate() {
+            if t.starts_with(&format!("const {name}: u32 =")) {
+                out += &format!("const {name}: u32 = {v}u;\n");
+                hit[i] = true;
+                replaced = true;
+            }
+        }
+        if !replaced {
+            out += line;
+            out.push('\n');
+        }
+    }
+    if let Some(i) = hit.iter().position(|h| !h) {
+        return Err(Error::Shader {
+            file,
+            message: format!("has no `const {}: u32` to specialise", consts[i].0),
+        });
+    }
+    Ok(out)
+}
+
+/// Parses and validates WGSL with naga; the error names the file, line and column.
+pub fn validate(file: &'static str, src: &str) -> Result<()> {
+    let module = naga::front::wgsl::parse_str(src).map_err(|e| Error::Shader {
+        file,
+        message: e.emit_to_string_with_path(src, file),
+    })?;
+    naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::empty(),
+    )
+    .validate(&module)
+    .map_err(|e| Error::Shader {
+        file,
+        message: e.emit_to_string_with_path(src, file),
+    })?;
+    Ok(())
+}

@@ -1,0 +1,224 @@
+//! matmul.wgsl / matmul_vec4.wgsl / matmul_tiled.wgsl: batched C = op(A)·op(B) with
+//! op ∈ {identity, transpose}, the three products backward needs (A·B, Aᵀ·B, A·Bᵀ).
+//!
+//! Shapes: A is [M, K] ([K, M] when `trans_a`), B is [K, N] ([N, K] when `trans_b`),
+//! optionally with a leading batch dim on either; a batch of 1 (or no batch dim)
+//! broadcasts over the other's batch. C is [batch, M, N] (or [M, N] if neither is batched).
+
+use super::{dense, fits_u32, Params};
+use crate::error::{Error, Result};
+use crate::gpu::{Dispatch, MatmulVariant, MAX_GROUPS_PER_DIM};
+use crate::tensor::Tensor;
+
+pub struct Geometry {
+    pub batch: usize,
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub a_batched: bool,
+    pub b_batched: bool,
+    pub out_shape: Vec<usize>,
+}
+
+pub fn geometry(a: &[usize], b: &[usize], trans_a: bool, trans_b: bool) -> Result<Geometry> {
+    const OP: &str = "matmul";
+    let dims = |s: &[usize], what: &str| -> Result<(Option<usize>, usize, usize)> {
+        match *s {
+            [r, c] => Ok((None, r, c)),
+            [bt, r, c] => Ok((Some(bt), r, c)),
+            _ => Err(Error::shape(
+                OP,
+                format!("{what} must be [rows, cols] or [batch, rows, cols], got {s:?}"),
+            )),
+        }
+    };
+    let (ba, ar, ac) = dims(a, "A")?;
+    let (bb, br, bc) = dims(b, "B")?;
+    let (m, ka) = if trans_a { (ac, ar) } else { (ar, ac) };
+    let (kb, n) = if trans_b { (bc, br) } else { (br, bc) };
+    if ka != kb {
+        return Err(Error::shape(
+            OP,
+            format!(
+                "inner dims differ: A {a:?}{} has K={ka}, B {b:?}{} has K={kb}",
+                if trans_a { "ᵀ" } else { "" },
+                if trans_b { "ᵀ" } else { "" }
+            ),
+        ));
+    }
+    let batch = match (ba, bb) {
+        (Some(x), Some(y)) if x == y || y == 1 => x,
+        (Some(1), Some(y)) => y,
+        (Some(_), Some(_)) => {
+            return Err(Error::shape(
+                OP,
+                format!("batch sizes differ: A {a:?} vs B {b:?}"),
+            ))
+        }
+        (Some(x), None) | (None, Some(x)) => x,
+        (None, None) => 1,
+    };
+    let a_batched = ba.is_some_and(|x| x > 1);
+    let b_batched = bb.is_some_and(|x| x > 1);
+    let out_shape = if ba.is_some() || bb.is_some() {
+        vec![batch, m, n]
+    } else {
+        vec![m, n]
+    };
+    Ok(Geometry {
+        batch,
+        m,
+        n,
+        k: ka,
+        a_batched,
+        b_batched,
+        out_shape,
+    })
+}
+
+/// C = op(A)·op(B) with the adapter's preferred kernel.
+pub fn matmul(a: &Tensor, b: &Tensor, trans_a: bool, trans_b: bool) -> Result<Tensor> {
+    let v = a.gpu().tuning().matmul;
+    matmul_with(v, a, b, trans_a, trans_b)
+}
+
+/// C = op(A)·op(B) with a chosen kernel family (`Vec4` falls back to `Blocked` when a
+/// dimension or offset is not a multiple of 4).
+pub fn matmul_with(
+    variant: MatmulVariant,
+    a: &Tensor,
+    b: &Tensor,
+    trans_a: bool,
+    trans_b: bool,
+) -> Result<Tensor> {
+    const OP: &str = "matmul";
+    let g = geometry(a.shape(), b.shape(), trans_a, trans_b)?;
+    fits_u32(OP, a)?;
+    fits_u32(OP, b)?;
+    let a = dense(a)?;
+    let b = dense(b)?;
+    let c = Tensor::empty(a.gpu(), &g.out_shape)?;
+    fits_u32(OP, &c)?;
+    if c.numel() == 0 {
+        return Ok(c);
+    }
+    if g.k == 0 {
+        crate::kernels::fill::fill_bits(&c, 0)?;
+        return Ok(c);
+    }
+    let a_bs = if g.a_batched { g.m * g.k } else { 0 };
+    let b_bs = if g.b_batched { g.k * g.n } else { 0 };
+    let c_bs = g.m * g.n;
+    let aligned = [g.m, g.n, g.k, a.offset(), b.offset()]
+        .iter()
+        .all(|v| v % 4 == 0);
+    let variant = match variant {
+        MatmulVariant::Vec4 if !aligned => MatmulVariant::Blocked,
+        v => v,
+    };
+    let (shader, consts, params, tile_m, tile_n): (_, Vec<(&'static str, u32)>, _, usize, usize) =
+        match variant {
+            MatmulVariant::Vec4 => (
+                "matmul_vec4",
+                vec![("TRANS_A", trans_a as u32), ("TRANS_B", trans_b as u32)],
+                Params::default()
+                    .u(g.m)
+                    .u(g.n)
+                    .u(g.k)
+                    .u(c_bs)
+                    .u(a.offset())
+                    .u(a_bs)
+                    .u(b.offset())
+                    .u(b_bs),
+                32,
+                32,
+            ),
+            MatmulVariant::Blocked | MatmulVariant::Tiled => {
+                let (a_rs, a_cs) = if trans_a { (1, g.m) } else { (g.k, 1) };
+                let (b_rs, b_cs) = if trans_b { (1, g.k) } else { (g.n, 1) };
+                let p = Params::default()
+                    .u(g.m)
+                    .u(g.n)
+                    .u(g.k)
+                    .u(c_bs)
+                    .u(a.offset())
+                    .u(a_bs)
+                    .u(a_rs)
+                    .u(a_cs)
+                    .u(b.offset())
+                    .u(b_bs)
+                    .u(b_rs)
+                    .u(b_cs);
+                if variant == MatmulVariant::Tiled {
+                    ("matmul_tiled", vec![], p, 64, 64)
+                } else {
+                    ("matmul", vec![], p, 32, 32)
+                }
+            }
+        };
+    let groups = [g.n.div_ceil(tile_n), g.m.div_ceil(tile_m), g.batch];
+    if groups.iter().any(|&x| x > MAX_GROUPS_PER_DIM as usize) {
+        return Err(Error::shape(
+            OP,
+            format!(
+                "{:?} needs a grid of {groups:?} workgroups, over the 65535 limit",
+                g.out_shape
+            ),
+        ));
+    }
+    a.gpu().dispatch(&Dispatch {
+        shader,
+        entry: "main",
+        consts: &consts,
+        params: &params.bytes(),
+        buffers: &[a.buffer(), b.buffer(), c.buffer()],
+        groups: [groups[0] as u32, groups[1] as u32, groups[2] as u32],
+    })?;
+    Ok(c)
+}
+
+/// 2·M·N·K·batch, the FLOPs a benchmark divides by.
+pub fn flops(g: &Geometry) -> f64 {
+    2.0 * (g.batch * g.m * g.n * g.k) as f64
+}
+
+pub mod reference {
+    use super::geometry;
+
+    /// Dense A and B with the same layout rules as the GPU op; returns C.
+    pub fn matmul(
+        a: &[f64],
+        sa: &[usize],
+        b: &[f64],
+        sb: &[usize],
+        trans_a: bool,
+        trans_b: bool,
+    ) -> Vec<f64> {
+        let g = geometry(sa, sb, trans_a, trans_b).unwrap();
+        let mut c = vec![0.0; g.batch * g.m * g.n];
+        for bt in 0..g.batch {
+            let ao = if g.a_batched { bt * g.m * g.k } else { 0 };
+            let bo = if g.b_batched { bt * g.k * g.n } else { 0 };
+            for i in 0..g.m {
+                for j in 0..g.n {
+                    let mut s = 0.0;
+                    for k in 0..g.k {
+                        let av = if trans_a {
+                            a[ao + k * g.m + i]
+                        } else {
+                            a[ao + i * g.k + k]
+                        };
+                        let bv = if trans_b {
+                            b[bo + j * g.k + k]
+                        } else {
+                            b[bo + k * g.n + j]
+                        };
+                        s += av * bv;
+                    }
+                    c[(bt * g.m + i) * g.n + j] = s;
+                }
+            }
+        }
+        c
+    }
+}

@@ -1,0 +1,86 @@
+//! The Rust side of each shader: shape checks, parameters, dispatch sizes, and a
+//! plain f64 CPU reference (`reference` in each file) that the tests compare against.
+
+pub mod batchnorm;
+pub mod binary;
+pub mod channel;
+pub mod conv2d;
+pub mod conv_transpose2d;
+pub mod fill;
+pub mod matmul;
+pub mod reduce;
+pub mod unary;
+
+use crate::error::{Error, Result};
+use crate::tensor::shape::MAX_DIMS;
+use crate::tensor::Tensor;
+
+/// Uniform parameters, packed as the WGSL structs declare them: 4-byte scalars in
+/// order; `dims` starts on a 16-byte boundary as `array<vec4<u32>, 2>` does.
+#[derive(Default)]
+pub(crate) struct Params(Vec<u32>);
+
+impl Params {
+    pub fn u(mut self, v: usize) -> Self {
+        self.0
+            .push(u32::try_from(v).expect("sizes are checked to fit u32 before dispatch"));
+        self
+    }
+    pub fn f(mut self, v: f32) -> Self {
+        self.0.push(v.to_bits());
+        self
+    }
+    pub fn dims(mut self, d: &[usize]) -> Self {
+        assert!(
+            self.0.len() % 4 == 0 && d.len() <= MAX_DIMS,
+            "misaligned dims block"
+        );
+        for i in 0..8 {
+            self.0.push(d.get(i).copied().unwrap_or(1) as u32);
+        }
+        self
+    }
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut v = self.0.clone();
+        v.resize(v.len().div_ceil(4).max(1) * 4, 0);
+        bytemuck::cast_slice(&v).to_vec()
+    }
+}
+
+/// The tensor as a dense buffer starting at element 0 (copies views).
+pub(crate) fn dense(t: &Tensor) -> Result<Tensor> {
+    if t.is_contiguous() && t.offset() == 0 {
+        Ok(t.clone())
+    } else {
+        unary::copy(t)
+    }
+}
+
+/// Every size a kernel indexes with must fit its u32 arithmetic.
+pub(crate) fn fits_u32(op: &'static str, t: &Tensor) -> Result<()> {
+    if t.numel() + t.offset() > u32::MAX as usize {
+        return Err(Error::shape(
+            op,
+            format!(
+                "{:?} has more elements than 32-bit indexing allows",
+                t.shape()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn expect_rank(op: &'static str, what: &str, t: &Tensor, rank: usize) -> Result<()> {
+    if t.shape().len() != rank {
+        return Err(Error::shape(
+            op,
+            format!("{what} must have rank {rank}, got shape {:?}", t.shape()),
+        ));
+    }
+    Ok(())
+}
+
+/// Workgroups for `n` items at `per_group` items per workgroup, folded into 2-D.
+pub(crate) fn groups_for(n: usize, per_group: usize) -> [u32; 3] {
+    crate::gpu::grid(n.div_ceil(per_group) as u32, 1)
+}

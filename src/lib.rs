@@ -1,0 +1,17 @@
+//! vae-gpu: variational autoencoders on any wgpu adapter, with hand-written WGSL kernels.
+//!
+//! Layers, bottom to top (no arrow points up):
+//! `gpu` (adapter, device, pool, pipelines, timing) → `tensor` (device tensors, shapes)
+//! → `kernels` (each shader's dispatch and CPU reference) → `check` (the conformance
+//! suite shared by `vae-gpu check` and `kernels-tests/`) → `cli`.
+
+pub mod check;
+pub mod error;
+pub mod gpu;
+pub mod kernels;
+pub mod tensor;
+
+pub use error::{Error, Result};
+pub use gpu::{Gpu, Selection};
+pub use tensor::Tensor;
+pub mod bench;
