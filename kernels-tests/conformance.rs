@@ -4,11 +4,10 @@
 
 use vae_gpu::check::{suite, Size};
 
-use crate::common::{exclusive, gpu};
+use crate::common::gpu;
 
 fn family(name: &str) {
-    let gpu = gpu();
-    let _guard = exclusive();
+    let (gpu, _lock) = gpu();
     let cases: Vec<_> = suite(Size::Full)
         .into_iter()
         .filter(|c| c.family == name)
@@ -83,8 +82,7 @@ fn batchnorm() {
 /// NaN-poisoned, and the comparison rejects it.
 #[test]
 fn an_unwritten_output_fails_the_comparison() {
-    let gpu = gpu();
-    let _guard = exclusive();
+    let (gpu, _lock) = gpu();
     gpu.set_poison(true);
     let t = vae_gpu::Tensor::empty(&gpu, &[3, 5]).unwrap();
     gpu.set_poison(false);

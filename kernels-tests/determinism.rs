@@ -8,7 +8,7 @@ use vae_gpu::kernels::conv2d::{conv2d, conv2d_grad_input, conv2d_grad_weight, Co
 use vae_gpu::kernels::{matmul::matmul_with, reduce};
 use vae_gpu::{Result, Tensor};
 
-use crate::common::{exclusive, gpu};
+use crate::common::gpu;
 
 fn bits(t: &Tensor) -> Vec<u32> {
     t.to_vec().unwrap().iter().map(|v| v.to_bits()).collect()
@@ -22,8 +22,7 @@ fn twice(name: &str, f: impl Fn() -> Result<Vec<Tensor>>) {
 
 #[test]
 fn kernels_are_bit_reproducible() {
-    let gpu = gpu();
-    let _guard = exclusive();
+    let (gpu, _lock) = gpu();
     let mut rng = Rng::new(9);
     let a = rng.data(&[96, 200], -1.0, 1.0).upload(&gpu).unwrap();
     let b = rng.data(&[200, 72], -1.0, 1.0).upload(&gpu).unwrap();

@@ -9,11 +9,11 @@ use vae_gpu::kernels::reduce::sum_all;
 use vae_gpu::kernels::unary::{unary, Unary};
 use vae_gpu::Tensor;
 
-use crate::common::{exclusive, gpu};
+use crate::common::gpu;
 
 #[test]
 fn the_adapter_is_the_one_the_environment_asked_for() {
-    let gpu = gpu();
+    let (gpu, _lock) = gpu();
     if let Ok(b) = std::env::var("WGPU_BACKEND") {
         let wanted = adapter::parse_backends(&b).unwrap();
         assert!(
@@ -57,8 +57,7 @@ fn unknown_backends_and_adapters_are_refused_with_a_useful_message() {
 /// A training-like loop with the same shapes every step creates no buffers after the first step.
 #[test]
 fn a_steady_state_loop_allocates_nothing_new() {
-    let gpu = gpu();
-    let _guard = exclusive();
+    let (gpu, _lock) = gpu();
     let mut rng = Rng::new(5);
     let x = rng.data(&[8, 3, 12, 12], -1.0, 1.0).upload(&gpu).unwrap();
     let w = rng.data(&[6, 3, 3, 3], -1.0, 1.0).upload(&gpu).unwrap();
@@ -96,7 +95,7 @@ fn a_steady_state_loop_allocates_nothing_new() {
 /// More than 65 535 workgroups: the grid folds into two dimensions and every element is written.
 #[test]
 fn launches_past_the_per_dimension_workgroup_limit_cover_every_element() {
-    let gpu = gpu();
+    let (gpu, _lock) = gpu();
     let n = 65_535 * 256 + 4097;
     let x = Tensor::full(&gpu, &[n], 2.0).unwrap();
     let y = unary(Unary::Affine(3.0, 1.0), &x)
@@ -109,7 +108,7 @@ fn launches_past_the_per_dimension_workgroup_limit_cover_every_element() {
 
 #[test]
 fn views_transpose_broadcast_and_narrow_without_copies() {
-    let gpu = gpu();
+    let (gpu, _lock) = gpu();
     let t = Tensor::from_slice(&gpu, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]).unwrap();
     assert_eq!(
         t.transpose(0, 1).unwrap().to_vec().unwrap(),
@@ -138,8 +137,7 @@ fn views_transpose_broadcast_and_narrow_without_copies() {
 
 #[test]
 fn gpu_timestamps_measure_kernel_time_when_the_adapter_has_them() {
-    let gpu = gpu();
-    let _guard = exclusive();
+    let (gpu, _lock) = gpu();
     let a = Rng::new(7)
         .data(&[128, 128], -1.0, 1.0)
         .upload(&gpu)

@@ -175,12 +175,14 @@ pub enum Size {
     Full,
 }
 
+type RunFn = dyn Fn(&Arc<Gpu>) -> Result<Vec<Outcome>> + Send + Sync;
+
 /// One runnable case: a kernel family, a shape label, and the run itself.
 pub struct Case {
     pub family: &'static str,
     pub label: String,
     pub large: bool,
-    run: Box<dyn Fn(&Arc<Gpu>) -> Result<Vec<Outcome>> + Send + Sync>,
+    run: Box<RunFn>,
 }
 
 impl Case {

@@ -55,6 +55,8 @@ impl MatmulVariant {
 #[derive(Clone, Copy, Debug)]
 pub struct Tuning {
     pub matmul: MatmulVariant,
+    /// (TM4, TN4) of matmul_vec4: each invocation computes a (4·TM4)×(4·TN4) block of C.
+    pub vec4_block: (u32, u32),
 }
 
 struct Recorder {
@@ -136,7 +138,10 @@ impl Gpu {
             info,
             adapter_limits,
             adapter_features,
-            tuning: Mutex::new(Tuning { matmul }),
+            tuning: Mutex::new(Tuning {
+                matmul,
+                vec4_block: (2, 2),
+            }),
             pool: Arc::new(pool::Pool::default()),
             pipelines: Mutex::new(HashMap::new()),
             recorder: Mutex::new(Recorder {
@@ -154,8 +159,8 @@ impl Gpu {
         *self.tuning.lock().unwrap()
     }
 
-    pub fn set_matmul(&self, v: MatmulVariant) {
-        self.tuning.lock().unwrap().matmul = v;
+    pub fn set_tuning(&self, t: Tuning) {
+        *self.tuning.lock().unwrap() = t;
     }
 
     pub fn has_timestamps(&self) -> bool {

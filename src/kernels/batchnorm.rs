@@ -323,6 +323,7 @@ pub mod reference {
     }
 
     /// (dx, dgamma, dbeta). Training: through the batch statistics; eval: statistics fixed.
+    #[allow(clippy::too_many_arguments)] // the arguments are the formula's symbols
     pub fn backward(
         d: &Dims,
         x: &[f64],

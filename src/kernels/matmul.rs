@@ -118,21 +118,22 @@ pub fn matmul_with(
     };
     let (shader, consts, params, tile_m, tile_n): (_, Vec<(&'static str, u32)>, _, usize, usize) =
         match variant {
-            MatmulVariant::Vec4 => (
-                "matmul_vec4",
-                vec![("TRANS_A", trans_a as u32), ("TRANS_B", trans_b as u32)],
-                Params::default()
-                    .u(g.m)
-                    .u(g.n)
-                    .u(g.k)
-                    .u(c_bs)
-                    .u(a.offset())
-                    .u(a_bs)
-                    .u(b.offset())
-                    .u(b_bs),
-                32,
-                32,
-            ),
+            MatmulVariant::Vec4 => {
+                let (tm4, tn4) = a.gpu().tuning().vec4_block;
+                let p = Params::default().u(g.m).u(g.n).u(g.k).u(c_bs);
+                (
+                    "matmul_vec4",
+                    vec![
+                        ("TRANS_A", trans_a as u32),
+                        ("TRANS_B", trans_b as u32),
+                        ("TM4", tm4),
+                        ("TN4", tn4),
+                    ],
+                    p.u(a.offset()).u(a_bs).u(b.offset()).u(b_bs),
+                    32 * tm4 as usize,
+                    32 * tn4 as usize,
+                )
+            }
             MatmulVariant::Blocked | MatmulVariant::Tiled => {
                 let (a_rs, a_cs) = if trans_a { (1, g.m) } else { (g.k, 1) };
                 let (b_rs, b_cs) = if trans_b { (1, g.k) } else { (g.n, 1) };

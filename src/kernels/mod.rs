@@ -32,7 +32,7 @@ impl Params {
     }
     pub fn dims(mut self, d: &[usize]) -> Self {
         assert!(
-            self.0.len() % 4 == 0 && d.len() <= MAX_DIMS,
+            self.0.len().is_multiple_of(4) && d.len() <= MAX_DIMS,
             "misaligned dims block"
         );
         for i in 0..8 {

@@ -6,22 +6,38 @@ use crate::check::{compare, Case, Rng, Tolerance};
 use crate::kernels::conv2d::{self, Conv2dConfig, ConvGeom};
 use crate::kernels::conv_transpose2d::{self as ct, ConvTranspose2dConfig};
 
+/// n, c, h, w, k, kh, kw, sh, sw, ph, pw, large
+type ConvRow = (
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    bool,
+);
+/// n, cin, h, w, cout, kernel, stride, pad, output_padding, large
+type DeconvRow = (
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    bool,
+);
+
 pub fn cases(v: &mut Vec<Case>) {
     // n, c, h, w, k, kh, kw, sh, sw, ph, pw, large
-    let convs: [(
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-        bool,
-    ); 8] = [
+    let convs: [ConvRow; 8] = [
         (1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, false),
         (2, 3, 7, 9, 5, 3, 3, 1, 1, 1, 1, false),
         (3, 2, 11, 10, 6, 4, 4, 2, 2, 1, 1, false),
@@ -82,18 +98,7 @@ pub fn cases(v: &mut Vec<Case>) {
     }
 
     // n, cin, h, w, cout, k, stride, pad, output_padding, large
-    let deconvs: [(
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-        bool,
-    ); 6] = [
+    let deconvs: [DeconvRow; 6] = [
         (1, 1, 1, 1, 1, 1, 1, 0, 0, false),
         (2, 3, 5, 4, 2, 3, 2, 1, 1, false),
         (3, 2, 7, 7, 5, 4, 2, 1, 0, false),

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The README's test command. Installs the software GPUs it needs (Debian's
+# mesa-vulkan-drivers for lavapipe; Mesa's EGL/GL is usually present, installed
+# if not), then runs every test, with the GPU tests on two backends:
+# software Vulkan (lavapipe) and GL (llvmpipe through EGL). No GPU test skips:
+# without an adapter they fail and say how to get one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+source tools/install-software-gpu.sh
+
+cargo fmt --all -- --check
+cargo clippy --all-targets --quiet -- -D warnings
+cargo build --release --quiet
+
+echo "== all tests, GPU tests on software Vulkan (lavapipe)"
+WGPU_BACKEND=vulkan cargo test --quiet
+echo "== GPU tests on GL (llvmpipe through EGL)"
+WGPU_BACKEND=gl cargo test --quiet --test kernels --test cli
+
+echo "== vae-gpu check --full from the binary, on both"
+WGPU_BACKEND=vulkan ./target/release/vae-gpu check --full | tail -n 1
+WGPU_BACKEND=gl ./target/release/vae-gpu check --full | tail -n 1
