@@ -92,9 +92,10 @@ fn grad_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     let cols = vec4<u32>(iw0, iw0 + 1u, iw0 + 2u, iw0 + 3u);
     var acc: array<vec4<f32>, 4>;
     for (var k = 0u; k < p.k; k += 1u) {
-        for (var kh = 0u; kh < p.kh; kh += 1u) {
+        // Only kernel rows with kh ≡ ih + PH (mod SH) reach this row: visit just those.
+        for (var kh = (ih + p.ph) % p.sh; kh < p.kh; kh += p.sh) {
             let th = i32(ih + p.ph) - i32(kh);
-            if (th < 0 || th % i32(p.sh) != 0 || th / i32(p.sh) >= i32(p.oh)) {
+            if (th < 0 || th / i32(p.sh) >= i32(p.oh)) {
                 continue;
             }
             let dyrow = p.off0 + ((n * p.k + k) * p.oh + u32(th) / p.sh) * p.ow;
