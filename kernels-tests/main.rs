@@ -7,5 +7,6 @@ mod conformance;
 mod determinism;
 mod errors;
 mod finite_differences;
+mod random;
 mod runtime;
 mod shaders;

@@ -56,6 +56,31 @@ pub const SHADERS: &[(&str, &str, &str)] = &[
         "shaders/batchnorm.wgsl",
         include_str!("../../shaders/batchnorm.wgsl"),
     ),
+    (
+        "random",
+        "shaders/random.wgsl",
+        include_str!("../../shaders/random.wgsl"),
+    ),
+    (
+        "loss",
+        "shaders/loss.wgsl",
+        include_str!("../../shaders/loss.wgsl"),
+    ),
+    (
+        "adam",
+        "shaders/adam.wgsl",
+        include_str!("../../shaders/adam.wgsl"),
+    ),
+    (
+        "mmd",
+        "shaders/mmd.wgsl",
+        include_str!("../../shaders/mmd.wgsl"),
+    ),
+    (
+        "scatter",
+        "shaders/scatter.wgsl",
+        include_str!("../../shaders/scatter.wgsl"),
+    ),
 ];
 
 pub fn lookup(name: &str) -> Option<(&'static str, &'static str)> {

@@ -1,14 +1,19 @@
 //! The Rust side of each shader: shape checks, parameters, dispatch sizes, and a
 //! plain f64 CPU reference (`reference` in each file) that the tests compare against.
 
+pub mod adam;
 pub mod batchnorm;
 pub mod binary;
 pub mod channel;
 pub mod conv2d;
 pub mod conv_transpose2d;
 pub mod fill;
+pub mod loss;
 pub mod matmul;
+pub mod mmd;
+pub mod random;
 pub mod reduce;
+pub mod scatter;
 pub mod unary;
 
 use crate::error::{Error, Result};

@@ -4,6 +4,7 @@ mod conv;
 mod elementwise;
 mod matmul;
 mod norm;
+mod vae;
 
 use super::{Case, Size};
 
@@ -14,6 +15,7 @@ pub fn suite(size: Size) -> Vec<Case> {
     matmul::cases(&mut v);
     conv::cases(&mut v);
     norm::cases(&mut v);
+    vae::cases(&mut v);
     if size == Size::Quick {
         v.retain(|c| !c.large);
     }

@@ -1,0 +1,38 @@
+// scatter: writes into part of an existing tensor.
+//   place:      dst viewed as [rows, width]: dst[r, col + j] = src[r, j] for j < src_width
+//               (concatenation along features, and the backward of slicing features)
+//   accumulate: dst[offset + i] += src[i] for i < n (gradients into the flat gradient buffer)
+// Bindings: 1 src, 2 dst.
+
+struct Params {
+    n: u32, offset: u32, src_width: u32, width: u32,
+    col: u32, pad0: u32, pad1: u32, pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+
+fn index(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
+    return (wid.y * nwg.x + wid.x) * 256u + lid;
+}
+
+@compute @workgroup_size(256)
+fn place(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+         @builtin(local_invocation_index) lid: u32) {
+    let i = index(wid, nwg, lid);
+    if (i < p.n) {
+        let r = i / p.src_width;
+        let j = i % p.src_width;
+        dst[p.offset + r * p.width + p.col + j] = src[i];
+    }
+}
+
+@compute @workgroup_size(256)
+fn accumulate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let i = index(wid, nwg, lid);
+    if (i < p.n) {
+        dst[p.offset + i] += src[i];
+    }
+}

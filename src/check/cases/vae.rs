@@ -1,0 +1,584 @@
+//! The VAE's fused kernels: the Philox normal generator and the reparameterization, the
+//! Gaussian / Bernoulli / KL loss terms and their gradients, Adam, MMD, and the scatter
+//! kernels (concatenation, slice backward, gradient accumulation).
+
+use super::dims;
+use crate::check::{compare, Case, Outcome, Rng, Tolerance};
+use crate::kernels::adam::{self, AdamConfig};
+use crate::kernels::loss::{self, reference as lref};
+use crate::kernels::mmd::{self, MmdConfig, MmdKernel};
+use crate::kernels::random::{self, RandomKey};
+use crate::kernels::scatter;
+use crate::tensor::Tensor;
+
+/// ε = sqrt(−2 ln u1)·cos(2π(u2 − ½)) in f32 with WGSL's accuracy rules: cos may be off by
+/// 2⁻¹¹ absolute on [−π, π] (× r ≤ 5.8 → 2.8e-3), and ln u1 by 2⁻²¹ absolute near 1, which
+/// moves r = sqrt(−2 ln u1) by up to ~1e-3 where r is tiny. 4e-3 absolute per unit of the
+/// factor multiplying ε covers both; a wrong counter, key or bit slice is off by O(1).
+fn normal_tolerance() -> Tolerance {
+    Tolerance {
+        abs: 1e-6,
+        rel: 4e-3,
+        name: "wgsl cos/log accuracy",
+    }
+}
+
+/// A sum of `terms` terms involving exp/log: accumulation plus the transcendental's error.
+fn sum_with_transcendentals(terms: usize) -> Tolerance {
+    Tolerance {
+        abs: 1e-30,
+        rel: Tolerance::accumulation(terms).rel + 4e-6,
+        name: "accumulation+exp/log",
+    }
+}
+
+fn key(i: u64) -> RandomKey {
+    RandomKey {
+        seed: 0x5eed_0000_0000_0001 ^ i,
+        step: (i << 33) | 7,
+        stream: 3,
+    }
+}
+
+pub fn cases(v: &mut Vec<Case>) {
+    random_cases(v);
+    loss_cases(v);
+    adam_cases(v);
+    mmd_cases(v);
+    scatter_cases(v);
+}
+
+fn random_cases(v: &mut Vec<Case>) {
+    for (i, (n, large)) in [(1usize, false), (1000, false), (1_000_003, true)]
+        .into_iter()
+        .enumerate()
+    {
+        v.push(Case::new(
+            "random",
+            format!("normal {n}"),
+            large,
+            move |gpu| {
+                let k = key(i as u64);
+                let e = random::normal(gpu, &[n], k)?.to_vec()?;
+                let r = random::reference::normals(k, n);
+                let ones = vec![1.0; n];
+                Ok(vec![compare(
+                    "normal",
+                    &dims(&[n]),
+                    &e,
+                    &r,
+                    Some(&ones),
+                    normal_tolerance(),
+                )])
+            },
+        ));
+    }
+    for (i, shape) in [vec![1usize, 1], vec![3, 5], vec![64, 64]]
+        .into_iter()
+        .enumerate()
+    {
+        v.push(Case::new(
+            "random",
+            format!("reparameterize {}", dims(&shape)),
+            false,
+            move |gpu| {
+                let mut rng = Rng::new(5000 + i as u64);
+                let mu = rng.data(&shape, -2.0, 2.0);
+                let sigma = rng.data(&shape, 0.05, 2.0);
+                let dz = rng.data(&shape, -1.0, 1.0);
+                let k = key(10 + i as u64);
+                let z =
+                    random::reparameterize(&mu.upload(gpu)?, &sigma.upload(gpu)?, k)?.to_vec()?;
+                let ds = random::reparameterize_grad_sigma(&dz.upload(gpu)?, k)?.to_vec()?;
+                let label = dims(&shape);
+                // |z − ref| ≤ σ·(ε's error) + rounding of μ: scale σ + |μ|·(rounding / 4e-3).
+                let zscale: Vec<f64> = sigma
+                    .f64
+                    .iter()
+                    .zip(&mu.f64)
+                    .map(|(s, m)| s + m.abs() * 1e-3)
+                    .collect();
+                Ok(vec![
+                    compare(
+                        "reparameterize",
+                        &label,
+                        &z,
+                        &random::reference::reparameterize(&mu.f64, &sigma.f64, k),
+                        Some(&zscale),
+                        normal_tolerance(),
+                    ),
+                    compare(
+                        "reparameterize dsigma",
+                        &label,
+                        &ds,
+                        &random::reference::grad_sigma(&dz.f64, k),
+                        Some(&dz.abs()),
+                        normal_tolerance(),
+                    ),
+                ])
+            },
+        ));
+    }
+}
+
+fn loss_cases(v: &mut Vec<Case>) {
+    let shapes: [(&[usize], bool); 4] = [
+        (&[1, 1], false),
+        (&[3, 7], false),
+        (&[5, 1, 9, 9], false),
+        (&[64, 1, 28, 28], true),
+    ];
+    for (i, (shape, large)) in shapes.iter().enumerate() {
+        let shape = shape.to_vec();
+        let label = dims(&shape);
+        for (j, lg) in [0.0f32, -1.3, 0.7].into_iter().enumerate() {
+            let shape = shape.clone();
+            v.push(Case::new(
+                "loss",
+                format!("gaussian_nll {label} loggamma {lg}"),
+                *large,
+                move |gpu| {
+                    let mut rng = Rng::new(6000 + (i * 10 + j) as u64);
+                    let x = rng.data(&shape, 0.0, 1.0);
+                    let xh = rng.data(&shape, 0.0, 1.0);
+                    let (n, b) = (x.f64.len(), shape[0]);
+                    let lgt = Tensor::from_slice(gpu, &[lg], &[1])?;
+                    let (xg, xhg) = (x.upload(gpu)?, xh.upload(gpu)?);
+                    let fwd = loss::gaussian_nll(&xg, &xhg, &lgt)?;
+                    let g = Tensor::from_slice(gpu, &[1.5], &[])?;
+                    let (dxh, dlg) = loss::gaussian_nll_backward(&g, &xg, &xhg, &lgt, &fwd)?;
+                    let lg64 = lg as f64;
+                    let inv_var = (-2.0 * lg64).exp();
+                    let sse: f64 = x
+                        .f64
+                        .iter()
+                        .zip(&xh.f64)
+                        .map(|(a, h)| (a - h) * (a - h))
+                        .sum();
+                    let l = lref::gaussian_nll(&x.f64, &xh.f64, lg64, b);
+                    let (rdx, rdlg) = lref::gaussian_nll_grad(&x.f64, &xh.f64, lg64, b);
+                    let lscale = (0.5 * sse * inv_var
+                        + n as f64 * (lg64.abs() + lref::HALF_LOG_2PI))
+                        / b as f64;
+                    let dscale = 1.5 * (n as f64 + sse * inv_var) / b as f64;
+                    let label = dims(&shape);
+                    Ok(vec![
+                        compare(
+                            "gaussian_nll",
+                            &label,
+                            &fwd.to_vec()?,
+                            &[l, sse],
+                            Some(&[lscale, sse]),
+                            sum_with_transcendentals(n),
+                        ),
+                        compare(
+                            "gaussian_nll dxhat",
+                            &label,
+                            &dxh.to_vec()?,
+                            &rdx.iter().map(|d| 1.5 * d).collect::<Vec<_>>(),
+                            None,
+                            Tolerance {
+                                abs: 0.0,
+                                rel: 8e-6,
+                                name: "exp+rounding",
+                            },
+                        ),
+                        compare(
+                            "gaussian_nll dloggamma",
+                            &label,
+                            &dlg.to_vec()?,
+                            &[1.5 * rdlg],
+                            Some(&[dscale]),
+                            sum_with_transcendentals(n),
+                        ),
+                    ])
+                },
+            ));
+        }
+        let shape2 = shape.clone();
+        v.push(Case::new(
+            "loss",
+            format!("bernoulli_ce {label}"),
+            *large,
+            move |gpu| {
+                let shape = &shape2;
+                let mut rng = Rng::new(6100 + i as u64);
+                let x = rng.data(shape, 0.0, 1.0);
+                let mut xh = rng.data(shape, 0.0, 1.0);
+                // Exercise both clamps where there is room: exact 0 and 1 predictions.
+                if xh.f32.len() >= 3 {
+                    xh.f32[0] = 0.0;
+                    xh.f32[1] = 1.0;
+                    xh = crate::check::Data::new(xh.f32.clone(), shape);
+                }
+                let b = shape[0];
+                let (xg, xhg) = (x.upload(gpu)?, xh.upload(gpu)?);
+                let fwd = loss::bernoulli_ce(&xg, &xhg)?.to_vec()?;
+                let g = Tensor::from_slice(gpu, &[-0.5], &[1])?;
+                let dxh = loss::bernoulli_ce_backward(&g, &xg, &xhg)?.to_vec()?;
+                let l = lref::bernoulli_ce(&x.f64, &xh.f64, b);
+                let terms: f64 = x
+                    .f64
+                    .iter()
+                    .zip(&xh.f64)
+                    .map(|(a, h)| {
+                        (a * h.max(1e-8).ln()).abs() + ((1.0 - a) * (1.0 - h).max(1e-8).ln()).abs()
+                    })
+                    .sum();
+                let rdx: Vec<f64> = lref::bernoulli_ce_grad(&x.f64, &xh.f64, b)
+                    .iter()
+                    .map(|d| -0.5 * d)
+                    .collect();
+                // dx̂ = g·(−x/x̂ + (1−x)/(1−x̂))/B: two divisions whose sum may cancel, so the
+                // scale is the sum of the magnitudes of the two quotients.
+                let dscale: Vec<f64> = x
+                    .f64
+                    .iter()
+                    .zip(&xh.f64)
+                    .map(|(a, h)| {
+                        let q1 = if *h > 1e-8 { a / h } else { 0.0 };
+                        let q2 = if 1.0 - h > 1e-8 {
+                            (1.0 - a) / (1.0 - h)
+                        } else {
+                            0.0
+                        };
+                        0.5 * (q1 + q2) / b as f64
+                    })
+                    .collect();
+                let n = x.f64.len();
+                // 1 − x̂ is computed in f32: for x̂ near 1 its relative error is ε/(1 − x̂), which
+                // the quotient (1 − x)/(1 − x̂) inherits. Inputs are ≥ 2⁻²⁴ away from 1 or exactly 1.
+                Ok(vec![
+                    compare(
+                        "bernoulli_ce",
+                        &label_of(shape),
+                        &fwd[..1],
+                        &[l],
+                        Some(&[terms / b as f64]),
+                        sum_with_transcendentals(n),
+                    ),
+                    compare(
+                        "bernoulli_ce dxhat",
+                        &label_of(shape),
+                        &dxh,
+                        &rdx,
+                        Some(&dscale),
+                        Tolerance::rounding(4.0),
+                    ),
+                ])
+            },
+        ));
+        let shape3 = shape.clone();
+        v.push(Case::new(
+            "loss",
+            format!("kl_normal {label}"),
+            *large,
+            move |gpu| {
+                let shape = &shape3;
+                let mut rng = Rng::new(6200 + i as u64);
+                let mu = rng.data(shape, -2.0, 2.0);
+                let s = rng.data(shape, 0.05, 3.0);
+                let b = shape[0];
+                let (mg, sg) = (mu.upload(gpu)?, s.upload(gpu)?);
+                let fwd = loss::kl_normal(&mg, &sg)?.to_vec()?;
+                let g = Tensor::from_slice(gpu, &[2.0], &[1])?;
+                let (dmu, ds) = loss::kl_normal_backward(&g, &mg, &sg)?;
+                let l = lref::kl_normal(&mu.f64, &s.f64, b);
+                let terms: f64 = mu
+                    .f64
+                    .iter()
+                    .zip(&s.f64)
+                    .map(|(m, s)| m * m + s * s + 2.0 * s.ln().abs() + 1.0)
+                    .sum::<f64>()
+                    / 2.0
+                    / b as f64;
+                let (rdm, rds) = lref::kl_normal_grad(&mu.f64, &s.f64, b);
+                let sscale: Vec<f64> = s
+                    .f64
+                    .iter()
+                    .map(|s| 2.0 * (s + 1.0 / s) / b as f64)
+                    .collect();
+                let n = mu.f64.len();
+                Ok(vec![
+                    compare(
+                        "kl_normal",
+                        &label_of(shape),
+                        &fwd[..1],
+                        &[l],
+                        Some(&[terms]),
+                        sum_with_transcendentals(n),
+                    ),
+                    compare(
+                        "kl_normal dmu",
+                        &label_of(shape),
+                        &dmu.to_vec()?,
+                        &rdm.iter().map(|d| 2.0 * d).collect::<Vec<_>>(),
+                        None,
+                        Tolerance::rounding(2.0),
+                    ),
+                    compare(
+                        "kl_normal dsigma",
+                        &label_of(shape),
+                        &ds.to_vec()?,
+                        &rds.iter().map(|d| 2.0 * d).collect::<Vec<_>>(),
+                        Some(&sscale),
+                        Tolerance::rounding(3.0),
+                    ),
+                ])
+            },
+        ));
+    }
+}
+
+fn label_of(shape: &[usize]) -> String {
+    dims(shape)
+}
+
+fn adam_cases(v: &mut Vec<Case>) {
+    for (i, (n, start, len)) in [
+        (1usize, 0usize, 1usize),
+        (1000, 0, 1000),
+        (100_003, 17, 99_001),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        for decoupled in [false, true] {
+            let name = if decoupled { "adamw" } else { "adam" };
+            v.push(Case::new(
+                "adam",
+                format!("{name} {n} [{start}, {})", start + len),
+                false,
+                move |gpu| {
+                    let mut rng = Rng::new(7000 + i as u64);
+                    let theta = rng.data(&[n], -1.0, 1.0);
+                    let cfg = AdamConfig {
+                        weight_decay: 0.01,
+                        decoupled,
+                        ..AdamConfig::default()
+                    };
+                    let (tg, mg, vg) = (
+                        theta.upload(gpu)?,
+                        Tensor::zeros(gpu, &[n])?,
+                        Tensor::zeros(gpu, &[n])?,
+                    );
+                    let (mut t64, mut m64, mut v64) =
+                        (theta.f64.clone(), vec![0.0; n], vec![0.0; n]);
+                    let lrs = [1e-2f32, 5e-3, 2e-3];
+                    for (step, lr) in lrs.iter().enumerate() {
+                        let g = rng.data(&[n], -1.0, 1.0);
+                        adam::adam_update(
+                            &tg,
+                            &g.upload(gpu)?,
+                            &mg,
+                            &vg,
+                            start,
+                            len,
+                            &cfg,
+                            *lr,
+                            step as u64 + 1,
+                        )?;
+                        let r = start..start + len;
+                        adam::reference::adam(
+                            &mut t64[r.clone()],
+                            &g.f64[r.clone()],
+                            &mut m64[r.clone()],
+                            &mut v64[r],
+                            &cfg,
+                            *lr,
+                            step as u64 + 1,
+                        );
+                    }
+                    // Three steps of a few correctly rounded ops each; θ's error is relative to
+                    // |θ| + the total step (≤ 3·lr·… ≤ 0.1), m and v carry |m| + |g| ≤ 2.
+                    let tscale: Vec<f64> = t64.iter().map(|t| t.abs() + 0.1).collect();
+                    let label = dims(&[n]);
+                    let two = vec![2.0; n];
+                    Ok(vec![
+                        compare(
+                            &format!("{name} theta"),
+                            &label,
+                            &tg.to_vec()?,
+                            &t64,
+                            Some(&tscale),
+                            Tolerance::rounding(12.0),
+                        ),
+                        compare(
+                            &format!("{name} m"),
+                            &label,
+                            &mg.to_vec()?,
+                            &m64,
+                            Some(&two),
+                            Tolerance::rounding(8.0),
+                        ),
+                        compare(
+                            &format!("{name} v"),
+                            &label,
+                            &vg.to_vec()?,
+                            &v64,
+                            None,
+                            Tolerance::rounding(8.0),
+                        ),
+                    ])
+                },
+            ));
+        }
+    }
+}
+
+fn mmd_cases(v: &mut Vec<Case>) {
+    let shapes = [
+        ((1usize, 1usize, 1usize), false),
+        ((5, 7, 3), false),
+        ((64, 64, 64), false),
+        ((256, 300, 64), true),
+    ];
+    for (i, ((n, m, d), large)) in shapes.into_iter().enumerate() {
+        for kernel in [MmdKernel::rbf_for_dim(d), MmdKernel::imq_for_dim(d)] {
+            for unbiased in [false, true] {
+                if unbiased && (n < 2 || m < 2) {
+                    continue;
+                }
+                let cfg = MmdConfig { kernel, unbiased };
+                let kname = match kernel {
+                    MmdKernel::Rbf { .. } => "rbf",
+                    MmdKernel::InverseMultiquadric { .. } => "imq",
+                };
+                let est = if unbiased { "unbiased" } else { "biased" };
+                v.push(Case::new(
+                    "mmd",
+                    format!("mmd {kname} {est} {n}×{d} vs {m}×{d}"),
+                    large,
+                    move |gpu| {
+                        let mut rng = Rng::new(8000 + i as u64);
+                        let x = rng.data(&[n, d], -1.0, 1.0);
+                        let y = rng.data(&[m, d], -1.5, 0.5);
+                        let (xg, yg) = (x.upload(gpu)?, y.upload(gpu)?);
+                        let val = mmd::mmd(&xg, &yg, cfg)?.to_vec()?;
+                        let g = Tensor::from_slice(gpu, &[0.75], &[1])?;
+                        let (dx, dy) = mmd::mmd_backward(&g, &xg, &yg, cfg)?;
+                        let r = mmd::reference::mmd(&x.f64, &y.f64, d, cfg);
+                        // Scale: Σ_ij |w_ij|·k_ij ≤ Σ|w| = 4 (every kernel value is ≤ 1).
+                        let label = format!("{n}×{d} vs {m}×{d}");
+                        let (rg, rs) = mmd::reference::mmd_grad(&x.f64, &y.f64, d, cfg);
+                        let scaled = |v: &[f64]| v.iter().map(|g| 0.75 * g).collect::<Vec<_>>();
+                        let terms = (n + m) * d;
+                        let mut out: Vec<Outcome> = vec![compare(
+                            "mmd",
+                            &label,
+                            &val,
+                            &[r],
+                            Some(&[4.0]),
+                            sum_with_transcendentals(terms),
+                        )];
+                        out.push(compare(
+                            "mmd dX",
+                            &label,
+                            &dx.to_vec()?,
+                            &scaled(&rg[..n * d]),
+                            Some(&scaled(&rs[..n * d])),
+                            sum_with_transcendentals(terms),
+                        ));
+                        out.push(compare(
+                            "mmd dY",
+                            &label,
+                            &dy.to_vec()?,
+                            &scaled(&rg[n * d..]),
+                            Some(&scaled(&rs[n * d..])),
+                            sum_with_transcendentals(terms),
+                        ));
+                        Ok(out)
+                    },
+                ));
+            }
+        }
+    }
+}
+
+fn scatter_cases(v: &mut Vec<Case>) {
+    for (i, (rows, widths)) in [
+        (1usize, vec![1usize, 1]),
+        (3, vec![2, 5, 1]),
+        (64, vec![64, 1024]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        v.push(Case::new(
+            "scatter",
+            format!("concat {rows}×{widths:?}"),
+            false,
+            move |gpu| {
+                let mut rng = Rng::new(9000 + i as u64);
+                let parts: Vec<_> = widths
+                    .iter()
+                    .map(|w| rng.data(&[rows, *w], -1.0, 1.0))
+                    .collect();
+                let tensors = parts
+                    .iter()
+                    .map(|p| p.upload(gpu))
+                    .collect::<crate::Result<Vec<_>>>()?;
+                let out = scatter::concat_last(&tensors.iter().collect::<Vec<_>>())?.to_vec()?;
+                let refs: Vec<(&[f64], usize)> = parts
+                    .iter()
+                    .zip(&widths)
+                    .map(|(p, w)| (&p.f64[..], *w))
+                    .collect();
+                let r = scatter::reference::concat_last(&refs, rows);
+                let total: usize = widths.iter().sum();
+                // Slice backward: the last part's gradient padded back to the full width.
+                let last = parts.last().expect("two parts or more");
+                let w = *widths.last().expect("two parts or more");
+                let padded =
+                    scatter::pad_last(&tensors[tensors.len() - 1], &[rows, total], total - w)?
+                        .to_vec()?;
+                let zeros = vec![0.0; rows * (total - w)];
+                let zero: Vec<(&[f64], usize)> = vec![(&zeros[..], total - w), (&last.f64[..], w)];
+                let rp = scatter::reference::concat_last(&zero, rows);
+                Ok(vec![
+                    compare(
+                        "concat",
+                        &dims(&[rows, total]),
+                        &out,
+                        &r,
+                        None,
+                        Tolerance::rounding(0.0),
+                    ),
+                    compare(
+                        "pad_last",
+                        &dims(&[rows, total]),
+                        &padded,
+                        &rp,
+                        None,
+                        Tolerance::rounding(0.0),
+                    ),
+                ])
+            },
+        ));
+    }
+    v.push(Case::new(
+        "scatter",
+        "accumulate into an offset view".into(),
+        false,
+        |gpu| {
+            let mut rng = Rng::new(9100);
+            let base = rng.data(&[1000], -1.0, 1.0);
+            let add = rng.data(&[3, 7], -1.0, 1.0);
+            let flat = base.upload(gpu)?;
+            let view = flat.narrow0(301, 21)?.reshape(&[3, 7])?;
+            scatter::accumulate(&view, &add.upload(gpu)?)?;
+            let mut r = base.f64.clone();
+            for (k, a) in add.f64.iter().enumerate() {
+                r[301 + k] += a;
+            }
+            Ok(vec![compare(
+                "accumulate",
+                "21 of 1000 at 301",
+                &flat.to_vec()?,
+                &r,
+                None,
+                Tolerance::rounding(0.0),
+            )])
+        },
+    ));
+}

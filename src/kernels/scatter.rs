@@ -1,0 +1,149 @@
+//! scatter.wgsl: writes into part of an existing tensor — concatenation along the last
+//! dim, the backward of slicing it, and gradient accumulation into the flat gradient buffer.
+
+use super::{dense, groups_for, Params};
+use crate::error::{Error, Result};
+use crate::gpu::Dispatch;
+use crate::tensor::Tensor;
+
+fn launch(
+    entry: &'static str,
+    params: Vec<u8>,
+    src: &Tensor,
+    dst: &Tensor,
+    n: usize,
+) -> Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    src.gpu().dispatch(&Dispatch {
+        shader: "scatter",
+        entry,
+        consts: &[],
+        params: &params,
+        buffers: &[src.buffer(), dst.buffer()],
+        groups: groups_for(n, 256),
+    })
+}
+
+/// Rows and width of a tensor seen as [rows, last dim].
+fn rows_width(t: &Tensor) -> (usize, usize) {
+    let w = t.shape().last().copied().unwrap_or(1);
+    (t.numel() / w.max(1), w)
+}
+
+/// Concatenation along the last dim: [.., a] ++ [.., b] ++ ... → [.., a + b + ...].
+pub fn concat_last(parts: &[&Tensor]) -> Result<Tensor> {
+    const OP: &str = "concat";
+    let first = parts
+        .first()
+        .ok_or_else(|| Error::shape(OP, "nothing to concatenate"))?;
+    let lead = &first.shape()[..first.shape().len().saturating_sub(1)];
+    if first.shape().is_empty() {
+        return Err(Error::shape(OP, "cannot concatenate scalars"));
+    }
+    for p in parts {
+        if p.shape().len() != first.shape().len() || &p.shape()[..lead.len()] != lead {
+            return Err(Error::shape(
+                OP,
+                format!(
+                    "{:?} and {:?} differ outside the last dim",
+                    first.shape(),
+                    p.shape()
+                ),
+            ));
+        }
+    }
+    let width: usize = parts.iter().map(|p| p.shape()[lead.len()]).sum();
+    let mut shape = lead.to_vec();
+    shape.push(width);
+    let out = Tensor::empty(first.gpu(), &shape)?;
+    let mut col = 0;
+    for p in parts {
+        let (rows, w) = rows_width(p);
+        let src = dense(p)?;
+        launch(
+            "place",
+            Params::default()
+                .u(rows * w)
+                .u(0)
+                .u(w)
+                .u(width)
+                .u(col)
+                .bytes(),
+            &src,
+            &out,
+            rows * w,
+        )?;
+        col += w;
+    }
+    Ok(out)
+}
+
+/// The backward of taking columns [col, col + w) of the last dim of a tensor of `shape`:
+/// zeros everywhere except `g` in that window.
+pub fn pad_last(g: &Tensor, shape: &[usize], col: usize) -> Result<Tensor> {
+    const OP: &str = "pad_last";
+    let (rows, w) = rows_width(g);
+    let width = *shape
+        .last()
+        .ok_or_else(|| Error::shape(OP, "scalar target"))?;
+    if crate::tensor::numel(shape) / width.max(1) != rows || col + w > width {
+        return Err(Error::shape(
+            OP,
+            format!("{:?} at column {col} does not fit in {shape:?}", g.shape()),
+        ));
+    }
+    let out = Tensor::zeros(g.gpu(), shape)?;
+    launch(
+        "place",
+        Params::default()
+            .u(rows * w)
+            .u(0)
+            .u(w)
+            .u(width)
+            .u(col)
+            .bytes(),
+        &dense(g)?,
+        &out,
+        rows * w,
+    )?;
+    Ok(out)
+}
+
+/// dst += src, where dst may be a dense view at an offset into a larger buffer.
+pub fn accumulate(dst: &Tensor, src: &Tensor) -> Result<()> {
+    const OP: &str = "accumulate";
+    if dst.shape() != src.shape() {
+        return Err(Error::shape(
+            OP,
+            format!("cannot add {:?} into {:?}", src.shape(), dst.shape()),
+        ));
+    }
+    if !dst.is_contiguous() {
+        return Err(Error::shape(
+            OP,
+            "the destination must be a dense (possibly offset) view",
+        ));
+    }
+    launch(
+        "accumulate",
+        Params::default().u(src.numel()).u(dst.offset()).bytes(),
+        &dense(src)?,
+        dst,
+        src.numel(),
+    )
+}
+
+pub mod reference {
+    /// Row-major concatenation of [rows, w_i] blocks along columns.
+    pub fn concat_last(parts: &[(&[f64], usize)], rows: usize) -> Vec<f64> {
+        let mut out = Vec::new();
+        for r in 0..rows {
+            for (data, w) in parts {
+                out.extend_from_slice(&data[r * w..(r + 1) * w]);
+            }
+        }
+        out
+    }
+}
