@@ -15,6 +15,10 @@ pub enum Error {
     Shader { file: &'static str, message: String },
     /// A bad command-line value: the flag and why.
     Flag { flag: &'static str, detail: String },
+    /// The autograd tape was misused (backward twice, a non-scalar loss, ...).
+    Autograd(String),
+    /// A NaN or infinity where there must be none: names the tensor (e.g. a parameter's gradient).
+    NonFinite(String),
     /// Input/output on a named path.
     Io {
         path: String,
@@ -41,6 +45,8 @@ impl fmt::Display for Error {
             Error::Device(msg) => write!(f, "device error: {msg}"),
             Error::Shader { file, message } => write!(f, "shader {file}: {message}"),
             Error::Flag { flag, detail } => write!(f, "{flag}: {detail}"),
+            Error::Autograd(msg) => write!(f, "autograd: {msg}"),
+            Error::NonFinite(what) => write!(f, "non-finite values in {what}"),
             Error::Io { path, source } => write!(f, "{path}: {source}"),
         }
     }

@@ -2,13 +2,17 @@
 //!
 //! Layers, bottom to top (no arrow points up):
 //! `gpu` (adapter, device, pool, pipelines, timing) → `tensor` (device tensors, shapes)
-//! → `kernels` (each shader's dispatch and CPU reference) → `check` (the conformance
-//! suite shared by `vae-gpu check` and `kernels-tests/`) → `cli`.
+//! → `kernels` (each shader's dispatch and CPU reference) → `autograd` (the tape) and
+//! `nn` (parameters, layers, Adam) → `models` (the papers' networks and objectives)
+//! → `check` (the conformance suite shared by `vae-gpu check` and `kernels-tests/`) → `cli`.
 
+pub mod autograd;
 pub mod check;
 pub mod error;
 pub mod gpu;
 pub mod kernels;
+pub mod models;
+pub mod nn;
 pub mod tensor;
 
 pub use error::{Error, Result};

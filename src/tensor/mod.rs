@@ -183,19 +183,33 @@ impl Tensor {
 
     /// Elements `start..start+len` of dim 0 (a view).
     pub fn narrow0(&self, start: usize, len: usize) -> Result<Tensor> {
-        let d0 = *self
-            .shape
-            .first()
-            .ok_or_else(|| Error::shape("narrow", "a scalar has no dim 0"))?;
-        if start + len > d0 {
+        if self.shape.is_empty() {
+            return Err(Error::shape("narrow", "a scalar has no dim 0"));
+        }
+        self.narrow(0, start, len)
+    }
+
+    /// Elements `start..start+len` of dim `dim` (a view).
+    pub fn narrow(&self, dim: usize, start: usize, len: usize) -> Result<Tensor> {
+        let d = *self.shape.get(dim).ok_or_else(|| {
+            Error::shape(
+                "narrow",
+                format!("dim {dim} of a rank-{} tensor", self.shape.len()),
+            )
+        })?;
+        if start + len > d {
             return Err(Error::shape(
                 "narrow",
-                format!("rows {start}..{} of {:?}", start + len, self.shape),
+                format!(
+                    "elements {start}..{} of dim {dim} of {:?}",
+                    start + len,
+                    self.shape
+                ),
             ));
         }
         let mut t = self.clone();
-        t.offset += start * self.strides[0];
-        t.shape[0] = len;
+        t.offset += start * self.strides[dim];
+        t.shape[dim] = len;
         Ok(t)
     }
 }

@@ -1,0 +1,184 @@
+//! The tape beyond the stage-1 network (concatenation, slicing, sums, MMD, a parameter
+//! used twice) against finite differences of an f64 CPU version, and its misuse errors.
+
+use crate::common::gpu;
+use vae_gpu::autograd::Tape;
+use vae_gpu::check::Rng;
+use vae_gpu::kernels::matmul::reference::matmul;
+use vae_gpu::kernels::mmd::{reference as mmdref, MmdConfig, MmdKernel};
+use vae_gpu::nn::{Init, ParamsBuilder};
+use vae_gpu::{Error, Tensor};
+
+const CFG: MmdConfig = MmdConfig {
+    kernel: MmdKernel::InverseMultiquadric { c: 8.0 },
+    unbiased: true,
+};
+
+/// loss = mmd(sigmoid(concat(x·Wᵀ, x)[:, 1..5]), y) + ½·mean(concat(..)) + Σ x·Wᵀ
+fn cpu_loss(w: &[f64], x: &[f64], y: &[f64]) -> f64 {
+    let h = matmul(x, &[5, 4], w, &[3, 4], false, true);
+    let c: Vec<f64> = (0..5)
+        .flat_map(|r| {
+            h[r * 3..r * 3 + 3]
+                .iter()
+                .chain(&x[r * 4..r * 4 + 4])
+                .copied()
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let s: Vec<f64> = (0..5)
+        .flat_map(|r| c[r * 7 + 1..r * 7 + 5].to_vec())
+        .map(|v| 1.0 / (1.0 + (-v).exp()))
+        .collect();
+    let m = mmdref::mmd(&s, y, 4, CFG);
+    m + 0.5 * c.iter().sum::<f64>() / c.len() as f64 + h.iter().sum::<f64>()
+}
+
+#[test]
+fn concat_slice_sum_mmd_and_a_shared_parameter_match_finite_differences() {
+    let (g, _lock) = gpu();
+    let mut b = ParamsBuilder::new(1);
+    let wid = b.param("w", &[3, 4], Init::Normal { std: 0.5 });
+    let store = b.build(&g).unwrap();
+    let mut rng = Rng::new(2);
+    let (x, y) = (rng.data(&[5, 4], -1.0, 1.0), rng.data(&[6, 4], 0.0, 1.0));
+
+    store.zero_grad().unwrap();
+    let mut t = Tape::new(&g);
+    let xv = t.constant(x.upload(&g).unwrap()).unwrap();
+    let yv = t.constant(y.upload(&g).unwrap()).unwrap();
+    let w1 = t.param(&store, wid).unwrap();
+    let h = t.matmul(xv, w1, false, true).unwrap();
+    let c = t.concat(&[h, xv]).unwrap();
+    let s = t.slice_last(c, 1, 4).unwrap();
+    let sg = t.sigmoid(s).unwrap();
+    let m = t.mmd(sg, yv, CFG).unwrap();
+    let mean = t.sum(c, true).unwrap();
+    let half = t.affine(mean, 0.5, 0.0).unwrap();
+    let w2 = t.param(&store, wid).unwrap();
+    let h2 = t.matmul(xv, w2, false, true).unwrap();
+    let total_h = t.sum(h2, false).unwrap();
+    let l1 = t.add(m, half).unwrap();
+    let loss = t.add(l1, total_h).unwrap();
+    t.backward(loss, &store).unwrap();
+
+    let w: Vec<f64> = store
+        .value(wid)
+        .to_vec()
+        .unwrap()
+        .iter()
+        .map(|&v| v as f64)
+        .collect();
+    let got = t.value(loss).to_vec().unwrap()[0] as f64;
+    let want = cpu_loss(&w, &x.f64, &y.f64);
+    assert!(
+        (got - want).abs() < 1e-5 * want.abs().max(1.0),
+        "loss {got} vs {want}"
+    );
+    let grad = store.grad(wid).to_vec().unwrap();
+    let h = 1e-6;
+    for i in 0..w.len() {
+        let (mut p, mut q) = (w.clone(), w.clone());
+        p[i] += h;
+        q[i] -= h;
+        let fd = (cpu_loss(&p, &x.f64, &y.f64) - cpu_loss(&q, &x.f64, &y.f64)) / (2.0 * h);
+        // f32 sums of ≤ 30 terms of O(1): 1e-5 relative is 10× the rounding, far below a
+        // wrong rule (the shared parameter alone contributes Σx, an O(1) term).
+        assert!(
+            (grad[i] as f64 - fd).abs() < 1e-5 * fd.abs().max(1.0),
+            "w[{i}]: GPU {} vs FD {fd}",
+            grad[i]
+        );
+    }
+}
+
+fn simple() -> (
+    std::sync::Arc<vae_gpu::Gpu>,
+    vae_gpu::nn::ParamStore,
+    vae_gpu::nn::ParamId,
+) {
+    let (g, _lock) = gpu();
+    let mut b = ParamsBuilder::new(1);
+    let id = b.param("layer.w", &[2, 3], Init::GlorotUniform);
+    let s = b.build(&g).unwrap();
+    (g, s, id)
+}
+
+#[test]
+fn misuse_is_an_error_that_names_the_problem() {
+    let (g, store, id) = simple();
+    let _lock = gpu().1;
+    let mut t = Tape::new(&g);
+    let w = t.param(&store, id).unwrap();
+    // A non-scalar loss.
+    let e = t.backward(w, &store).unwrap_err();
+    assert!(
+        matches!(e, Error::Autograd(_)) && e.to_string().contains("scalar loss"),
+        "{e}"
+    );
+    let l = t.sum(w, false).unwrap();
+    t.backward(l, &store).unwrap();
+    // Backward twice, and recording on a consumed tape.
+    let e = t.backward(l, &store).unwrap_err();
+    assert!(e.to_string().contains("backward called twice"), "{e}");
+    let e = t.sum(w, true).unwrap_err();
+    assert!(e.to_string().contains("consumed"), "{e}");
+    // A loss that depends on no trainable parameter.
+    let mut t = Tape::new(&g);
+    let c = t.constant(Tensor::zeros(&g, &[3]).unwrap()).unwrap();
+    let l = t.sum(c, false).unwrap();
+    let e = t.backward(l, &store).unwrap_err();
+    assert!(e.to_string().contains("no trainable parameter"), "{e}");
+    // Shapes: the op and both shapes are named.
+    let mut t = Tape::new(&g);
+    let w = t.param(&store, id).unwrap();
+    let c = t.constant(Tensor::zeros(&g, &[3, 2]).unwrap()).unwrap();
+    let e = t.add(w, c).unwrap_err().to_string();
+    assert!(
+        e.starts_with("add:") && e.contains("[2, 3]") && e.contains("[3, 2]"),
+        "{e}"
+    );
+    let e = t.matmul(w, w, false, false).unwrap_err().to_string();
+    assert!(e.starts_with("matmul:"), "{e}");
+    let e = t.slice_last(w, 2, 2).unwrap_err().to_string();
+    assert!(e.starts_with("slice_last:"), "{e}");
+}
+
+#[test]
+fn a_nan_gradient_is_reported_with_the_parameter_name() {
+    let (g, store, id) = simple();
+    let _lock = gpu().1;
+    store.zero_grad().unwrap();
+    let mut t = Tape::new(&g);
+    let w = t.param(&store, id).unwrap();
+    let x = t
+        .constant(Tensor::full(&g, &[2, 3], f32::NAN).unwrap())
+        .unwrap();
+    let y = t.add(w, x).unwrap();
+    let l = t.sum(y, false).unwrap();
+    store.check_grads_finite().unwrap();
+    // d(w + NaN)/dw is 1, so a NaN reaches the gradient only through a NaN upstream value.
+    let l2 = t.affine(l, f32::NAN, 0.0).unwrap();
+    t.backward(l2, &store).unwrap();
+    let e = store.check_grads_finite().unwrap_err();
+    assert!(
+        matches!(e, Error::NonFinite(_)) && e.to_string().contains("layer.w"),
+        "{e}"
+    );
+}
+
+#[test]
+fn gradients_accumulate_until_zeroed() {
+    let (g, store, id) = simple();
+    let _lock = gpu().1;
+    store.zero_grad().unwrap();
+    for _ in 0..2 {
+        let mut t = Tape::new(&g);
+        let w = t.param(&store, id).unwrap();
+        let l = t.sum(w, false).unwrap();
+        t.backward(l, &store).unwrap();
+    }
+    assert_eq!(store.grad(id).to_vec().unwrap(), vec![2.0; 6]);
+    store.zero_grad().unwrap();
+    assert_eq!(store.grad(id).to_vec().unwrap(), vec![0.0; 6]);
+}

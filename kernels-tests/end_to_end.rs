@@ -1,0 +1,351 @@
+//! The whole stage-1 VAE (conv → BN → fc → reparameterize → fc → deconv → sigmoid, Gaussian
+//! loss with learned γ plus KL) on the GPU tape, against an independent f64 CPU model
+//! written here from the forward references alone: the CPU gradient of every parameter is a
+//! central finite difference of the CPU loss, so no backward rule or tape code is shared.
+//!
+//! Tolerance: the GPU runs ~15 layers in f32. Each layer's rounding is ~√K·ε relative to its
+//! terms (K ≤ 64 here), and batch norm over 5 samples can amplify a relative error by
+//! ~√5; so the gradients agree to ~1e-5 of each tensor's largest gradient (measured on
+//! lavapipe: ~3e-7). The bound is 1e-4 of that largest value plus 1e-4 relative, loose enough
+//! for every adapter and still far below what a wrong rule, a missed term or a swapped index
+//! produce (errors of O(1) relative). The finite differences use h = 1e-6 in f64 (~1e-10).
+
+use crate::common::gpu;
+use vae_gpu::autograd::Tape;
+use vae_gpu::check::Rng;
+use vae_gpu::kernels::batchnorm::{reference as bn, BatchNormConfig};
+use vae_gpu::kernels::channel::reference::bias_add;
+use vae_gpu::kernels::conv2d::{reference as conv, Conv2dConfig, ConvGeom};
+use vae_gpu::kernels::conv_transpose2d::{reference as deconv, ConvTranspose2dConfig};
+use vae_gpu::kernels::loss::reference as loss;
+use vae_gpu::kernels::matmul::reference::matmul;
+use vae_gpu::kernels::random::{reference as random, RandomKey};
+use vae_gpu::models::{Likelihood, Stage1, Stage1Config};
+use vae_gpu::nn::{ParamInfo, ParamsBuilder};
+use vae_gpu::Tensor;
+
+const N: usize = 5;
+
+fn config() -> Stage1Config {
+    config_with(Likelihood::GaussianLearned)
+}
+
+fn config_with(likelihood: Likelihood) -> Stage1Config {
+    Stage1Config {
+        side: 8,
+        channels: 1,
+        conv: (3, 4),
+        hidden: 6,
+        latent: 2,
+        likelihood,
+        bn: BatchNormConfig {
+            eps: 1e-5,
+            momentum: 0.9,
+        },
+    }
+}
+
+/// The model in f64, reading parameters by name from the flat parameter vector.
+struct CpuModel<'a> {
+    infos: &'a [ParamInfo],
+    cfg: Stage1Config,
+}
+
+fn leaky(v: Vec<f64>) -> Vec<f64> {
+    v.into_iter()
+        .map(|x| if x > 0.0 { x } else { 0.2 * x })
+        .collect()
+}
+fn relu(v: Vec<f64>) -> Vec<f64> {
+    v.into_iter().map(|x| x.max(0.0)).collect()
+}
+
+impl CpuModel<'_> {
+    fn p<'f>(&self, flat: &'f [f64], name: &str) -> &'f [f64] {
+        let i = self
+            .infos
+            .iter()
+            .find(|p| p.name == name)
+            .unwrap_or_else(|| panic!("no parameter {name}"));
+        &flat[i.offset..i.offset + i.shape.iter().product::<usize>()]
+    }
+
+    fn bn(&self, flat: &[f64], name: &str, x: &[f64], c: usize, inner: usize) -> Vec<f64> {
+        let d = bn::Dims { n: N, c, inner };
+        let (g, b) = (
+            self.p(flat, &format!("{name}.gamma")),
+            self.p(flat, &format!("{name}.beta")),
+        );
+        bn::forward_train(&d, x, g, b, self.cfg.bn.eps as f64)
+    }
+
+    fn linear(
+        &self,
+        flat: &[f64],
+        name: &str,
+        x: &[f64],
+        inputs: usize,
+        outputs: usize,
+    ) -> Vec<f64> {
+        let w = self.p(flat, &format!("{name}.weight"));
+        let y = matmul(x, &[N, inputs], w, &[outputs, inputs], false, true);
+        bias_add(&y, outputs, 1, self.p(flat, &format!("{name}.bias")))
+    }
+
+    fn conv(
+        &self,
+        flat: &[f64],
+        name: &str,
+        x: &[f64],
+        xs: [usize; 4],
+        outputs: usize,
+    ) -> (Vec<f64>, [usize; 4]) {
+        let ws = [outputs, xs[1], 4, 4];
+        let g = ConvGeom::forward("conv", &xs, &ws, Conv2dConfig::new(2, 1)).unwrap();
+        let y = conv::forward(&g, x, self.p(flat, &format!("{name}.weight")));
+        (
+            bias_add(
+                &y,
+                outputs,
+                g.oh * g.ow,
+                self.p(flat, &format!("{name}.bias")),
+            ),
+            [N, outputs, g.oh, g.ow],
+        )
+    }
+
+    fn deconv(
+        &self,
+        flat: &[f64],
+        name: &str,
+        x: &[f64],
+        xs: [usize; 4],
+        outputs: usize,
+    ) -> (Vec<f64>, [usize; 4]) {
+        let g = deconv::Geom {
+            n: N,
+            ci: xs[1],
+            h: xs[2],
+            w: xs[3],
+            co: outputs,
+            kh: 4,
+            kw: 4,
+            oh: 2 * xs[2],
+            ow: 2 * xs[3],
+            cfg: ConvTranspose2dConfig::new(2, 1, 0),
+        };
+        let y = deconv::forward(&g, x, self.p(flat, &format!("{name}.weight")));
+        (
+            bias_add(
+                &y,
+                outputs,
+                g.oh * g.ow,
+                self.p(flat, &format!("{name}.bias")),
+            ),
+            [N, outputs, g.oh, g.ow],
+        )
+    }
+
+    fn loss(&self, flat: &[f64], x: &[f64], eps: &[f64]) -> f64 {
+        let c = self.cfg;
+        let (k, hid) = (c.latent, c.hidden);
+        let (h, s) = self.conv(flat, "encoder.conv1", x, [N, 1, 8, 8], c.conv.0);
+        let h = leaky(h);
+        let (h, s) = self.conv(flat, "encoder.conv2", &h, s, c.conv.1);
+        let h = leaky(self.bn(flat, "encoder.bn2", &h, s[1], s[2] * s[3]));
+        let flat_in = s[1] * s[2] * s[3];
+        let h = self.linear(flat, "encoder.fc1", &h, flat_in, hid);
+        let h = leaky(self.bn(flat, "encoder.bn3", &h, hid, 1));
+        let h = self.linear(flat, "encoder.fc2", &h, hid, 2 * k);
+        let mu: Vec<f64> = (0..N * k).map(|i| h[(i / k) * 2 * k + i % k]).collect();
+        let sigma: Vec<f64> = (0..N * k)
+            .map(|i| {
+                let r = h[(i / k) * 2 * k + k + i % k];
+                1e-6 + r.max(0.0) + (-r.abs()).exp().ln_1p()
+            })
+            .collect();
+        let z: Vec<f64> = (0..N * k).map(|i| mu[i] + sigma[i] * eps[i]).collect();
+        let h = relu(self.bn(
+            flat,
+            "decoder.bn1",
+            &self.linear(flat, "decoder.fc1", &z, k, hid),
+            hid,
+            1,
+        ));
+        let h = relu(self.bn(
+            flat,
+            "decoder.bn2",
+            &self.linear(flat, "decoder.fc2", &h, hid, flat_in),
+            flat_in,
+            1,
+        ));
+        let (h, s) = self.deconv(flat, "decoder.deconv1", &h, s, c.conv.0);
+        let h = relu(self.bn(flat, "decoder.bn3", &h, s[1], s[2] * s[3]));
+        let (h, _) = self.deconv(flat, "decoder.deconv2", &h, s, 1);
+        let mu_x: Vec<f64> = h.iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect();
+        let recon = match c.likelihood {
+            Likelihood::GaussianLearned => {
+                loss::gaussian_nll(x, &mu_x, self.p(flat, "loggamma")[0], N)
+            }
+            Likelihood::GaussianFixed { gamma } => {
+                loss::gaussian_nll(x, &mu_x, (gamma as f64).ln(), N)
+            }
+            Likelihood::Bernoulli => loss::bernoulli_ce(x, &mu_x, N),
+        };
+        recon + loss::kl_normal(&mu, &sigma, N)
+    }
+}
+
+#[test]
+fn stage1_loss_and_every_gradient_match_an_independent_cpu_model() {
+    for likelihood in [
+        Likelihood::GaussianLearned,
+        Likelihood::GaussianFixed { gamma: 0.3 },
+        Likelihood::Bernoulli,
+    ] {
+        check_against_cpu(config_with(likelihood));
+    }
+}
+
+fn check_against_cpu(cfg: Stage1Config) {
+    let (g, _lock) = gpu();
+    let mut b = ParamsBuilder::new(7);
+    let model = Stage1::new(&mut b, cfg).unwrap();
+    let store = b.build(&g).unwrap();
+    // Weights of N(0, 0.02) keep every unit near its linear regime; larger random values
+    // exercise the nonlinearities and the clamps of leaky ReLU and ReLU on both sides.
+    let mut rng = Rng::new(99);
+    for id in store.ids() {
+        let info = store.info(id).clone();
+        let n: usize = info.shape.iter().product();
+        let (lo, hi) = if info.name.ends_with("gamma") {
+            (0.5, 1.5)
+        } else {
+            (-0.6, 0.6)
+        };
+        store.set_value(id, &rng.data(&[n], lo, hi).f32).unwrap();
+    }
+    let x = rng.data(&[N, 1, 8, 8], 0.0, 1.0);
+    let key = RandomKey {
+        seed: 11,
+        step: 5,
+        stream: 0,
+    };
+
+    store.zero_grad().unwrap();
+    let mut tape = Tape::new(&g);
+    let xv = tape.constant(x.upload(&g).unwrap()).unwrap();
+    let l = model.losses(&mut tape, &store, xv, key, true).unwrap();
+    tape.backward(l.total, &store).unwrap();
+    let gpu_loss = tape.value(l.total).to_vec().unwrap()[0] as f64;
+    let gpu_grads: Vec<f64> = store
+        .flat_grads()
+        .to_vec()
+        .unwrap()
+        .iter()
+        .map(|&v| v as f64)
+        .collect();
+    let flat: Vec<f64> = store
+        .flat_values()
+        .to_vec()
+        .unwrap()
+        .iter()
+        .map(|&v| v as f64)
+        .collect();
+
+    let cpu = CpuModel {
+        infos: store.params(),
+        cfg,
+    };
+    let eps = random::normals(key, N * cfg.latent);
+    let cpu_loss = cpu.loss(&flat, &x.f64, &eps);
+    assert!(
+        (gpu_loss - cpu_loss).abs() <= 1e-5 * cpu_loss.abs().max(1.0),
+        "loss: GPU {gpu_loss} vs CPU {cpu_loss}"
+    );
+
+    const H: f64 = 1e-6;
+    let mut numeric = vec![0.0; flat.len()];
+    for info in store.params() {
+        for i in info.offset..info.offset + info.shape.iter().product::<usize>() {
+            let (mut p, mut m) = (flat.clone(), flat.clone());
+            p[i] += H;
+            m[i] -= H;
+            numeric[i] = (cpu.loss(&p, &x.f64, &eps) - cpu.loss(&m, &x.f64, &eps)) / (2.0 * H);
+        }
+    }
+    let global = numeric.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    let mut worst = 0.0f64;
+    for info in store.params() {
+        let r = info.offset..info.offset + info.shape.iter().product::<usize>();
+        let scale = numeric[r.clone()]
+            .iter()
+            .fold(0.0f64, |a, v| a.max(v.abs()));
+        // A bias followed by batch norm has an exactly zero gradient (the batch mean absorbs
+        // it); there the GPU value must be rounding noise: ≤ 1e-5 of the largest gradient.
+        let zero = scale < 1e-8 * global;
+        for (j, (a, r)) in gpu_grads[r.clone()].iter().zip(&numeric[r]).enumerate() {
+            let bound = if zero {
+                1e-5 * global
+            } else {
+                1e-4 * scale + 1e-4 * r.abs()
+            };
+            worst = worst.max((a - r).abs() / bound);
+            assert!(
+                (a - r).abs() <= bound,
+                "{}[{j}]: GPU {a} vs CPU finite difference {r} (tensor max {scale})",
+                info.name
+            );
+        }
+    }
+    eprintln!("end-to-end {:?}: {} parameters, loss {gpu_loss:.6}, worst gradient error {worst:.3} of its bound", cfg.likelihood, store.count());
+}
+
+#[test]
+fn frozen_parameters_get_no_gradient_and_do_not_move() {
+    let (g, _lock) = gpu();
+    let mut b = ParamsBuilder::new(3);
+    let model = Stage1::new(&mut b, config()).unwrap();
+    let mut store = b.build(&g).unwrap();
+    assert!(store.set_frozen("encoder.", true) > 0);
+    let mut adam = vae_gpu::nn::Adam::new(&store, Default::default()).unwrap();
+    let before = store.flat_values().to_vec().unwrap();
+    let x = Tensor::from_slice(
+        &g,
+        &Rng::new(1).data(&[N, 1, 8, 8], 0.0, 1.0).f32,
+        &[N, 1, 8, 8],
+    )
+    .unwrap();
+    let key = RandomKey {
+        seed: 1,
+        step: 1,
+        stream: 0,
+    };
+    model.train_step(&store, &mut adam, &x, key, 1e-2).unwrap();
+    let after = store.flat_values().to_vec().unwrap();
+    let grads = store.flat_grads().to_vec().unwrap();
+    for info in store.params() {
+        let r = info.offset..info.offset + info.shape.iter().product::<usize>();
+        let moved = before[r.clone()] != after[r.clone()];
+        let has_grad = grads[r].iter().any(|v| *v != 0.0);
+        let frozen = info.name.starts_with("encoder.");
+        assert_eq!(frozen, !moved, "{} moved: {moved}", info.name);
+        assert_eq!(
+            frozen, !has_grad,
+            "{} has a gradient: {has_grad}",
+            info.name
+        );
+    }
+}
+
+#[test]
+fn a_seed_reproduces_the_model_exactly() {
+    let (g, _lock) = gpu();
+    let build = |seed| {
+        let mut b = ParamsBuilder::new(seed);
+        Stage1::new(&mut b, config()).unwrap();
+        b.build(&g).unwrap().flat_values().to_vec().unwrap()
+    };
+    assert_eq!(build(5), build(5));
+    assert_ne!(build(5), build(6));
+}

@@ -1,0 +1,10 @@
+//! Models' building blocks: the parameter registry, initialisers, layers and the optimiser.
+
+pub mod init;
+pub mod layers;
+pub mod optim;
+pub mod params;
+
+pub use init::Init;
+pub use optim::Adam;
+pub use params::{ParamId, ParamInfo, ParamStore, ParamsBuilder, StateId};

@@ -1,0 +1,265 @@
+//! The parameter registry. Every trainable parameter of a model lives in one flat device
+//! buffer (and its gradient in another), each at a 64-element-aligned offset under a stable
+//! hierarchical name such as `encoder.conv1.weight` — the checkpoint keys. One buffer means
+//! one dispatch zeroes every gradient and one Adam dispatch updates every parameter.
+//! Non-trainable state (batch-norm running averages) are separate named buffers.
+
+use std::sync::Arc;
+
+use rand::{rngs::StdRng, SeedableRng};
+
+use super::init::{draw, fans, Init};
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::kernels::{fill::fill_bits, reduce::sum_all};
+use crate::tensor::{numel, Tensor};
+
+/// Offsets are multiples of this many elements (256 bytes: the vec4 matmul's alignment and
+/// wgpu's storage-binding offset alignment).
+const ALIGN: usize = 64;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ParamId(pub(crate) usize);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StateId(pub(crate) usize);
+
+#[derive(Clone, Debug)]
+pub struct ParamInfo {
+    pub name: String,
+    pub shape: Vec<usize>,
+    /// Element offset in the flat buffers.
+    pub offset: usize,
+    pub frozen: bool,
+}
+
+/// Collects parameters and state with their initial values before anything touches the GPU.
+pub struct ParamsBuilder {
+    rng: StdRng,
+    params: Vec<ParamInfo>,
+    values: Vec<f32>,
+    state: Vec<(String, Vec<usize>, Vec<f32>)>,
+}
+
+impl ParamsBuilder {
+    pub fn new(seed: u64) -> Self {
+        ParamsBuilder {
+            rng: StdRng::seed_from_u64(seed),
+            params: Vec::new(),
+            values: Vec::new(),
+            state: Vec::new(),
+        }
+    }
+
+    fn check_name(&self, name: &str) {
+        assert!(
+            !self.params.iter().any(|p| p.name == name) && !self.state.iter().any(|s| s.0 == name),
+            "parameter name {name} registered twice (a model-definition bug)"
+        );
+    }
+
+    /// A trainable parameter. `fan` overrides the (fan_in, fan_out) that Glorot reads off the shape.
+    pub fn param_with_fans(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        init: Init,
+        fan: (usize, usize),
+    ) -> ParamId {
+        self.check_name(name);
+        let offset = self.values.len().div_ceil(ALIGN) * ALIGN;
+        self.values.resize(offset, 0.0);
+        self.values
+            .extend(draw(init, numel(shape), fan, &mut self.rng));
+        self.params.push(ParamInfo {
+            name: name.to_string(),
+            shape: shape.to_vec(),
+            offset,
+            frozen: false,
+        });
+        ParamId(self.params.len() - 1)
+    }
+
+    pub fn param(&mut self, name: &str, shape: &[usize], init: Init) -> ParamId {
+        self.param_with_fans(name, shape, init, fans(shape))
+    }
+
+    /// Non-trainable state, filled with `value`.
+    pub fn state(&mut self, name: &str, shape: &[usize], value: f32) -> StateId {
+        self.check_name(name);
+        self.state
+            .push((name.to_string(), shape.to_vec(), vec![value; numel(shape)]));
+        StateId(self.state.len() - 1)
+    }
+
+    pub fn build(self, gpu: &Arc<Gpu>) -> Result<ParamStore> {
+        let total = self.values.len().div_ceil(ALIGN).max(1) * ALIGN;
+        let mut values = self.values;
+        values.resize(total, 0.0);
+        let store = ParamStore {
+            values: Tensor::from_slice(gpu, &values, &[total])?,
+            grads: Tensor::zeros(gpu, &[total])?,
+            params: self.params,
+            state: self
+                .state
+                .into_iter()
+                .map(|(name, shape, v)| Ok((name, Tensor::from_slice(gpu, &v, &shape)?)))
+                .collect::<Result<_>>()?,
+        };
+        Ok(store)
+    }
+}
+
+pub struct ParamStore {
+    params: Vec<ParamInfo>,
+    values: Tensor,
+    grads: Tensor,
+    state: Vec<(String, Tensor)>,
+}
+
+impl ParamStore {
+    pub fn gpu(&self) -> &Arc<Gpu> {
+        self.values.gpu()
+    }
+
+    pub fn params(&self) -> &[ParamInfo] {
+        &self.params
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = ParamId> {
+        (0..self.params.len()).map(ParamId)
+    }
+
+    pub fn info(&self, id: ParamId) -> &ParamInfo {
+        &self.params[id.0]
+    }
+
+    pub fn find(&self, name: &str) -> Option<ParamId> {
+        self.params.iter().position(|p| p.name == name).map(ParamId)
+    }
+
+    fn view(&self, flat: &Tensor, id: ParamId) -> Tensor {
+        let p = &self.params[id.0];
+        flat.narrow0(p.offset, numel(&p.shape))
+            .and_then(|t| t.reshape(&p.shape))
+            .expect("registered parameters lie inside the flat buffer")
+    }
+
+    /// The parameter's value: a view into the flat buffer (updates land in place).
+    pub fn value(&self, id: ParamId) -> Tensor {
+        self.view(&self.values, id)
+    }
+
+    /// Overwrites a parameter's value (checkpoint loading, tests). Lands before any work
+    /// recorded afterwards.
+    pub fn set_value(&self, id: ParamId, data: &[f32]) -> Result<()> {
+        let p = &self.params[id.0];
+        if data.len() != numel(&p.shape) {
+            return Err(Error::shape(
+                "set_value",
+                format!(
+                    "{} values for {} of shape {:?}",
+                    data.len(),
+                    p.name,
+                    p.shape
+                ),
+            ));
+        }
+        // Work already recorded must read the old values: submit it first.
+        self.gpu().flush()?;
+        self.gpu().queue.write_buffer(
+            self.values.buffer(),
+            (p.offset * 4) as u64,
+            bytemuck::cast_slice(data),
+        );
+        Ok(())
+    }
+
+    pub fn grad(&self, id: ParamId) -> Tensor {
+        self.view(&self.grads, id)
+    }
+
+    /// The flat buffers (for the optimiser and checkpoints).
+    pub fn flat_values(&self) -> &Tensor {
+        &self.values
+    }
+    pub fn flat_grads(&self) -> &Tensor {
+        &self.grads
+    }
+
+    pub fn state(&self, id: StateId) -> &Tensor {
+        &self.state[id.0].1
+    }
+
+    pub fn states(&self) -> impl Iterator<Item = (&str, &Tensor)> {
+        self.state.iter().map(|(n, t)| (n.as_str(), t))
+    }
+
+    /// Sets every gradient to zero (one dispatch).
+    pub fn zero_grad(&self) -> Result<()> {
+        fill_bits(&self.grads, 0)
+    }
+
+    /// Freezes (or unfreezes) every parameter whose name starts with `prefix`: the tape
+    /// records no gradient for it and the optimiser skips it. Returns how many matched.
+    pub fn set_frozen(&mut self, prefix: &str, frozen: bool) -> usize {
+        let mut k = 0;
+        for p in self
+            .params
+            .iter_mut()
+            .filter(|p| p.name.starts_with(prefix))
+        {
+            p.frozen = frozen;
+            k += 1;
+        }
+        k
+    }
+
+    pub fn is_frozen(&self, id: ParamId) -> bool {
+        self.params[id.0].frozen
+    }
+
+    /// Element ranges of the flat buffer that the optimiser updates: maximal runs of
+    /// consecutive unfrozen parameters (one range when nothing is frozen).
+    pub fn trainable_ranges(&self) -> Vec<(usize, usize)> {
+        let mut out: Vec<(usize, usize)> = Vec::new();
+        let mut prev_end: Option<usize> = None;
+        for p in &self.params {
+            if p.frozen {
+                prev_end = None;
+                continue;
+            }
+            let end = p.offset + numel(&p.shape);
+            match (prev_end, out.last_mut()) {
+                (Some(_), Some(last)) => last.1 = end - last.0,
+                _ => out.push((p.offset, end - p.offset)),
+            }
+            prev_end = Some(end);
+        }
+        out
+    }
+
+    /// Number of trainable scalars (excluding alignment padding).
+    pub fn count(&self) -> usize {
+        self.params.iter().map(|p| numel(&p.shape)).sum()
+    }
+
+    /// Fails naming the first parameter whose gradient holds a NaN or infinity. Costs one
+    /// reduction and a 4-byte readback when all is well (so call it between steps, not in one).
+    pub fn check_grads_finite(&self) -> Result<()> {
+        if sum_all(&self.grads, false)?.to_vec()?[0].is_finite() {
+            return Ok(());
+        }
+        for id in self.ids() {
+            let g = self.grad(id).to_vec()?;
+            if let Some(i) = g.iter().position(|v| !v.is_finite()) {
+                return Err(Error::NonFinite(format!(
+                    "the gradient of {} (element {i} is {})",
+                    self.params[id.0].name, g[i]
+                )));
+            }
+        }
+        // Finite values whose sum overflowed: not an error.
+        Ok(())
+    }
+}
