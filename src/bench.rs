@@ -11,6 +11,9 @@ use crate::error::Result;
 use crate::gpu::{Gpu, MatmulVariant};
 use crate::kernels::conv2d::{self, Conv2dConfig, ConvGeom};
 use crate::kernels::matmul::{self, matmul_with};
+use crate::kernels::random::RandomKey;
+use crate::models::{Stage1, Stage1Config};
+use crate::nn::{Adam, ParamsBuilder};
 
 #[derive(Clone, Debug)]
 pub struct Measurement {
@@ -162,4 +165,91 @@ pub fn cpu_matmul(m: usize, n: usize, k: usize) -> Measurement {
         seconds_per_run: start.elapsed().as_secs_f64() / reps as f64,
         clock: "wall-clock",
     }
+}
+
+/// One full training step of the stage-1 network, measured in steady state.
+#[derive(Clone, Debug)]
+pub struct StepReport {
+    pub batch: usize,
+    pub side: usize,
+    pub steps: usize,
+    pub parameters: usize,
+    pub seconds_per_step: f64,
+    /// Forward plus backward conv/matmul FLOPs per step (3× the forward's).
+    pub flops_per_step: f64,
+    pub dispatches_per_step: f64,
+    pub submits_per_step: f64,
+    /// Buffers the pool had to create during the timed steps (0 in steady state).
+    pub buffers_created: u64,
+    /// Largest device memory the pool held, in bytes.
+    pub peak_bytes: u64,
+    /// GPU time of one more step by kernel entry point (when the adapter has timestamps):
+    /// (shader/entry, seconds, dispatches), most expensive first.
+    pub profile: Vec<(String, f64, u32)>,
+}
+
+impl StepReport {
+    pub fn images_per_second(&self) -> f64 {
+        self.batch as f64 / self.seconds_per_step
+    }
+    pub fn gflops(&self) -> f64 {
+        self.flops_per_step / self.seconds_per_step / 1e9
+    }
+}
+
+/// Times `steps` training steps (forward, backward, Adam; one submit each) of the reference
+/// stage-1 network on batch × 1 × side × side inputs after two warm-up steps (the first
+/// compiles every pipeline). Wall clock around a synchronised device: a step is hundreds of
+/// dispatches, and the figure users care about is the step's whole latency.
+pub fn train_step(gpu: &Arc<Gpu>, batch: usize, side: usize, steps: usize) -> Result<StepReport> {
+    let cfg = Stage1Config::reference(side, 1);
+    let mut b = ParamsBuilder::new(0);
+    let model = Stage1::new(&mut b, cfg)?;
+    let store = b.build(gpu)?;
+    let mut adam = Adam::new(&store, Default::default())?;
+    let x = Rng::new(4)
+        .data(&[batch, 1, side, side], 0.0, 1.0)
+        .upload(gpu)?;
+    let key = |step: usize| RandomKey {
+        seed: 1,
+        step: step as u64,
+        stream: 0,
+    };
+    for s in 0..2 {
+        model.train_step(&store, &mut adam, &x, key(s), 1e-4)?;
+    }
+    gpu.sync()?;
+    let (d0, s0) = gpu.counters();
+    let created0 = gpu.pool_stats().created;
+    let start = Instant::now();
+    for s in 0..steps {
+        model.train_step(&store, &mut adam, &x, key(2 + s), 1e-4)?;
+    }
+    gpu.sync()?;
+    let elapsed = start.elapsed().as_secs_f64();
+    let (d1, s1) = gpu.counters();
+    let stats = gpu.pool_stats();
+    let mut profile = Vec::new();
+    if gpu.begin_timing(2048).is_some() {
+        model.train_step(&store, &mut adam, &x, key(2 + steps), 1e-4)?;
+        profile = gpu
+            .end_timing()?
+            .by_kernel
+            .into_iter()
+            .map(|((shader, entry), s, n)| (format!("{shader}/{entry}"), s, n))
+            .collect();
+    }
+    Ok(StepReport {
+        batch,
+        side,
+        steps,
+        parameters: store.count(),
+        seconds_per_step: elapsed / steps as f64,
+        flops_per_step: 3.0 * model.forward_flops(batch),
+        dispatches_per_step: (d1 - d0) as f64 / steps as f64,
+        submits_per_step: (s1 - s0) as f64 / steps as f64,
+        buffers_created: stats.created - created0,
+        peak_bytes: stats.peak_bytes,
+        profile,
+    })
 }

@@ -1,5 +1,5 @@
-//! `vae-gpu bench`: matmul variants and conv2d directions in GFLOP/s, with the
-//! multi-threaded CPU matmul of the same run as the reference point.
+//! `vae-gpu bench`: matmul variants and conv2d directions in GFLOP/s, or (`--step`) full
+//! training steps, with the multi-threaded CPU matmul of the same run as the reference point.
 
 use serde_json::json;
 use vae_gpu::bench::{self, Measurement};
@@ -82,4 +82,55 @@ fn print_row(json: bool, m: &Measurement, cpu_gflops: f64) {
             m.clock
         );
     }
+}
+
+pub fn run_step(sel: &Selection, json: bool, batch: usize, steps: usize) -> Result<i32> {
+    let gpu = Gpu::new(sel)?;
+    let cpu = bench::cpu_matmul(512, 512, 512);
+    let r = bench::train_step(&gpu, batch, 28, steps)?;
+    let ratio = r.gflops() / cpu.gflops();
+    if json {
+        let report = json!({
+            "adapter": gpu.info.name, "backend": format!("{:?}", gpu.info.backend),
+            "network": "stage-1 InfoGAN, 28x28x1", "batch": r.batch, "steps": r.steps,
+            "parameters": r.parameters, "ms_per_step": r.seconds_per_step * 1e3,
+            "images_per_second": r.images_per_second(), "gflops": r.gflops(),
+            "dispatches_per_step": r.dispatches_per_step, "submits_per_step": r.submits_per_step,
+            "buffers_created_in_steady_state": r.buffers_created, "peak_device_bytes": r.peak_bytes,
+            "cpu_matmul_gflops": cpu.gflops(), "ratio_vs_cpu_matmul": ratio,
+            "gpu_seconds_by_kernel": r.profile.iter().map(|(k, s, n)| json!({"entry": k, "seconds": s, "dispatches": n})).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+    } else {
+        println!(
+            "{} ({:?}, {:?})",
+            gpu.info.name, gpu.info.backend, gpu.info.device_type
+        );
+        println!(
+            "stage-1 training step, batch {} of 28×28×1, {} parameters, {} timed steps:",
+            r.batch, r.parameters, r.steps
+        );
+        println!(
+            "  {:.1} ms/step, {:.1} images/s",
+            r.seconds_per_step * 1e3,
+            r.images_per_second()
+        );
+        println!("  {:.2} GFLOP/s of conv/matmul work ({:.2} GFLOP/step); {:.2}× the CPU matmul's {:.1} GFLOP/s in this run", r.gflops(), r.flops_per_step / 1e9, ratio, cpu.gflops());
+        println!("  {:.0} dispatches and {:.0} submit(s) per step; {} buffers created while timed; peak device memory {:.1} MiB", r.dispatches_per_step, r.submits_per_step, r.buffers_created, r.peak_bytes as f64 / (1 << 20) as f64);
+        let total: f64 = r.profile.iter().map(|k| k.1).sum();
+        if total > 0.0 {
+            println!(
+                "  GPU time of one step by kernel ({:.1} ms in all):",
+                total * 1e3
+            );
+            for (k, s, n) in r.profile.iter().take(12) {
+                println!(
+                    "    {k:<22} {:>9.1} ms {:>5.1}%  ({n} dispatches)",
+                    s * 1e3,
+                    100.0 * s / total
+                );
+            }
+        }
+    }
+    Ok(0)
 }

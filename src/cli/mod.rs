@@ -42,13 +42,24 @@ enum Command {
         #[arg(long)]
         filter: Option<String>,
     },
-    /// Benchmark matmul and conv2d kernels (GFLOP/s), with a CPU reference from the same run.
+    /// Benchmark matmul and conv2d kernels (GFLOP/s), or a training step (--step), with a CPU
+    /// reference from the same run.
     Bench {
         #[arg(long)]
         json: bool,
         /// Fewer sizes and shorter timing windows.
         #[arg(long)]
         quick: bool,
+        /// Instead: time full training steps (forward, backward, Adam) of the stage-1
+        /// network on 28×28×1 inputs.
+        #[arg(long)]
+        step: bool,
+        /// Batch size for --step.
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+        batch: u64,
+        /// Timed steps for --step (after two warm-up steps).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=10000))]
+        steps: u64,
     },
 }
 
@@ -61,6 +72,13 @@ pub fn run() -> Result<i32> {
     match cli.command {
         Command::Info { json } => info::run(&sel, json),
         Command::Check { json, full, filter } => check::run(&sel, json, full, filter.as_deref()),
-        Command::Bench { json, quick } => bench::run(&sel, json, quick),
+        Command::Bench {
+            json,
+            step: true,
+            batch,
+            steps,
+            ..
+        } => bench::run_step(&sel, json, batch as usize, steps as usize),
+        Command::Bench { json, quick, .. } => bench::run(&sel, json, quick),
     }
 }

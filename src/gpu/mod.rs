@@ -272,7 +272,10 @@ impl Gpu {
                     label: Some("vae-gpu"),
                 })
         });
-        let timestamp_writes = rec.timing.as_mut().and_then(|t| t.next_pass());
+        let timestamp_writes = rec
+            .timing
+            .as_mut()
+            .and_then(|t| t.next_pass((d.shader, d.entry)));
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some(d.entry),

@@ -9,13 +9,16 @@ pub(super) struct Recording {
     set: wgpu::QuerySet,
     capacity: u32,
     used: u32,
+    labels: Vec<(&'static str, &'static str)>,
 }
 
-/// Summed kernel time of the timed dispatches.
-#[derive(Clone, Copy, Debug)]
+/// Summed kernel time of the timed dispatches, and its split by kernel entry point.
+#[derive(Clone, Debug)]
 pub struct Timing {
     pub seconds: f64,
     pub dispatches: u32,
+    /// ((shader, entry point), seconds, dispatches), most expensive first.
+    pub by_kernel: Vec<((&'static str, &'static str), f64, u32)>,
 }
 
 impl Recording {
@@ -29,14 +32,19 @@ impl Recording {
             set,
             capacity: max_dispatches,
             used: 0,
+            labels: Vec::new(),
         }
     }
 
     /// Timestamp writes for the next pass, or `None` once the set is full.
-    pub(super) fn next_pass(&mut self) -> Option<wgpu::ComputePassTimestampWrites<'_>> {
+    pub(super) fn next_pass(
+        &mut self,
+        label: (&'static str, &'static str),
+    ) -> Option<wgpu::ComputePassTimestampWrites<'_>> {
         if self.used == self.capacity {
             return None;
         }
+        self.labels.push(label);
         let i = self.used;
         self.used += 1;
         Some(wgpu::ComputePassTimestampWrites {
@@ -63,10 +71,25 @@ impl Recording {
         let raw = gpu.read(&resolve, 0, bytes)?;
         let ticks: &[u64] = bytemuck::cast_slice(&raw);
         let period_ns = gpu.queue.get_timestamp_period() as f64;
-        let total: u64 = ticks.chunks(2).map(|p| p[1].saturating_sub(p[0])).sum();
+        let secs: Vec<f64> = ticks
+            .chunks(2)
+            .map(|p| p[1].saturating_sub(p[0]) as f64 * period_ns * 1e-9)
+            .collect();
+        let mut by_kernel: Vec<((&'static str, &'static str), f64, u32)> = Vec::new();
+        for (label, s) in self.labels.iter().zip(&secs) {
+            match by_kernel.iter_mut().find(|k| k.0 == *label) {
+                Some(k) => {
+                    k.1 += s;
+                    k.2 += 1;
+                }
+                None => by_kernel.push((*label, *s, 1)),
+            }
+        }
+        by_kernel.sort_by(|a, b| b.1.total_cmp(&a.1));
         Ok(Timing {
-            seconds: total as f64 * period_ns * 1e-9,
+            seconds: secs.iter().sum(),
             dispatches: self.used,
+            by_kernel,
         })
     }
 }

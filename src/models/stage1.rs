@@ -212,6 +212,21 @@ impl Stage1 {
         })
     }
 
+    /// Multiply-add FLOPs (2 per MAC) of the convolutions and fully connected layers of one
+    /// forward pass at `batch` (the elementwise ops, batch norm and losses add a few %).
+    pub fn forward_flops(&self, batch: usize) -> f64 {
+        let c = &self.cfg;
+        let (c1, c2, h, k) = (c.conv.0, c.conv.1, c.hidden, c.latent);
+        let (half, q) = ((c.side / 2).pow(2), (c.side / 4).pow(2));
+        let macs = c1 * half * c.channels * 16 // conv1
+            + c2 * q * c1 * 16                   // conv2
+            + c2 * q * h + h * 2 * k             // fc1, fc2
+            + k * h + h * c2 * q                 // decoder fc1, fc2
+            + c2 * q * c1 * 16                   // deconv1 (each input scatters to c1·16)
+            + c1 * half * c.channels * 16; // deconv2
+        2.0 * (batch * macs) as f64
+    }
+
     /// One training step, recorded and submitted as one command buffer: zero the gradients,
     /// forward, backward, Adam. Returns the loss tensor (still on the device).
     pub fn train_step(
