@@ -51,10 +51,34 @@ impl MatmulVariant {
     }
 }
 
+/// How conv2d and its gradients run; overridable with `VAE_GPU_CONV`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvVariant {
+    /// One gather kernel per direction (conv2d.wgsl): no scratch memory.
+    Direct,
+    /// im2col/col2im around one matmul per direction (conv_gemm.rs): R·N·P floats of scratch,
+    /// the matmul kernels' speed.
+    Gemm,
+}
+
+impl ConvVariant {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "direct" => Ok(Self::Direct),
+            "gemm" => Ok(Self::Gemm),
+            _ => Err(Error::Flag {
+                flag: "VAE_GPU_CONV",
+                detail: format!("'{s}' is not one of direct, gemm"),
+            }),
+        }
+    }
+}
+
 /// Kernel choices that depend on the adapter.
 #[derive(Clone, Copy, Debug)]
 pub struct Tuning {
     pub matmul: MatmulVariant,
+    pub conv: ConvVariant,
     /// (TM4, TN4) of matmul_vec4: each invocation computes a (4·TM4)×(4·TN4) block of C.
     pub vec4_block: (u32, u32),
 }
@@ -132,6 +156,10 @@ impl Gpu {
             Ok(s) if !s.is_empty() => MatmulVariant::parse(&s)?,
             _ => default_matmul,
         };
+        let conv = match std::env::var("VAE_GPU_CONV") {
+            Ok(s) if !s.is_empty() => ConvVariant::parse(&s)?,
+            _ => ConvVariant::Gemm,
+        };
         Ok(Arc::new(Gpu {
             device,
             queue,
@@ -140,6 +168,7 @@ impl Gpu {
             adapter_features,
             tuning: Mutex::new(Tuning {
                 matmul,
+                conv,
                 vec4_block: (2, 2),
             }),
             pool: Arc::new(pool::Pool::default()),

@@ -81,6 +81,11 @@ pub const SHADERS: &[(&str, &str, &str)] = &[
         "shaders/scatter.wgsl",
         include_str!("../../shaders/scatter.wgsl"),
     ),
+    (
+        "im2col",
+        "shaders/im2col.wgsl",
+        include_str!("../../shaders/im2col.wgsl"),
+    ),
 ];
 
 pub fn lookup(name: &str) -> Option<(&'static str, &'static str)> {

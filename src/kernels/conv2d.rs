@@ -3,7 +3,7 @@
 
 use super::{dense, expect_rank, fits_u32, groups_for, Params};
 use crate::error::{Error, Result};
-use crate::gpu::Dispatch;
+use crate::gpu::{ConvVariant, Dispatch};
 use crate::tensor::Tensor;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,6 +156,9 @@ pub fn conv2d(x: &Tensor, w: &Tensor, cfg: Conv2dConfig) -> Result<Tensor> {
     const OP: &str = "conv2d";
     let t = prepare(OP, &[("input", x), ("weight", w)])?;
     let g = ConvGeom::forward(OP, x.shape(), w.shape(), cfg)?;
+    if x.gpu().tuning().conv == ConvVariant::Gemm {
+        return super::conv_gemm::forward(&g, &t[0], &t[1]);
+    }
     let y = Tensor::empty(x.gpu(), &[g.n, g.k, g.oh, g.ow])?;
     launch(
         "forward",
@@ -183,6 +186,9 @@ pub fn conv2d_grad_input(
     if (g.k, g.oh, g.ow) != (k, dy.shape()[2], dy.shape()[3]) {
         return Err(Error::shape(OP, format!("gradient {:?} does not match conv of input {x_shape:?} with weight {:?}: expected [{n}, {}, {}, {}]", dy.shape(), w.shape(), g.k, g.oh, g.ow)));
     }
+    if dy.gpu().tuning().conv == ConvVariant::Gemm {
+        return super::conv_gemm::grad_input(&g, &t[0], &t[1]);
+    }
     let dx = Tensor::empty(dy.gpu(), &x_shape)?;
     launch(
         "grad_input",
@@ -208,6 +214,9 @@ pub fn conv2d_grad_weight(
     let g = ConvGeom::forward(OP, x.shape(), &w_shape, cfg)?;
     if [g.n, g.k, g.oh, g.ow] != dy.shape() {
         return Err(Error::shape(OP, format!("gradient {:?} does not match conv of input {:?} with kernel {kernel:?}: expected [{}, {}, {}, {}]", dy.shape(), x.shape(), g.n, g.k, g.oh, g.ow)));
+    }
+    if dy.gpu().tuning().conv == ConvVariant::Gemm {
+        return super::conv_gemm::grad_weight(&g, &t[0], &t[1]);
     }
     let dw = Tensor::empty(dy.gpu(), &w_shape)?;
     launch(

@@ -6,6 +6,7 @@ pub mod batchnorm;
 pub mod binary;
 pub mod channel;
 pub mod conv2d;
+mod conv_gemm;
 pub mod conv_transpose2d;
 pub mod fill;
 pub mod loss;

@@ -2,7 +2,10 @@
 //! unequal strides, padding ≥ 1, kernels 1 to 5) and large (the reference network's) shapes.
 
 use super::dims;
+use std::sync::Arc;
+
 use crate::check::{compare, Case, Rng, Tolerance};
+use crate::gpu::{ConvVariant, Gpu, Tuning};
 use crate::kernels::conv2d::{self, Conv2dConfig, ConvGeom};
 use crate::kernels::conv_transpose2d::{self as ct, ConvTranspose2dConfig};
 
@@ -35,7 +38,29 @@ type DeconvRow = (
     bool,
 );
 
+/// Every case runs with both conv implementations (the direct kernels and im2col + matmul).
 pub fn cases(v: &mut Vec<Case>) {
+    for variant in [ConvVariant::Direct, ConvVariant::Gemm] {
+        cases_for(v, variant);
+    }
+}
+
+fn with_conv<T>(
+    gpu: &Arc<Gpu>,
+    variant: ConvVariant,
+    f: impl FnOnce() -> crate::Result<T>,
+) -> crate::Result<T> {
+    let saved = gpu.tuning();
+    gpu.set_tuning(Tuning {
+        conv: variant,
+        ..saved
+    });
+    let r = f();
+    gpu.set_tuning(saved);
+    r
+}
+
+fn cases_for(v: &mut Vec<Case>, variant: ConvVariant) {
     // n, c, h, w, k, kh, kw, sh, sw, ph, pw, large
     let convs: [ConvRow; 8] = [
         (1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, false),
@@ -57,43 +82,46 @@ pub fn cases(v: &mut Vec<Case>) {
             dims(&[n, c, h, w]),
             dims(&[k, c, kh, kw])
         );
+        let label = format!("{label} [{variant:?}]");
         v.push(Case::new("conv2d", label.clone(), large, move |gpu| {
-            let mut rng = Rng::new(2000 + i as u64);
-            let x = rng.data(&[n, c, h, w], -1.0, 1.0);
-            let wt = rng.data(&[k, c, kh, kw], -1.0, 1.0);
-            let g = ConvGeom::forward("conv2d", &x.shape, &wt.shape, cfg)?;
-            let dy = rng.data(&[n, k, g.oh, g.ow], -1.0, 1.0);
-            let (xg, wg, dyg) = (x.upload(gpu)?, wt.upload(gpu)?, dy.upload(gpu)?);
-            let y = conv2d::conv2d(&xg, &wg, cfg)?.to_vec()?;
-            let dx = conv2d::conv2d_grad_input(&dyg, &wg, (h, w), cfg)?.to_vec()?;
-            let dw = conv2d::conv2d_grad_weight(&dyg, &xg, (kh, kw), cfg)?.to_vec()?;
-            use conv2d::reference as r;
-            Ok(vec![
-                compare(
-                    "conv2d",
-                    &label,
-                    &y,
-                    &r::forward(&g, &x.f64, &wt.f64),
-                    Some(&r::forward(&g, &x.abs(), &wt.abs())),
-                    Tolerance::accumulation(c * kh * kw),
-                ),
-                compare(
-                    "conv2d_grad_input",
-                    &label,
-                    &dx,
-                    &r::grad_input(&g, &dy.f64, &wt.f64),
-                    Some(&r::grad_input(&g, &dy.abs(), &wt.abs())),
-                    Tolerance::accumulation(k * kh * kw),
-                ),
-                compare(
-                    "conv2d_grad_weight",
-                    &label,
-                    &dw,
-                    &r::grad_weight(&g, &dy.f64, &x.f64),
-                    Some(&r::grad_weight(&g, &dy.abs(), &x.abs())),
-                    Tolerance::accumulation(n * g.oh * g.ow),
-                ),
-            ])
+            with_conv(gpu, variant, || {
+                let mut rng = Rng::new(2000 + i as u64);
+                let x = rng.data(&[n, c, h, w], -1.0, 1.0);
+                let wt = rng.data(&[k, c, kh, kw], -1.0, 1.0);
+                let g = ConvGeom::forward("conv2d", &x.shape, &wt.shape, cfg)?;
+                let dy = rng.data(&[n, k, g.oh, g.ow], -1.0, 1.0);
+                let (xg, wg, dyg) = (x.upload(gpu)?, wt.upload(gpu)?, dy.upload(gpu)?);
+                let y = conv2d::conv2d(&xg, &wg, cfg)?.to_vec()?;
+                let dx = conv2d::conv2d_grad_input(&dyg, &wg, (h, w), cfg)?.to_vec()?;
+                let dw = conv2d::conv2d_grad_weight(&dyg, &xg, (kh, kw), cfg)?.to_vec()?;
+                use conv2d::reference as r;
+                Ok(vec![
+                    compare(
+                        "conv2d",
+                        &label,
+                        &y,
+                        &r::forward(&g, &x.f64, &wt.f64),
+                        Some(&r::forward(&g, &x.abs(), &wt.abs())),
+                        Tolerance::accumulation(c * kh * kw),
+                    ),
+                    compare(
+                        "conv2d_grad_input",
+                        &label,
+                        &dx,
+                        &r::grad_input(&g, &dy.f64, &wt.f64),
+                        Some(&r::grad_input(&g, &dy.abs(), &wt.abs())),
+                        Tolerance::accumulation(k * kh * kw),
+                    ),
+                    compare(
+                        "conv2d_grad_weight",
+                        &label,
+                        &dw,
+                        &r::grad_weight(&g, &dy.f64, &x.f64),
+                        Some(&r::grad_weight(&g, &dy.abs(), &x.abs())),
+                        Tolerance::accumulation(n * g.oh * g.ow),
+                    ),
+                ])
+            })
         }));
     }
 
@@ -113,59 +141,63 @@ pub fn cases(v: &mut Vec<Case>) {
             dims(&[n, ci, h, w]),
             dims(&[ci, co, kk, kk])
         );
+        let label = format!("{label} [{variant:?}]");
         v.push(Case::new(
             "conv_transpose2d",
             label.clone(),
             large,
             move |gpu| {
-                let mut rng = Rng::new(3000 + i as u64);
-                let x = rng.data(&[n, ci, h, w], -1.0, 1.0);
-                let wt = rng.data(&[ci, co, kk, kk], -1.0, 1.0);
-                let (oh, ow) = cfg.out_size("conv_transpose2d", h, w, kk, kk)?;
-                let dy = rng.data(&[n, co, oh, ow], -1.0, 1.0);
-                let (xg, wg, dyg) = (x.upload(gpu)?, wt.upload(gpu)?, dy.upload(gpu)?);
-                let y = ct::conv_transpose2d(&xg, &wg, cfg)?.to_vec()?;
-                let dx = ct::conv_transpose2d_grad_input(&dyg, &wg, cfg)?.to_vec()?;
-                let dw = ct::conv_transpose2d_grad_weight(&dyg, &xg, (kk, kk), cfg)?.to_vec()?;
-                let g = ct::reference::Geom {
-                    n,
-                    ci,
-                    h,
-                    w,
-                    co,
-                    kh: kk,
-                    kw: kk,
-                    oh,
-                    ow,
-                    cfg,
-                };
-                use ct::reference as r;
-                Ok(vec![
-                    compare(
-                        "conv_transpose2d",
-                        &label,
-                        &y,
-                        &r::forward(&g, &x.f64, &wt.f64),
-                        Some(&r::forward(&g, &x.abs(), &wt.abs())),
-                        Tolerance::accumulation(ci * kk * kk),
-                    ),
-                    compare(
-                        "conv_transpose2d_grad_input",
-                        &label,
-                        &dx,
-                        &r::grad_input(&g, &dy.f64, &wt.f64),
-                        Some(&r::grad_input(&g, &dy.abs(), &wt.abs())),
-                        Tolerance::accumulation(co * kk * kk),
-                    ),
-                    compare(
-                        "conv_transpose2d_grad_weight",
-                        &label,
-                        &dw,
-                        &r::grad_weight(&g, &dy.f64, &x.f64),
-                        Some(&r::grad_weight(&g, &dy.abs(), &x.abs())),
-                        Tolerance::accumulation(n * h * w),
-                    ),
-                ])
+                with_conv(gpu, variant, || {
+                    let mut rng = Rng::new(3000 + i as u64);
+                    let x = rng.data(&[n, ci, h, w], -1.0, 1.0);
+                    let wt = rng.data(&[ci, co, kk, kk], -1.0, 1.0);
+                    let (oh, ow) = cfg.out_size("conv_transpose2d", h, w, kk, kk)?;
+                    let dy = rng.data(&[n, co, oh, ow], -1.0, 1.0);
+                    let (xg, wg, dyg) = (x.upload(gpu)?, wt.upload(gpu)?, dy.upload(gpu)?);
+                    let y = ct::conv_transpose2d(&xg, &wg, cfg)?.to_vec()?;
+                    let dx = ct::conv_transpose2d_grad_input(&dyg, &wg, cfg)?.to_vec()?;
+                    let dw =
+                        ct::conv_transpose2d_grad_weight(&dyg, &xg, (kk, kk), cfg)?.to_vec()?;
+                    let g = ct::reference::Geom {
+                        n,
+                        ci,
+                        h,
+                        w,
+                        co,
+                        kh: kk,
+                        kw: kk,
+                        oh,
+                        ow,
+                        cfg,
+                    };
+                    use ct::reference as r;
+                    Ok(vec![
+                        compare(
+                            "conv_transpose2d",
+                            &label,
+                            &y,
+                            &r::forward(&g, &x.f64, &wt.f64),
+                            Some(&r::forward(&g, &x.abs(), &wt.abs())),
+                            Tolerance::accumulation(ci * kk * kk),
+                        ),
+                        compare(
+                            "conv_transpose2d_grad_input",
+                            &label,
+                            &dx,
+                            &r::grad_input(&g, &dy.f64, &wt.f64),
+                            Some(&r::grad_input(&g, &dy.abs(), &wt.abs())),
+                            Tolerance::accumulation(co * kk * kk),
+                        ),
+                        compare(
+                            "conv_transpose2d_grad_weight",
+                            &label,
+                            &dw,
+                            &r::grad_weight(&g, &dy.f64, &x.f64),
+                            Some(&r::grad_weight(&g, &dy.abs(), &x.abs())),
+                            Tolerance::accumulation(n * h * w),
+                        ),
+                    ])
+                })
             },
         ));
     }
