@@ -2,6 +2,7 @@
 //! network's layers (batch 64, 28×28 input), in GFLOP/s, beside the CPU matmul of the same run.
 
 use vae_gpu::bench;
+use vae_gpu::gpu::ConvVariant;
 use vae_gpu::kernels::conv2d::Conv2dConfig;
 use vae_gpu::{Gpu, Selection};
 
@@ -24,8 +25,11 @@ fn main() {
         ([64, 1, 28, 28], [64, 1, 4, 4]),
         ([64, 64, 14, 14], [128, 64, 4, 4]),
     ] {
-        for which in ["forward", "grad_input", "grad_weight"] {
-            let m = bench::conv(&gpu, which, x, w, cfg, 1.0).unwrap();
+        for (which, variant) in ["forward", "grad_input", "grad_weight"]
+            .into_iter()
+            .flat_map(|w| [(w, ConvVariant::Direct), (w, ConvVariant::Gemm)])
+        {
+            let m = bench::conv(&gpu, variant, which, x, w, cfg, 1.0).unwrap();
             println!(
                 "{:<24} {:<30} {:>8.2} GFLOP/s  {:>5.2}× CPU matmul  ({})",
                 m.kernel,

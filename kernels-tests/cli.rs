@@ -55,3 +55,31 @@ fn a_bad_backend_fails_with_a_message_naming_the_flag() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-gpu-xyz"));
 }
+
+#[test]
+fn a_training_step_is_one_submit_with_no_new_buffers() {
+    let out = vae_gpu(&["bench", "--step", "--batch", "2", "--steps", "2", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("bench --step --json is JSON");
+    // A readback inside the step would add a submit; a leak would create buffers.
+    assert_eq!(v["submits_per_step"], 1.0, "{v}");
+    assert_eq!(v["buffers_created_in_steady_state"], 0, "{v}");
+    assert!(v["dispatches_per_step"].as_f64().unwrap() > 100.0, "{v}");
+    assert!(v["images_per_second"].as_f64().unwrap() > 0.0, "{v}");
+    assert_eq!(
+        v["parameters"], 13_331_586,
+        "the reference stage-1 network at 28×28×1"
+    );
+}
+
+#[test]
+fn bench_rejects_a_zero_batch_naming_the_flag() {
+    let out = vae_gpu(&["bench", "--step", "--batch", "0"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--batch"));
+}

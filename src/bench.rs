@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use crate::check::Rng;
 use crate::error::Result;
-use crate::gpu::{Gpu, MatmulVariant};
+use crate::gpu::{ConvVariant, Gpu, MatmulVariant, Tuning};
 use crate::kernels::conv2d::{self, Conv2dConfig, ConvGeom};
 use crate::kernels::matmul::{self, matmul_with};
 use crate::kernels::random::RandomKey;
@@ -90,9 +90,12 @@ pub fn matmul(
     })
 }
 
-/// One conv2d direction ("forward", "grad_input", "grad_weight") on one shape.
+/// One conv2d direction ("forward", "grad_input", "grad_weight") on one shape, with the
+/// given implementation (the device's tuning is restored afterwards).
+#[allow(clippy::too_many_arguments)]
 pub fn conv(
     gpu: &Arc<Gpu>,
+    variant: ConvVariant,
     which: &str,
     x: [usize; 4],
     w: [usize; 4],
@@ -111,10 +114,16 @@ pub fn conv(
             _ => conv2d::conv2d_grad_weight(&dy, &xt, (g.kh, g.kw), cfg).map(drop),
         }
     };
-    let reps = reps_for(gpu, budget, &mut run)?;
-    let (s, clock) = time(gpu, 2, reps, run)?;
+    let saved = gpu.tuning();
+    gpu.set_tuning(Tuning {
+        conv: variant,
+        ..saved
+    });
+    let timed = reps_for(gpu, budget, &mut run).and_then(|reps| time(gpu, 2, reps, run));
+    gpu.set_tuning(saved);
+    let (s, clock) = timed?;
     Ok(Measurement {
-        kernel: format!("conv2d/{which}"),
+        kernel: format!("conv2d/{which}/{variant:?}").to_lowercase(),
         shape: format!(
             "x{}x{}x{}x{} w{}x{}x{}x{} s{}",
             x[0], x[1], x[2], x[3], w[0], w[1], w[2], w[3], cfg.stride.0

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 use vae_gpu::bench::{self, Measurement};
-use vae_gpu::gpu::MatmulVariant;
+use vae_gpu::gpu::{ConvVariant, MatmulVariant};
 use vae_gpu::kernels::conv2d::Conv2dConfig;
 use vae_gpu::{Gpu, Result, Selection};
 
@@ -54,9 +54,11 @@ pub fn run(sel: &Selection, json: bool, quick: bool) -> Result<i32> {
     let cpu_gf = rows.last().map_or(f64::NAN, |r| r.1);
     for (x, w) in convs {
         for which in ["forward", "grad_input", "grad_weight"] {
-            let m = bench::conv(&gpu, which, *x, *w, s2, budget)?;
-            print_row(json, &m, cpu_gf);
-            rows.push((m, cpu_gf));
+            for variant in [ConvVariant::Direct, ConvVariant::Gemm] {
+                let m = bench::conv(&gpu, variant, which, *x, *w, s2, budget)?;
+                print_row(json, &m, cpu_gf);
+                rows.push((m, cpu_gf));
+            }
         }
     }
     if json {
