@@ -182,3 +182,104 @@ fn gradients_accumulate_until_zeroed() {
     store.zero_grad().unwrap();
     assert_eq!(store.grad(id).to_vec().unwrap(), vec![0.0; 6]);
 }
+
+/// Batch norm through the tape in both modes: training updates the running averages, eval
+/// normalises with them; the gradients of x, γ and β in eval mode (where the statistics are
+/// constants) against finite differences of the f64 reference.
+#[test]
+fn batch_norm_layer_eval_mode_uses_running_averages_and_differentiates() {
+    use vae_gpu::kernels::batchnorm::{reference as bnref, BatchNormConfig};
+    use vae_gpu::nn::layers::BatchNorm;
+    let (g, _lock) = gpu();
+    let cfg = BatchNormConfig {
+        eps: 1e-5,
+        momentum: 0.5,
+    };
+    let mut b = ParamsBuilder::new(4);
+    let xid = b.param("x", &[4, 3], Init::Normal { std: 1.0 });
+    let bn = BatchNorm::new(&mut b, "bn", 3, cfg);
+    let store = b.build(&g).unwrap();
+    store.set_value(bn.gamma, &[0.5, 1.5, -1.0]).unwrap();
+    store.set_value(bn.beta, &[0.1, -0.2, 0.3]).unwrap();
+    let x: Vec<f64> = store
+        .value(xid)
+        .to_vec()
+        .unwrap()
+        .iter()
+        .map(|&v| v as f64)
+        .collect();
+    let d = bnref::Dims {
+        n: 4,
+        c: 3,
+        inner: 1,
+    };
+
+    // One training-mode pass moves the running averages halfway to the batch statistics.
+    let mut t = Tape::new(&g);
+    let xv = t.param(&store, xid).unwrap();
+    bn.forward(&mut t, &store, xv, true).unwrap();
+    let (rm, rv) = bnref::running_update(&d, &x, &[0.0; 3], &[1.0; 3], 0.5);
+    let got_rm = store.state(bn.running_mean).to_vec().unwrap();
+    let got_rv = store.state(bn.running_var).to_vec().unwrap();
+    for c in 0..3 {
+        assert!((got_rm[c] as f64 - rm[c]).abs() < 1e-6 && (got_rv[c] as f64 - rv[c]).abs() < 1e-6);
+    }
+
+    // Eval mode: L = Σ r ⊙ bn_eval(x).
+    let r = Rng::new(5).data(&[4, 3], -1.0, 1.0);
+    store.zero_grad().unwrap();
+    let mut t = Tape::new(&g);
+    let xv = t.param(&store, xid).unwrap();
+    let y = bn.forward(&mut t, &store, xv, false).unwrap();
+    let rv_ = t.constant(r.upload(&g).unwrap()).unwrap();
+    let weighted = t.matmul(y, rv_, true, false).unwrap(); // [3, 3]: diag holds Σ_n y·r per channel
+    let l = t.sum(weighted, false).unwrap();
+    t.backward(l, &store).unwrap();
+    // Σ over the whole 3×3 of yᵀ·r = Σ_n Σ_c Σ_c' y[n,c]·r[n,c'].
+    let loss = |x: &[f64], gamma: &[f64], beta: &[f64]| {
+        let y = bnref::normalize(&d, x, &rm, &rv, gamma, beta, 1e-5);
+        (0..4)
+            .map(|n| {
+                (0..3).map(|c| y[n * 3 + c]).sum::<f64>()
+                    * (0..3).map(|c| r.f64[n * 3 + c]).sum::<f64>()
+            })
+            .sum::<f64>()
+    };
+    let (gamma, beta) = ([0.5, 1.5, -1.0], [0.1, -0.2, 0.3]);
+    let fd = |f: &dyn Fn(&[f64]) -> f64, v: &[f64]| -> Vec<f64> {
+        (0..v.len())
+            .map(|i| {
+                let (mut p, mut m) = (v.to_vec(), v.to_vec());
+                p[i] += 1e-6;
+                m[i] -= 1e-6;
+                (f(&p) - f(&m)) / 2e-6
+            })
+            .collect()
+    };
+    let checks: [(&str, Vec<f32>, Vec<f64>); 3] = [
+        (
+            "x",
+            store.grad(xid).to_vec().unwrap(),
+            fd(&|v| loss(v, &gamma, &beta), &x),
+        ),
+        (
+            "gamma",
+            store.grad(bn.gamma).to_vec().unwrap(),
+            fd(&|v| loss(&x, v, &beta), &gamma),
+        ),
+        (
+            "beta",
+            store.grad(bn.beta).to_vec().unwrap(),
+            fd(&|v| loss(&x, &gamma, v), &beta),
+        ),
+    ];
+    for (name, got, want) in checks {
+        for (a, b) in got.iter().zip(&want) {
+            // A few f32 roundings of O(1) values: 1e-5 relative is 100× the rounding.
+            assert!(
+                (*a as f64 - b).abs() < 1e-5 * b.abs().max(1.0),
+                "{name}: GPU {a} vs FD {b}"
+            );
+        }
+    }
+}
