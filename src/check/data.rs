@@ -43,6 +43,18 @@ impl Data {
         Tensor::from_slice(gpu, &self.f32, &self.shape)
     }
 
+    /// The data as a view `offset` elements into a larger buffer whose other elements are
+    /// NaN, so a kernel that ignores the offset reads garbage and fails.
+    pub fn upload_at(&self, gpu: &Arc<Gpu>, offset: usize) -> Result<Tensor> {
+        let mut v = vec![f32::NAN; offset];
+        v.extend_from_slice(&self.f32);
+        v.extend([f32::NAN; 3]);
+        let n = v.len();
+        Tensor::from_slice(gpu, &v, &[n])?
+            .narrow0(offset, self.f32.len())?
+            .reshape(&self.shape)
+    }
+
     /// |x| elementwise, for the magnitude Σ|terms| that accumulation tolerances scale with.
     pub fn abs(&self) -> Vec<f64> {
         self.f64.iter().map(|v| v.abs()).collect()

@@ -1,7 +1,7 @@
 //! conv2d.wgsl: 2-D convolution (NCHW, weights [K, C, KH, KW], stride, zero padding)
 //! and its two gradients, each a gather so results are deterministic.
 
-use super::{dense, expect_rank, fits_u32, groups_for, Params};
+use super::{expect_rank, fits_u32, groups_for, Params};
 use crate::error::{Error, Result};
 use crate::gpu::{ConvVariant, Dispatch};
 use crate::tensor::Tensor;
@@ -146,7 +146,8 @@ fn prepare(op: &'static str, ts: &[(&str, &Tensor)]) -> Result<Vec<Tensor>> {
         .map(|(what, t)| {
             expect_rank(op, what, t, 4)?;
             fits_u32(op, t)?;
-            dense(t)
+            // The conv and im2col shaders take offsets: dense views are used in place.
+            t.contiguous()
         })
         .collect()
 }

@@ -5,7 +5,7 @@
 //! optionally with a leading batch dim on either; a batch of 1 (or no batch dim)
 //! broadcasts over the other's batch. C is [batch, M, N] (or [M, N] if neither is batched).
 
-use super::{dense, fits_u32, Params};
+use super::{fits_u32, Params};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, MatmulVariant, MAX_GROUPS_PER_DIM};
 use crate::tensor::Tensor;
@@ -95,8 +95,10 @@ pub fn matmul_with(
     let g = geometry(a.shape(), b.shape(), trans_a, trans_b)?;
     fits_u32(OP, a)?;
     fits_u32(OP, b)?;
-    let a = dense(a)?;
-    let b = dense(b)?;
+    // Dense views at an offset (parameters in the flat buffer) go in as they are: every
+    // matmul shader takes the offsets.
+    let a = a.contiguous()?;
+    let b = b.contiguous()?;
     let c = Tensor::empty(a.gpu(), &g.out_shape)?;
     fits_u32(OP, &c)?;
     if c.numel() == 0 {

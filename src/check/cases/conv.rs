@@ -61,6 +61,56 @@ fn with_conv<T>(
 }
 
 fn cases_for(v: &mut Vec<Case>, variant: ConvVariant) {
+    // Input and weight as views at offsets into larger buffers (weights live in the flat
+    // parameter buffer).
+    v.push(Case::new(
+        "conv2d",
+        format!("x 2×3×9×8 w 4×3×4×4 stride 2 pad 1, views at offsets 7/4 [{variant:?}]"),
+        false,
+        move |gpu| {
+            with_conv(gpu, variant, || {
+                let cfg = Conv2dConfig::new(2, 1);
+                let mut rng = Rng::new(2900);
+                let x = rng.data(&[2, 3, 9, 8], -1.0, 1.0);
+                let wt = rng.data(&[4, 3, 4, 4], -1.0, 1.0);
+                let g = ConvGeom::forward("conv2d", &x.shape, &wt.shape, cfg)?;
+                let dy = rng.data(&[2, 4, g.oh, g.ow], -1.0, 1.0);
+                let (xg, wg, dyg) = (
+                    x.upload_at(gpu, 7)?,
+                    wt.upload_at(gpu, 4)?,
+                    dy.upload_at(gpu, 5)?,
+                );
+                use conv2d::reference as r;
+                let label = "offset views";
+                Ok(vec![
+                    compare(
+                        "conv2d",
+                        label,
+                        &conv2d::conv2d(&xg, &wg, cfg)?.to_vec()?,
+                        &r::forward(&g, &x.f64, &wt.f64),
+                        Some(&r::forward(&g, &x.abs(), &wt.abs())),
+                        Tolerance::accumulation(48),
+                    ),
+                    compare(
+                        "conv2d_grad_input",
+                        label,
+                        &conv2d::conv2d_grad_input(&dyg, &wg, (9, 8), cfg)?.to_vec()?,
+                        &r::grad_input(&g, &dy.f64, &wt.f64),
+                        Some(&r::grad_input(&g, &dy.abs(), &wt.abs())),
+                        Tolerance::accumulation(64),
+                    ),
+                    compare(
+                        "conv2d_grad_weight",
+                        label,
+                        &conv2d::conv2d_grad_weight(&dyg, &xg, (4, 4), cfg)?.to_vec()?,
+                        &r::grad_weight(&g, &dy.f64, &x.f64),
+                        Some(&r::grad_weight(&g, &dy.abs(), &x.abs())),
+                        Tolerance::accumulation(2 * g.oh * g.ow),
+                    ),
+                ])
+            })
+        },
+    ));
     // n, c, h, w, k, kh, kw, sh, sw, ph, pw, large
     let convs: [ConvRow; 8] = [
         (1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, false),

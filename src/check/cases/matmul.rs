@@ -73,4 +73,41 @@ pub fn cases(v: &mut Vec<Case>) {
             }
         }
     }
+
+    // Operands that are views at an offset into a larger buffer (parameters live in one flat
+    // buffer): aligned offsets keep the vec4 kernel, odd ones make it fall back.
+    for (vi, (vname, variant)) in variants.into_iter().enumerate() {
+        for (ti, (ta, tb)) in [(false, true), (true, false)].into_iter().enumerate() {
+            for (oi, (oa, ob)) in [(4usize, 8usize), (5, 3)].into_iter().enumerate() {
+                let (m, n, k) = (12, 8, 16);
+                let label =
+                    format!("{vname} {m}×{n}×{k} transposes {ta}/{tb}, views at offsets {oa}/{ob}");
+                v.push(Case::new("matmul", label.clone(), false, move |gpu| {
+                    let sa = if ta { vec![k, m] } else { vec![m, k] };
+                    let sb = if tb { vec![n, k] } else { vec![k, n] };
+                    let mut rng = Rng::new(1500 + (vi * 100 + ti * 10 + oi) as u64);
+                    let a = rng.data(&sa, -1.0, 1.0);
+                    let b = rng.data(&sb, -1.0, 1.0);
+                    let c = matmul_with(
+                        variant,
+                        &a.upload_at(gpu, oa)?,
+                        &b.upload_at(gpu, ob)?,
+                        ta,
+                        tb,
+                    )?
+                    .to_vec()?;
+                    let r = reference::matmul(&a.f64, &sa, &b.f64, &sb, ta, tb);
+                    let mag = reference::matmul(&a.abs(), &sa, &b.abs(), &sb, ta, tb);
+                    Ok(vec![compare(
+                        "matmul",
+                        &label,
+                        &c,
+                        &r,
+                        Some(&mag),
+                        Tolerance::accumulation(k),
+                    )])
+                }));
+            }
+        }
+    }
 }
