@@ -32,6 +32,19 @@ fn rows_width(t: &Tensor) -> (usize, usize) {
     (t.numel() / w.max(1), w)
 }
 
+/// Writes `src` ([rows, w]) into columns [col, col + w) of `dst` ([rows, width]).
+fn place(src: &Tensor, dst: &Tensor, width: usize, col: usize) -> Result<()> {
+    let (rows, w) = rows_width(src);
+    let params = Params::default()
+        .u(rows * w)
+        .u(0)
+        .u(w)
+        .u(width)
+        .u(col)
+        .bytes();
+    launch("place", params, &dense(src)?, dst, rows * w)
+}
+
 /// Concatenation along the last dim: [.., a] ++ [.., b] ++ ... → [.., a + b + ...].
 pub fn concat_last(parts: &[&Tensor]) -> Result<Tensor> {
     const OP: &str = "concat";
@@ -60,22 +73,8 @@ pub fn concat_last(parts: &[&Tensor]) -> Result<Tensor> {
     let out = Tensor::empty(first.gpu(), &shape)?;
     let mut col = 0;
     for p in parts {
-        let (rows, w) = rows_width(p);
-        let src = dense(p)?;
-        launch(
-            "place",
-            Params::default()
-                .u(rows * w)
-                .u(0)
-                .u(w)
-                .u(width)
-                .u(col)
-                .bytes(),
-            &src,
-            &out,
-            rows * w,
-        )?;
-        col += w;
+        place(p, &out, width, col)?;
+        col += rows_width(p).1;
     }
     Ok(out)
 }
@@ -95,19 +94,7 @@ pub fn pad_last(g: &Tensor, shape: &[usize], col: usize) -> Result<Tensor> {
         ));
     }
     let out = Tensor::zeros(g.gpu(), shape)?;
-    launch(
-        "place",
-        Params::default()
-            .u(rows * w)
-            .u(0)
-            .u(w)
-            .u(width)
-            .u(col)
-            .bytes(),
-        &dense(g)?,
-        &out,
-        rows * w,
-    )?;
+    place(g, &out, width, col)?;
     Ok(out)
 }
 

@@ -9,6 +9,21 @@ use crate::kernels::conv2d::Conv2dConfig;
 use crate::kernels::conv_transpose2d::ConvTranspose2dConfig;
 use crate::nn::{Init, ParamId, ParamStore, ParamsBuilder, StateId};
 
+/// op(x, W) + bias per channel: the shape of every layer with weights.
+fn with_bias(
+    t: &mut Tape,
+    s: &ParamStore,
+    x: Var,
+    weight: ParamId,
+    bias: ParamId,
+    op: impl FnOnce(&mut Tape, Var, Var) -> Result<Var>,
+) -> Result<Var> {
+    let w = t.param(s, weight)?;
+    let b = t.param(s, bias)?;
+    let y = op(t, x, w)?;
+    t.bias_add(y, b)
+}
+
 /// y = x·Wᵀ + b with W [out, in], x [N, in].
 pub struct Linear {
     pub weight: ParamId,
@@ -30,10 +45,9 @@ impl Linear {
     }
 
     pub fn forward(&self, t: &mut Tape, s: &ParamStore, x: Var) -> Result<Var> {
-        let w = t.param(s, self.weight)?;
-        let bias = t.param(s, self.bias)?;
-        let y = t.matmul(x, w, false, true)?;
-        t.bias_add(y, bias)
+        with_bias(t, s, x, self.weight, self.bias, |t, x, w| {
+            t.matmul(x, w, false, true)
+        })
     }
 }
 
@@ -67,10 +81,9 @@ impl Conv2d {
     }
 
     pub fn forward(&self, t: &mut Tape, s: &ParamStore, x: Var) -> Result<Var> {
-        let w = t.param(s, self.weight)?;
-        let bias = t.param(s, self.bias)?;
-        let y = t.conv2d(x, w, self.cfg)?;
-        t.bias_add(y, bias)
+        with_bias(t, s, x, self.weight, self.bias, |t, x, w| {
+            t.conv2d(x, w, self.cfg)
+        })
     }
 }
 
@@ -106,10 +119,9 @@ impl ConvTranspose2d {
     }
 
     pub fn forward(&self, t: &mut Tape, s: &ParamStore, x: Var) -> Result<Var> {
-        let w = t.param(s, self.weight)?;
-        let bias = t.param(s, self.bias)?;
-        let y = t.conv_transpose2d(x, w, self.cfg)?;
-        t.bias_add(y, bias)
+        with_bias(t, s, x, self.weight, self.bias, |t, x, w| {
+            t.conv_transpose2d(x, w, self.cfg)
+        })
     }
 }
 
