@@ -1,6 +1,6 @@
 //! Every .wgsl file parses and validates with naga; errors carry the file and line.
 
-use vae_gpu::gpu::shaders::{specialize, validate, SHADERS};
+use vae_gpu::gpu::shaders::{expand, lookup, specialize, validate, INCLUDES, SHADERS};
 
 #[test]
 fn every_shader_file_is_registered_and_valid() {
@@ -20,23 +20,50 @@ fn every_shader_file_is_registered_and_valid() {
         on_disk, registered,
         "shaders/ and the registry in src/gpu/shaders.rs differ"
     );
-    for (_, file, src) in SHADERS {
-        // Validate the file as it is on disk, not only the compiled-in copy.
+    for (_, file, src) in SHADERS.iter().chain(INCLUDES) {
+        // Validate the file as it is on disk, not only the compiled-in copy; kernel files
+        // with their includes spliced in, as the runtime compiles them.
         let disk =
             std::fs::read_to_string(format!("{}/{}", env!("CARGO_MANIFEST_DIR"), file)).unwrap();
         assert_eq!(&disk, src);
-        if let Err(e) = validate(file, src) {
+        if let Err(e) = expand(file, src).and_then(|s| validate(file, &s)) {
             panic!("{e}");
         }
     }
 }
 
 #[test]
+fn includes_are_spliced_once_and_unknown_ones_are_named() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/shaders/include");
+    let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            format!(
+                "shaders/include/{}",
+                e.unwrap().file_name().into_string().unwrap()
+            )
+        })
+        .collect();
+    on_disk.sort();
+    let mut registered: Vec<String> = INCLUDES.iter().map(|(_, f, _)| f.to_string()).collect();
+    registered.sort();
+    assert_eq!(on_disk, registered, "shaders/include/ and INCLUDES differ");
+    let (_, reduce) = lookup("reduce").unwrap();
+    assert_eq!(reduce.matches("fn tree_sum").count(), 1);
+    assert!(!reduce.lines().any(|l| l.trim().starts_with("// #include")));
+    let e = expand("shaders/x.wgsl", "// #include no_such_helper\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("shaders/x.wgsl") && e.contains("no_such_helper"),
+        "{e}"
+    );
+}
+
+#[test]
 fn every_specialisation_the_runtime_uses_is_valid() {
-    let (_, file, src) = SHADERS
-        .iter()
-        .find(|(n, _, _)| *n == "matmul_vec4")
-        .unwrap();
+    let (file, src) = lookup("matmul_vec4").unwrap();
+    let src = &src;
     for ta in 0..2 {
         for tb in 0..2 {
             let s = specialize(file, src, &[("TRANS_A", ta), ("TRANS_B", tb)]).unwrap();

@@ -22,22 +22,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> b3: array<f32>;
 @group(0) @binding(4) var<storage, read_write> b4: array<f32>;
 
-var<workgroup> partial: array<f32, 256>;
-
-fn tree_sum(lid: u32, v: f32) -> f32 {
-    partial[lid] = v;
-    workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
-        if (lid < s) {
-            partial[lid] += partial[lid + s];
-        }
-        workgroupBarrier();
-    }
-    let total = partial[0];
-    // Everyone has read partial[0] before the next tree_sum overwrites it.
-    workgroupBarrier();
-    return total;
-}
+// #include tree_sum
 
 fn at(c: u32, j: u32) -> u32 {
     return ((j / p.inner) * p.c + c) * p.inner + j % p.inner;

@@ -28,19 +28,7 @@ struct Params {
 const HALF_LOG_2PI: f32 = 0.9189385332;
 const CLAMP: f32 = 1e-8;
 
-var<workgroup> partial: array<f32, 256>;
-
-fn tree_sum(lid: u32, v: f32) -> f32 {
-    partial[lid] = v;
-    workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
-        if (lid < s) {
-            partial[lid] += partial[lid + s];
-        }
-        workgroupBarrier();
-    }
-    return partial[0];
-}
+// #include tree_sum
 
 fn group(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return wid.y * nwg.x + wid.x;

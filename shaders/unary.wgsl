@@ -16,13 +16,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
 // Numerically stable forms: no overflow of exp for large |x|.
-fn sigmoid(x: f32) -> f32 {
-    if (x >= 0.0) {
-        return 1.0 / (1.0 + exp(-x));
-    }
-    let e = exp(x);
-    return e / (1.0 + e);
-}
+// #include sigmoid
 
 // log(1 + e) for e in [0, 1], accurate for tiny e (WGSL has no log1p):
 // the correction term undoes the rounding of 1 + e.

@@ -241,9 +241,8 @@ impl Gpu {
         if let Some(p) = self.pipelines.lock().unwrap().get(&key) {
             return Ok(Arc::clone(p));
         }
-        let (file, src) = shaders::lookup(shader)
-            .ok_or_else(|| Error::Device(format!("no shader named '{shader}'")))?;
-        let src = shaders::specialize(file, src, consts)?;
+        let (file, src) = shaders::lookup(shader)?;
+        let src = shaders::specialize(file, &src, consts)?;
         shaders::validate(file, &src)?;
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = self

@@ -88,11 +88,56 @@ pub const SHADERS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-pub fn lookup(name: &str) -> Option<(&'static str, &'static str)> {
-    SHADERS
+/// (name, file, source) of the WGSL spliced into kernel files by a `// #include NAME` line:
+/// helpers several kernels share, kept once.
+pub const INCLUDES: &[(&str, &str, &str)] = &[
+    (
+        "tree_sum",
+        "shaders/include/tree_sum.wgsl",
+        include_str!("../../shaders/include/tree_sum.wgsl"),
+    ),
+    (
+        "sigmoid",
+        "shaders/include/sigmoid.wgsl",
+        include_str!("../../shaders/include/sigmoid.wgsl"),
+    ),
+];
+
+const INCLUDE: &str = "// #include ";
+
+/// The file and its source with every `// #include NAME` line replaced by that include.
+pub fn lookup(name: &str) -> Result<(&'static str, String)> {
+    let (file, src) = SHADERS
         .iter()
         .find(|(n, _, _)| *n == name)
         .map(|(_, f, s)| (*f, *s))
+        .ok_or_else(|| Error::Device(format!("no shader named '{name}'")))?;
+    Ok((file, expand(file, src)?))
+}
+
+/// Splices the includes into `src` (one level: includes do not include). Validation errors
+/// then count lines of the spliced source: a file's lines after an include shift by its length.
+pub fn expand(file: &'static str, src: &str) -> Result<String> {
+    let mut out = String::with_capacity(src.len());
+    for line in src.lines() {
+        match line.trim().strip_prefix(INCLUDE) {
+            Some(name) => {
+                let (_, _, inc) = INCLUDES
+                    .iter()
+                    .find(|(n, _, _)| *n == name.trim())
+                    .ok_or_else(|| Error::Shader {
+                        file,
+                        message: format!("includes unknown '{}'", name.trim()),
+                    })?;
+                out += inc;
+            }
+            None => {
+                out += line;
+                out.push('\n');
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Replaces the value of each `const NAME: u32 = ...;` named in `consts`.
