@@ -92,22 +92,23 @@ fn concat_slice_sum_mmd_and_a_shared_parameter_match_finite_differences() {
     }
 }
 
+/// A store with one 2×3 parameter, and the device lock held for the whole test.
 fn simple() -> (
     std::sync::Arc<vae_gpu::Gpu>,
+    std::sync::MutexGuard<'static, ()>,
     vae_gpu::nn::ParamStore,
     vae_gpu::nn::ParamId,
 ) {
-    let (g, _lock) = gpu();
+    let (g, lock) = gpu();
     let mut b = ParamsBuilder::new(1);
     let id = b.param("layer.w", &[2, 3], Init::GlorotUniform);
     let s = b.build(&g).unwrap();
-    (g, s, id)
+    (g, lock, s, id)
 }
 
 #[test]
 fn misuse_is_an_error_that_names_the_problem() {
-    let (g, store, id) = simple();
-    let _lock = gpu().1;
+    let (g, _lock, store, id) = simple();
     let mut t = Tape::new(&g);
     let w = t.param(&store, id).unwrap();
     // A non-scalar loss.
@@ -146,8 +147,7 @@ fn misuse_is_an_error_that_names_the_problem() {
 
 #[test]
 fn a_nan_gradient_is_reported_with_the_parameter_name() {
-    let (g, store, id) = simple();
-    let _lock = gpu().1;
+    let (g, _lock, store, id) = simple();
     store.zero_grad().unwrap();
     let mut t = Tape::new(&g);
     let w = t.param(&store, id).unwrap();
@@ -169,8 +169,7 @@ fn a_nan_gradient_is_reported_with_the_parameter_name() {
 
 #[test]
 fn gradients_accumulate_until_zeroed() {
-    let (g, store, id) = simple();
-    let _lock = gpu().1;
+    let (g, _lock, store, id) = simple();
     store.zero_grad().unwrap();
     for _ in 0..2 {
         let mut t = Tape::new(&g);

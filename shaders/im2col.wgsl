@@ -7,11 +7,12 @@
 //           taps that read it (deterministic, no atomics), one invocation per element of dx.
 // Bindings: 1 source, 2 destination.
 
+// The same parameter block as conv2d.wgsl (ConvGeom::params); off0 is the source's offset.
 struct Params {
     n: u32, c: u32, h: u32, w: u32,
-    oh: u32, ow: u32, kh: u32, kw: u32,
-    sh: u32, sw: u32, ph: u32, pw: u32,
-    src_off: u32, total: u32, pad0: u32, pad1: u32,
+    k: u32, oh: u32, ow: u32, kh: u32,
+    kw: u32, sh: u32, sw: u32, ph: u32,
+    pw: u32, off0: u32, off1: u32, pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -26,10 +27,10 @@ fn index(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
 fn im2col(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) lid: u32) {
     let e = index(wid, nwg, lid);
-    if (e >= p.total) {
+    let np = p.n * p.oh * p.ow;
+    if (e >= p.c * p.kh * p.kw * np) {
         return;
     }
-    let np = p.n * p.oh * p.ow;
     let r = e / np;
     let col = e % np;
     let n = col / (p.oh * p.ow);
@@ -42,7 +43,7 @@ fn im2col(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     let iw = (pos % p.ow) * p.sw + j - p.pw;
     var v = 0.0;
     if (ih < p.h && iw < p.w) {
-        v = src[p.src_off + ((n * p.c + c) * p.h + ih) * p.w + iw];
+        v = src[p.off0 + ((n * p.c + c) * p.h + ih) * p.w + iw];
     }
     dst[e] = v;
 }
@@ -51,7 +52,7 @@ fn im2col(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
 fn col2im(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) lid: u32) {
     let e = index(wid, nwg, lid);
-    if (e >= p.total) {
+    if (e >= p.n * p.c * p.h * p.w) {
         return;
     }
     let x = e % p.w;
@@ -80,7 +81,7 @@ fn col2im(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
                 continue;
             }
             let r = (c * p.kh + i) * p.kw + j;
-            acc += src[p.src_off + r * np + n * p.oh * p.ow + oy * p.ow + ox];
+            acc += src[p.off0 + r * np + n * p.oh * p.ow + oy * p.ow + ox];
         }
     }
     dst[e] = acc;

@@ -98,7 +98,8 @@ impl ConvGeom {
         2.0 * (self.n * self.k * self.oh * self.ow * self.c * self.kh * self.kw) as f64
     }
 
-    fn params(&self, off0: usize, off1: usize) -> Vec<u8> {
+    /// The uniform block of conv2d.wgsl and im2col.wgsl.
+    pub(super) fn params(&self, off0: usize, off1: usize) -> Vec<u8> {
         Params::default()
             .u(self.n)
             .u(self.c)

@@ -8,31 +8,10 @@
 //! speed: on lavapipe the direct kernels reach 0.3–3.6 GFLOP/s and the vec4 matmul ~15.
 
 use super::conv2d::ConvGeom;
-use super::{groups_for, matmul, Params};
+use super::{groups_for, matmul};
 use crate::error::Result;
 use crate::gpu::Dispatch;
 use crate::tensor::Tensor;
-
-fn params(g: &ConvGeom, src_off: usize, total: usize) -> Vec<u8> {
-    Params::default()
-        .u(g.n)
-        .u(g.c)
-        .u(g.h)
-        .u(g.w)
-        .u(g.oh)
-        .u(g.ow)
-        .u(g.kh)
-        .u(g.kw)
-        .u(g.cfg.stride.0)
-        .u(g.cfg.stride.1)
-        .u(g.cfg.padding.0)
-        .u(g.cfg.padding.1)
-        .u(src_off)
-        .u(total)
-        .u(0)
-        .u(0)
-        .bytes()
-}
 
 fn launch(entry: &'static str, g: &ConvGeom, src: &Tensor, dst: &Tensor) -> Result<()> {
     let total = dst.numel();
@@ -43,7 +22,7 @@ fn launch(entry: &'static str, g: &ConvGeom, src: &Tensor, dst: &Tensor) -> Resu
         shader: "im2col",
         entry,
         consts: &[],
-        params: &params(g, src.offset(), total),
+        params: &g.params(src.offset(), 0),
         buffers: &[src.buffer(), dst.buffer()],
         groups: groups_for(total, 256),
     })
