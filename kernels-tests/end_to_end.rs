@@ -20,24 +20,19 @@ use vae_gpu::kernels::conv_transpose2d::{reference as deconv, ConvTranspose2dCon
 use vae_gpu::kernels::loss::reference as loss;
 use vae_gpu::kernels::matmul::reference::matmul;
 use vae_gpu::kernels::random::{reference as random, RandomKey};
-use vae_gpu::models::{Likelihood, Stage1, Stage1Config};
+use vae_gpu::models::{InfoGan, InfoGanConfig, Likelihood, Objective, Vae};
 use vae_gpu::nn::{ParamInfo, ParamsBuilder};
 use vae_gpu::Tensor;
 
 const N: usize = 5;
 
-fn config() -> Stage1Config {
-    config_with(Likelihood::GaussianLearned)
-}
-
-fn config_with(likelihood: Likelihood) -> Stage1Config {
-    Stage1Config {
+fn config() -> InfoGanConfig {
+    InfoGanConfig {
         side: 8,
         channels: 1,
         conv: (3, 4),
         hidden: 6,
         latent: 2,
-        likelihood,
         bn: BatchNormConfig {
             eps: 1e-5,
             momentum: 0.9,
@@ -48,7 +43,14 @@ fn config_with(likelihood: Likelihood) -> Stage1Config {
 /// The model in f64, reading parameters by name from the flat parameter vector.
 struct CpuModel<'a> {
     infos: &'a [ParamInfo],
-    cfg: Stage1Config,
+    cfg: InfoGanConfig,
+    objective: Objective,
+}
+
+/// The tiny stage-1 network with objective `o` (parameters seeded by `seed`).
+fn model(b: &mut ParamsBuilder, o: Objective) -> Vae {
+    let net = InfoGan::new(b, config()).unwrap();
+    Vae::new(b, Box::new(net), o)
 }
 
 fn leaky(v: Vec<f64>) -> Vec<f64> {
@@ -183,7 +185,7 @@ impl CpuModel<'_> {
         let h = relu(self.bn(flat, "decoder.bn3", &h, s[1], s[2] * s[3]));
         let (h, _) = self.deconv(flat, "decoder.deconv2", &h, s, 1);
         let mu_x: Vec<f64> = h.iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect();
-        let recon = match c.likelihood {
+        let recon = match self.objective.likelihood {
             Likelihood::GaussianLearned => {
                 loss::gaussian_nll(x, &mu_x, self.p(flat, "loggamma")[0], N)
             }
@@ -192,25 +194,27 @@ impl CpuModel<'_> {
             }
             Likelihood::Bernoulli => loss::bernoulli_ce(x, &mu_x, N),
         };
-        recon + loss::kl_normal(&mu, &sigma, N)
+        recon + self.objective.beta as f64 * loss::kl_normal(&mu, &sigma, N)
     }
 }
 
 #[test]
 fn stage1_loss_and_every_gradient_match_an_independent_cpu_model() {
-    for likelihood in [
-        Likelihood::GaussianLearned,
-        Likelihood::GaussianFixed { gamma: 0.3 },
-        Likelihood::Bernoulli,
+    for (likelihood, beta) in [
+        (Likelihood::GaussianLearned, 1.0),
+        (Likelihood::GaussianFixed { gamma: 0.3 }, 1.0),
+        (Likelihood::Bernoulli, 1.0),
+        (Likelihood::GaussianLearned, 4.0),
     ] {
-        check_against_cpu(config_with(likelihood));
+        check_against_cpu(Objective { likelihood, beta });
     }
 }
 
-fn check_against_cpu(cfg: Stage1Config) {
+fn check_against_cpu(objective: Objective) {
     let (g, _lock) = gpu();
+    let cfg = config();
     let mut b = ParamsBuilder::new(7);
-    let model = Stage1::new(&mut b, cfg).unwrap();
+    let model = model(&mut b, objective);
     let store = b.build(&g).unwrap();
     // Weights of N(0, 0.02) keep every unit near its linear regime; larger random values
     // exercise the nonlinearities and the clamps of leaky ReLU and ReLU on both sides.
@@ -256,6 +260,7 @@ fn check_against_cpu(cfg: Stage1Config) {
     let cpu = CpuModel {
         infos: store.params(),
         cfg,
+        objective,
     };
     let eps = random::normals(key, N * cfg.latent);
     let cpu_loss = cpu.loss(&flat, &x.f64, &eps);
@@ -298,14 +303,14 @@ fn check_against_cpu(cfg: Stage1Config) {
             );
         }
     }
-    eprintln!("end-to-end {:?}: {} parameters, loss {gpu_loss:.6}, worst gradient error {worst:.3} of its bound", cfg.likelihood, store.count());
+    eprintln!("end-to-end {objective:?}: {} parameters, loss {gpu_loss:.6}, worst gradient error {worst:.3} of its bound", store.count());
 }
 
 #[test]
 fn frozen_parameters_get_no_gradient_and_do_not_move() {
     let (g, _lock) = gpu();
     let mut b = ParamsBuilder::new(3);
-    let model = Stage1::new(&mut b, config()).unwrap();
+    let model = model(&mut b, Objective::default());
     let mut store = b.build(&g).unwrap();
     assert!(store.set_frozen("encoder.", true) > 0);
     let mut adam = vae_gpu::nn::Adam::new(&store, Default::default()).unwrap();
@@ -322,6 +327,7 @@ fn frozen_parameters_get_no_gradient_and_do_not_move() {
         stream: 0,
     };
     model.train_step(&store, &mut adam, &x, key, 1e-2).unwrap();
+    g.flush().unwrap();
     let after = store.flat_values().to_vec().unwrap();
     let grads = store.flat_grads().to_vec().unwrap();
     for info in store.params() {
@@ -343,7 +349,7 @@ fn a_seed_reproduces_the_model_exactly() {
     let (g, _lock) = gpu();
     let build = |seed| {
         let mut b = ParamsBuilder::new(seed);
-        Stage1::new(&mut b, config()).unwrap();
+        model(&mut b, Objective::default());
         b.build(&g).unwrap().flat_values().to_vec().unwrap()
     };
     assert_eq!(build(5), build(5));

@@ -12,7 +12,7 @@ use crate::gpu::{ConvVariant, Gpu, MatmulVariant, Tuning};
 use crate::kernels::conv2d::{self, Conv2dConfig, ConvGeom};
 use crate::kernels::matmul::{self, matmul_with};
 use crate::kernels::random::RandomKey;
-use crate::models::{Stage1, Stage1Config};
+use crate::models::{InfoGan, InfoGanConfig, Objective, Vae};
 use crate::nn::{Adam, ParamsBuilder};
 
 #[derive(Clone, Debug)]
@@ -211,9 +211,10 @@ impl StepReport {
 /// compiles every pipeline). Wall clock around a synchronised device: a step is hundreds of
 /// dispatches, and the figure users care about is the step's whole latency.
 pub fn train_step(gpu: &Arc<Gpu>, batch: usize, side: usize, steps: usize) -> Result<StepReport> {
-    let cfg = Stage1Config::reference(side, 1);
+    let cfg = InfoGanConfig::reference(side, 1);
     let mut b = ParamsBuilder::new(0);
-    let model = Stage1::new(&mut b, cfg)?;
+    let net = InfoGan::new(&mut b, cfg)?;
+    let model = Vae::new(&mut b, Box::new(net), Objective::default());
     let store = b.build(gpu)?;
     let mut adam = Adam::new(&store, Default::default())?;
     let x = Rng::new(4)
@@ -226,6 +227,7 @@ pub fn train_step(gpu: &Arc<Gpu>, batch: usize, side: usize, steps: usize) -> Re
     };
     for s in 0..2 {
         model.train_step(&store, &mut adam, &x, key(s), 1e-4)?;
+        gpu.flush()?;
     }
     gpu.sync()?;
     let (d0, s0) = gpu.counters();
@@ -233,6 +235,7 @@ pub fn train_step(gpu: &Arc<Gpu>, batch: usize, side: usize, steps: usize) -> Re
     let start = Instant::now();
     for s in 0..steps {
         model.train_step(&store, &mut adam, &x, key(2 + s), 1e-4)?;
+        gpu.flush_pipelined()?;
     }
     gpu.sync()?;
     let elapsed = start.elapsed().as_secs_f64();
@@ -241,6 +244,7 @@ pub fn train_step(gpu: &Arc<Gpu>, batch: usize, side: usize, steps: usize) -> Re
     let mut profile = Vec::new();
     if gpu.begin_timing(2048).is_some() {
         model.train_step(&store, &mut adam, &x, key(2 + steps), 1e-4)?;
+        gpu.flush()?;
         profile = gpu
             .end_timing()?
             .by_kernel
@@ -254,7 +258,7 @@ pub fn train_step(gpu: &Arc<Gpu>, batch: usize, side: usize, steps: usize) -> Re
         steps,
         parameters: store.count(),
         seconds_per_step: elapsed / steps as f64,
-        flops_per_step: 3.0 * model.forward_flops(batch),
+        flops_per_step: 3.0 * model.net.forward_flops(batch),
         dispatches_per_step: (d1 - d0) as f64 / steps as f64,
         submits_per_step: (s1 - s0) as f64 / steps as f64,
         buffers_created: stats.created - created0,

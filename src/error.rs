@@ -19,6 +19,10 @@ pub enum Error {
     Autograd(String),
     /// A NaN or infinity where there must be none: names the tensor (e.g. a parameter's gradient).
     NonFinite(String),
+    /// A dataset, image or checkpoint file that is malformed: the path and what is wrong.
+    Data { path: String, detail: String },
+    /// Training stopped: the loss became NaN or infinite (names the step).
+    Diverged(String),
     /// Input/output on a named path.
     Io {
         path: String,
@@ -29,6 +33,27 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
+    pub fn data(path: impl AsRef<std::path::Path>, detail: impl Into<String>) -> Self {
+        Error::Data {
+            path: path.as_ref().display().to_string(),
+            detail: detail.into(),
+        }
+    }
+
+    pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.as_ref().display().to_string(),
+            source,
+        }
+    }
+
+    pub fn flag(flag: &'static str, detail: impl Into<String>) -> Self {
+        Error::Flag {
+            flag,
+            detail: detail.into(),
+        }
+    }
+
     pub fn shape(op: &'static str, detail: impl Into<String>) -> Self {
         Error::Shape {
             op,
@@ -47,6 +72,8 @@ impl fmt::Display for Error {
             Error::Flag { flag, detail } => write!(f, "{flag}: {detail}"),
             Error::Autograd(msg) => write!(f, "autograd: {msg}"),
             Error::NonFinite(what) => write!(f, "non-finite values in {what}"),
+            Error::Data { path, detail } => write!(f, "{path}: {detail}"),
+            Error::Diverged(msg) => write!(f, "training diverged: {msg}"),
             Error::Io { path, source } => write!(f, "{path}: {source}"),
         }
     }

@@ -8,6 +8,7 @@
 
 pub mod autograd;
 pub mod check;
+pub mod data;
 pub mod error;
 pub mod gpu;
 pub mod kernels;

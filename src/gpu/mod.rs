@@ -88,6 +88,8 @@ struct Recorder {
     dispatches: u64,
     submits: u64,
     timing: Option<timer::Recording>,
+    /// The last submission, for `flush_pipelined`.
+    last: Option<wgpu::SubmissionIndex>,
 }
 
 pub struct Gpu {
@@ -178,6 +180,7 @@ impl Gpu {
                 dispatches: 0,
                 submits: 0,
                 timing: None,
+                last: None,
             }),
             device_error,
             poison: false.into(),
@@ -341,11 +344,28 @@ impl Gpu {
     pub fn flush(&self) -> Result<()> {
         let mut rec = self.recorder.lock().unwrap();
         if let Some(enc) = rec.encoder.take() {
-            self.queue.submit([enc.finish()]);
+            rec.last = Some(self.queue.submit([enc.finish()]));
             rec.submits += 1;
         }
         drop(rec);
         self.pool.release_pending();
+        self.check_errors()
+    }
+
+    /// Submits what is recorded, then waits until the submission before it has finished:
+    /// the host records step k+1 while the device runs step k, but never runs further
+    /// ahead (so wall-clock rates and progress are honest, and queued work stays bounded).
+    pub fn flush_pipelined(&self) -> Result<()> {
+        let previous = self.recorder.lock().unwrap().last.take();
+        self.flush()?;
+        if let Some(index) = previous {
+            self.device
+                .poll(wgpu::PollType::Wait {
+                    submission_index: Some(index),
+                    timeout: None,
+                })
+                .map_err(|e| Error::Device(format!("waiting for the previous step: {e}")))?;
+        }
         self.check_errors()
     }
 

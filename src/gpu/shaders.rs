@@ -86,6 +86,11 @@ pub const SHADERS: &[(&str, &str, &str)] = &[
         "shaders/im2col.wgsl",
         include_str!("../../shaders/im2col.wgsl"),
     ),
+    (
+        "metrics",
+        "shaders/metrics.wgsl",
+        include_str!("../../shaders/metrics.wgsl"),
+    ),
 ];
 
 /// (name, file, source) of the WGSL spliced into kernel files by a `// #include NAME` line:

@@ -11,6 +11,7 @@ pub mod conv_transpose2d;
 pub mod fill;
 pub mod loss;
 pub mod matmul;
+pub mod metrics;
 pub mod mmd;
 pub mod random;
 pub mod reduce;

@@ -1,5 +1,96 @@
-//! The networks and objectives of the papers, built from `nn` layers on the `autograd` tape.
+//! The papers' networks and objectives, built from `nn` layers on the `autograd` tape.
+//!
+//! A `Network` is an encoder x → (μ_z, σ_z) and a decoder z → μ_x; `Vae` adds the
+//! objective (likelihood, β, learned γ) and the training step.
 
-pub mod stage1;
+pub mod infogan;
+pub mod mlp;
+pub mod vae;
+pub mod wae;
 
-pub use stage1::{Likelihood, Losses, Stage1, Stage1Config};
+use crate::autograd::{Tape, Var};
+use crate::error::{Error, Result};
+use crate::kernels::batchnorm::BatchNormConfig;
+use crate::nn::{ParamStore, ParamsBuilder};
+
+pub use infogan::{InfoGan, InfoGanConfig};
+pub use mlp::Mlp;
+pub use vae::{Likelihood, Losses, Objective, StepOutput, Vae};
+pub use wae::Wae;
+
+pub trait Network {
+    /// κ, the latent size.
+    fn latent(&self) -> usize;
+    /// (channels, side) of the images it takes and makes.
+    fn image(&self) -> (usize, usize);
+    /// x [N, C, side, side] → (μ_z, σ_z), each [N, κ], σ_z > 0.
+    fn encode(&self, t: &mut Tape, s: &ParamStore, x: Var, train: bool) -> Result<(Var, Var)>;
+    /// z [N, κ] → μ_x [N, C, side, side] in (0, 1).
+    fn decode(&self, t: &mut Tape, s: &ParamStore, z: Var, train: bool) -> Result<Var>;
+    /// Multiply-add FLOPs (2 per MAC) of the convolutions and dense layers of one forward
+    /// pass at `batch` (elementwise ops, batch norm and losses add a few %).
+    fn forward_flops(&self, batch: usize) -> f64;
+}
+
+/// The networks `vae-gpu train --net` offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetKind {
+    /// The reference's InfoGAN-style conv net (side divisible by 4).
+    InfoGan,
+    /// The reference's WAE-style conv net for CelebA 64×64 (side divisible by 8).
+    Wae,
+    /// A small fully connected net for quick runs.
+    Mlp,
+}
+
+impl NetKind {
+    pub fn parse(s: &str) -> Result<NetKind> {
+        match s {
+            "infogan" => Ok(NetKind::InfoGan),
+            "wae" => Ok(NetKind::Wae),
+            "mlp" => Ok(NetKind::Mlp),
+            _ => Err(Error::flag(
+                "--net",
+                format!("'{s}' is not one of infogan, wae, mlp"),
+            )),
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            NetKind::InfoGan => "infogan",
+            NetKind::Wae => "wae",
+            NetKind::Mlp => "mlp",
+        }
+    }
+}
+
+/// The reference's batch norm: ε 1e-5, running-average momentum 0.999.
+pub const REFERENCE_BN: BatchNormConfig = BatchNormConfig {
+    eps: 1e-5,
+    momentum: 0.999,
+};
+
+/// Registers the parameters of network `kind` for channels × side × side images.
+pub fn build(
+    b: &mut ParamsBuilder,
+    kind: NetKind,
+    channels: usize,
+    side: usize,
+    latent: usize,
+) -> Result<Box<dyn Network>> {
+    if latent == 0 {
+        return Err(Error::flag("--latent-dim", "must be at least 1"));
+    }
+    if channels == 0 || side == 0 {
+        return Err(Error::flag("--image-size", "images must be at least 1×1×1"));
+    }
+    Ok(match kind {
+        NetKind::InfoGan => {
+            let mut cfg = InfoGanConfig::reference(side, channels);
+            cfg.latent = latent;
+            Box::new(InfoGan::new(b, cfg)?)
+        }
+        NetKind::Wae => Box::new(Wae::new(b, channels, side, latent)?),
+        NetKind::Mlp => Box::new(Mlp::new(b, channels, side, latent, mlp::HIDDEN)),
+    })
+}

@@ -53,4 +53,28 @@ impl Adam {
     pub fn state(&self) -> (&Tensor, &Tensor, u64) {
         (&self.m, &self.v, self.t)
     }
+
+    /// Sets the moments (flat, laid out like the parameter buffer) and the step count, to
+    /// continue a checkpointed run exactly.
+    pub fn restore(&mut self, m: &[f32], v: &[f32], t: u64) -> Result<()> {
+        let n = self.m.numel();
+        if m.len() != n || v.len() != n {
+            return Err(crate::Error::shape(
+                "adam restore",
+                format!(
+                    "moments of {} and {} values for {n} parameters",
+                    m.len(),
+                    v.len()
+                ),
+            ));
+        }
+        let gpu = self.m.gpu().clone();
+        gpu.flush()?;
+        gpu.queue
+            .write_buffer(self.m.buffer(), 0, bytemuck::cast_slice(m));
+        gpu.queue
+            .write_buffer(self.v.buffer(), 0, bytemuck::cast_slice(v));
+        self.t = t;
+        Ok(())
+    }
 }

@@ -34,19 +34,25 @@ pub struct ParamInfo {
 }
 
 /// Collects parameters and state with their initial values before anything touches the GPU.
+/// Values are drawn in `build`, after the size is checked against the adapter (so asking
+/// for a model far too large fails at once instead of filling host memory first); the draws
+/// happen in registration order, so a seed still fixes every value.
 pub struct ParamsBuilder {
-    rng: StdRng,
+    seed: u64,
     params: Vec<ParamInfo>,
-    values: Vec<f32>,
-    state: Vec<(String, Vec<usize>, Vec<f32>)>,
+    inits: Vec<(Init, (usize, usize))>,
+    /// Elements up to the end of the last parameter.
+    len: usize,
+    state: Vec<(String, Vec<usize>, f32)>,
 }
 
 impl ParamsBuilder {
     pub fn new(seed: u64) -> Self {
         ParamsBuilder {
-            rng: StdRng::seed_from_u64(seed),
+            seed,
             params: Vec::new(),
-            values: Vec::new(),
+            inits: Vec::new(),
+            len: 0,
             state: Vec::new(),
         }
     }
@@ -67,10 +73,9 @@ impl ParamsBuilder {
         fan: (usize, usize),
     ) -> ParamId {
         self.check_name(name);
-        let offset = self.values.len().div_ceil(ALIGN) * ALIGN;
-        self.values.resize(offset, 0.0);
-        self.values
-            .extend(draw(init, numel(shape), fan, &mut self.rng));
+        let offset = self.len.div_ceil(ALIGN) * ALIGN;
+        self.len = offset + numel(shape);
+        self.inits.push((init, fan));
         self.params.push(ParamInfo {
             name: name.to_string(),
             shape: shape.to_vec(),
@@ -87,15 +92,34 @@ impl ParamsBuilder {
     /// Non-trainable state, filled with `value`.
     pub fn state(&mut self, name: &str, shape: &[usize], value: f32) -> StateId {
         self.check_name(name);
-        self.state
-            .push((name.to_string(), shape.to_vec(), vec![value; numel(shape)]));
+        self.state.push((name.to_string(), shape.to_vec(), value));
         StateId(self.state.len() - 1)
     }
 
+    /// Parameters registered so far.
+    pub fn count(&self) -> usize {
+        self.params.iter().map(|p| numel(&p.shape)).sum()
+    }
+
     pub fn build(self, gpu: &Arc<Gpu>) -> Result<ParamStore> {
-        let total = self.values.len().div_ceil(ALIGN).max(1) * ALIGN;
-        let mut values = self.values;
-        values.resize(total, 0.0);
+        let total = self.len.div_ceil(ALIGN).max(1) * ALIGN;
+        let bytes = (total * 4) as u64;
+        let limit = (gpu.device.limits().max_storage_buffer_binding_size as u64)
+            .min(gpu.device.limits().max_buffer_size);
+        if bytes > limit {
+            return Err(Error::Device(format!(
+                "the model has {} parameters ({} MiB), more than this adapter's largest storage buffer ({} MiB); use a smaller network, image size or latent size",
+                self.count(),
+                bytes >> 20,
+                limit >> 20
+            )));
+        }
+        let mut rng = StdRng::seed_from_u64(self.seed);
+        let mut values = vec![0.0f32; total];
+        for (p, &(init, fan)) in self.params.iter().zip(&self.inits) {
+            let n = numel(&p.shape);
+            values[p.offset..p.offset + n].copy_from_slice(&draw(init, n, fan, &mut rng));
+        }
         let store = ParamStore {
             values: Tensor::from_slice(gpu, &values, &[total])?,
             grads: Tensor::zeros(gpu, &[total])?,
@@ -103,7 +127,7 @@ impl ParamsBuilder {
             state: self
                 .state
                 .into_iter()
-                .map(|(name, shape, v)| Ok((name, Tensor::from_slice(gpu, &v, &shape)?)))
+                .map(|(name, shape, v)| Ok((name, Tensor::full(gpu, &shape, v)?)))
                 .collect::<Result<_>>()?,
         };
         Ok(store)
@@ -170,6 +194,47 @@ impl ParamStore {
         self.gpu().queue.write_buffer(
             self.values.buffer(),
             (p.offset * 4) as u64,
+            bytemuck::cast_slice(data),
+        );
+        Ok(())
+    }
+
+    /// Overwrites every parameter from a host copy of the flat buffer (checkpoint loading).
+    pub fn set_flat(&self, data: &[f32]) -> Result<()> {
+        if data.len() != self.values.numel() {
+            return Err(Error::shape(
+                "set_flat",
+                format!(
+                    "{} values for a flat buffer of {}",
+                    data.len(),
+                    self.values.numel()
+                ),
+            ));
+        }
+        self.gpu().flush()?;
+        self.gpu()
+            .queue
+            .write_buffer(self.values.buffer(), 0, bytemuck::cast_slice(data));
+        Ok(())
+    }
+
+    /// Overwrites the named state tensor (running averages, from a checkpoint).
+    pub fn set_state(&self, name: &str, data: &[f32]) -> Result<()> {
+        let (_, t) = self
+            .state
+            .iter()
+            .find(|(n, _)| n == name)
+            .ok_or_else(|| Error::shape("set_state", format!("no state tensor {name}")))?;
+        if data.len() != t.numel() {
+            return Err(Error::shape(
+                "set_state",
+                format!("{} values for {name} of shape {:?}", data.len(), t.shape()),
+            ));
+        }
+        self.gpu().flush()?;
+        self.gpu().queue.write_buffer(
+            t.buffer(),
+            (t.offset() * 4) as u64,
             bytemuck::cast_slice(data),
         );
         Ok(())

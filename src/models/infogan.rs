@@ -1,4 +1,4 @@
-//! The Two-Stage VAE's first stage, the "InfoGAN" network of the reference implementation
+//! The Two-Stage VAE's first-stage network, the "InfoGAN" conv net of the reference implementation
 //! (`../shared/reference-notes.md`), for side × side × C images (side divisible by 4):
 //!
 //! encoder: conv 4×4/2 → leaky ReLU 0.2 → conv 4×4/2 → BN → leaky ReLU 0.2
@@ -15,24 +15,12 @@ use crate::error::{Error, Result};
 use crate::kernels::batchnorm::BatchNormConfig;
 use crate::kernels::conv2d::Conv2dConfig;
 use crate::kernels::conv_transpose2d::ConvTranspose2dConfig;
-use crate::kernels::random::RandomKey;
+use crate::models::Network;
 use crate::nn::layers::{BatchNorm, Conv2d, ConvTranspose2d, Linear};
-use crate::nn::{Adam, Init, ParamId, ParamStore, ParamsBuilder};
-use crate::tensor::Tensor;
-
-/// The decoder's likelihood p(x | z).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Likelihood {
-    /// N(μ_x, γ²I) with loggamma a learned scalar initialised to 0.
-    GaussianLearned,
-    /// N(μ_x, γ²I) with γ held fixed.
-    GaussianFixed { gamma: f32 },
-    /// Bernoulli(μ_x): the cross-entropy baseline.
-    Bernoulli,
-}
+use crate::nn::{Init, ParamStore, ParamsBuilder};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Stage1Config {
+pub struct InfoGanConfig {
     pub side: usize,
     pub channels: usize,
     /// Filters of the two convolutions (64, 128 in the reference).
@@ -41,30 +29,25 @@ pub struct Stage1Config {
     pub hidden: usize,
     /// κ (64).
     pub latent: usize,
-    pub likelihood: Likelihood,
     pub bn: BatchNormConfig,
 }
 
-impl Stage1Config {
+impl InfoGanConfig {
     /// The reference network for side × side × `channels` images.
     pub fn reference(side: usize, channels: usize) -> Self {
-        Stage1Config {
+        InfoGanConfig {
             side,
             channels,
             conv: (64, 128),
             hidden: 1024,
             latent: 64,
-            likelihood: Likelihood::GaussianLearned,
-            bn: BatchNormConfig {
-                eps: 1e-5,
-                momentum: 0.999,
-            },
+            bn: super::REFERENCE_BN,
         }
     }
 }
 
-pub struct Stage1 {
-    pub cfg: Stage1Config,
+pub struct InfoGan {
+    pub cfg: InfoGanConfig,
     enc_conv1: Conv2d,
     enc_conv2: Conv2d,
     enc_bn2: BatchNorm,
@@ -78,26 +61,19 @@ pub struct Stage1 {
     dec_deconv1: ConvTranspose2d,
     dec_bn3: BatchNorm,
     dec_deconv2: ConvTranspose2d,
-    /// Present only for the learned-γ likelihood.
-    pub loggamma: Option<ParamId>,
-}
-
-/// The scalar terms of one forward pass (all shape [] on the tape).
-pub struct Losses {
-    pub total: Var,
-    pub reconstruction: Var,
-    pub kl: Var,
-    pub mu_x: Var,
 }
 
 const LEAK: f32 = 0.2;
 
-impl Stage1 {
-    pub fn new(b: &mut ParamsBuilder, cfg: Stage1Config) -> Result<Stage1> {
+impl InfoGan {
+    pub fn new(b: &mut ParamsBuilder, cfg: InfoGanConfig) -> Result<InfoGan> {
         if cfg.side == 0 || !cfg.side.is_multiple_of(4) {
-            return Err(Error::shape(
-                "stage1",
-                format!("image side {} must be a positive multiple of 4", cfg.side),
+            return Err(Error::flag(
+                "--image-size",
+                format!(
+                    "the infogan network needs a side divisible by 4, not {}",
+                    cfg.side
+                ),
             ));
         }
         let (c1, c2) = cfg.conv;
@@ -106,7 +82,7 @@ impl Stage1 {
         let tn = Init::TruncatedNormal { std: 0.02 };
         let down = Conv2dConfig::new(2, 1);
         let up = ConvTranspose2dConfig::new(2, 1, 0);
-        Ok(Stage1 {
+        Ok(InfoGan {
             cfg,
             enc_conv1: Conv2d::new(b, "encoder.conv1", cfg.channels, c1, 4, down, tn),
             enc_conv2: Conv2d::new(b, "encoder.conv2", c1, c2, 4, down, tn),
@@ -121,33 +97,30 @@ impl Stage1 {
             dec_deconv1: ConvTranspose2d::new(b, "decoder.deconv1", c2, c1, 4, up, n),
             dec_bn3: BatchNorm::new(b, "decoder.bn3", c1, cfg.bn),
             dec_deconv2: ConvTranspose2d::new(b, "decoder.deconv2", c1, cfg.channels, 4, up, n),
-            loggamma: match cfg.likelihood {
-                Likelihood::GaussianLearned => Some(b.param("loggamma", &[1], Init::Zeros)),
-                _ => None,
-            },
         })
+    }
+}
+
+impl Network for InfoGan {
+    fn latent(&self) -> usize {
+        self.cfg.latent
+    }
+
+    fn image(&self) -> (usize, usize) {
+        (self.cfg.channels, self.cfg.side)
     }
 
     /// x [N, C, side, side] → (μ_z, σ_z), each [N, κ].
-    pub fn encode(&self, t: &mut Tape, s: &ParamStore, x: Var, train: bool) -> Result<(Var, Var)> {
+    fn encode(&self, t: &mut Tape, s: &ParamStore, x: Var, train: bool) -> Result<(Var, Var)> {
         let c = &self.cfg;
-        let shape = t.value(x).shape().to_vec();
-        if shape.len() != 4 || shape[1..] != [c.channels, c.side, c.side] {
-            return Err(Error::shape(
-                "stage1 encoder",
-                format!(
-                    "input {shape:?} is not [N, {}, {}, {}]",
-                    c.channels, c.side, c.side
-                ),
-            ));
-        }
+        let n = t.value(x).shape()[0];
         let h = self.enc_conv1.forward(t, s, x)?;
         let h = t.leaky_relu(h, LEAK)?;
         let h = self.enc_conv2.forward(t, s, h)?;
         let h = self.enc_bn2.forward(t, s, h, train)?;
         let h = t.leaky_relu(h, LEAK)?;
-        let flat = t.value(h).numel() / shape[0];
-        let h = t.reshape(h, &[shape[0], flat])?;
+        let flat = t.value(h).numel() / n;
+        let h = t.reshape(h, &[n, flat])?;
         let h = self.enc_fc1.forward(t, s, h)?;
         let h = self.enc_bn3.forward(t, s, h, train)?;
         let h = t.leaky_relu(h, LEAK)?;
@@ -160,7 +133,7 @@ impl Stage1 {
     }
 
     /// z [N, κ] → μ_x [N, C, side, side] in (0, 1).
-    pub fn decode(&self, t: &mut Tape, s: &ParamStore, z: Var, train: bool) -> Result<Var> {
+    fn decode(&self, t: &mut Tape, s: &ParamStore, z: Var, train: bool) -> Result<Var> {
         let c = &self.cfg;
         let n = t.value(z).shape()[0];
         let q = c.side / 4;
@@ -178,43 +151,9 @@ impl Stage1 {
         t.sigmoid(h)
     }
 
-    /// The negative ELBO: reconstruction (per the likelihood) + KL, both summed over elements
-    /// and divided by the batch size, with z = μ_z + σ_z·ε, ε drawn from `key`.
-    pub fn losses(
-        &self,
-        t: &mut Tape,
-        s: &ParamStore,
-        x: Var,
-        key: RandomKey,
-        train: bool,
-    ) -> Result<Losses> {
-        let (mu, sigma) = self.encode(t, s, x, train)?;
-        let z = t.reparameterize(mu, sigma, key)?;
-        let mu_x = self.decode(t, s, z, train)?;
-        let reconstruction = match (self.cfg.likelihood, self.loggamma) {
-            (Likelihood::GaussianLearned, Some(id)) => {
-                let lg = t.param(s, id)?;
-                t.gaussian_nll(x, mu_x, lg)?
-            }
-            (Likelihood::GaussianFixed { gamma }, _) => {
-                let lg = t.constant(Tensor::full(s.gpu(), &[1], gamma.ln())?)?;
-                t.gaussian_nll(x, mu_x, lg)?
-            }
-            _ => t.bernoulli_ce(x, mu_x)?,
-        };
-        let kl = t.kl_normal(mu, sigma)?;
-        let total = t.add(reconstruction, kl)?;
-        Ok(Losses {
-            total,
-            reconstruction,
-            kl,
-            mu_x,
-        })
-    }
-
     /// Multiply-add FLOPs (2 per MAC) of the convolutions and fully connected layers of one
     /// forward pass at `batch` (the elementwise ops, batch norm and losses add a few %).
-    pub fn forward_flops(&self, batch: usize) -> f64 {
+    fn forward_flops(&self, batch: usize) -> f64 {
         let c = &self.cfg;
         let (c1, c2, h, k) = (c.conv.0, c.conv.1, c.hidden, c.latent);
         let (half, q) = ((c.side / 2).pow(2), (c.side / 4).pow(2));
@@ -225,26 +164,5 @@ impl Stage1 {
             + c2 * q * c1 * 16                   // deconv1 (each input scatters to c1·16)
             + c1 * half * c.channels * 16; // deconv2
         2.0 * (batch * macs) as f64
-    }
-
-    /// One training step, recorded and submitted as one command buffer: zero the gradients,
-    /// forward, backward, Adam. Returns the loss tensor (still on the device).
-    pub fn train_step(
-        &self,
-        s: &ParamStore,
-        adam: &mut Adam,
-        x: &Tensor,
-        key: RandomKey,
-        lr: f32,
-    ) -> Result<Tensor> {
-        s.zero_grad()?;
-        let mut t = Tape::new(s.gpu());
-        let xv = t.constant(x.clone())?;
-        let l = self.losses(&mut t, s, xv, key, true)?;
-        t.backward(l.total, s)?;
-        adam.step(s, lr)?;
-        let loss = t.value(l.total).clone();
-        s.gpu().flush()?;
-        Ok(loss)
     }
 }

@@ -1,0 +1,198 @@
+//! Datasets, held in host memory as 8-bit images [N, C, side, side] (pixels scale to [0, 1]
+//! when a batch is made), and the seeded per-epoch shuffle that turns them into batches.
+//!
+//! `--data` names one of: `shapes` (built in, see `shapes`), `fashion-mnist`, `mnist`,
+//! `cifar10` (found by `resolve`), or a path: a folder of IDX files, of CIFAR-10 binary
+//! batches, or of PNG/JPEG images, or one IDX image file.
+
+pub mod batches;
+pub mod cifar;
+pub mod folder;
+pub mod idx;
+pub mod shapes;
+
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+pub use batches::Batches;
+
+/// Which part of a dataset: the distributed training or test split.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    Train,
+    Test,
+}
+
+impl Split {
+    pub fn parse(s: &str) -> Result<Split> {
+        match s {
+            "train" => Ok(Split::Train),
+            "test" => Ok(Split::Test),
+            _ => Err(Error::flag(
+                "--split",
+                format!("'{s}' is not 'train' or 'test'"),
+            )),
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Test => "test",
+        }
+    }
+}
+
+/// Square 8-bit images, channel-major within an image.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    /// Where it came from (a name or a path), for messages and config.json.
+    pub source: String,
+    pub channels: usize,
+    pub side: usize,
+    pub pixels: Vec<u8>,
+    pub labels: Option<Vec<u8>>,
+}
+
+impl Dataset {
+    pub fn len(&self) -> usize {
+        self.pixels.len() / self.image_len().max(1)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Values per image, C·side².
+    pub fn image_len(&self) -> usize {
+        self.channels * self.side * self.side
+    }
+    pub fn image(&self, i: usize) -> &[u8] {
+        let n = self.image_len();
+        &self.pixels[i * n..(i + 1) * n]
+    }
+
+    /// The images `indices` as f32 in [0, 1], appended to `out` ([len, C, side, side]).
+    pub fn gather(&self, indices: &[usize], out: &mut Vec<f32>) {
+        out.clear();
+        for &i in indices {
+            out.extend(self.image(i).iter().map(|&p| p as f32 / 255.0));
+        }
+    }
+}
+
+/// How a folder of photographs is cut to squares: the reference's CelebA crop is
+/// `--crop 45,25,128` (rows 45..173, cols 25..153); by default the largest centred square.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Crop {
+    pub top: usize,
+    pub left: usize,
+    pub size: usize,
+}
+
+impl Crop {
+    pub fn parse(s: &str) -> Result<Crop> {
+        let v: Vec<usize> = s
+            .split(',')
+            .map(|p| p.trim().parse::<usize>())
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|_| Error::flag("--crop", format!("'{s}' is not TOP,LEFT,SIZE")))?;
+        match v[..] {
+            [top, left, size] if size > 0 => Ok(Crop { top, left, size }),
+            _ => Err(Error::flag(
+                "--crop",
+                format!("'{s}' is not TOP,LEFT,SIZE with SIZE > 0"),
+            )),
+        }
+    }
+}
+
+/// What to load and how.
+#[derive(Clone, Debug)]
+pub struct DataSpec {
+    pub data: String,
+    pub split: Split,
+    /// Side for `shapes` and image folders (ignored, with a check, for fixed-size formats).
+    pub image_size: Option<usize>,
+    pub crop: Option<Crop>,
+    /// Keep only the first N images (quick runs and tests).
+    pub limit: Option<usize>,
+}
+
+/// The folders searched for a named dataset, in order.
+pub fn search_path(name: &str) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(root) = std::env::var_os("VAE_GPU_DATA").filter(|r| !r.is_empty()) {
+        dirs.push(PathBuf::from(root).join(name));
+    }
+    dirs.push(PathBuf::from("data").join(name));
+    if name == "fashion-mnist" {
+        // Debian's dataset-fashion-mnist package.
+        dirs.push(PathBuf::from("/usr/share/datasets/fashion-mnist"));
+    }
+    dirs
+}
+
+pub const NAMED: [&str; 3] = ["fashion-mnist", "mnist", "cifar10"];
+
+/// Loads the dataset `spec` describes.
+pub fn load(spec: &DataSpec) -> Result<Dataset> {
+    let mut ds = if spec.data == "shapes" {
+        shapes::generate(spec.image_size.unwrap_or(shapes::DEFAULT_SIDE), spec.split)?
+    } else {
+        let path = if NAMED.contains(&spec.data.as_str()) {
+            let dirs = search_path(&spec.data);
+            dirs.iter().find(|d| d.is_dir()).cloned().ok_or_else(|| {
+                let tried: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+                Error::data(
+                    &spec.data,
+                    format!(
+                        "dataset not found; looked in {} (run `bash tools/fetch-data.sh` or set VAE_GPU_DATA)",
+                        tried.join(", ")
+                    ),
+                )
+            })?
+        } else {
+            PathBuf::from(&spec.data)
+        };
+        load_path(&path, spec)?
+    };
+    if let Some(n) = spec.limit {
+        ds.pixels.truncate(n.min(ds.len()) * ds.image_len());
+        if let Some(l) = ds.labels.as_mut() {
+            l.truncate(n);
+        }
+    }
+    if let Some(want) = spec.image_size {
+        if want != ds.side {
+            return Err(Error::flag(
+                "--image-size",
+                format!(
+                    "{} has {side}×{side} images; --image-size {want} applies only to shapes and image folders",
+                    ds.source,
+                    side = ds.side
+                ),
+            ));
+        }
+    }
+    if ds.is_empty() {
+        return Err(Error::data(&ds.source, "the dataset has no images"));
+    }
+    Ok(ds)
+}
+
+fn load_path(path: &Path, spec: &DataSpec) -> Result<Dataset> {
+    if !path.exists() {
+        return Err(Error::data(path, "no such file or folder"));
+    }
+    if path.is_file() {
+        return idx::load_file(path, None);
+    }
+    if idx::images_file(path, spec.split).is_some() {
+        return idx::load_dir(path, spec.split);
+    }
+    if cifar::files(path, spec.split)
+        .next()
+        .is_some_and(|f| f.exists())
+    {
+        return cifar::load_dir(path, spec.split);
+    }
+    folder::load(path, spec.image_size, spec.crop, spec.limit)
+}
