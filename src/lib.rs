@@ -11,10 +11,12 @@ pub mod check;
 pub mod data;
 pub mod error;
 pub mod gpu;
+pub mod grid;
 pub mod kernels;
 pub mod models;
 pub mod nn;
 pub mod tensor;
+pub mod train;
 
 pub use error::{Error, Result};
 pub use gpu::{Gpu, Selection};

@@ -16,7 +16,7 @@ cargo build --release --quiet
 echo "== all tests, GPU tests on software Vulkan (lavapipe)"
 WGPU_BACKEND=vulkan cargo test --quiet
 echo "== GPU tests on GL (llvmpipe through EGL)"
-WGPU_BACKEND=gl cargo test --quiet --test kernels --test cli
+WGPU_BACKEND=gl cargo test --quiet --test kernels --test cli --test train
 
 echo "== vae-gpu check --full from the binary, on both"
 WGPU_BACKEND=vulkan ./target/release/vae-gpu check --full | tail -n 1

@@ -3,6 +3,7 @@
 mod bench;
 mod check;
 mod info;
+mod train;
 
 use clap::{Parser, Subcommand};
 use vae_gpu::{Result, Selection};
@@ -26,6 +27,12 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Train a VAE (with no arguments: the built-in `shapes` data, about a minute on a CPU).
+    Train(Box<train::TrainArgs>),
+    /// Draw images from a trained run's prior into a PNG grid.
+    Sample(train::SampleArgs),
+    /// Encode and decode a run's images into a PNG grid of originals and reconstructions.
+    Reconstruct(train::ReconstructArgs),
     /// List every adapter, and the chosen one's limits and features.
     Info {
         #[arg(long)]
@@ -70,6 +77,9 @@ pub fn run() -> Result<i32> {
         adapter: cli.adapter.filter(|s| !s.trim().is_empty()),
     };
     match cli.command {
+        Command::Train(a) => train::run(&sel, *a),
+        Command::Sample(a) => train::sample(&sel, a),
+        Command::Reconstruct(a) => train::reconstruct(&sel, a),
         Command::Info { json } => info::run(&sel, json),
         Command::Check { json, full, filter } => check::run(&sel, json, full, filter.as_deref()),
         Command::Bench {

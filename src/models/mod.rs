@@ -3,6 +3,7 @@
 //! A `Network` is an encoder x → (μ_z, σ_z) and a decoder z → μ_x; `Vae` adds the
 //! objective (likelihood, β, learned γ) and the training step.
 
+pub mod generate;
 pub mod infogan;
 pub mod mlp;
 pub mod vae;

@@ -104,7 +104,10 @@ impl ParamsBuilder {
     pub fn build(self, gpu: &Arc<Gpu>) -> Result<ParamStore> {
         let total = self.len.div_ceil(ALIGN).max(1) * ALIGN;
         let bytes = (total * 4) as u64;
-        let limit = (gpu.device.limits().max_storage_buffer_binding_size as u64)
+        let limit = gpu
+            .device
+            .limits()
+            .max_storage_buffer_binding_size
             .min(gpu.device.limits().max_buffer_size);
         if bytes > limit {
             return Err(Error::Device(format!(

@@ -1,0 +1,85 @@
+//! The safetensors writer against the reference reader (the `safetensors` crate), and the
+//! reader's refusals of damaged files.
+
+use crate::TempDir;
+use std::collections::BTreeMap;
+use vae_gpu::train::checkpoint::{read_safetensors, write_safetensors};
+
+fn tensors() -> Vec<(String, Vec<usize>, Vec<f32>)> {
+    vec![
+        (
+            "encoder.fc1.weight".into(),
+            vec![3, 2],
+            vec![1.0, -2.0, 3.5, 0.25, -0.0, 7.0],
+        ),
+        ("encoder.fc1.bias".into(), vec![3], vec![0.1, 0.2, 0.3]),
+        ("loggamma".into(), vec![1], vec![-1.5]),
+    ]
+}
+
+#[test]
+fn checkpoints_open_with_the_safetensors_library() {
+    let t = TempDir::new("st");
+    let path = t.0.join("c.safetensors");
+    let mut md = BTreeMap::new();
+    md.insert("step".to_string(), "42".to_string());
+    write_safetensors(&path, &tensors(), &md).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    for (name, shape, data) in tensors() {
+        let v = st.tensor(&name).unwrap();
+        assert_eq!(v.dtype(), safetensors::Dtype::F32);
+        assert_eq!(v.shape(), &shape[..]);
+        let got: Vec<f32> = v
+            .data()
+            .chunks(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        assert_eq!(got, data, "{name}");
+    }
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    assert_eq!(meta.metadata().as_ref().unwrap()["step"], "42");
+    // And our reader reads it back exactly.
+    let back = read_safetensors(&path).unwrap();
+    assert_eq!(back.metadata["step"], "42");
+    assert_eq!(back.tensors["loggamma"], (vec![1], vec![-1.5]));
+    // Written atomically: no temporary file is left behind.
+    assert_eq!(std::fs::read_dir(&t.0).unwrap().count(), 1);
+}
+
+#[test]
+fn damaged_checkpoints_are_refused_naming_the_file() {
+    let t = TempDir::new("st-bad");
+    let path = t.0.join("c.safetensors");
+    write_safetensors(&path, &tensors(), &BTreeMap::new()).unwrap();
+    let good = std::fs::read(&path).unwrap();
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        (
+            "truncated data",
+            good[..good.len() - 4].to_vec(),
+            "truncated",
+        ),
+        ("truncated header", good[..20].to_vec(), "header claims"),
+        ("tiny", good[..3].to_vec(), "too short"),
+        (
+            "garbage header",
+            {
+                let mut b = good.clone();
+                b[9] = b'#';
+                b
+            },
+            "unreadable safetensors header",
+        ),
+    ];
+    for (what, bytes, want) in cases {
+        std::fs::write(&path, bytes).unwrap();
+        let e = read_safetensors(&path)
+            .err()
+            .unwrap_or_else(|| panic!("{what} accepted"))
+            .to_string();
+        assert!(
+            e.contains("c.safetensors") && e.contains(want),
+            "{what}: {e}"
+        );
+    }
+}

@@ -1,0 +1,410 @@
+//! Whole runs of `vae-gpu train`, `sample` and `reconstruct` on small data, as a user runs
+//! them. Runs take the whole (software) GPU, so they go one at a time.
+
+use crate::TempDir;
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn vae_gpu(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vae-gpu"))
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .expect("run vae-gpu")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn ok(o: Output) -> Output {
+    assert!(o.status.success(), "{}", stderr(&o));
+    o
+}
+
+/// A small, quick configuration: 8×8 shapes, 64 images (4 steps per epoch at batch 16).
+const SMALL: [&str; 10] = [
+    "--image-size",
+    "8",
+    "--limit",
+    "64",
+    "--batch-size",
+    "16",
+    "--latent-dim",
+    "4",
+    "--log-every",
+    "5",
+];
+
+fn metrics(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn png_size(path: &Path) -> (u32, u32) {
+    let dec = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let r = dec.read_info().unwrap();
+    (r.info().width, r.info().height)
+}
+
+fn safetensors_step(path: &Path) -> u64 {
+    let bytes = std::fs::read(path).unwrap();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    meta.metadata().as_ref().unwrap()["step"].parse().unwrap()
+}
+
+#[test]
+fn a_run_leaves_a_complete_directory() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let t = TempDir::new("run-complete");
+    let mut args = vec!["train", "--steps", "20", "--out", "run", "--seed", "3"];
+    args.extend(SMALL);
+    ok(vae_gpu(&t.0, &args));
+    let dir = t.0.join("run");
+    let cfg: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["train"]["seed"], 3);
+    assert_eq!(cfg["train"]["net"], "mlp");
+    assert_eq!(cfg["train"]["batch_size"], 16);
+    assert_eq!(cfg["train"]["likelihood"], "gaussian-learned-gamma");
+    assert_eq!(cfg["dataset"]["manifold_dim"], 4);
+    assert_eq!(cfg["vae_gpu_version"], env!("CARGO_PKG_VERSION"));
+    assert!(cfg["adapter"]["name"]
+        .as_str()
+        .is_some_and(|n| !n.is_empty()));
+    let rows = metrics(&dir);
+    assert_eq!(
+        rows.iter()
+            .map(|r| r["step"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [5, 10, 15, 20]
+    );
+    for r in &rows {
+        for k in [
+            "loss",
+            "reconstruction",
+            "kl",
+            "mse",
+            "gamma",
+            "lr",
+            "images_per_second",
+            "epoch",
+        ] {
+            assert!(r[k].as_f64().is_some_and(f64::is_finite), "{k} in {r}");
+        }
+        let (loss, rec, kl) = (
+            r["loss"].as_f64().unwrap(),
+            r["reconstruction"].as_f64().unwrap(),
+            r["kl"].as_f64().unwrap(),
+        );
+        assert!((loss - rec - kl).abs() <= 1e-4 * loss.abs().max(1.0), "{r}");
+    }
+    assert_eq!(
+        rows[3]["epoch"], 5,
+        "20 steps of 4 per epoch end in epoch 5"
+    );
+    // The checkpoint opens with the safetensors library, under the registry's names.
+    let bytes = std::fs::read(dir.join("checkpoint.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let w = st.tensor("encoder.fc1.weight").unwrap();
+    assert_eq!(w.shape(), &[512, 64]);
+    assert!(st.tensor("optimizer.m.decoder.fc3.bias").is_ok());
+    assert!(st.tensor("loggamma").is_ok());
+    assert_eq!(safetensors_step(&dir.join("checkpoint.safetensors")), 20);
+    // Grids: 64 samples in 8 columns; 64 training images' first 32 with reconstructions.
+    assert_eq!(
+        png_size(&dir.join("samples.png")),
+        (8 * 8 + 9 * 2, 8 * 8 + 9 * 2)
+    );
+    assert_eq!(
+        png_size(&dir.join("reconstructions.png")),
+        (8 * 8 + 9 * 2, 8 * 8 + 9 * 2)
+    );
+
+    // sample and reconstruct from the run directory.
+    ok(vae_gpu(&t.0, &["sample", "run", "--n", "16"]));
+    assert_eq!(
+        png_size(&dir.join("sample-deterministic.png")),
+        (82, 2 * 8 + 3 * 2)
+    );
+    ok(vae_gpu(
+        &t.0,
+        &["sample", "run", "--ancestral", "--out", "anc.png"],
+    ));
+    assert_eq!(png_size(&t.0.join("anc.png")), (82, 82));
+    ok(vae_gpu(&t.0, &["reconstruct", "run", "--n", "8"]));
+    assert_eq!(
+        png_size(&dir.join("reconstruct-test.png")),
+        (82, 2 * 8 + 3 * 2)
+    );
+    let bad = vae_gpu(&t.0, &["sample", "nowhere"]);
+    assert!(
+        !bad.status.success() && stderr(&bad).contains("nowhere"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+/// An interrupted-and-resumed run follows the uninterrupted one exactly: same logged
+/// metrics bit for bit, same final parameters and optimizer state. The InfoGAN network
+/// (batch norm running averages), 5 epochs (reshuffles) and a halving learning rate.
+#[test]
+fn resume_continues_exactly() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let t = TempDir::new("run-resume");
+    let common = |steps: &'static str, out: &'static str| {
+        let mut a = vec![
+            "train",
+            "--net",
+            "infogan",
+            "--lr-halve-every",
+            "2",
+            "--lr",
+            "1e-3",
+            "--steps",
+            steps,
+            "--out",
+            out,
+        ];
+        a.extend(SMALL);
+        a
+    };
+    ok(vae_gpu(&t.0, &common("20", "whole")));
+    ok(vae_gpu(&t.0, &common("10", "split")));
+    assert_eq!(
+        safetensors_step(&t.0.join("split/checkpoint.safetensors")),
+        10
+    );
+    ok(vae_gpu(
+        &t.0,
+        &["train", "--resume", "split", "--steps", "20"],
+    ));
+    let strip = |rows: Vec<Value>| -> Vec<Value> {
+        rows.into_iter()
+            .map(|mut r| {
+                r.as_object_mut().unwrap().remove("images_per_second");
+                r
+            })
+            .collect()
+    };
+    let (a, b) = (
+        strip(metrics(&t.0.join("whole"))),
+        strip(metrics(&t.0.join("split"))),
+    );
+    assert_eq!(a.len(), 4);
+    assert_eq!(a, b);
+    assert!(a[0]["lr"] != a[3]["lr"], "the schedule halved the rate");
+    let read = |d: &str| std::fs::read(t.0.join(d).join("checkpoint.safetensors")).unwrap();
+    let (wa, wb) = (read("whole"), read("split"));
+    let (sa, sb) = (
+        safetensors::SafeTensors::deserialize(&wa).unwrap(),
+        safetensors::SafeTensors::deserialize(&wb).unwrap(),
+    );
+    for (name, view) in sa.tensors() {
+        assert_eq!(view.data(), sb.tensor(&name).unwrap().data(), "{name}");
+    }
+    assert!(sa.tensor("encoder.bn2.running_var").is_ok());
+    // Asking for no more steps than done is an error naming the flag.
+    let again = vae_gpu(&t.0, &["train", "--resume", "split", "--steps", "20"]);
+    assert!(
+        !again.status.success() && stderr(&again).contains("--steps"),
+        "{}",
+        stderr(&again)
+    );
+}
+
+#[test]
+fn ctrl_c_checkpoints_and_the_run_resumes() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let t = TempDir::new("run-ctrlc");
+    let mut args = vec!["train", "--steps", "100000", "--out", "run"];
+    args.extend(SMALL);
+    let child = Command::new(env!("CARGO_BIN_EXE_vae-gpu"))
+        .current_dir(&t.0)
+        .args(&args)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let dir = t.0.join("run");
+    let start = std::time::Instant::now();
+    while !dir.join("metrics.jsonl").exists() {
+        assert!(
+            start.elapsed().as_secs() < 300,
+            "no metrics within 5 minutes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--resume"), "{}", stderr(&out));
+    let rows = metrics(&dir);
+    let step = rows.last().unwrap()["step"].as_u64().unwrap();
+    assert_eq!(safetensors_step(&dir.join("checkpoint.safetensors")), step);
+    let target = (step + 3).to_string();
+    ok(vae_gpu(
+        &t.0,
+        &["train", "--resume", "run", "--steps", &target],
+    ));
+    assert_eq!(
+        safetensors_step(&dir.join("checkpoint.safetensors")),
+        step + 3
+    );
+    assert!(dir.join("samples.png").exists());
+}
+
+#[test]
+fn a_diverging_run_stops_naming_the_step_and_keeps_the_last_good_checkpoint() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let t = TempDir::new("run-nan");
+    let mut args = vec![
+        "train",
+        "--steps",
+        "50",
+        "--out",
+        "run",
+        "--lr",
+        "1e30",
+        "--log-every",
+        "1",
+        "--checkpoint-every",
+        "1",
+    ];
+    args.extend(&SMALL[..8]);
+    let out = vae_gpu(&t.0, &args);
+    assert!(!out.status.success());
+    let e = stderr(&out);
+    assert!(e.contains("NaN or infinite at step"), "{e}");
+    let bad: u64 = e
+        .split("at step ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let dir = t.0.join("run");
+    if bad > 1 {
+        assert!(e.contains("last good checkpoint"), "{e}");
+        assert_eq!(
+            safetensors_step(&dir.join("checkpoint.safetensors")),
+            bad - 1
+        );
+        // What was kept loads and decodes.
+        ok(vae_gpu(&t.0, &["sample", "run", "--n", "4"]));
+    }
+    assert!(metrics(&dir)
+        .iter()
+        .all(|r| r["step"].as_u64().unwrap() < bad));
+}
+
+#[test]
+fn an_existing_run_is_not_overwritten_unless_forced() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let t = TempDir::new("run-exists");
+    let mut args = vec!["train", "--steps", "5", "--out", "run"];
+    args.extend(SMALL);
+    ok(vae_gpu(&t.0, &args));
+    let before = std::fs::read(t.0.join("run/checkpoint.safetensors")).unwrap();
+    std::fs::write(t.0.join("run/mine.txt"), "user file").unwrap();
+    let again = vae_gpu(&t.0, &args);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("--out") && stderr(&again).contains("--force"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(
+        std::fs::read(t.0.join("run/checkpoint.safetensors")).unwrap(),
+        before
+    );
+    args.extend(["--force", "--seed", "9"]);
+    ok(vae_gpu(&t.0, &args));
+    assert_ne!(
+        std::fs::read(t.0.join("run/checkpoint.safetensors")).unwrap(),
+        before
+    );
+    assert!(
+        t.0.join("run/mine.txt").exists(),
+        "--force removes only vae-gpu's files"
+    );
+    // Resuming may not change the run's settings.
+    let r = vae_gpu(&t.0, &["train", "--resume", "run", "--lr", "0.1"]);
+    assert!(
+        !r.status.success() && stderr(&r).contains("--lr") && stderr(&r).contains("config.json"),
+        "{}",
+        stderr(&r)
+    );
+    // A damaged checkpoint is named, and left as it was.
+    let ck = t.0.join("run/checkpoint.safetensors");
+    let good = std::fs::read(&ck).unwrap();
+    std::fs::write(&ck, &good[..good.len() / 2]).unwrap();
+    let r = vae_gpu(&t.0, &["train", "--resume", "run", "--steps", "10"]);
+    assert!(
+        !r.status.success() && stderr(&r).contains("checkpoint.safetensors"),
+        "{}",
+        stderr(&r)
+    );
+    assert_eq!(std::fs::read(&ck).unwrap().len(), good.len() / 2);
+}
+
+#[test]
+fn bad_flags_fail_naming_the_flag_and_create_nothing() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let t = TempDir::new("run-flags");
+    let empty = t.0.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--lr", "0"], "--lr"),
+        (&["--lr", "NaN"], "--lr"),
+        (&["--lr", "-1e-3"], "--lr"),
+        (&["--batch-size", "-3"], "--batch-size"),
+        (&["--batch-size", "0"], "--batch-size"),
+        (&["--batch-size", "100000"], "--batch-size"),
+        (&["--latent-dim", "0"], "--latent-dim"),
+        (&["--net", "infogan", "--image-size", "30"], "--image-size"),
+        (&["--net", "wae", "--image-size", "20"], "--image-size"),
+        (&["--net", "resnet"], "--net"),
+        (&["--epochs", "2", "--steps", "3"], "--steps"),
+        (
+            &["--log-every", "7", "--checkpoint-every", "10"],
+            "--checkpoint-every",
+        ),
+        (&["--gamma", "-1"], "--gamma"),
+        (&["--likelihood", "bernoulli", "--gamma", "0.5"], "--gamma"),
+        (&["--beta", "inf"], "--beta"),
+        (&["--split", "valid"], "--split"),
+        (&["--data", "missing-dir"], "missing-dir"),
+        (&["--data", "empty"], "no PNG or JPEG"),
+        (
+            &["--data", "fashion-mnist", "--image-size", "32"],
+            "fashion-mnist",
+        ),
+        // 1.07 billion parameters: more than any adapter binds (4 GiB).
+        (&["--net", "infogan", "--image-size", "256"], "parameters"),
+    ];
+    for (extra, want) in cases {
+        let mut args = vec!["train", "--out", "never"];
+        args.extend(*extra);
+        let out = vae_gpu(&t.0, &args);
+        let e = stderr(&out);
+        assert!(!out.status.success(), "{extra:?} succeeded");
+        assert!(e.contains(want), "{extra:?}: {e}");
+        assert!(
+            !t.0.join("never").exists(),
+            "{extra:?} created the run directory"
+        );
+    }
+}

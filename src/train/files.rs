@@ -1,0 +1,99 @@
+//! The run directory: which files vae-gpu writes there, writing them atomically (a sibling
+//! temporary file, flushed, then renamed over the target, so a crash leaves the old file or
+//! the new one, never half of one), and refusing to overwrite a run by accident.
+
+use crate::error::{Error, Result};
+use std::io::Write;
+use std::path::Path;
+
+pub const CONFIG: &str = "config.json";
+pub const METRICS: &str = "metrics.jsonl";
+pub const CHECKPOINT: &str = "checkpoint.safetensors";
+pub const SAMPLES: &str = "samples.png";
+pub const RECONSTRUCTIONS: &str = "reconstructions.png";
+
+/// Everything `train` writes; `--force` removes exactly these, never other files.
+pub const ALL: [&str; 5] = [CONFIG, METRICS, CHECKPOINT, SAMPLES, RECONSTRUCTIONS];
+
+/// Writes `bytes` to `path` atomically.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
+}
+
+/// Makes `dir` ready for a new run: created if missing; if it already holds a run, refused
+/// unless `force`, which removes that run's files (and only those).
+pub fn prepare_new(dir: &Path, force: bool) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::flag(
+            "--out",
+            format!("{} exists and is not a folder", dir.display()),
+        ));
+    }
+    let existing: Vec<&str> = ALL
+        .iter()
+        .copied()
+        .filter(|f| dir.join(f).exists())
+        .collect();
+    if !existing.is_empty() {
+        if !force {
+            return Err(Error::flag(
+                "--out",
+                format!(
+                    "{} already holds a run ({}); pass --resume {0} to continue it or --force to replace it",
+                    dir.display(),
+                    existing.join(", ")
+                ),
+            ));
+        }
+        for f in existing {
+            std::fs::remove_file(dir.join(f)).map_err(|e| Error::io(dir.join(f), e))?;
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))
+}
+
+/// Keeps the metric rows up to and including `step` (rows logged after the checkpoint a run
+/// resumes from would otherwise appear twice).
+pub fn truncate_metrics(dir: &Path, step: u64) -> Result<()> {
+    let path = dir.join(METRICS);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    let mut kept = String::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let row: serde_json::Value = serde_json::from_str(line)
+            .map_err(|e| Error::data(&path, format!("unreadable row: {e}")))?;
+        if row["step"].as_u64().is_some_and(|s| s <= step) {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    write_atomic(&path, kept.as_bytes())
+}
+
+/// Appends one line to metrics.jsonl.
+pub fn append_metrics(dir: &Path, row: &serde_json::Value) -> Result<()> {
+    let path = dir.join(METRICS);
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    writeln!(f, "{row}").map_err(|e| Error::io(&path, e))
+}

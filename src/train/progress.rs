@@ -1,0 +1,78 @@
+//! The progress line: on a terminal a bar redrawn each step, otherwise one line per
+//! logged step (so CI logs and `tee` stay readable).
+
+use std::io::{IsTerminal, Write};
+use std::time::Instant;
+
+pub struct Progress {
+    total: u64,
+    first: u64,
+    start: Instant,
+    tty: bool,
+    status: String,
+}
+
+fn duration(s: f64) -> String {
+    let s = s.max(0.0).round() as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s / 60) % 60),
+    }
+}
+
+impl Progress {
+    pub fn new(first: u64, total: u64) -> Progress {
+        Progress {
+            total,
+            first,
+            start: Instant::now(),
+            tty: std::io::stderr().is_terminal(),
+            status: String::new(),
+        }
+    }
+
+    fn line(&self, done: u64) -> String {
+        let frac = done as f64 / self.total.max(1) as f64;
+        let width = 24;
+        let filled = (frac * width as f64).round() as usize;
+        let rate = (done - self.first) as f64 / self.start.elapsed().as_secs_f64().max(1e-9);
+        let eta = if done > self.first {
+            duration((self.total - done) as f64 / rate)
+        } else {
+            "?".into()
+        };
+        format!(
+            "step {done}/{} [{}{}] {:3.0}% {} | ETA {eta}",
+            self.total,
+            "#".repeat(filled),
+            "-".repeat(width - filled),
+            100.0 * frac,
+            self.status
+        )
+    }
+
+    /// After every step.
+    pub fn step(&mut self, done: u64) {
+        if self.tty {
+            eprint!("\r\x1b[2K{}", self.line(done));
+            let _ = std::io::stderr().flush();
+        }
+    }
+
+    /// After a logged step: the latest metrics join the line.
+    pub fn logged(&mut self, done: u64, status: String) {
+        self.status = status;
+        if self.tty {
+            self.step(done);
+        } else {
+            eprintln!("{}", self.line(done));
+        }
+    }
+
+    pub fn finish(&self) {
+        if self.tty {
+            eprintln!();
+        }
+    }
+}
