@@ -32,6 +32,18 @@ pub fn tile(images: &[f32], channels: usize, side: usize, cols: usize) -> (usize
     (w, h, px)
 }
 
+/// Originals and reconstructions ([n, per] each) as alternating rows of `cols` images.
+pub fn interleave_rows(a: &[f32], b: &[f32], per: usize, cols: usize) -> Vec<f32> {
+    let n = a.len() / per;
+    let mut out = Vec::with_capacity(2 * a.len());
+    for row in 0..n.div_ceil(cols) {
+        let span = row * cols * per..((row + 1) * cols).min(n) * per;
+        out.extend_from_slice(&a[span.clone()]);
+        out.extend_from_slice(&b[span]);
+    }
+    out
+}
+
 pub fn write_png(
     path: &Path,
     images: &[f32],

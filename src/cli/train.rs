@@ -371,13 +371,7 @@ pub fn reconstruct(sel: &Selection, a: ReconstructArgs) -> Result<i32> {
     let mut x = Vec::new();
     s.data.gather(&(0..n).collect::<Vec<_>>(), &mut x);
     let r = generate::reconstruct(&s.vae, &s.store, &x)?;
-    let per = s.data.image_len();
-    let mut tiles = Vec::new();
-    for row in 0..n.div_ceil(8) {
-        let span = row * 8 * per..((row + 1) * 8).min(n) * per;
-        tiles.extend_from_slice(&x[span.clone()]);
-        tiles.extend_from_slice(&r[span]);
-    }
+    let tiles = vae_gpu::grid::interleave_rows(&x, &r, s.data.image_len(), 8);
     let out = a
         .out
         .unwrap_or_else(|| a.run.join(format!("reconstruct-{}.png", a.split)));

@@ -125,11 +125,7 @@ impl Network for InfoGan {
         let h = self.enc_bn3.forward(t, s, h, train)?;
         let h = t.leaky_relu(h, LEAK)?;
         let h = self.enc_fc2.forward(t, s, h)?;
-        let mu = t.slice_last(h, 0, c.latent)?;
-        let raw = t.slice_last(h, c.latent, c.latent)?;
-        let sp = t.softplus(raw)?;
-        let sigma = t.affine(sp, 1.0, 1e-6)?;
-        Ok((mu, sigma))
+        super::split_mu_sigma(t, h, c.latent)
     }
 
     /// z [N, κ] → μ_x [N, C, side, side] in (0, 1).

@@ -67,10 +67,7 @@ impl Network for Mlp {
                 h = t.relu(h)?;
             }
         }
-        let mu = t.slice_last(h, 0, self.latent)?;
-        let raw = t.slice_last(h, self.latent, self.latent)?;
-        let sp = t.softplus(raw)?;
-        Ok((mu, t.affine(sp, 1.0, 1e-6)?))
+        super::split_mu_sigma(t, h, self.latent)
     }
 
     fn decode(&self, t: &mut Tape, s: &ParamStore, z: Var, _train: bool) -> Result<Var> {

@@ -33,6 +33,19 @@ pub trait Network {
     fn forward_flops(&self, batch: usize) -> f64;
 }
 
+/// σ_z = 1e-6 + softplus(s): positive, and linear for large s (no exp overflow).
+pub(crate) fn positive_sigma(t: &mut Tape, s: Var) -> Result<Var> {
+    let sp = t.softplus(s)?;
+    t.affine(sp, 1.0, 1e-6)
+}
+
+/// (μ_z, σ_z) from one dense output [N, 2κ]: μ the first κ, σ from the rest.
+pub(crate) fn split_mu_sigma(t: &mut Tape, h: Var, latent: usize) -> Result<(Var, Var)> {
+    let mu = t.slice_last(h, 0, latent)?;
+    let raw = t.slice_last(h, latent, latent)?;
+    Ok((mu, positive_sigma(t, raw)?))
+}
+
 /// The networks `vae-gpu train --net` offers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NetKind {

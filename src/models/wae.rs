@@ -104,8 +104,7 @@ impl Network for Wae {
         let h = t.reshape(h, &[n, flat])?;
         let mu = self.fc_mu.forward(t, s, h)?;
         let raw = self.fc_sigma.forward(t, s, h)?;
-        let sp = t.softplus(raw)?;
-        Ok((mu, t.affine(sp, 1.0, 1e-6)?))
+        Ok((mu, super::positive_sigma(t, raw)?))
     }
 
     fn decode(&self, t: &mut Tape, s: &ParamStore, z: Var, train: bool) -> Result<Var> {

@@ -61,6 +61,14 @@ pub struct SafeTensors {
     pub tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
 }
 
+/// A JSON array of non-negative integers.
+fn sizes(v: &serde_json::Value) -> Option<Vec<usize>> {
+    v.as_array()?
+        .iter()
+        .map(|d| d.as_u64().map(|d| d as usize))
+        .collect()
+}
+
 pub fn read_safetensors(path: &Path) -> Result<SafeTensors> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let bad = |d: String| Error::data(path, d);
@@ -99,22 +107,8 @@ pub fn read_safetensors(path: &Path) -> Result<SafeTensors> {
                 "tensor {name} has dtype '{dtype}'; vae-gpu writes F32"
             )));
         }
-        let shape: Vec<usize> = v["shape"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|d| d.as_u64().map(|d| d as usize))
-                    .collect()
-            })
-            .ok_or_else(|| bad(format!("tensor {name} has no shape")))?;
-        let offs: Vec<usize> = v["data_offsets"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|d| d.as_u64().map(|d| d as usize))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let shape = sizes(&v["shape"]).ok_or_else(|| bad(format!("tensor {name} has no shape")))?;
+        let offs = sizes(&v["data_offsets"]).unwrap_or_default();
         let numel: usize = shape.iter().product();
         match offs[..] {
             [a, b] if a <= b && b <= data.len() && b - a == numel * 4 => {

@@ -88,13 +88,7 @@ impl Session {
         let mut x = Vec::new();
         self.data.gather(&(0..n).collect::<Vec<_>>(), &mut x);
         let r = generate::reconstruct(&self.vae, &self.store, &x)?;
-        let per = c * side * side;
-        let mut tiles = Vec::with_capacity(2 * x.len());
-        for row in 0..n.div_ceil(8) {
-            let span = row * 8 * per..((row + 1) * 8).min(n) * per;
-            tiles.extend_from_slice(&x[span.clone()]);
-            tiles.extend_from_slice(&r[span]);
-        }
+        let tiles = crate::grid::interleave_rows(&x, &r, c * side * side, 8);
         crate::grid::write_png(&dir.join(files::RECONSTRUCTIONS), &tiles, c, side, 8.min(n))
     }
 }
