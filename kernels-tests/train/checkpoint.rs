@@ -83,3 +83,57 @@ fn damaged_checkpoints_are_refused_naming_the_file() {
         );
     }
 }
+
+/// Eval-mode drawing debiases the batch-norm running averages for the steps taken, and puts
+/// the stored values back afterwards (so grids drawn mid-run never perturb training).
+#[test]
+fn debiased_running_averages_are_used_for_drawing_and_then_restored() {
+    use vae_gpu::data::Split;
+    use vae_gpu::models::{NetKind, Objective};
+    use vae_gpu::train::config::{Length, TrainConfig};
+    let gpu = vae_gpu::Gpu::new(&vae_gpu::Selection::from_env()).unwrap();
+    let cfg = TrainConfig {
+        data: "shapes".into(),
+        split: Split::Test,
+        image_size: Some(8),
+        crop: None,
+        limit: Some(16),
+        net: NetKind::InfoGan,
+        latent: 2,
+        objective: Objective::default(),
+        batch: 4,
+        lr: 1e-3,
+        lr_halve_every: None,
+        length: Length::Steps(1),
+        seed: 1,
+        log_every: 1,
+        checkpoint_every: 1,
+        sample_every: None,
+    };
+    let s = vae_gpu::train::Session::new(&gpu, cfg).unwrap();
+    let (mean, var) = ("encoder.bn2.running_mean", "encoder.bn2.running_var");
+    let stored = |name: &str| {
+        s.store
+            .states()
+            .find(|(n, _)| *n == name)
+            .unwrap()
+            .1
+            .to_vec()
+            .unwrap()
+    };
+    let c = stored(mean).len();
+    s.store.set_state(mean, &vec![0.5; c]).unwrap();
+    s.store.set_state(var, &vec![2.0; c]).unwrap();
+    let steps = 10;
+    let mt = 0.999f64.powi(steps);
+    let (inside_mean, inside_var) = s
+        .with_debiased_bn(steps as u64, || Ok((stored(mean), stored(var))))
+        .unwrap();
+    for (m, v) in inside_mean.iter().zip(&inside_var) {
+        // Computed in f64 and rounded to f32 once: within 1e-6 relative.
+        assert!((*m as f64 - 0.5 / (1.0 - mt)).abs() < 1e-6 * 0.5 / (1.0 - mt));
+        assert!((*v as f64 - (2.0 - mt) / (1.0 - mt)).abs() < 1e-6 * (2.0 - mt) / (1.0 - mt));
+    }
+    assert_eq!(stored(mean), vec![0.5; c]);
+    assert_eq!(stored(var), vec![2.0; c]);
+}

@@ -302,7 +302,8 @@ pub fn run(sel: &Selection, args: TrainArgs) -> Result<i32> {
 }
 
 /// Rebuilds a finished (or checkpointed) run's model from its directory.
-fn open_run(sel: &Selection, dir: &Path, split: Option<Split>) -> Result<(Arc<Gpu>, Session)> {
+/// (device, session, steps trained).
+fn open_run(sel: &Selection, dir: &Path, split: Option<Split>) -> Result<(Arc<Gpu>, Session, u64)> {
     let (mut cfg, _) = train::read_config(dir)?;
     if let Some(s) = split {
         cfg.split = s;
@@ -311,8 +312,8 @@ fn open_run(sel: &Selection, dir: &Path, split: Option<Split>) -> Result<(Arc<Gp
     cfg.batch = 1;
     let gpu = Gpu::new(sel)?;
     let session = Session::new(&gpu, cfg)?;
-    checkpoint::load(&dir.join(files::CHECKPOINT), &session.store, None)?;
-    Ok((gpu, session))
+    let meta = checkpoint::load(&dir.join(files::CHECKPOINT), &session.store, None)?;
+    Ok((gpu, session, meta.step))
 }
 
 #[derive(Args)]
@@ -334,8 +335,10 @@ pub struct SampleArgs {
 }
 
 pub fn sample(sel: &Selection, a: SampleArgs) -> Result<i32> {
-    let (_gpu, s) = open_run(sel, &a.run, None)?;
-    let x = generate::sample(&s.vae, &s.store, a.n as usize, a.seed, a.ancestral)?;
+    let (_gpu, s, steps) = open_run(sel, &a.run, None)?;
+    let x = s.with_debiased_bn(steps, || {
+        generate::sample(&s.vae, &s.store, a.n as usize, a.seed, a.ancestral)
+    })?;
     let mode = if a.ancestral {
         "ancestral"
     } else {
@@ -366,11 +369,11 @@ pub struct ReconstructArgs {
 
 pub fn reconstruct(sel: &Selection, a: ReconstructArgs) -> Result<i32> {
     let split = Split::parse(&a.split)?;
-    let (_gpu, s) = open_run(sel, &a.run, Some(split))?;
+    let (_gpu, s, steps) = open_run(sel, &a.run, Some(split))?;
     let n = (a.n as usize).min(s.data.len());
     let mut x = Vec::new();
     s.data.gather(&(0..n).collect::<Vec<_>>(), &mut x);
-    let r = generate::reconstruct(&s.vae, &s.store, &x)?;
+    let r = s.with_debiased_bn(steps, || generate::reconstruct(&s.vae, &s.store, &x))?;
     let tiles = vae_gpu::grid::interleave_rows(&x, &r, s.data.image_len(), 8);
     let out = a
         .out

@@ -78,9 +78,48 @@ impl Session {
         }
     }
 
+    /// Runs `f` (eval-mode forward passes) with each batch-norm running average debiased for
+    /// the `steps` updates it has had, then puts the stored values back. The averages start
+    /// at (0, 1) and move by 1 − momentum per step; with the reference's momentum 0.999 they
+    /// are still two-thirds initial value after 400 steps, which makes eval-mode encodings
+    /// collapse in a short run. Dividing out the start (as Adam debiases its moments),
+    /// mean/(1 − mᵗ) and (var − mᵗ)/(1 − mᵗ), is exact for any t and tends to the stored
+    /// values once t ≫ 1/(1 − m). Checkpoints always hold the stored values.
+    pub fn with_debiased_bn<T>(&self, steps: u64, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let mt = (models::REFERENCE_BN.momentum as f64).powf(steps as f64);
+        let saved: Vec<(String, Vec<f32>)> = self
+            .store
+            .states()
+            .map(|(n, t)| Ok((n.to_string(), t.to_vec()?)))
+            .collect::<Result<_>>()?;
+        if steps == 0 || saved.is_empty() {
+            return f();
+        }
+        for (name, v) in &saved {
+            let debias = |x: &f32, start: f64| ((*x as f64 - start * mt) / (1.0 - mt)) as f32;
+            let start = if name.ends_with("running_var") {
+                1.0
+            } else {
+                0.0
+            };
+            let d: Vec<f32> = v.iter().map(|x| debias(x, start)).collect();
+            self.store.set_state(name, &d)?;
+        }
+        let out = f();
+        for (name, v) in &saved {
+            self.store.set_state(name, v)?;
+        }
+        out
+    }
+
     /// samples.png (64 draws of μ_x(z), z ~ N(0, I)) and reconstructions.png (the first 32
-    /// training images, each row of originals followed by its row of reconstructions).
-    pub fn write_grids(&self, dir: &Path) -> Result<()> {
+    /// training images, each row of originals followed by its row of reconstructions), after
+    /// `steps` training steps.
+    pub fn write_grids(&self, dir: &Path, steps: u64) -> Result<()> {
+        self.with_debiased_bn(steps, || self.draw_grids(dir))
+    }
+
+    fn draw_grids(&self, dir: &Path) -> Result<()> {
         let (c, side) = (self.data.channels, self.data.side);
         let s = generate::sample(&self.vae, &self.store, 64, self.cfg.seed, false)?;
         crate::grid::write_png(&dir.join(files::SAMPLES), &s, c, side, 8)?;
@@ -268,7 +307,7 @@ pub fn train(
             checkpoint::save(&ckpt, &s.store, Some(&adam), &meta, &config_text)?;
         }
         if cfg.sample_every.is_some_and(|n| done % n as u64 == 0) {
-            s.write_grids(dir)?;
+            s.write_grids(dir, done)?;
         }
         if interrupted {
             progress.finish();
@@ -280,7 +319,7 @@ pub fn train(
         }
     }
     progress.finish();
-    s.write_grids(dir)?;
+    s.write_grids(dir, total)?;
     Ok(Finished {
         steps: total,
         interrupted: false,
