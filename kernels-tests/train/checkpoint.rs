@@ -125,7 +125,7 @@ fn debiased_running_averages_are_used_for_drawing_and_then_restored() {
     s.store.set_state(mean, &vec![0.5; c]).unwrap();
     s.store.set_state(var, &vec![2.0; c]).unwrap();
     let steps = 10;
-    let mt = 0.999f64.powi(steps);
+    let mt = (vae_gpu::models::REFERENCE_BN.momentum as f64).powi(steps);
     let (inside_mean, inside_var) = s
         .with_debiased_bn(steps as u64, || Ok((stored(mean), stored(var))))
         .unwrap();
