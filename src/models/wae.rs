@@ -19,12 +19,15 @@ use crate::kernels::conv_transpose2d::ConvTranspose2dConfig;
 use crate::nn::layers::{BatchNorm, Conv2d, ConvTranspose2d, Linear};
 use crate::nn::{Init, ParamStore, ParamsBuilder};
 
-const WIDTHS: [usize; 4] = [128, 256, 512, 1024];
+/// The reference's first width; the others double it.
+pub const BASE: usize = 128;
 
 pub struct Wae {
     channels: usize,
     side: usize,
     latent: usize,
+    /// Encoder widths b, 2b, 4b, 8b (the decoder mirrors them).
+    widths: [usize; 4],
     convs: Vec<(Conv2d, BatchNorm)>,
     fc_mu: Linear,
     fc_sigma: Linear,
@@ -34,7 +37,20 @@ pub struct Wae {
 }
 
 impl Wae {
+    /// The reference network (base width 128): about 34 M parameters plus 3·1024·(side/8)²·κ
+    /// in the dense layers, so it needs an adapter that binds more than 128 MiB.
     pub fn new(b: &mut ParamsBuilder, channels: usize, side: usize, latent: usize) -> Result<Wae> {
+        Self::with_base(b, channels, side, latent, BASE)
+    }
+
+    /// The same architecture with widths base, 2·base, 4·base, 8·base.
+    pub fn with_base(
+        b: &mut ParamsBuilder,
+        channels: usize,
+        side: usize,
+        latent: usize,
+        base: usize,
+    ) -> Result<Wae> {
         if side == 0 || !side.is_multiple_of(8) {
             return Err(Error::flag(
                 "--image-size",
@@ -43,10 +59,11 @@ impl Wae {
         }
         let n = Init::Normal { std: 0.02 };
         let bn = super::REFERENCE_BN;
-        let flat = WIDTHS[3] * (side / 8).pow(2);
+        let widths = [base, 2 * base, 4 * base, 8 * base];
+        let flat = widths[3] * (side / 8).pow(2);
         let mut convs = Vec::new();
         let mut c_in = channels;
-        for (i, &w) in WIDTHS.iter().enumerate() {
+        for (i, &w) in widths.iter().enumerate() {
             let stride = if i == 0 { 1 } else { 2 };
             let name = format!("encoder.conv{}", i + 1);
             let conv = Conv2d::new(b, &name, c_in, w, 5, Conv2dConfig::new(stride, 2), n);
@@ -60,7 +77,7 @@ impl Wae {
         let fc_sigma = Linear::new(b, "encoder.fc_sigma", flat, latent, n);
         let dec_fc = Linear::new(b, "decoder.fc", latent, flat, n);
         let mut deconvs = Vec::new();
-        for (i, w) in [512, 256, 128].into_iter().enumerate() {
+        for (i, w) in [widths[2], widths[1], widths[0]].into_iter().enumerate() {
             let name = format!("decoder.deconv{}", i + 1);
             let up = ConvTranspose2dConfig::new(2, 2, 1);
             let d = ConvTranspose2d::new(b, &name, c_in, w, 5, up, n);
@@ -70,6 +87,7 @@ impl Wae {
         let same = ConvTranspose2dConfig::new(1, 2, 0);
         let out = ConvTranspose2d::new(b, "decoder.deconv4", c_in, channels, 5, same, n);
         Ok(Wae {
+            widths,
             channels,
             side,
             latent,
@@ -112,7 +130,7 @@ impl Network for Wae {
         let q = self.side / 8;
         let h = self.dec_fc.forward(t, s, z)?;
         let h = t.relu(h)?;
-        let mut h = t.reshape(h, &[n, WIDTHS[3], q, q])?;
+        let mut h = t.reshape(h, &[n, self.widths[3], q, q])?;
         for (deconv, bn) in &self.deconvs {
             h = deconv.forward(t, s, h)?;
             h = bn.forward(t, s, h, train)?;
@@ -123,14 +141,14 @@ impl Network for Wae {
     }
 
     fn forward_flops(&self, batch: usize) -> f64 {
-        let (s, c) = (self.side, self.channels);
+        let (s, c, w) = (self.side, self.channels, self.widths);
         let px = |side: usize| side * side;
         // Encoder convs at sides s, s/2, s/4, s/8; the decoder mirrors them.
-        let convs = px(s) * c * 128
-            + px(s / 2) * 128 * 256
-            + px(s / 4) * 256 * 512
-            + px(s / 8) * 512 * 1024;
-        let flat = 1024 * px(s / 8);
+        let convs = px(s) * c * w[0]
+            + px(s / 2) * w[0] * w[1]
+            + px(s / 4) * w[1] * w[2]
+            + px(s / 8) * w[2] * w[3];
+        let flat = w[3] * px(s / 8);
         let macs = 2 * convs * 25 + 3 * flat * self.latent;
         2.0 * (batch * macs) as f64
     }
