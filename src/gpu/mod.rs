@@ -365,8 +365,9 @@ impl Gpu {
                     timeout: None,
                 })
                 .map_err(|e| Error::Device(format!("waiting for the previous step: {e}")))?;
+            return self.check_errors();
         }
-        self.check_errors()
+        Ok(())
     }
 
     fn check_errors(&self) -> Result<()> {

@@ -14,7 +14,7 @@ use std::path::Path;
 
 pub const FORMAT: &str = "vae-gpu-checkpoint/1";
 
-/// What a checkpoint records besides the tensors.
+/// What `load` reads back besides the tensors.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Meta {
     /// Training steps completed.
@@ -140,12 +140,14 @@ fn slice(flat: &[f32], offset: usize, shape: &[usize]) -> Vec<f32> {
     flat[offset..offset + shape.iter().product::<usize>()].to_vec()
 }
 
-/// Saves parameters, state and (if given) Adam's moments.
+/// Saves parameters, state and (if given) Adam's moments and step count, after `step`
+/// training steps of a run seeded with `seed`.
 pub fn save(
     path: &Path,
     store: &ParamStore,
     adam: Option<&Adam>,
-    meta: &Meta,
+    step: u64,
+    seed: u64,
     config: &str,
 ) -> Result<()> {
     let values = store.flat_values().to_vec()?;
@@ -180,9 +182,9 @@ pub fn save(
     }
     let mut md = BTreeMap::new();
     md.insert("format".to_string(), FORMAT.to_string());
-    md.insert("step".to_string(), meta.step.to_string());
+    md.insert("step".to_string(), step.to_string());
     md.insert("adam_steps".to_string(), adam_steps.to_string());
-    md.insert("seed".to_string(), meta.seed.to_string());
+    md.insert("seed".to_string(), seed.to_string());
     md.insert("config".to_string(), config.to_string());
     write_safetensors(path, &tensors, &md)
 }

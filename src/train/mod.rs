@@ -86,15 +86,15 @@ impl Session {
     /// mean/(1 − mᵗ) and (var − mᵗ)/(1 − mᵗ), is exact for any t and tends to the stored
     /// values once t ≫ 1/(1 − m). Checkpoints always hold the stored values.
     pub fn with_debiased_bn<T>(&self, steps: u64, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        if steps == 0 || self.store.states().next().is_none() {
+            return f();
+        }
         let mt = (models::REFERENCE_BN.momentum as f64).powf(steps as f64);
         let saved: Vec<(String, Vec<f32>)> = self
             .store
             .states()
             .map(|(n, t)| Ok((n.to_string(), t.to_vec()?)))
             .collect::<Result<_>>()?;
-        if steps == 0 || saved.is_empty() {
-            return f();
-        }
         for (name, v) in &saved {
             let debias = |x: &f32, start: f64| ((*x as f64 - start * mt) / (1.0 - mt)) as f32;
             let start = if name.ends_with("running_var") {
@@ -245,6 +245,8 @@ pub fn train(
         acc.add(TOTAL, &out.total, step, true)?;
         acc.add(RECON, &out.reconstruction, step, false)?;
         acc.add(KL, &out.kl, step, false)?;
+        // Σ(x − μ_x)² for the MSE column, the same way for every likelihood (Bernoulli has
+        // no such term): two small passes over the batch, well under 1 % of a step.
         let stats = loss::gaussian_nll(&x, &out.mu_x, &zero_lg)?;
         acc.add(SSE, &stats.narrow0(1, 1)?, step, false)?;
         gpu.flush_pipelined()?;
@@ -299,12 +301,7 @@ pub fn train(
         last = Some(row);
         (since, logged_at) = (Instant::now(), done);
         if done % cfg.checkpoint_every as u64 == 0 || done == total || interrupted {
-            let meta = checkpoint::Meta {
-                step: done,
-                adam_steps: 0,
-                seed: cfg.seed,
-            };
-            checkpoint::save(&ckpt, &s.store, Some(&adam), &meta, &config_text)?;
+            checkpoint::save(&ckpt, &s.store, Some(&adam), done, cfg.seed, &config_text)?;
         }
         if cfg.sample_every.is_some_and(|n| done % n as u64 == 0) {
             s.write_grids(dir, done)?;
