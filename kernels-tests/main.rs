@@ -6,6 +6,7 @@ mod autograd;
 mod common;
 mod conformance;
 mod determinism;
+mod diagnostics;
 mod end_to_end;
 mod errors;
 mod finite_differences;

@@ -2,7 +2,9 @@
 //   place:      dst viewed as [rows, width]: dst[r, col + j] = src[r, j] for j < src_width
 //               (concatenation along features, and the backward of slicing features)
 //   accumulate: dst[offset + i] += src[i] for i < n (gradients into the flat gradient buffer)
-// Bindings: 1 src, 2 dst.
+//   gather_rows: dst[r, j] = src[offset + rows[r]·width + j] for r·width + j < n (a batch
+//               of stored latents picked by a shuffled index list)
+// Bindings: 1 src, 2 dst, 3 rows (gather_rows only).
 
 struct Params {
     n: u32, offset: u32, src_width: u32, width: u32,
@@ -12,6 +14,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(3) var<storage, read> rows: array<u32>;
 
 fn index(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
     return (wid.y * nwg.x + wid.x) * 256u + lid;
@@ -34,5 +37,16 @@ fn accumulate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     let i = index(wid, nwg, lid);
     if (i < p.n) {
         dst[p.offset + i] += src[i];
+    }
+}
+
+@compute @workgroup_size(256)
+fn gather_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) lid: u32) {
+    let i = index(wid, nwg, lid);
+    if (i < p.n) {
+        let r = i / p.width;
+        let j = i % p.width;
+        dst[i] = src[p.offset + rows[r] * p.width + j];
     }
 }

@@ -14,7 +14,10 @@ pub enum Error {
     /// A WGSL file failed to parse or validate.
     Shader { file: &'static str, message: String },
     /// A bad command-line value: the flag and why.
-    Flag { flag: &'static str, detail: String },
+    Flag {
+        flag: std::borrow::Cow<'static, str>,
+        detail: String,
+    },
     /// The autograd tape was misused (backward twice, a non-scalar loss, ...).
     Autograd(String),
     /// A NaN or infinity where there must be none: names the tensor (e.g. a parameter's gradient).
@@ -47,9 +50,12 @@ impl Error {
         }
     }
 
-    pub fn flag(flag: &'static str, detail: impl Into<String>) -> Self {
+    pub fn flag(
+        flag: impl Into<std::borrow::Cow<'static, str>>,
+        detail: impl Into<String>,
+    ) -> Self {
         Error::Flag {
-            flag,
+            flag: flag.into(),
             detail: detail.into(),
         }
     }

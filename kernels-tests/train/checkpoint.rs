@@ -89,28 +89,35 @@ fn damaged_checkpoints_are_refused_naming_the_file() {
 #[test]
 fn debiased_running_averages_are_used_for_drawing_and_then_restored() {
     use vae_gpu::data::Split;
-    use vae_gpu::models::{NetKind, Objective};
-    use vae_gpu::train::config::{Length, TrainConfig};
+    use vae_gpu::models::{Likelihood, NetKind};
+    use vae_gpu::pipelines::config::{Length, ModelKind, RunConfig, StageConfig};
     let gpu = vae_gpu::Gpu::new(&vae_gpu::Selection::from_env()).unwrap();
-    let cfg = TrainConfig {
+    let cfg = RunConfig {
         data: "shapes".into(),
         split: Split::Test,
         image_size: Some(8),
         crop: None,
         limit: Some(16),
+        model: ModelKind::Vae,
         net: NetKind::InfoGan,
-        latent: 2,
-        objective: Objective::default(),
-        batch: 4,
-        lr: 1e-3,
-        lr_halve_every: None,
-        length: Length::Steps(1),
+        latent_dim: 2,
+        likelihood: Likelihood::GaussianLearned,
+        beta: 1.0,
+        batch_size: 4,
         seed: 1,
         log_every: 1,
         checkpoint_every: 1,
+        checkpoint_minutes: 5.0,
         sample_every: None,
+        stage1: StageConfig {
+            lr: 1e-3,
+            lr_halve_every: None,
+            length: Length::Steps(1),
+        },
+        stage2: None,
     };
-    let s = vae_gpu::train::Session::new(&gpu, cfg).unwrap();
+    let run = vae_gpu::pipelines::Run::new(&gpu, cfg).unwrap();
+    let s = &run.stage1;
     let (mean, var) = ("encoder.bn2.running_mean", "encoder.bn2.running_var");
     let stored = |name: &str| {
         s.store

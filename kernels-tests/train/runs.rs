@@ -26,8 +26,11 @@ fn ok(o: Output) -> Output {
     o
 }
 
-/// A small, quick configuration: 8×8 shapes, 64 images (4 steps per epoch at batch 16).
-const SMALL: [&str; 10] = [
+/// A small, quick configuration: 8×8 shapes, 64 images (4 steps per epoch at batch 16),
+/// stage 1 only.
+const SMALL: [&str; 12] = [
+    "--model",
+    "vae",
     "--image-size",
     "8",
     "--limit",
@@ -94,7 +97,7 @@ fn a_run_leaves_a_complete_directory() {
             "mse",
             "gamma",
             "lr",
-            "images_per_second",
+            "examples_per_second",
             "epoch",
         ] {
             assert!(r[k].as_f64().is_some_and(f64::is_finite), "{k} in {r}");
@@ -189,7 +192,7 @@ fn resume_continues_exactly() {
     let strip = |rows: Vec<Value>| -> Vec<Value> {
         rows.into_iter()
             .map(|mut r| {
-                r.as_object_mut().unwrap().remove("images_per_second");
+                r.as_object_mut().unwrap().remove("examples_per_second");
                 r
             })
             .collect()
@@ -281,7 +284,7 @@ fn a_diverging_run_stops_naming_the_step_and_keeps_the_last_good_checkpoint() {
         "--checkpoint-every",
         "1",
     ];
-    args.extend(&SMALL[..8]);
+    args.extend(&SMALL[..10]);
     let out = vae_gpu(&t.0, &args);
     assert!(!out.status.success());
     let e = stderr(&out);
@@ -366,6 +369,12 @@ fn bad_flags_fail_naming_the_flag_and_create_nothing() {
     let t = TempDir::new("run-flags");
     let empty = t.0.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
+    // A stand-in named dataset found through ./data/NAME: 10 IDX images of 5×5, so the
+    // --image-size check below is reached whether or not the real Fashion-MNIST is installed.
+    let fm = t.0.join("data/fashion-mnist");
+    std::fs::create_dir_all(&fm).unwrap();
+    let img = vae_gpu::data::idx::encode(&[10, 5, 5], &[7u8; 250]);
+    std::fs::write(fm.join("train-images-idx3-ubyte"), img).unwrap();
     let cases: &[(&[&str], &str)] = &[
         (&["--lr", "0"], "--lr"),
         (&["--lr", "NaN"], "--lr"),
@@ -390,8 +399,13 @@ fn bad_flags_fail_naming_the_flag_and_create_nothing() {
         (&["--data", "empty"], "no PNG or JPEG"),
         (
             &["--data", "fashion-mnist", "--image-size", "32"],
-            "fashion-mnist",
+            "fashion-mnist/train-images-idx3-ubyte has 5×5 images; --image-size 32 applies only",
         ),
+        (&["--model", "three-stage"], "--model"),
+        (&["--model", "vae", "--stage2-steps", "5"], "--stage2-steps"),
+        (&["--stage2-hidden", "0"], "--stage2-hidden"),
+        (&["--stage2-lr", "0"], "--stage2-lr"),
+        (&["--checkpoint-minutes", "0"], "--checkpoint-minutes"),
         // 1.07 billion parameters: more than any adapter binds (4 GiB).
         (&["--net", "infogan", "--image-size", "256"], "parameters"),
     ];
@@ -431,6 +445,8 @@ fn training_on_an_rgb_folder_makes_colour_grids() {
         &t.0,
         &[
             "train",
+            "--model",
+            "vae",
             "--data",
             "imgs",
             "--image-size",
@@ -493,4 +509,207 @@ fn the_wae_network_trains() {
     }
     assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
     assert!(losses[5] < losses[0], "{losses:?}");
+}
+
+/// Stage-1 settings of the two-stage tests: SMALL without its `--model vae`.
+fn two_stage(extra: &[&'static str]) -> Vec<&'static str> {
+    let mut a = vec!["train"];
+    a.extend(&SMALL[2..]);
+    a.extend(extra);
+    a
+}
+
+fn without_rate(rows: Vec<Value>) -> Vec<Value> {
+    rows.into_iter()
+        .map(|mut r| {
+            r.as_object_mut().unwrap().remove("examples_per_second");
+            r
+        })
+        .collect()
+}
+
+/// The Two-Stage pipeline through the binary: one run of both stages equals a single-stage
+/// run with stage 2 added afterwards and interrupted half way; stage 1's checkpoint is
+/// bit-identical before and after stage 2; both grids, both samplers and `eval` work.
+#[test]
+fn a_two_stage_run_equals_stage_two_added_later_and_resumed() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let t = TempDir::new("run-two-stage");
+    let s2 = ["--stage2-hidden", "16"];
+    let mut whole = two_stage(&["--steps", "8", "--stage2-steps", "10", "--out", "whole"]);
+    whole.extend(s2);
+    ok(vae_gpu(&t.0, &whole));
+    let dir = t.0.join("whole");
+    for f in [
+        "samples.png",
+        "reconstructions.png",
+        "samples-two-stage.png",
+        "stage2.safetensors",
+    ] {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
+    let rows = metrics(&dir);
+    let stages: Vec<(u64, u64)> = rows
+        .iter()
+        .map(|r| (r["stage"].as_u64().unwrap(), r["step"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(stages, [(1, 5), (1, 8), (2, 5), (2, 10)]);
+    let gz = rows[3]["gamma"].as_f64().unwrap();
+    assert!((gz - 1.0).abs() > 1e-4, "γ_z is learned: {gz}");
+
+    // Stage 1 alone, then stage 2 added with --stage 2, stopped at 5 steps, resumed to 10.
+    ok(vae_gpu(
+        &t.0,
+        &two_stage(&["--model", "vae", "--steps", "8", "--out", "split"]),
+    ));
+    let ck = |d: &str| std::fs::read(t.0.join(d).join("checkpoint.safetensors")).unwrap();
+    let stage1 = ck("split");
+    let mut add = vec![
+        "train",
+        "--resume",
+        "split",
+        "--stage",
+        "2",
+        "--stage2-steps",
+        "5",
+    ];
+    add.extend(s2);
+    ok(vae_gpu(&t.0, &add));
+    assert_eq!(
+        ck("split"),
+        stage1,
+        "stage 2 leaves stage 1's checkpoint untouched"
+    );
+    ok(vae_gpu(
+        &t.0,
+        &["train", "--resume", "split", "--stage2-steps", "10"],
+    ));
+    assert_eq!(ck("split"), stage1);
+    assert_eq!(ck("whole"), stage1, "stage 1 of both runs is the same");
+    let s2ck = |d: &str| std::fs::read(t.0.join(d).join("stage2.safetensors")).unwrap();
+    let (a, b) = (s2ck("whole"), s2ck("split"));
+    let (sa, sb) = (
+        safetensors::SafeTensors::deserialize(&a).unwrap(),
+        safetensors::SafeTensors::deserialize(&b).unwrap(),
+    );
+    assert!(sa.tensor("stage2.encoder.fc1.weight").is_ok());
+    for (name, view) in sa.tensors() {
+        assert_eq!(view.data(), sb.tensor(&name).unwrap().data(), "{name}");
+    }
+    assert_eq!(
+        without_rate(metrics(&dir)),
+        without_rate(metrics(&t.0.join("split")))
+    );
+    let cfg: Value =
+        serde_json::from_str(&std::fs::read_to_string(t.0.join("split/config.json")).unwrap())
+            .unwrap();
+    assert_eq!(cfg["train"]["model"], "two-stage");
+    assert_eq!(cfg["train"]["stage2"]["steps"], 10);
+
+    // Sampling: two-stage by default on a two-stage run, stage 1 on request.
+    ok(vae_gpu(&t.0, &["sample", "whole", "--n", "8"]));
+    assert!(dir.join("sample-two-stage-deterministic.png").is_file());
+    ok(vae_gpu(
+        &t.0,
+        &["sample", "whole", "--n", "8", "--stage", "1"],
+    ));
+    assert!(dir.join("sample-deterministic.png").is_file());
+
+    // eval: every diagnostic present and finite; eval.json written.
+    let out = ok(vae_gpu(
+        &t.0,
+        &[
+            "eval",
+            "whole",
+            "--json",
+            "--iwae-images",
+            "8",
+            "--iwae-samples",
+            "4",
+            "--mmd-samples",
+            "32",
+        ],
+    ));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["split"], "test");
+    for k in [
+        "/stage1/mse",
+        "/stage1/gamma",
+        "/stage2/gamma_z",
+        "/mmd/stage1",
+        "/mmd/stage2",
+        "/log_likelihood/nats_per_image",
+    ] {
+        assert!(
+            doc.pointer(k)
+                .and_then(Value::as_f64)
+                .is_some_and(f64::is_finite),
+            "{k} in {doc}"
+        );
+    }
+    assert_eq!(doc["spectra"]["stage2"].as_array().unwrap().len(), 4);
+    assert_eq!(doc["encoder_variances"]["true_manifold_dim"], 4);
+    assert!(dir.join("eval.json").is_file());
+
+    // Bad input: each names what is at fault, exits non-zero, and changes nothing.
+    let before = s2ck("whole");
+    let config_before = std::fs::read(dir.join("config.json")).unwrap();
+    let refuse = |args: &[&str], want: &str| {
+        let o = vae_gpu(&t.0, args);
+        assert!(
+            !o.status.success() && stderr(&o).contains(want),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    };
+    refuse(
+        &["train", "--resume", "whole", "--stage", "2"],
+        "two-stage run already",
+    );
+    refuse(
+        &["train", "--resume", "whole", "--stage2-lr", "0.1"],
+        "--stage2-lr",
+    );
+    refuse(
+        &["train", "--resume", "whole", "--stage2-steps", "10"],
+        "already has all of its steps",
+    );
+    refuse(
+        &["train", "--resume", "whole", "--steps", "12"],
+        "stage 1 cannot be trained on",
+    );
+    assert_eq!(s2ck("whole"), before);
+    assert_eq!(
+        std::fs::read(dir.join("config.json")).unwrap(),
+        config_before
+    );
+    // A single-stage run stopped after 5 of its 10 steps (as an interrupted run is): its
+    // stage 1 is unfinished, so stage 2 is refused, and it has no stage 2 to sample.
+    ok(vae_gpu(
+        &t.0,
+        &two_stage(&["--model", "vae", "--steps", "5", "--out", "short"]),
+    ));
+    let cfg_path = t.0.join("short/config.json");
+    let text = std::fs::read_to_string(&cfg_path).unwrap();
+    let mut cfg: Value = serde_json::from_str(&text).unwrap();
+    cfg["train"]["steps"] = 10.into();
+    std::fs::write(&cfg_path, cfg.to_string()).unwrap();
+    refuse(
+        &[
+            "train",
+            "--resume",
+            "short",
+            "--stage",
+            "2",
+            "--stage2-steps",
+            "5",
+        ],
+        "stage 1 of short is unfinished (5 of 10 steps)",
+    );
+    assert!(!t.0.join("short/stage2.safetensors").exists());
+    refuse(&["sample", "short", "--stage", "2"], "--stage");
+    refuse(&["eval", "nowhere"], "nowhere");
+    std::fs::create_dir_all(t.0.join("empty-run")).unwrap();
+    std::fs::copy(dir.join("config.json"), t.0.join("empty-run/config.json")).unwrap();
+    refuse(&["eval", "empty-run"], "checkpoint.safetensors");
 }

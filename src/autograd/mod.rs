@@ -129,6 +129,9 @@ pub struct Tape {
     gpu: Arc<Gpu>,
     nodes: Vec<Node>,
     consumed: bool,
+    /// Inference: parameters enter as constants, so no op records what a backward pass
+    /// would read (activations for the rules, batch-norm intermediates).
+    no_grad: bool,
 }
 
 impl Tape {
@@ -137,6 +140,16 @@ impl Tape {
             gpu: Arc::clone(gpu),
             nodes: Vec::new(),
             consumed: false,
+            no_grad: false,
+        }
+    }
+
+    /// A tape for forward passes only (evaluation, encoding a dataset, sampling): no op
+    /// records what a backward would need, and `backward` is an error.
+    pub fn inference(gpu: &Arc<Gpu>) -> Tape {
+        Tape {
+            no_grad: true,
+            ..Tape::new(gpu)
         }
     }
 
@@ -178,10 +191,15 @@ impl Tape {
         self.push(t, &[], Op::Constant)
     }
 
-    /// A parameter; frozen ones are recorded as constants.
+    /// A parameter; frozen ones (and all of them on an inference tape) are constants.
     pub fn param(&mut self, store: &ParamStore, id: ParamId) -> Result<Var> {
+        if !store.owns(id) {
+            return Err(Error::Autograd(format!(
+                "a parameter of another model's store was read with this one (index {id:?})"
+            )));
+        }
         let v = self.push(store.value(id), &[], Op::Constant)?;
-        if !store.is_frozen(id) {
+        if !self.no_grad && !store.is_frozen(id) {
             self.nodes[v.0].needs_grad = true;
             self.nodes[v.0].op = Op::Param(id);
         }
@@ -394,10 +412,25 @@ impl Tape {
                 lv.shape()
             )));
         }
+        if self.no_grad {
+            return Err(Error::Autograd(
+                "backward on an inference tape (Tape::inference records nothing for it)".into(),
+            ));
+        }
         if !self.needs_grad(loss) {
             return Err(Error::Autograd(
                 "the loss depends on no trainable parameter".into(),
             ));
+        }
+        // Checked before any gradient is written, so a mix-up leaves every store untouched.
+        for n in &self.nodes {
+            if let Op::Param(id) = n.op {
+                if !store.owns(id) {
+                    return Err(Error::Autograd(format!(
+                        "the tape holds a parameter of another store ({id:?}); its gradient cannot land in the store given to backward"
+                    )));
+                }
+            }
         }
         self.consumed = true;
         let mut grads: Vec<Option<Tensor>> = vec![None; self.nodes.len()];

@@ -2,6 +2,7 @@
 
 mod bench;
 mod check;
+mod eval;
 mod info;
 mod train;
 
@@ -27,12 +28,16 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a VAE (with no arguments: the built-in `shapes` data, about a minute on a CPU).
+    /// Train a two-stage VAE (with no arguments: the built-in `shapes` data, a few minutes on
+    /// a CPU).
     Train(Box<train::TrainArgs>),
     /// Draw images from a trained run's prior into a PNG grid.
     Sample(train::SampleArgs),
     /// Encode and decode a run's images into a PNG grid of originals and reconstructions.
     Reconstruct(train::ReconstructArgs),
+    /// The papers' diagnostics on a trained run (test split): loss terms, γ, active latent
+    /// dimensions, latent spectra, MMD to N(0, I), log-likelihood; written to RUN/eval.json.
+    Eval(eval::EvalArgs),
     /// List every adapter, and the chosen one's limits and features.
     Info {
         #[arg(long)]
@@ -80,6 +85,7 @@ pub fn run() -> Result<i32> {
         Command::Train(a) => train::run(&sel, *a),
         Command::Sample(a) => train::sample(&sel, a),
         Command::Reconstruct(a) => train::reconstruct(&sel, a),
+        Command::Eval(a) => eval::run(&sel, a),
         Command::Info { json } => info::run(&sel, json),
         Command::Check { json, full, filter } => check::run(&sel, json, full, filter.as_deref()),
         Command::Bench {

@@ -1,25 +1,39 @@
 //! `vae-gpu train`, `vae-gpu sample`, `vae-gpu reconstruct`.
 
 use clap::Args;
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use vae_gpu::data::{shapes, Crop, Split};
-use vae_gpu::models::{generate, Likelihood, NetKind, Objective};
-use vae_gpu::train::config::{Length, TrainConfig};
-use vae_gpu::train::{self, checkpoint, files, Session};
+use vae_gpu::models::{generate, Likelihood, NetKind};
+use vae_gpu::pipelines::config::{Length, ModelKind, RunConfig, Stage2Config, StageConfig};
+use vae_gpu::pipelines::{self, two_stage, Run};
+use vae_gpu::train::files;
 use vae_gpu::{Error, Gpu, Result, Selection};
 
-/// Steps of the out-of-the-box run on `shapes` (about a minute on a 2-core software Vulkan).
-const SHAPES_STEPS: usize = 400;
-/// Learning rate of the out-of-the-box run: 10× the reference's 1e-4, so learned γ has time to
-/// fall and the latents to open up within its few hundred steps.
-const SHAPES_LR: f32 = 1e-3;
-/// The reference's stage-1 schedule: 400 epochs, the learning rate halved every 150.
+/// The out-of-the-box run on `shapes`, a few minutes in all on a 2-core software Vulkan:
+/// steps of each stage at 30× the reference's learning rate, so learned γ has time to fall
+/// (1 → 0.17 in 600 steps; loggamma moves about lr per step) and the latents to open up,
+/// and a stage-2 MLP a quarter of the reference's width (16× fewer FLOPs in its hidden
+/// layers; its input is the 64-d latent either way). Measured: at 400 steps and 1e-3 the
+/// reconstructions were blurred blobs; at 600 and 3e-3 they are sharp ellipses.
+const SHAPES_STEPS: usize = 600;
+const SHAPES_STAGE2_STEPS: usize = 400;
+const SHAPES_LR: f64 = 3e-3;
+const SHAPES_STAGE2_HIDDEN: usize = 256;
+/// The reference's schedules: stage 1 400 epochs, the learning rate halved every 150;
+/// stage 2 800 epochs, halved every 300; both at 1e-4.
 const REFERENCE_EPOCHS: usize = 400;
 const REFERENCE_HALVE_EVERY: usize = 150;
+const REFERENCE_STAGE2_EPOCHS: usize = 800;
+const REFERENCE_STAGE2_HALVE_EVERY: usize = 300;
+const REFERENCE_LR: f64 = 1e-4;
 
-#[derive(Args, Default)]
+/// Every flag is optional so that the ones a user gave can be told from defaults: `--resume`
+/// refuses any given flag that would change the run (all but the lengths), read off this
+/// struct's serialised form, so a new flag is covered without a list to update.
+#[derive(Args, Default, Serialize)]
 pub struct TrainArgs {
     /// shapes (built in), fashion-mnist, mnist, cifar10, or a folder of IDX files, CIFAR-10
     /// batches or PNG/JPEG images, or an IDX image file [default: shapes]
@@ -38,6 +52,9 @@ pub struct TrainArgs {
     /// Use only the first N images
     #[arg(long, allow_negative_numbers = true)]
     limit: Option<usize>,
+    /// two-stage (Dai & Wipf: a second VAE on the first's latents) or vae [default: two-stage]
+    #[arg(long)]
+    model: Option<String>,
     /// infogan, wae or mlp [default: mlp on shapes, infogan otherwise]
     #[arg(long)]
     net: Option<String>,
@@ -56,18 +73,38 @@ pub struct TrainArgs {
     /// [default: 64]
     #[arg(long, allow_negative_numbers = true)]
     batch_size: Option<usize>,
-    /// Adam learning rate [default: 1e-4; shapes: 1e-3]
+    /// Adam learning rate of stage 1 [default: 1e-4; shapes: 3e-3]
     #[arg(long, allow_hyphen_values = true)]
-    lr: Option<f32>,
-    /// Halve the learning rate every N epochs [default: 150]
+    lr: Option<f64>,
+    /// Halve stage 1's learning rate every N epochs [default: 150]
     #[arg(long, allow_negative_numbers = true)]
     lr_halve_every: Option<usize>,
-    /// Train for N epochs (N·⌊images / batch⌋ steps) [default: 400; shapes: 400 steps]
+    /// Train stage 1 for N epochs (N·⌊images / batch⌋ steps) [default: 400; shapes: 600 steps]
     #[arg(long, conflicts_with = "steps", allow_negative_numbers = true)]
     epochs: Option<usize>,
-    /// Train for N steps in all
+    /// Train stage 1 for N steps in all
     #[arg(long, allow_negative_numbers = true)]
     steps: Option<usize>,
+    /// Train stage 2 for N epochs over the encoded training set [default: 800; shapes: 400
+    /// steps]
+    #[arg(long, conflicts_with = "stage2_steps", allow_negative_numbers = true)]
+    stage2_epochs: Option<usize>,
+    /// Train stage 2 for N steps in all
+    #[arg(long, allow_negative_numbers = true)]
+    stage2_steps: Option<usize>,
+    /// Stage 2's Adam learning rate [default: as stage 1's]
+    #[arg(long, allow_hyphen_values = true)]
+    stage2_lr: Option<f64>,
+    /// Halve stage 2's learning rate every N epochs [default: 300]
+    #[arg(long, allow_negative_numbers = true)]
+    stage2_lr_halve_every: Option<usize>,
+    /// Width of stage 2's hidden layers [default: 1024; shapes: 256]
+    #[arg(long, allow_negative_numbers = true)]
+    stage2_hidden: Option<usize>,
+    /// With --resume: 2 adds stage 2 to a finished single-stage run (the --stage2-* flags
+    /// then set it up)
+    #[arg(long, requires = "resume", value_parser = clap::value_parser!(u32).range(2..=2))]
+    stage: Option<u32>,
     /// Seeds the initialisation, the shuffles and ε [default: 1]
     #[arg(long)]
     seed: Option<u64>,
@@ -77,14 +114,18 @@ pub struct TrainArgs {
     /// Checkpoint every N steps, a multiple of --log-every [default: 20 × --log-every]
     #[arg(long, allow_negative_numbers = true)]
     checkpoint_every: Option<usize>,
-    /// Also write samples.png and reconstructions.png every N steps
+    /// Also checkpoint at the first log once this many minutes have passed since the last
+    /// checkpoint [default: 5]
+    #[arg(long, allow_hyphen_values = true)]
+    checkpoint_minutes: Option<f64>,
+    /// Also write samples.png and reconstructions.png every N steps of stage 1
     #[arg(long, allow_negative_numbers = true)]
     sample_every: Option<usize>,
     /// Run directory [default: runs/DATA-NET-DATE-TIME]
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Continue the run in this directory exactly where its checkpoint left off (only
-    /// --steps or --epochs may be given, to train longer)
+    /// Continue the run in this directory exactly where its checkpoints left off (only the
+    /// lengths, --steps/--epochs and --stage2-steps/--stage2-epochs, may be given)
     #[arg(long, conflicts_with_all = ["out", "force"])]
     resume: Option<PathBuf>,
     /// Replace the run already in --out
@@ -92,33 +133,30 @@ pub struct TrainArgs {
     force: bool,
 }
 
+/// Flags that may be given with --resume: the lengths, and (with --stage 2) stage 2's setup.
+const RESUMABLE: [&str; 5] = ["resume", "steps", "epochs", "stage2_steps", "stage2_epochs"];
+const ADDS_STAGE2: [&str; 4] = [
+    "stage",
+    "stage2_lr",
+    "stage2_lr_halve_every",
+    "stage2_hidden",
+];
+
+fn flag_name(field: &str) -> String {
+    format!("--{}", field.replace('_', "-"))
+}
+
 impl TrainArgs {
-    /// The flags given that a resumed run may not change.
-    fn fixed_flags_given(&self) -> Vec<&'static str> {
-        let mut v = Vec::new();
-        let mut check = |given: bool, name| {
-            if given {
-                v.push(name)
-            }
-        };
-        check(self.data.is_some(), "--data");
-        check(self.split.is_some(), "--split");
-        check(self.image_size.is_some(), "--image-size");
-        check(self.crop.is_some(), "--crop");
-        check(self.limit.is_some(), "--limit");
-        check(self.net.is_some(), "--net");
-        check(self.latent_dim.is_some(), "--latent-dim");
-        check(self.likelihood.is_some(), "--likelihood");
-        check(self.gamma.is_some(), "--gamma");
-        check(self.beta.is_some(), "--beta");
-        check(self.batch_size.is_some(), "--batch-size");
-        check(self.lr.is_some(), "--lr");
-        check(self.lr_halve_every.is_some(), "--lr-halve-every");
-        check(self.seed.is_some(), "--seed");
-        check(self.log_every.is_some(), "--log-every");
-        check(self.checkpoint_every.is_some(), "--checkpoint-every");
-        check(self.sample_every.is_some(), "--sample-every");
-        v
+    /// The given flags (as --kebab-case) outside `allowed`.
+    fn given_except(&self, allowed: &[&str]) -> Vec<String> {
+        let v = serde_json::to_value(self).expect("flags serialise");
+        v.as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(_, v)| !v.is_null() && **v != serde_json::Value::Bool(false))
+            .filter(|(k, _)| !allowed.contains(&k.as_str()))
+            .map(|(k, _)| flag_name(k))
+            .collect()
     }
 
     fn length(&self) -> Option<Length> {
@@ -127,7 +165,37 @@ impl TrainArgs {
             .or(self.steps.map(Length::Steps))
     }
 
-    fn config(&self) -> Result<TrainConfig> {
+    fn stage2_length(&self) -> Option<Length> {
+        self.stage2_epochs
+            .map(Length::Epochs)
+            .or(self.stage2_steps.map(Length::Steps))
+    }
+
+    /// Stage 2's settings from the flags and defaults.
+    fn stage2(&self, is_shapes: bool, stage1_lr: f64) -> Stage2Config {
+        Stage2Config {
+            hidden: self.stage2_hidden.unwrap_or(if is_shapes {
+                SHAPES_STAGE2_HIDDEN
+            } else {
+                vae_gpu::models::stage2::HIDDEN
+            }),
+            layers: vae_gpu::models::stage2::LAYERS,
+            schedule: StageConfig {
+                lr: self.stage2_lr.unwrap_or(stage1_lr),
+                lr_halve_every: Some(
+                    self.stage2_lr_halve_every
+                        .unwrap_or(REFERENCE_STAGE2_HALVE_EVERY),
+                ),
+                length: self.stage2_length().unwrap_or(if is_shapes {
+                    Length::Steps(SHAPES_STAGE2_STEPS)
+                } else {
+                    Length::Epochs(REFERENCE_STAGE2_EPOCHS)
+                }),
+            },
+        }
+    }
+
+    fn config(&self) -> Result<RunConfig> {
         let data = self.data.clone().unwrap_or_else(|| "shapes".into());
         let is_shapes = data == "shapes";
         let likelihood = match (self.likelihood.as_deref(), self.gamma) {
@@ -147,41 +215,119 @@ impl TrainArgs {
                 ))
             }
         };
+        let model = ModelKind::parse(self.model.as_deref().unwrap_or("two-stage"))?;
+        if model == ModelKind::Vae {
+            if let Some(f) = self
+                .given_except(&[])
+                .into_iter()
+                .find(|f| f.starts_with("--stage2-"))
+            {
+                return Err(Error::flag(
+                    f,
+                    "sets up stage 2, which only --model two-stage has",
+                ));
+            }
+        }
         let log_every = self.log_every.unwrap_or(50);
-        Ok(TrainConfig {
+        let lr = self
+            .lr
+            .unwrap_or(if is_shapes { SHAPES_LR } else { REFERENCE_LR });
+        Ok(RunConfig {
             split: Split::parse(self.split.as_deref().unwrap_or("train"))?,
             image_size: self.image_size,
             crop: self.crop.as_deref().map(Crop::parse).transpose()?,
             limit: self.limit,
+            model,
             net: match &self.net {
                 Some(n) => NetKind::parse(n)?,
                 None if is_shapes => NetKind::Mlp,
                 None => NetKind::InfoGan,
             },
-            latent: self.latent_dim.unwrap_or(64),
-            objective: Objective {
-                likelihood,
-                beta: self.beta.unwrap_or(1.0),
-            },
-            batch: self.batch_size.unwrap_or(64),
-            lr: self.lr.unwrap_or(if is_shapes { SHAPES_LR } else { 1e-4 }),
-            lr_halve_every: Some(self.lr_halve_every.unwrap_or(REFERENCE_HALVE_EVERY)),
-            length: self.length().unwrap_or(if is_shapes {
-                Length::Steps(SHAPES_STEPS)
-            } else {
-                Length::Epochs(REFERENCE_EPOCHS)
-            }),
+            latent_dim: self.latent_dim.unwrap_or(64),
+            likelihood,
+            beta: self.beta.unwrap_or(1.0),
+            batch_size: self.batch_size.unwrap_or(64),
             seed: self.seed.unwrap_or(1),
             log_every,
             checkpoint_every: self.checkpoint_every.unwrap_or(20 * log_every),
+            checkpoint_minutes: self.checkpoint_minutes.unwrap_or(5.0),
             sample_every: self.sample_every,
+            stage1: StageConfig {
+                lr,
+                lr_halve_every: Some(self.lr_halve_every.unwrap_or(REFERENCE_HALVE_EVERY)),
+                length: self.length().unwrap_or(if is_shapes {
+                    Length::Steps(SHAPES_STEPS)
+                } else {
+                    Length::Epochs(REFERENCE_EPOCHS)
+                }),
+            },
+            stage2: (model == ModelKind::TwoStage).then(|| self.stage2(is_shapes, lr)),
             data,
         })
+    }
+
+    /// The settings of a run being resumed from `dir`, with the lengths (and, with --stage 2,
+    /// stage 2's setup) the flags give; any other flag is refused.
+    fn resumed_config(&self, dir: &Path) -> Result<RunConfig> {
+        let cfg_file = dir.join(files::CONFIG);
+        let (mut cfg, _) = pipelines::read_config(dir)?;
+        let adding = self.stage == Some(2);
+        let mut allowed = RESUMABLE.to_vec();
+        if adding {
+            allowed.extend(ADDS_STAGE2);
+        }
+        if let Some(f) = self.given_except(&allowed).into_iter().next() {
+            let why = if ADDS_STAGE2.iter().any(|a| f == flag_name(a)) {
+                "sets up stage 2, which --resume does only with --stage 2 on a single-stage run"
+                    .to_string()
+            } else {
+                format!(
+                    "cannot change when resuming: {} fixes it (only the lengths --steps, --epochs, --stage2-steps, --stage2-epochs may be given)",
+                    cfg_file.display()
+                )
+            };
+            return Err(Error::flag(f, why));
+        }
+        if adding {
+            if cfg.model == ModelKind::TwoStage {
+                return Err(Error::flag(
+                    "--stage",
+                    format!("{} is a two-stage run already", dir.display()),
+                ));
+            }
+            if self.length().is_some() {
+                return Err(Error::flag(
+                    "--steps",
+                    "stage 1 of a run getting its stage 2 is finished; give --stage2-steps or --stage2-epochs",
+                ));
+            }
+            let lr = cfg.stage1.lr;
+            cfg.model = ModelKind::TwoStage;
+            cfg.stage2 = Some(self.stage2(cfg.data == "shapes", lr));
+        } else if let Some(l) = self.stage2_length() {
+            match cfg.stage2.as_mut() {
+                Some(s2) => s2.schedule.length = l,
+                None => {
+                    return Err(Error::flag(
+                        "--stage2-steps",
+                        format!(
+                            "{} has no stage 2 (add one with --stage 2 --resume {0})",
+                            dir.display()
+                        ),
+                    ))
+                }
+            }
+        }
+        if let Some(l) = self.length() {
+            cfg.stage1.length = l;
+        }
+        cfg.validate()?;
+        Ok(cfg)
     }
 }
 
 /// runs/DATA-NET-YYYYMMDD-HHMMSS (UTC).
-fn default_out(cfg: &TrainConfig) -> PathBuf {
+fn default_out(cfg: &RunConfig) -> PathBuf {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -213,27 +359,13 @@ fn default_out(cfg: &TrainConfig) -> PathBuf {
 pub fn run(sel: &Selection, args: TrainArgs) -> Result<i32> {
     let (cfg, dir, resume) = match &args.resume {
         Some(dir) => {
-            let given = args.fixed_flags_given();
-            if !given.is_empty() {
-                return Err(Error::flag(
-                    given[0],
-                    format!(
-                        "cannot change when resuming: {} fixes it (only --steps or --epochs may be given)",
-                        dir.join(files::CONFIG).display()
-                    ),
-                ));
-            }
             if !dir.join(files::CHECKPOINT).is_file() {
                 return Err(Error::flag(
                     "--resume",
                     format!("{} has no {}", dir.display(), files::CHECKPOINT),
                 ));
             }
-            let (mut cfg, _) = train::read_config(dir)?;
-            if let Some(l) = args.length() {
-                cfg.length = l;
-            }
-            (cfg, dir.clone(), true)
+            (args.resumed_config(dir)?, dir.clone(), true)
         }
         None => {
             let cfg = args.config()?;
@@ -244,20 +376,43 @@ pub fn run(sel: &Selection, args: TrainArgs) -> Result<i32> {
     };
     let gpu = Gpu::new(sel)?;
     // Everything that can be checked is checked before the run directory is touched.
-    let session = Session::new(&gpu, cfg)?;
+    let run = Run::new(&gpu, cfg)?;
     if !resume {
         files::prepare_new(&dir, args.force)?;
+    } else if args.stage == Some(2) {
+        let s1 = pipelines::checkpoint_steps(&dir.join(files::CHECKPOINT))?.unwrap_or(0);
+        if s1 < run.stage1_steps() {
+            return Err(Error::flag(
+                "--stage",
+                format!(
+                    "stage 1 of {} is unfinished ({s1} of {} steps): finish it with --resume {0} first",
+                    dir.display(),
+                    run.stage1_steps()
+                ),
+            ));
+        }
     }
+    if resume {
+        pipelines::check_resumable(&run, &dir)?;
+        // The lengths asked for (and a stage 2 added) become the run's settings.
+        run.write_config(&gpu, &dir)?;
+    }
+    let stages = match run.stage2_steps() {
+        Some(s2) => format!("{} + {s2} steps (stages 1 + 2)", run.stage1_steps()),
+        None => format!("{} steps", run.stage1_steps()),
+    };
     eprintln!(
-        "vae-gpu train: {} ({} images {}×{}×{}), {} net, {} parameters, {} steps, on {} ({:?}); run directory {}",
-        session.data.source,
-        session.data.len(),
-        session.data.channels,
-        session.data.side,
-        session.data.side,
-        session.cfg.net.name(),
-        session.store.count(),
-        session.total_steps(),
+        "vae-gpu train: {} ({} images {}×{}×{}), {} net, {} parameters{}, {stages}, on {} ({:?}); run directory {}",
+        run.data.source,
+        run.data.len(),
+        run.data.channels,
+        run.data.side,
+        run.data.side,
+        run.cfg.net.name(),
+        run.stage1.store.count(),
+        run.stage2
+            .as_ref()
+            .map_or(String::new(), |s| format!(" + {} in stage 2", s.store.count())),
         gpu.info.name,
         gpu.info.backend,
         dir.display()
@@ -273,47 +428,35 @@ pub fn run(sel: &Selection, args: TrainArgs) -> Result<i32> {
             "\nvae-gpu: interrupted; checkpointing after this step (Ctrl-C again to quit now)"
         );
     });
-    let done = train::train(&gpu, &session, &dir, resume, &stop)?;
-    if let Some(row) = &done.last {
+    let done = pipelines::train(&gpu, &run, &dir, resume, &stop)?;
+    let last = done.stage2.as_ref().unwrap_or(&done.stage1);
+    if let Some(row) = &last.last {
         eprintln!("last metrics: {row}");
     }
-    if done.interrupted {
+    if done.interrupted() {
         eprintln!(
-            "stopped at step {}; continue with: vae-gpu train --resume {}",
-            done.steps,
+            "stopped at step {} of stage {}; continue with: vae-gpu train --resume {}",
+            last.steps,
+            if done.stage2.is_some() { 2 } else { 1 },
             dir.display()
         );
         return Ok(130);
     }
-    eprintln!(
-        "done: {} steps; wrote {}",
-        done.steps,
-        files::ALL
-            .map(|f| dir.join(f).display().to_string())
-            .join(", ")
-    );
-    if session.data.source == "shapes" {
+    let written: Vec<String> = files::ALL
+        .iter()
+        .map(|f| dir.join(f))
+        .filter(|p| p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+    eprintln!("done; wrote {}", written.join(", "));
+    if run.data.source == "shapes" {
         eprintln!(
-            "(shapes lie on a {}-dimensional manifold)",
-            shapes::MANIFOLD_DIM
+            "(shapes lie on a {}-dimensional manifold; `vae-gpu eval {}` counts the active latent dimensions)",
+            shapes::MANIFOLD_DIM,
+            dir.display()
         );
     }
     Ok(0)
-}
-
-/// Rebuilds a finished (or checkpointed) run's model from its directory.
-/// (device, session, steps trained).
-fn open_run(sel: &Selection, dir: &Path, split: Option<Split>) -> Result<(Arc<Gpu>, Session, u64)> {
-    let (mut cfg, _) = train::read_config(dir)?;
-    if let Some(s) = split {
-        cfg.split = s;
-    }
-    // Sampling needs only the image size, but a batch must fit in what is loaded.
-    cfg.batch = 1;
-    let gpu = Gpu::new(sel)?;
-    let session = Session::new(&gpu, cfg)?;
-    let meta = checkpoint::load(&dir.join(files::CHECKPOINT), &session.store, None)?;
-    Ok((gpu, session, meta.step))
 }
 
 #[derive(Args)]
@@ -329,26 +472,63 @@ pub struct SampleArgs {
     /// Seeds z (and the pixel noise)
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// 2: two-stage samples u ~ N(0, I) → z = ẑ(u) + γ_z·ε → x; 1: z ~ N(0, I) straight into
+    /// stage 1's decoder [default: 2 on a two-stage run, else 1]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=2))]
+    stage: Option<u32>,
     /// Output PNG [default: RUN/sample-deterministic.png or RUN/sample-ancestral.png]
     #[arg(long)]
     out: Option<PathBuf>,
 }
 
 pub fn sample(sel: &Selection, a: SampleArgs) -> Result<i32> {
-    let (_gpu, s, steps) = open_run(sel, &a.run, None)?;
-    let x = s.with_debiased_bn(steps, || {
-        generate::sample(&s.vae, &s.store, a.n as usize, a.seed, a.ancestral)
-    })?;
+    let gpu = Gpu::new(sel)?;
+    let (run, steps1, steps2) = pipelines::open(&gpu, &a.run, None)?;
+    let stage = match (a.stage, steps2) {
+        (Some(2), None) => {
+            return Err(Error::flag(
+                "--stage",
+                format!(
+                    "{} has no trained stage 2 (train one with vae-gpu train --resume {0}{})",
+                    a.run.display(),
+                    if run.stage2.is_none() {
+                        " --stage 2"
+                    } else {
+                        ""
+                    }
+                ),
+            ))
+        }
+        (Some(s), _) => s,
+        (None, Some(_)) => 2,
+        (None, None) => 1,
+    };
+    let n = a.n as usize;
+    let x = if stage == 2 {
+        two_stage::sample(&run, steps1, n, a.seed, a.ancestral)?
+    } else {
+        let s = &run.stage1;
+        s.with_debiased_bn(steps1, || {
+            generate::sample(&s.vae, &s.store, n, a.seed, a.ancestral)
+        })?
+    };
     let mode = if a.ancestral {
         "ancestral"
     } else {
         "deterministic"
     };
-    let out = a
-        .out
-        .unwrap_or_else(|| a.run.join(format!("sample-{mode}.png")));
-    vae_gpu::grid::write_png(&out, &x, s.data.channels, s.data.side, 8)?;
-    eprintln!("wrote {} ({} {mode} samples)", out.display(), a.n);
+    let name = if stage == 2 {
+        format!("sample-two-stage-{mode}.png")
+    } else {
+        format!("sample-{mode}.png")
+    };
+    let out = a.out.unwrap_or_else(|| a.run.join(name));
+    vae_gpu::grid::write_png(&out, &x, run.data.channels, run.data.side, 8)?;
+    eprintln!(
+        "wrote {} ({n} {mode} {} samples)",
+        out.display(),
+        if stage == 2 { "two-stage" } else { "stage-1" }
+    );
     Ok(0)
 }
 
@@ -369,16 +549,18 @@ pub struct ReconstructArgs {
 
 pub fn reconstruct(sel: &Selection, a: ReconstructArgs) -> Result<i32> {
     let split = Split::parse(&a.split)?;
-    let (_gpu, s, steps) = open_run(sel, &a.run, Some(split))?;
-    let n = (a.n as usize).min(s.data.len());
+    let gpu = Gpu::new(sel)?;
+    let (run, steps, _) = pipelines::open(&gpu, &a.run, Some(split))?;
+    let s = &run.stage1;
+    let n = (a.n as usize).min(run.data.len());
     let mut x = Vec::new();
-    s.data.gather(&(0..n).collect::<Vec<_>>(), &mut x);
+    run.data.gather(&(0..n).collect::<Vec<_>>(), &mut x);
     let r = s.with_debiased_bn(steps, || generate::reconstruct(&s.vae, &s.store, &x))?;
-    let tiles = vae_gpu::grid::interleave_rows(&x, &r, s.data.image_len(), 8);
+    let tiles = vae_gpu::grid::interleave_rows(&x, &r, run.data.image_len(), 8);
     let out = a
         .out
         .unwrap_or_else(|| a.run.join(format!("reconstruct-{}.png", a.split)));
-    vae_gpu::grid::write_png(&out, &tiles, s.data.channels, s.data.side, 8.min(n))?;
+    vae_gpu::grid::write_png(&out, &tiles, run.data.channels, run.data.side, 8.min(n))?;
     eprintln!(
         "wrote {} ({n} {} images and their reconstructions)",
         out.display(),

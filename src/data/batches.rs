@@ -25,6 +25,10 @@ impl Batches {
         }
     }
 
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
     pub fn per_epoch(&self) -> usize {
         self.n / self.batch
     }

@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 pub use batches::Batches;
 
 /// Which part of a dataset: the distributed training or test split.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Split {
     Train,
     Test,
@@ -80,7 +81,8 @@ impl Dataset {
 
 /// How a folder of photographs is cut to squares: the reference's CelebA crop is
 /// `--crop 45,25,128` (rows 45..173, cols 25..153); by default the largest centred square.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct Crop {
     pub top: usize,
     pub left: usize,
@@ -101,6 +103,20 @@ impl Crop {
                 format!("'{s}' is not TOP,LEFT,SIZE with SIZE > 0"),
             )),
         }
+    }
+}
+
+/// Written as "TOP,LEFT,SIZE", as `--crop` takes it.
+impl From<Crop> for String {
+    fn from(c: Crop) -> String {
+        format!("{},{},{}", c.top, c.left, c.size)
+    }
+}
+
+impl TryFrom<String> for Crop {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Crop> {
+        Crop::parse(&s)
     }
 }
 

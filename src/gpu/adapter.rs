@@ -41,12 +41,10 @@ pub fn parse_backends(list: &str) -> Result<wgpu::Backends> {
             "dx12" | "d3d12" => wgpu::Backends::DX12,
             "all" | "primary" => wgpu::Backends::all(),
             other => {
-                return Err(Error::Flag {
-                    flag: "--backend",
-                    detail: format!(
-                        "unknown backend '{other}' (expected vulkan, gl, metal, dx12 or all)"
-                    ),
-                })
+                return Err(Error::flag(
+                    "--backend",
+                    format!("unknown backend '{other}' (expected vulkan, gl, metal, dx12 or all)"),
+                ))
             }
         };
     }

@@ -43,10 +43,10 @@ impl MatmulVariant {
             "vec4" => Ok(Self::Vec4),
             "blocked" => Ok(Self::Blocked),
             "tiled" => Ok(Self::Tiled),
-            _ => Err(Error::Flag {
-                flag: "VAE_GPU_MATMUL",
-                detail: format!("'{s}' is not one of vec4, blocked, tiled"),
-            }),
+            _ => Err(Error::flag(
+                "VAE_GPU_MATMUL",
+                format!("'{s}' is not one of vec4, blocked, tiled"),
+            )),
         }
     }
 }
@@ -66,10 +66,10 @@ impl ConvVariant {
         match s {
             "direct" => Ok(Self::Direct),
             "gemm" => Ok(Self::Gemm),
-            _ => Err(Error::Flag {
-                flag: "VAE_GPU_CONV",
-                detail: format!("'{s}' is not one of direct, gemm"),
-            }),
+            _ => Err(Error::flag(
+                "VAE_GPU_CONV",
+                format!("'{s}' is not one of direct, gemm"),
+            )),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! scatter.wgsl: writes into part of an existing tensor — concatenation along the last
-//! dim, the backward of slicing it, and gradient accumulation into the flat gradient buffer.
+//! dim, the backward of slicing it, and gradient accumulation into the flat gradient buffer
+//! — and its converse, gathering chosen rows of a matrix into a dense batch.
 
 use super::{dense, groups_for, Params};
 use crate::error::{Error, Result};
@@ -122,7 +123,78 @@ pub fn accumulate(dst: &Tensor, src: &Tensor) -> Result<()> {
     )
 }
 
+/// dst[row0 + r] = src[r]: a batch's rows written into a larger dense matrix (assembling
+/// a whole dataset's encodings on the device, batch by batch).
+pub fn write_rows(src: &Tensor, dst: &Tensor, row0: usize) -> Result<()> {
+    const OP: &str = "write_rows";
+    let (rows, w) = rows_width(src);
+    let (dst_rows, dst_w) = rows_width(dst);
+    if w != dst_w || row0 + rows > dst_rows || !dst.is_contiguous() || dst.offset() != 0 {
+        return Err(Error::shape(
+            OP,
+            format!(
+                "{:?} at row {row0} of {:?} (a dense matrix of the same width)",
+                src.shape(),
+                dst.shape()
+            ),
+        ));
+    }
+    let params = Params::default()
+        .u(rows * w)
+        .u(row0 * w)
+        .u(w)
+        .u(w)
+        .u(0)
+        .bytes();
+    launch("place", params, &dense(src)?, dst, rows * w)
+}
+
+/// out[r] = src[rows[r]] for a matrix `src` [n, w]: the rows of a batch, chosen on the host
+/// (a shuffled index list, 4 bytes a row uploaded) from data that stays on the device.
+pub fn gather_rows(src: &Tensor, rows: &[usize]) -> Result<Tensor> {
+    const OP: &str = "gather_rows";
+    crate::kernels::expect_rank(OP, "source", src, 2)?;
+    let (n, w) = (src.shape()[0], src.shape()[1]);
+    if let Some(&bad) = rows.iter().find(|&&r| r >= n) {
+        return Err(Error::shape(
+            OP,
+            format!("row {bad} of a [{n}, {w}] matrix"),
+        ));
+    }
+    // A dense view at an offset is read in place (the stored latents are never copied).
+    let src = if src.is_contiguous() {
+        src.clone()
+    } else {
+        dense(src)?
+    };
+    let out = Tensor::empty(src.gpu(), &[rows.len(), w])?;
+    let total = rows.len() * w;
+    if total == 0 {
+        return Ok(out);
+    }
+    // The indices travel as u32 bit patterns in an f32 tensor (a storage buffer is bytes).
+    let bits: Vec<f32> = rows.iter().map(|&r| f32::from_bits(r as u32)).collect();
+    let idx = Tensor::from_slice(src.gpu(), &bits, &[rows.len()])?;
+    let params = Params::default().u(total).u(src.offset()).u(0).u(w).bytes();
+    src.gpu().dispatch(&Dispatch {
+        shader: "scatter",
+        entry: "gather_rows",
+        consts: &[],
+        params: &params,
+        buffers: &[src.buffer(), out.buffer(), idx.buffer()],
+        groups: groups_for(total, 256),
+    })?;
+    Ok(out)
+}
+
 pub mod reference {
+    /// Rows `rows` of a row-major [n, w] matrix.
+    pub fn gather_rows(src: &[f64], w: usize, rows: &[usize]) -> Vec<f64> {
+        rows.iter()
+            .flat_map(|&r| src[r * w..(r + 1) * w].iter().copied())
+            .collect()
+    }
+
     /// Row-major concatenation of [rows, w_i] blocks along columns.
     pub fn concat_last(parts: &[(&[f64], usize)], rows: usize) -> Vec<f64> {
         let mut out = Vec::new();

@@ -1,34 +1,99 @@
-//! Drawing images from a trained VAE (batch norm in eval mode, nothing recorded for
-//! gradients): samples from the prior and reconstructions.
+//! Inference: forward passes on an inference tape (nothing recorded for backward, batch norm
+//! in eval mode), in batches of a chosen size, never the whole dataset as one batch.
+//! Encoding a dataset, decoding latents already on the device, samples from the prior and
+//! reconstructions.
 
 use super::{Likelihood, Vae};
 use crate::autograd::Tape;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::kernels::random::{self, RandomKey};
+use crate::kernels::scatter;
 use crate::nn::ParamStore;
 use crate::tensor::Tensor;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
 /// Random streams: training draws ε from stream 0; sampling never touches it.
-const STREAM_Z: u32 = 1;
-const STREAM_NOISE: u32 = 2;
+pub const STREAM_Z: u32 = 1;
+pub const STREAM_NOISE: u32 = 2;
 
-/// `n` images [n, C, side, side] from z ~ N(0, I) (Philox keyed by `seed`):
-/// deterministic x = μ_x(z), or with `ancestral` x ~ p(x | z): μ_x + γ·ε for the Gaussian
-/// decoders, a Bernoulli draw per pixel for the Bernoulli one.
-pub fn sample(vae: &Vae, s: &ParamStore, n: usize, seed: u64, ancestral: bool) -> Result<Vec<f32>> {
-    let gpu = s.gpu();
-    let key = |stream| RandomKey {
+fn check_batch(batch: usize) -> Result<()> {
+    if batch == 0 {
+        return Err(Error::flag("--eval-batch", "must be at least 1"));
+    }
+    Ok(())
+}
+
+/// (μ_z, σ_z), each [n, κ] on the device, of `n` examples that `load(start, len)` uploads
+/// `batch` at a time.
+pub fn encode_batches(
+    vae: &Vae,
+    s: &ParamStore,
+    n: usize,
+    batch: usize,
+    mut load: impl FnMut(usize, usize) -> Result<Tensor>,
+) -> Result<(Tensor, Tensor)> {
+    check_batch(batch)?;
+    let k = vae.net.latent();
+    let mu = Tensor::empty(s.gpu(), &[n, k])?;
+    let sigma = Tensor::empty(s.gpu(), &[n, k])?;
+    for start in (0..n).step_by(batch) {
+        let len = batch.min(n - start);
+        let mut t = Tape::inference(s.gpu());
+        let x = t.constant(load(start, len)?)?;
+        let (m, sg) = vae.net.encode(&mut t, s, x, false)?;
+        scatter::write_rows(t.value(m), &mu, start)?;
+        scatter::write_rows(t.value(sg), &sigma, start)?;
+        // One batch in flight: the next upload waits for nothing, memory stays one batch's.
+        s.gpu().flush_pipelined()?;
+    }
+    Ok((mu, sigma))
+}
+
+/// μ_x(z) [n, ..example] on the device for latents `z` [n, κ] already there, `batch` rows
+/// at a time.
+pub fn decode_batches(vae: &Vae, s: &ParamStore, z: &Tensor, batch: usize) -> Result<Tensor> {
+    check_batch(batch)?;
+    crate::kernels::expect_rank("decode", "latents", z, 2)?;
+    let n = z.shape()[0];
+    let example = vae.net.example_shape();
+    let width: usize = example.iter().product();
+    let out = Tensor::empty(s.gpu(), &[n, width])?;
+    for start in (0..n).step_by(batch) {
+        let len = batch.min(n - start);
+        let mut t = Tape::inference(s.gpu());
+        let zv = t.constant(z.narrow0(start, len)?)?;
+        let x = vae.net.decode(&mut t, s, zv, false)?;
+        scatter::write_rows(&t.value(x).reshape(&[len, width])?, &out, start)?;
+        s.gpu().flush_pipelined()?;
+    }
+    let mut shape = vec![n];
+    shape.extend(example);
+    out.reshape(&shape)
+}
+
+/// Rows of the device's batch size when a caller has no reason to choose another.
+pub const DEFAULT_BATCH: usize = 256;
+
+/// z ~ N(0, I) [n, κ] drawn on the device (Philox keyed by `seed`, stream `STREAM_Z`).
+pub fn prior(vae: &Vae, s: &ParamStore, n: usize, seed: u64) -> Result<Tensor> {
+    let key = RandomKey {
         seed,
         step: 0,
-        stream,
+        stream: STREAM_Z,
     };
-    let z = random::normal(gpu, &[n, vae.net.latent()], key(STREAM_Z))?;
-    let mut t = Tape::new(gpu);
-    let zv = t.constant(z)?;
-    let mu_x = vae.net.decode(&mut t, s, zv, false)?;
-    let mu = t.value(mu_x).clone();
+    random::normal(s.gpu(), &[n, vae.net.latent()], key)
+}
+
+/// Turns decoder means into draws: unchanged when deterministic, or x ~ p(x | z) with
+/// `ancestral` — μ_x + γ·ε for the Gaussian decoders, a Bernoulli draw per pixel otherwise.
+pub fn draw(
+    vae: &Vae,
+    s: &ParamStore,
+    mu: &Tensor,
+    seed: u64,
+    ancestral: bool,
+) -> Result<Vec<f32>> {
     if !ancestral {
         return mu.to_vec();
     }
@@ -42,7 +107,12 @@ pub fn sample(vae: &Vae, s: &ParamStore, n: usize, seed: u64, ancestral: bool) -
                 .collect())
         }
         (_, Some(gamma)) => {
-            let eps = random::normal(gpu, mu.shape(), key(STREAM_NOISE))?.to_vec()?;
+            let key = RandomKey {
+                seed,
+                step: 0,
+                stream: STREAM_NOISE,
+            };
+            let eps = random::normal(s.gpu(), mu.shape(), key)?.to_vec()?;
             Ok(mu
                 .to_vec()?
                 .iter()
@@ -53,13 +123,23 @@ pub fn sample(vae: &Vae, s: &ParamStore, n: usize, seed: u64, ancestral: bool) -
     }
 }
 
-/// μ_x(μ_z(x)) for images x [n, C, side, side]: the deterministic reconstruction.
+/// `n` images from z ~ N(0, I) (Philox keyed by `seed`), deterministic x = μ_x(z) or
+/// ancestral x ~ p(x | z) (see `draw`).
+pub fn sample(vae: &Vae, s: &ParamStore, n: usize, seed: u64, ancestral: bool) -> Result<Vec<f32>> {
+    let z = prior(vae, s, n, seed)?;
+    let mu = decode_batches(vae, s, &z, DEFAULT_BATCH)?;
+    draw(vae, s, &mu, seed, ancestral)
+}
+
+/// μ_x(μ_z(x)) for examples x [n, ..example]: the deterministic reconstruction.
 pub fn reconstruct(vae: &Vae, s: &ParamStore, x: &[f32]) -> Result<Vec<f32>> {
-    let (c, side) = vae.net.image();
-    let n = x.len() / (c * side * side);
-    let mut t = Tape::new(s.gpu());
-    let xv = t.constant(Tensor::from_slice(s.gpu(), x, &[n, c, side, side])?)?;
-    let (mu, _) = vae.net.encode(&mut t, s, xv, false)?;
-    let out = vae.net.decode(&mut t, s, mu, false)?;
-    t.value(out).to_vec()
+    let example = vae.net.example_shape();
+    let width: usize = example.iter().product();
+    let n = x.len() / width.max(1);
+    let (mu, _) = encode_batches(vae, s, n, DEFAULT_BATCH, |start, len| {
+        let mut shape = vec![len];
+        shape.extend(&example);
+        Tensor::from_slice(s.gpu(), &x[start * width..(start + len) * width], &shape)
+    })?;
+    decode_batches(vae, s, &mu, DEFAULT_BATCH)?.to_vec()
 }

@@ -106,8 +106,8 @@ impl Network for InfoGan {
         self.cfg.latent
     }
 
-    fn image(&self) -> (usize, usize) {
-        (self.cfg.channels, self.cfg.side)
+    fn example_shape(&self) -> Vec<usize> {
+        vec![self.cfg.channels, self.cfg.side, self.cfg.side]
     }
 
     /// x [N, C, side, side] → (μ_z, σ_z), each [N, κ].

@@ -54,8 +54,8 @@ impl Network for Mlp {
         self.latent
     }
 
-    fn image(&self) -> (usize, usize) {
-        (self.channels, self.side)
+    fn example_shape(&self) -> Vec<usize> {
+        vec![self.channels, self.side, self.side]
     }
 
     fn encode(&self, t: &mut Tape, s: &ParamStore, x: Var, _train: bool) -> Result<(Var, Var)> {

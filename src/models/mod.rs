@@ -1,11 +1,15 @@
 //! The papers' networks and objectives, built from `nn` layers on the `autograd` tape.
 //!
-//! A `Network` is an encoder x → (μ_z, σ_z) and a decoder z → μ_x; `Vae` adds the
-//! objective (likelihood, β, learned γ) and the training step.
+//! A `Network` is an encoder x → (μ_z, σ_z) and a decoder z → μ_x around one example shape
+//! (images, or the latent vectors stage 2 models); `Vae` adds the objective (likelihood, β,
+//! learned γ) and the training step; `Trainable` is what the training loop drives.
 
+pub mod classifier;
 pub mod generate;
 pub mod infogan;
 pub mod mlp;
+pub mod stage2;
+pub mod trainable;
 pub mod vae;
 pub mod wae;
 
@@ -16,17 +20,20 @@ use crate::nn::{ParamStore, ParamsBuilder};
 
 pub use infogan::{InfoGan, InfoGanConfig};
 pub use mlp::Mlp;
-pub use vae::{Likelihood, Losses, Objective, StepOutput, Vae};
+pub use stage2::Stage2Net;
+pub use trainable::{Batch, Metric, Trainable};
+pub use vae::{Likelihood, Losses, Objective, StepOutput, Vae, VaeModel};
 pub use wae::Wae;
 
 pub trait Network {
     /// κ, the latent size.
     fn latent(&self) -> usize;
-    /// (channels, side) of the images it takes and makes.
-    fn image(&self) -> (usize, usize);
-    /// x [N, C, side, side] → (μ_z, σ_z), each [N, κ], σ_z > 0.
+    /// The shape of one example it takes and makes: [C, side, side] for images (decoded
+    /// through a sigmoid into (0, 1)), [D] for vectors (decoded unbounded).
+    fn example_shape(&self) -> Vec<usize>;
+    /// x [N, ..example] → (μ_z, σ_z), each [N, κ], σ_z > 0.
     fn encode(&self, t: &mut Tape, s: &ParamStore, x: Var, train: bool) -> Result<(Var, Var)>;
-    /// z [N, κ] → μ_x [N, C, side, side] in (0, 1).
+    /// z [N, κ] → μ_x [N, ..example].
     fn decode(&self, t: &mut Tape, s: &ParamStore, z: Var, train: bool) -> Result<Var>;
     /// Multiply-add FLOPs (2 per MAC) of the convolutions and dense layers of one forward
     /// pass at `batch` (elementwise ops, batch norm and losses add a few %).
@@ -47,7 +54,8 @@ pub(crate) fn split_mu_sigma(t: &mut Tape, h: Var, latent: usize) -> Result<(Var
 }
 
 /// The networks `vae-gpu train --net` offers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum NetKind {
     /// The reference's InfoGAN-style conv net (side divisible by 4).
     InfoGan,

@@ -2,21 +2,28 @@
 //! likelihood plus β·KL(q(z | x) ‖ N(0, I)), sums over elements divided by the batch size
 //! (as the reference codes them), with z = μ_z + σ_z·ε drawn on the device.
 
+use super::trainable::{Batch, Metric, Trainable};
 use super::Network;
 use crate::autograd::{Tape, Var};
 use crate::error::{Error, Result};
+use crate::kernels::loss;
 use crate::kernels::random::RandomKey;
 use crate::nn::{Adam, Init, ParamId, ParamStore, ParamsBuilder};
 use crate::tensor::Tensor;
 
-/// The decoder's likelihood p(x | z).
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// The decoder's likelihood p(x | z). In a config: `"likelihood": NAME` (and `"gamma"` for
+/// the fixed-γ one).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "likelihood")]
 pub enum Likelihood {
     /// N(μ_x, γ²I) with loggamma a learned scalar initialised to 0 (Dai & Wipf's default).
+    #[serde(rename = "gaussian-learned-gamma")]
     GaussianLearned,
     /// N(μ_x, γ²I) with γ held fixed.
+    #[serde(rename = "gaussian-fixed-gamma")]
     GaussianFixed { gamma: f32 },
     /// Bernoulli(μ_x): the cross-entropy baseline.
+    #[serde(rename = "bernoulli")]
     Bernoulli,
 }
 
@@ -84,12 +91,12 @@ impl Vae {
     }
 
     fn check_input(&self, x: &Tensor) -> Result<()> {
-        let (c, side) = self.net.image();
+        let want = self.net.example_shape();
         let shape = x.shape();
-        if shape.len() != 4 || shape[1..] != [c, side, side] || shape[0] == 0 {
+        if shape.len() != want.len() + 1 || shape[1..] != want[..] || shape[0] == 0 {
             return Err(Error::shape(
                 "vae input",
-                format!("{shape:?} is not [N, {c}, {side}, {side}]"),
+                format!("{shape:?} is not [N] ++ {want:?}"),
             ));
         }
         Ok(())
@@ -158,6 +165,13 @@ impl Vae {
         })
     }
 
+    /// Σ(x − μ_x)² of one step's output, for the MSE column, the same way for every
+    /// likelihood (Bernoulli has no such term): two small passes over the batch.
+    pub fn squared_error(x: &Tensor, mu_x: &Tensor) -> Result<Tensor> {
+        let zero = Tensor::zeros(x.gpu(), &[1])?;
+        loss::gaussian_nll(x, mu_x, &zero)?.narrow0(1, 1)
+    }
+
     /// γ as the decoder uses it (None for Bernoulli); reads the learned value back.
     pub fn gamma(&self, s: &ParamStore) -> Result<Option<f32>> {
         Ok(match (self.objective.likelihood, self.loggamma) {
@@ -165,5 +179,45 @@ impl Vae {
             (Likelihood::GaussianFixed { gamma }, _) => Some(gamma),
             _ => None,
         })
+    }
+}
+
+/// A VAE and its parameters, as the training loop sees it.
+pub struct VaeModel<'a> {
+    pub vae: &'a Vae,
+    pub store: &'a ParamStore,
+}
+
+impl Trainable for VaeModel<'_> {
+    fn store(&self) -> &ParamStore {
+        self.store
+    }
+
+    fn metrics(&self, batch: usize) -> Vec<Metric> {
+        let values = batch * self.vae.net.example_shape().iter().product::<usize>();
+        vec![
+            Metric::mean("loss"),
+            Metric::mean("reconstruction"),
+            Metric::mean("kl"),
+            Metric {
+                name: "mse",
+                per: values as f64,
+            },
+        ]
+    }
+
+    fn step(&self, adam: &mut Adam, batch: &Batch, key: RandomKey, lr: f32) -> Result<Vec<Tensor>> {
+        let out = self.vae.train_step(self.store, adam, &batch.x, key, lr)?;
+        let sse = Vae::squared_error(&batch.x, &out.mu_x)?;
+        Ok(vec![out.total, out.reconstruction, out.kl, sse])
+    }
+
+    fn readings(&self) -> Result<Vec<(&'static str, f64)>> {
+        Ok(self
+            .vae
+            .gamma(self.store)?
+            .map(|g| ("gamma", g as f64))
+            .into_iter()
+            .collect())
     }
 }

@@ -106,8 +106,8 @@ impl Network for Wae {
         self.latent
     }
 
-    fn image(&self) -> (usize, usize) {
-        (self.channels, self.side)
+    fn example_shape(&self) -> Vec<usize> {
+        vec![self.channels, self.side, self.side]
     }
 
     fn encode(&self, t: &mut Tape, s: &ParamStore, x: Var, train: bool) -> Result<(Var, Var)> {

@@ -4,6 +4,7 @@
 //! one dispatch zeroes every gradient and one Adam dispatch updates every parameter.
 //! Non-trainable state (batch-norm running averages) are separate named buffers.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rand::{rngs::StdRng, SeedableRng};
@@ -18,11 +19,22 @@ use crate::tensor::{numel, Tensor};
 /// wgpu's storage-binding offset alignment).
 const ALIGN: usize = 64;
 
+/// A parameter of one store: the store's identity travels with the index, so a parameter of
+/// one model can never be read from, or have its gradient land in, another model's store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ParamId(pub(crate) usize);
+pub struct ParamId {
+    store: u64,
+    index: usize,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct StateId(pub(crate) usize);
+pub struct StateId {
+    store: u64,
+    index: usize,
+}
+
+/// Each builder (and the store it becomes) gets its own identity.
+static NEXT_STORE: AtomicU64 = AtomicU64::new(1);
 
 #[derive(Clone, Debug)]
 pub struct ParamInfo {
@@ -38,6 +50,7 @@ pub struct ParamInfo {
 /// for a model far too large fails at once instead of filling host memory first); the draws
 /// happen in registration order, so a seed still fixes every value.
 pub struct ParamsBuilder {
+    uid: u64,
     seed: u64,
     params: Vec<ParamInfo>,
     inits: Vec<(Init, (usize, usize))>,
@@ -49,6 +62,7 @@ pub struct ParamsBuilder {
 impl ParamsBuilder {
     pub fn new(seed: u64) -> Self {
         ParamsBuilder {
+            uid: NEXT_STORE.fetch_add(1, Ordering::Relaxed),
             seed,
             params: Vec::new(),
             inits: Vec::new(),
@@ -82,7 +96,10 @@ impl ParamsBuilder {
             offset,
             frozen: false,
         });
-        ParamId(self.params.len() - 1)
+        ParamId {
+            store: self.uid,
+            index: self.params.len() - 1,
+        }
     }
 
     pub fn param(&mut self, name: &str, shape: &[usize], init: Init) -> ParamId {
@@ -93,7 +110,10 @@ impl ParamsBuilder {
     pub fn state(&mut self, name: &str, shape: &[usize], value: f32) -> StateId {
         self.check_name(name);
         self.state.push((name.to_string(), shape.to_vec(), value));
-        StateId(self.state.len() - 1)
+        StateId {
+            store: self.uid,
+            index: self.state.len() - 1,
+        }
     }
 
     /// Parameters registered so far.
@@ -124,6 +144,7 @@ impl ParamsBuilder {
             values[p.offset..p.offset + n].copy_from_slice(&draw(init, n, fan, &mut rng));
         }
         let store = ParamStore {
+            uid: self.uid,
             values: Tensor::from_slice(gpu, &values, &[total])?,
             grads: Tensor::zeros(gpu, &[total])?,
             params: self.params,
@@ -138,6 +159,7 @@ impl ParamsBuilder {
 }
 
 pub struct ParamStore {
+    uid: u64,
     params: Vec<ParamInfo>,
     values: Tensor,
     grads: Tensor,
@@ -153,20 +175,47 @@ impl ParamStore {
         &self.params
     }
 
-    pub fn ids(&self) -> impl Iterator<Item = ParamId> {
-        (0..self.params.len()).map(ParamId)
+    pub fn ids(&self) -> impl Iterator<Item = ParamId> + '_ {
+        (0..self.params.len()).map(|index| ParamId {
+            store: self.uid,
+            index,
+        })
+    }
+
+    /// Whether `id` was registered for this store.
+    pub fn owns(&self, id: ParamId) -> bool {
+        id.store == self.uid
+    }
+
+    /// The index of `id` in this store; a parameter of another store is a programming error
+    /// that would silently read the wrong tensor, so it panics naming both stores.
+    fn index(&self, id: ParamId) -> usize {
+        assert!(
+            self.owns(id),
+            "parameter {} of store {} used with store {}",
+            id.index,
+            id.store,
+            self.uid
+        );
+        id.index
     }
 
     pub fn info(&self, id: ParamId) -> &ParamInfo {
-        &self.params[id.0]
+        &self.params[self.index(id)]
     }
 
     pub fn find(&self, name: &str) -> Option<ParamId> {
-        self.params.iter().position(|p| p.name == name).map(ParamId)
+        self.params
+            .iter()
+            .position(|p| p.name == name)
+            .map(|index| ParamId {
+                store: self.uid,
+                index,
+            })
     }
 
     fn view(&self, flat: &Tensor, id: ParamId) -> Tensor {
-        let p = &self.params[id.0];
+        let p = &self.params[self.index(id)];
         flat.narrow0(p.offset, numel(&p.shape))
             .and_then(|t| t.reshape(&p.shape))
             .expect("registered parameters lie inside the flat buffer")
@@ -180,7 +229,7 @@ impl ParamStore {
     /// Overwrites a parameter's value (checkpoint loading, tests). Lands before any work
     /// recorded afterwards.
     pub fn set_value(&self, id: ParamId, data: &[f32]) -> Result<()> {
-        let p = &self.params[id.0];
+        let p = &self.params[self.index(id)];
         if data.len() != numel(&p.shape) {
             return Err(Error::shape(
                 "set_value",
@@ -256,7 +305,8 @@ impl ParamStore {
     }
 
     pub fn state(&self, id: StateId) -> &Tensor {
-        &self.state[id.0].1
+        assert_eq!(id.store, self.uid, "state tensor of another store");
+        &self.state[id.index].1
     }
 
     pub fn states(&self) -> impl Iterator<Item = (&str, &Tensor)> {
@@ -284,7 +334,7 @@ impl ParamStore {
     }
 
     pub fn is_frozen(&self, id: ParamId) -> bool {
-        self.params[id.0].frozen
+        self.params[self.index(id)].frozen
     }
 
     /// Element ranges of the flat buffer that the optimiser updates: maximal runs of
@@ -315,15 +365,34 @@ impl ParamStore {
     /// Fails naming the first parameter whose gradient holds a NaN or infinity. Costs one
     /// reduction and a 4-byte readback when all is well (so call it between steps, not in one).
     pub fn check_grads_finite(&self) -> Result<()> {
-        if sum_all(&self.grads, false)?.to_vec()?[0].is_finite() {
+        self.check_finite(&self.grads, "the gradient of")
+    }
+
+    /// Fails naming the first parameter or state tensor holding a NaN or infinity: checked
+    /// before a checkpoint is written, so a diverged model is never saved over a good one.
+    pub fn check_values_finite(&self) -> Result<()> {
+        self.check_finite(&self.values, "parameter")?;
+        for (name, t) in self.states() {
+            if !sum_all(t, false)?.to_vec()?[0].is_finite()
+                && t.to_vec()?.iter().any(|v| !v.is_finite())
+            {
+                return Err(Error::NonFinite(format!("state tensor {name}")));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_finite(&self, flat: &Tensor, what: &str) -> Result<()> {
+        if sum_all(flat, false)?.to_vec()?[0].is_finite() {
             return Ok(());
         }
         for id in self.ids() {
-            let g = self.grad(id).to_vec()?;
-            if let Some(i) = g.iter().position(|v| !v.is_finite()) {
+            let v = self.view(flat, id).to_vec()?;
+            if let Some(i) = v.iter().position(|v| !v.is_finite()) {
                 return Err(Error::NonFinite(format!(
-                    "the gradient of {} (element {i} is {})",
-                    self.params[id.0].name, g[i]
+                    "{what} {} (element {i} is {})",
+                    self.info(id).name,
+                    v[i]
                 )));
             }
         }

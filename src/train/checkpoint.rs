@@ -148,7 +148,6 @@ pub fn save(
     adam: Option<&Adam>,
     step: u64,
     seed: u64,
-    config: &str,
 ) -> Result<()> {
     let values = store.flat_values().to_vec()?;
     let mut tensors = Vec::new();
@@ -185,7 +184,6 @@ pub fn save(
     md.insert("step".to_string(), step.to_string());
     md.insert("adam_steps".to_string(), adam_steps.to_string());
     md.insert("seed".to_string(), seed.to_string());
-    md.insert("config".to_string(), config.to_string());
     write_safetensors(path, &tensors, &md)
 }
 

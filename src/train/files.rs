@@ -11,9 +11,22 @@ pub const METRICS: &str = "metrics.jsonl";
 pub const CHECKPOINT: &str = "checkpoint.safetensors";
 pub const SAMPLES: &str = "samples.png";
 pub const RECONSTRUCTIONS: &str = "reconstructions.png";
+/// Stage 2 of a two-stage run: its checkpoint and the two-stage samples.
+pub const STAGE2_CHECKPOINT: &str = "stage2.safetensors";
+pub const SAMPLES_TWO_STAGE: &str = "samples-two-stage.png";
+pub const EVAL: &str = "eval.json";
 
-/// Everything `train` writes; `--force` removes exactly these, never other files.
-pub const ALL: [&str; 5] = [CONFIG, METRICS, CHECKPOINT, SAMPLES, RECONSTRUCTIONS];
+/// Everything `train` and `eval` write; `--force` removes exactly these, never other files.
+pub const ALL: [&str; 8] = [
+    CONFIG,
+    METRICS,
+    CHECKPOINT,
+    SAMPLES,
+    RECONSTRUCTIONS,
+    STAGE2_CHECKPOINT,
+    SAMPLES_TWO_STAGE,
+    EVAL,
+];
 
 /// Writes `bytes` to `path` atomically.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -66,9 +79,10 @@ pub fn prepare_new(dir: &Path, force: bool) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))
 }
 
-/// Keeps the metric rows up to and including `step` (rows logged after the checkpoint a run
-/// resumes from would otherwise appear twice).
-pub fn truncate_metrics(dir: &Path, step: u64) -> Result<()> {
+/// Keeps the metric rows of `stage` up to and including `step`, and every row of the other
+/// stages (rows logged after the checkpoint a run resumes from would otherwise appear twice).
+/// Rows without a stage are stage 1's.
+pub fn truncate_metrics(dir: &Path, stage: u32, step: u64) -> Result<()> {
     let path = dir.join(METRICS);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -79,7 +93,8 @@ pub fn truncate_metrics(dir: &Path, step: u64) -> Result<()> {
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let row: serde_json::Value = serde_json::from_str(line)
             .map_err(|e| Error::data(&path, format!("unreadable row: {e}")))?;
-        if row["step"].as_u64().is_some_and(|s| s <= step) {
+        let row_stage = row["stage"].as_u64().unwrap_or(1);
+        if row_stage != stage as u64 || row["step"].as_u64().is_some_and(|s| s <= step) {
             kept.push_str(line);
             kept.push('\n');
         }

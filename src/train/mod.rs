@@ -1,138 +1,74 @@
-//! `vae-gpu train`: the training loop and everything a run leaves in its directory —
-//! `config.json`, `metrics.jsonl`, `checkpoint.safetensors`, `samples.png`,
-//! `reconstructions.png` (see `files`).
+//! The training loop every model shares: schedule, logging, the NaN stop, Ctrl-C,
+//! checkpoints (by step and by time) and exact resume. It knows steps, named metrics and
+//! named state — no model: what a step does is the `Trainable`'s, where batches come from
+//! is the `BatchSource`'s.
 //!
-//! Each step is one command buffer: upload the batch, forward, backward, Adam, and the
-//! metric sums (`kernels::metrics`), which are read back only every `log_every` steps. At
-//! most one step is in flight. Checkpoints are written only after the metrics since the
-//! last one were read and found finite, so a diverged state is never saved.
+//! Each step is one command buffer: the batch, forward, backward, Adam and the metric sums
+//! (`kernels::metrics`), read back only every `log_every` steps. At most one step is in
+//! flight. A checkpoint is written only after the metrics since the last one were read and
+//! found finite, and the parameters themselves checked, so a diverged state is never saved.
 
 pub mod checkpoint;
-pub mod config;
 pub mod files;
 pub mod progress;
+pub mod source;
 
-use crate::data::{self, shapes, Batches, Dataset};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::kernels::loss;
 use crate::kernels::metrics::Accumulator;
 use crate::kernels::random::RandomKey;
-use crate::models::{self, generate, Vae};
-use crate::nn::{Adam, ParamStore, ParamsBuilder};
-use crate::tensor::Tensor;
-use config::{Length, TrainConfig};
+use crate::models::Trainable;
+use crate::nn::Adam;
 use serde_json::json;
+use source::BatchSource;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-/// Metric slots on the device.
-const TOTAL: usize = 0;
-const RECON: usize = 1;
-const KL: usize = 2;
-const SSE: usize = 3;
+/// Steps timed (after one warm-up step) for the start banner's duration estimate.
+const PROBE_STEPS: u64 = 3;
 
-/// A model with its data, ready to train or to draw from.
-pub struct Session {
-    pub cfg: TrainConfig,
-    pub data: Dataset,
-    pub vae: Vae,
-    pub store: ParamStore,
+/// How one stage of a run trains.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Schedule {
+    /// Which stage of the run this is: tags each metrics row (1, or 2 for two-stage's second).
+    pub stage: u32,
+    pub lr: f32,
+    /// Halve the learning rate every this many epochs (None: constant).
+    pub lr_halve_every: Option<usize>,
+    pub total_steps: u64,
+    pub seed: u64,
+    /// The Philox stream of the model's own noise (ε of its reparameterization).
+    pub stream: u32,
+    pub log_every: usize,
+    pub checkpoint_every: usize,
+    /// Also checkpoint at the first log after this much time since the last checkpoint.
+    pub checkpoint_interval: Duration,
 }
 
-impl Session {
-    /// Loads the data and builds the model (initialised from the seed).
-    pub fn new(gpu: &Arc<Gpu>, cfg: TrainConfig) -> Result<Session> {
-        cfg.validate()?;
-        let data = data::load(&cfg.data_spec())?;
-        if data.len() < cfg.batch {
-            return Err(Error::flag(
-                "--batch-size",
-                format!(
-                    "{} is more than the {} images of {}",
-                    cfg.batch,
-                    data.len(),
-                    data.source
-                ),
-            ));
+impl Schedule {
+    /// Learning rate for (0-based) epoch `e`: lr·0.5^⌊e / halve_every⌋.
+    pub fn lr_at(&self, epoch: usize) -> f32 {
+        match self.lr_halve_every {
+            Some(h) => self.lr * 0.5f32.powi((epoch / h).min(126) as i32),
+            None => self.lr,
         }
-        let mut b = ParamsBuilder::new(cfg.seed);
-        let net = models::build(&mut b, cfg.net, data.channels, data.side, cfg.latent)?;
-        let vae = Vae::new(&mut b, net, cfg.objective);
-        let store = b.build(gpu)?;
-        Ok(Session {
-            cfg,
-            data,
-            vae,
-            store,
-        })
-    }
-
-    pub fn total_steps(&self) -> u64 {
-        let per_epoch = self.data.len() / self.cfg.batch;
-        match self.cfg.length {
-            Length::Epochs(e) => (e * per_epoch) as u64,
-            Length::Steps(s) => s as u64,
-        }
-    }
-
-    /// Runs `f` (eval-mode forward passes) with each batch-norm running average debiased for
-    /// the `steps` updates it has had, then puts the stored values back. The averages start
-    /// at (0, 1) and move by 1 − momentum per step; with the reference's momentum 0.999 they
-    /// are still two-thirds initial value after 400 steps, which makes eval-mode encodings
-    /// collapse in a short run. Dividing out the start (as Adam debiases its moments),
-    /// mean/(1 − mᵗ) and (var − mᵗ)/(1 − mᵗ), is exact for any t and tends to the stored
-    /// values once t ≫ 1/(1 − m). Checkpoints always hold the stored values.
-    pub fn with_debiased_bn<T>(&self, steps: u64, f: impl FnOnce() -> Result<T>) -> Result<T> {
-        if steps == 0 || self.store.states().next().is_none() {
-            return f();
-        }
-        let mt = (models::REFERENCE_BN.momentum as f64).powf(steps as f64);
-        let saved: Vec<(String, Vec<f32>)> = self
-            .store
-            .states()
-            .map(|(n, t)| Ok((n.to_string(), t.to_vec()?)))
-            .collect::<Result<_>>()?;
-        for (name, v) in &saved {
-            let debias = |x: &f32, start: f64| ((*x as f64 - start * mt) / (1.0 - mt)) as f32;
-            let start = if name.ends_with("running_var") {
-                1.0
-            } else {
-                0.0
-            };
-            let d: Vec<f32> = v.iter().map(|x| debias(x, start)).collect();
-            self.store.set_state(name, &d)?;
-        }
-        let out = f();
-        for (name, v) in &saved {
-            self.store.set_state(name, v)?;
-        }
-        out
-    }
-
-    /// samples.png (64 draws of μ_x(z), z ~ N(0, I)) and reconstructions.png (the first 32
-    /// training images, each row of originals followed by its row of reconstructions), after
-    /// `steps` training steps.
-    pub fn write_grids(&self, dir: &Path, steps: u64) -> Result<()> {
-        self.with_debiased_bn(steps, || self.draw_grids(dir))
-    }
-
-    fn draw_grids(&self, dir: &Path) -> Result<()> {
-        let (c, side) = (self.data.channels, self.data.side);
-        let s = generate::sample(&self.vae, &self.store, 64, self.cfg.seed, false)?;
-        crate::grid::write_png(&dir.join(files::SAMPLES), &s, c, side, 8)?;
-        let n = self.data.len().min(32);
-        let mut x = Vec::new();
-        self.data.gather(&(0..n).collect::<Vec<_>>(), &mut x);
-        let r = generate::reconstruct(&self.vae, &self.store, &x)?;
-        let tiles = crate::grid::interleave_rows(&x, &r, c * side * side, 8);
-        crate::grid::write_png(&dir.join(files::RECONSTRUCTIONS), &tiles, c, side, 8.min(n))
     }
 }
 
-/// How a `train` call ended.
+/// What the loop calls back into while it runs (drawing grids, say).
+pub trait Hooks {
+    /// After a row is logged and any checkpoint written, `done` steps in.
+    fn logged(&mut self, _done: u64) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// No hooks.
+impl Hooks for () {}
+
+/// How a stage's `train` call ended.
 pub struct Finished {
     pub steps: u64,
     pub interrupted: bool,
@@ -140,121 +76,111 @@ pub struct Finished {
     pub last: Option<serde_json::Value>,
 }
 
-fn config_json(gpu: &Gpu, s: &Session) -> serde_json::Value {
-    json!({
-        "vae_gpu_version": env!("CARGO_PKG_VERSION"),
-        "created_unix": std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-        "adapter": {
-            "name": gpu.info.name,
-            "backend": format!("{:?}", gpu.info.backend),
-            "device_type": format!("{:?}", gpu.info.device_type),
-            "driver": gpu.info.driver,
-            "driver_info": gpu.info.driver_info,
-        },
-        "dataset": {
-            "source": s.data.source,
-            "images": s.data.len(),
-            "channels": s.data.channels,
-            "side": s.data.side,
-            "manifold_dim": (s.data.source == "shapes").then_some(shapes::MANIFOLD_DIM),
-        },
-        "parameters": s.store.count(),
-        "steps_per_epoch": s.data.len() / s.cfg.batch,
-        "total_steps": s.total_steps(),
-        "train": s.cfg.to_json(),
-    })
-}
-
-/// Reads a run's config.json: (settings, whole document).
-pub fn read_config(dir: &Path) -> Result<(TrainConfig, serde_json::Value)> {
-    let path = dir.join(files::CONFIG);
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let doc: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Error::data(&path, format!("not valid JSON: {e}")))?;
-    let cfg = TrainConfig::from_json(&doc["train"], &path.display().to_string())?;
-    Ok((cfg, doc))
-}
-
-/// Trains `session` in `dir` (already prepared: new, or holding the checkpoint to resume
-/// from when `resume`). `stop` is set by Ctrl-C: the loop then checkpoints and returns.
+/// Trains `model` on `source` for `sched.total_steps`, logging to `dir`/metrics.jsonl and
+/// checkpointing to `dir`/`ckpt_name`. With `resume`, the checkpoint there is loaded first
+/// (its seed must match) and the rows of this stage logged after it are dropped. `stop` is
+/// set by Ctrl-C: the loop then finishes the step, checkpoints and returns.
+#[allow(clippy::too_many_arguments)]
 pub fn train(
     gpu: &Arc<Gpu>,
-    s: &Session,
+    model: &dyn Trainable,
+    source: &mut dyn BatchSource,
+    sched: &Schedule,
     dir: &Path,
+    ckpt_name: &str,
     resume: bool,
     stop: &AtomicBool,
+    hooks: &mut dyn Hooks,
 ) -> Result<Finished> {
-    let cfg = &s.cfg;
-    let mut adam = Adam::new(&s.store, Default::default())?;
-    let ckpt = dir.join(files::CHECKPOINT);
-    let total = s.total_steps();
+    let store = model.store();
+    let mut adam = Adam::new(store, Default::default())?;
+    let ckpt = dir.join(ckpt_name);
+    let total = sched.total_steps;
     let first = if resume {
-        let meta = checkpoint::load(&ckpt, &s.store, Some(&mut adam))?;
-        if meta.seed != cfg.seed {
+        let meta = checkpoint::load(&ckpt, store, Some(&mut adam))?;
+        if meta.seed != sched.seed {
             return Err(Error::data(
                 &ckpt,
                 format!(
                     "checkpoint seed {} differs from config.json's {}",
-                    meta.seed, cfg.seed
+                    meta.seed, sched.seed
                 ),
             ));
         }
-        if meta.step >= total {
+        if meta.step > total {
             return Err(Error::flag(
                 "--steps",
                 format!(
-                    "{} already has {} of its {total} steps; ask for more with --steps or --epochs",
+                    "{} already has {} steps of stage {}, more than the {total} asked for",
                     dir.display(),
-                    meta.step
+                    meta.step,
+                    sched.stage
                 ),
             ));
         }
-        files::truncate_metrics(dir, meta.step)?;
+        files::truncate_metrics(dir, sched.stage, meta.step)?;
         meta.step
     } else {
-        let doc = config_json(gpu, s);
-        files::write_atomic(&dir.join(files::CONFIG), format!("{doc:#}\n").as_bytes())?;
         0
     };
-    let config_text = cfg.to_json().to_string();
+    if first == total {
+        return Ok(Finished {
+            steps: total,
+            interrupted: false,
+            last: None,
+        });
+    }
 
-    let per_image = s.data.image_len();
-    let mut batches = Batches::new(s.data.len(), cfg.batch, cfg.seed);
-    let acc = Accumulator::new(gpu, 4)?;
-    let zero_lg = Tensor::zeros(gpu, &[1])?;
-    let mut host = Vec::with_capacity(cfg.batch * per_image);
+    let batch_size = source.batch_size();
+    let metrics = model.metrics(batch_size);
+    let acc = Accumulator::new(gpu, metrics.len())?;
     let mut progress = progress::Progress::new(first, total);
     let (mut since, mut logged_at) = (Instant::now(), first);
+    let mut checkpointed = Instant::now();
+    let mut probe: Option<Instant> = None;
     let mut last = None;
 
     for step in first..total {
-        let (epoch, idx) = batches.at(step as usize);
-        s.data.gather(idx, &mut host);
-        let (c, side) = (s.data.channels, s.data.side);
-        let x = Tensor::from_slice(gpu, &host, &[cfg.batch, c, side, side])?;
+        let (epoch, batch) = source.batch(step)?;
         let key = RandomKey {
-            seed: cfg.seed,
+            seed: sched.seed,
             step,
-            stream: 0,
+            stream: sched.stream,
         };
-        let lr = cfg.lr_at(epoch);
-        let out = s.vae.train_step(&s.store, &mut adam, &x, key, lr)?;
-        acc.add(TOTAL, &out.total, step, true)?;
-        acc.add(RECON, &out.reconstruction, step, false)?;
-        acc.add(KL, &out.kl, step, false)?;
-        // Σ(x − μ_x)² for the MSE column, the same way for every likelihood (Bernoulli has
-        // no such term): two small passes over the batch, well under 1 % of a step.
-        let stats = loss::gaussian_nll(&x, &out.mu_x, &zero_lg)?;
-        acc.add(SSE, &stats.narrow0(1, 1)?, step, false)?;
+        let lr = sched.lr_at(epoch);
+        let values = model.step(&mut adam, &batch, key, lr)?;
+        for (slot, v) in values.iter().enumerate() {
+            acc.add(slot, v, step, slot == 0)?;
+        }
         gpu.flush_pipelined()?;
 
         let done = step + 1;
+        // The duration estimate: time a few steps after the first (which compiles pipelines).
+        if done == first + 1 && total - done >= PROBE_STEPS {
+            gpu.sync()?;
+            probe = Some(Instant::now());
+        } else if done == first + 1 + PROBE_STEPS {
+            if let Some(t0) = probe.take() {
+                gpu.sync()?;
+                let per_step = t0.elapsed().as_secs_f64() / PROBE_STEPS as f64;
+                progress.note(&format!(
+                    "stage {}: {:.2} s/step on {}: the remaining {} steps take about {}{}",
+                    sched.stage,
+                    per_step,
+                    gpu.info.name,
+                    total - done,
+                    progress::duration(per_step * (total - done) as f64),
+                    if per_step * ((total - done) as f64) > 3600.0 {
+                        " (shorten with --steps or --epochs; Ctrl-C checkpoints and --resume continues)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
         progress.step(done);
         let interrupted = stop.load(Ordering::SeqCst);
-        if done % cfg.log_every as u64 != 0 && done != total && !interrupted {
+        if done % sched.log_every as u64 != 0 && done != total && !interrupted {
             continue;
         }
         // Log: read the sums (this waits for the device).
@@ -267,45 +193,50 @@ pub fn train(
                 "no checkpoint had been written yet".into()
             };
             return Err(Error::Diverged(format!(
-                "the loss became NaN or infinite at step {} (epoch {}); {kept}; try a lower --lr",
+                "the loss of stage {} became NaN or infinite at step {} (epoch {}); {kept}; try a lower --lr",
+                sched.stage,
                 bad + 1,
-                bad as usize / batches.per_epoch() + 1
+                bad as usize / source.per_epoch() + 1
             )));
         }
-        let k = (done - logged_at) as f32;
+        let k = (done - logged_at) as f64;
         let seconds = since.elapsed().as_secs_f64();
-        let gamma = s.vae.gamma(&s.store)?;
-        let row = json!({
-            "step": done,
-            "epoch": epoch + 1,
-            "loss": totals.sums[TOTAL] / k,
-            "reconstruction": totals.sums[RECON] / k,
-            "kl": totals.sums[KL] / k,
-            "mse": totals.sums[SSE] / (k * (cfg.batch * per_image) as f32),
-            "gamma": gamma,
-            "lr": lr,
-            "images_per_second": (k as f64 * cfg.batch as f64) / seconds.max(1e-9),
-        });
-        files::append_metrics(dir, &row)?;
-        progress.logged(
-            done,
-            format!(
-                "epoch {} | loss {:.2} | mse {:.5} | γ {} | {:.0} img/s",
-                epoch + 1,
-                row["loss"].as_f64().unwrap_or(f64::NAN),
-                row["mse"].as_f64().unwrap_or(f64::NAN),
-                gamma.map_or("-".into(), |g| format!("{g:.4}")),
-                row["images_per_second"].as_f64().unwrap_or(0.0)
-            ),
+        let mut row = serde_json::Map::new();
+        row.insert("stage".into(), json!(sched.stage));
+        row.insert("step".into(), json!(done));
+        row.insert("epoch".into(), json!(epoch + 1));
+        for (m, sum) in metrics.iter().zip(&totals.sums) {
+            row.insert(m.name.into(), json!(*sum as f64 / k / m.per));
+        }
+        let readings = model.readings()?;
+        for (name, v) in &readings {
+            row.insert((*name).into(), json!(v));
+        }
+        row.insert("lr".into(), json!(lr));
+        row.insert(
+            "examples_per_second".into(),
+            json!(k * batch_size as f64 / seconds.max(1e-9)),
         );
+        let row = serde_json::Value::Object(row);
+        files::append_metrics(dir, &row)?;
+        progress.logged(done, summary(sched.stage, epoch, &row, &metrics, &readings));
         last = Some(row);
         (since, logged_at) = (Instant::now(), done);
-        if done % cfg.checkpoint_every as u64 == 0 || done == total || interrupted {
-            checkpoint::save(&ckpt, &s.store, Some(&adam), done, cfg.seed, &config_text)?;
+        if done % sched.checkpoint_every as u64 == 0
+            || checkpointed.elapsed() >= sched.checkpoint_interval
+            || done == total
+            || interrupted
+        {
+            store.check_values_finite().map_err(|e| {
+                Error::Diverged(format!(
+                    "{e} after step {done} of stage {}; the last good checkpoint is kept; try a lower --lr",
+                    sched.stage
+                ))
+            })?;
+            checkpoint::save(&ckpt, store, Some(&adam), done, sched.seed)?;
+            checkpointed = Instant::now();
         }
-        if cfg.sample_every.is_some_and(|n| done % n as u64 == 0) {
-            s.write_grids(dir, done)?;
-        }
+        hooks.logged(done)?;
         if interrupted {
             progress.finish();
             return Ok(Finished {
@@ -316,10 +247,38 @@ pub fn train(
         }
     }
     progress.finish();
-    s.write_grids(dir, total)?;
     Ok(Finished {
         steps: total,
         interrupted: false,
         last,
     })
+}
+
+/// The progress line's text for one logged row.
+fn summary(
+    stage: u32,
+    epoch: usize,
+    row: &serde_json::Value,
+    metrics: &[crate::models::Metric],
+    readings: &[(&'static str, f64)],
+) -> String {
+    let mut s = format!("stage {stage} | epoch {}", epoch + 1);
+    for m in metrics
+        .iter()
+        .take(1)
+        .chain(metrics.iter().filter(|m| m.name == "mse"))
+    {
+        s += &format!(
+            " | {} {:.5}",
+            m.name,
+            row[m.name].as_f64().unwrap_or(f64::NAN)
+        );
+    }
+    for (name, v) in readings {
+        s += &format!(" | {name} {v:.4}");
+    }
+    s + &format!(
+        " | {:.0}/s",
+        row["examples_per_second"].as_f64().unwrap_or(0.0)
+    )
 }

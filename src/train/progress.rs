@@ -12,12 +12,14 @@ pub struct Progress {
     status: String,
 }
 
-fn duration(s: f64) -> String {
+/// A duration for people: 42s, 3m07s, 5h12m, 7d02h.
+pub fn duration(s: f64) -> String {
     let s = s.max(0.0).round() as u64;
     match s {
         0..=59 => format!("{s}s"),
         60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
-        _ => format!("{}h{:02}m", s / 3600, (s / 60) % 60),
+        3600..=86399 => format!("{}h{:02}m", s / 3600, (s / 60) % 60),
+        _ => format!("{}d{:02}h", s / 86400, (s / 3600) % 24),
     }
 }
 
@@ -68,6 +70,14 @@ impl Progress {
         } else {
             eprintln!("{}", self.line(done));
         }
+    }
+
+    /// A line of its own (the bar, on a terminal, is redrawn below it).
+    pub fn note(&mut self, text: &str) {
+        if self.tty {
+            eprint!("\r\x1b[2K");
+        }
+        eprintln!("{text}");
     }
 
     pub fn finish(&self) {

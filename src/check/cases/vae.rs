@@ -498,6 +498,43 @@ fn mmd_cases(v: &mut Vec<Case>) {
 }
 
 fn scatter_cases(v: &mut Vec<Case>) {
+    // Gathered rows are copies: exact. Tiny (one row of one), odd (repeats, an offset view,
+    // the last row), large (a 60000×64 latent matrix, a batch of 64).
+    for (i, (n, w, rows, large)) in [
+        (1usize, 1usize, vec![0usize], false),
+        (7, 5, vec![6, 0, 3, 3, 1], false),
+        (
+            60_000,
+            64,
+            (0..64).map(|k| (k * 7919) % 60_000).collect(),
+            true,
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        v.push(Case::new(
+            "scatter",
+            format!("gather {} rows of {n}×{w}", rows.len()),
+            large,
+            move |gpu| {
+                let mut rng = Rng::new(9200 + i as u64);
+                // One row of padding before the matrix: the source is an offset view.
+                let m = rng.data(&[n + 1, w], -1.0, 1.0);
+                let view = m.upload(gpu)?.narrow0(1, n)?;
+                let out = scatter::gather_rows(&view, &rows)?.to_vec()?;
+                let r = scatter::reference::gather_rows(&m.f64[w..], w, &rows);
+                Ok(vec![compare(
+                    "gather_rows",
+                    &dims(&[rows.len(), w]),
+                    &out,
+                    &r,
+                    None,
+                    Tolerance::rounding(0.0),
+                )])
+            },
+        ));
+    }
     for (i, (rows, widths)) in [
         (1usize, vec![1usize, 1]),
         (3, vec![2, 5, 1]),
@@ -558,6 +595,28 @@ fn scatter_cases(v: &mut Vec<Case>) {
             },
         ));
     }
+    v.push(Case::new(
+        "scatter",
+        "write rows 5..8 of 11×3".into(),
+        false,
+        |gpu| {
+            let mut rng = Rng::new(9300);
+            let base = rng.data(&[11, 3], -1.0, 1.0);
+            let part = rng.data(&[3, 3], -1.0, 1.0);
+            let dst = base.upload(gpu)?;
+            scatter::write_rows(&part.upload(gpu)?, &dst, 5)?;
+            let mut r = base.f64.clone();
+            r[15..24].copy_from_slice(&part.f64);
+            Ok(vec![compare(
+                "write_rows",
+                "3 of 11 at row 5",
+                &dst.to_vec()?,
+                &r,
+                None,
+                Tolerance::rounding(0.0),
+            )])
+        },
+    ));
     v.push(Case::new(
         "scatter",
         "accumulate into an offset view".into(),

@@ -1,0 +1,10 @@
+//! The papers' diagnostics, one file each, and `report`, which runs them on a trained run
+//! (`vae-gpu eval`). Each diagnostic takes plain inputs (host slices or device tensors) so
+//! it can be tested on inputs whose answer is known.
+
+pub mod active;
+pub mod frechet;
+pub mod likelihood;
+pub mod mmd;
+pub mod report;
+pub mod spectrum;

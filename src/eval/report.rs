@@ -1,0 +1,295 @@
+//! `vae-gpu eval RUN`: every diagnostic on a trained run, written to RUN/eval.json. On the
+//! test split where the data has one; stage 1's batch norm in eval mode, debiased.
+
+use super::{active, likelihood, mmd, spectrum};
+use crate::data::Split;
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::kernels::random::{self, RandomKey};
+use crate::models::{generate, Likelihood, Vae};
+use crate::pipelines::{self, Run, Stage};
+use crate::tensor::Tensor;
+use crate::train::files;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::sync::Arc;
+
+/// What `eval` computes and on how much.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Rows per forward pass.
+    pub batch: usize,
+    /// Rows of the latent matrices for MMD (the kernel sums cost n²·κ).
+    pub mmd_samples: usize,
+    /// Test images of the log-likelihood estimate, and importance samples per image.
+    pub iwae_images: usize,
+    pub iwae_samples: usize,
+    pub seed: u64,
+}
+
+/// Streams of eval's own noise (the z and u sample matrices).
+const STREAM_Q_Z: u32 = 41;
+const STREAM_Q_U: u32 = 42;
+const STREAM_IWAE: u32 = 43;
+
+/// Test-split loss terms of stage 1, per image, averaged over the split.
+fn losses(stage: &Stage, run: &Run, batch: usize, seed: u64) -> Result<Value> {
+    let data = &run.data;
+    let (c, side) = (data.channels, data.side);
+    let gpu = stage.store.gpu();
+    let (mut total, mut rec, mut kl, mut sse) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    let mut host = Vec::new();
+    for start in (0..data.len()).step_by(batch) {
+        let len = batch.min(data.len() - start);
+        data.gather(&(start..start + len).collect::<Vec<_>>(), &mut host);
+        let x = Tensor::from_slice(gpu, &host, &[len, c, side, side])?;
+        let mut t = crate::autograd::Tape::inference(gpu);
+        let xv = t.constant(x.clone())?;
+        let key = RandomKey {
+            seed,
+            step: start as u64,
+            stream: STREAM_Q_Z,
+        };
+        let l = stage.vae.losses(&mut t, &stage.store, xv, key, false)?;
+        let e = Vae::squared_error(&x, t.value(l.mu_x))?;
+        let w = len as f64;
+        total += t.value(l.total).to_vec()?[0] as f64 * w;
+        rec += t.value(l.reconstruction).to_vec()?[0] as f64 * w;
+        kl += t.value(l.kl).to_vec()?[0] as f64 * w;
+        // The loss kernel's second output is the plain sum Σ(x − μ_x)² over the batch.
+        sse += e.to_vec()?[0] as f64;
+    }
+    let n = data.len() as f64;
+    Ok(json!({
+        "loss": total / n,
+        "reconstruction": rec / n,
+        "kl": kl / n,
+        "mse": sse / (n * data.image_len() as f64),
+    }))
+}
+
+/// (step, value) of `key` in the rows of `stage` of metrics.jsonl.
+fn history(dir: &Path, stage: u64, key: &str) -> Result<Vec<(u64, f64)>> {
+    let path = dir.join(files::METRICS);
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let row: Value = serde_json::from_str(line)
+            .map_err(|e| Error::data(&path, format!("unreadable row: {e}")))?;
+        if row["stage"].as_u64().unwrap_or(1) == stage {
+            if let (Some(s), Some(v)) = (row["step"].as_u64(), row[key].as_f64()) {
+                out.push((s, v));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// z = μ + σ·ε for every row (ε from Philox, `stream`).
+fn posterior_samples(mu: &Tensor, sigma: &Tensor, seed: u64, stream: u32) -> Result<Tensor> {
+    let key = RandomKey {
+        seed,
+        step: 0,
+        stream,
+    };
+    random::reparameterize(mu, sigma, key)
+}
+
+/// The first `n` rows of a [N, κ] matrix.
+fn head(t: &Tensor, n: usize) -> Result<Tensor> {
+    t.narrow0(0, n.min(t.shape()[0]))
+}
+
+/// The importance-sampled log p(x) of stage 1 on the first `images` test images.
+fn log_likelihood(stage: &Stage, run: &Run, opts: &Options) -> Result<Value> {
+    let data = &run.data;
+    let (c, side, d) = (data.channels, data.side, data.image_len());
+    let gpu = stage.store.gpu();
+    let m = opts.iwae_images.min(data.len());
+    let k = opts.iwae_samples;
+    let latent = stage.vae.net.latent();
+    let decoder = match (
+        stage.vae.objective.likelihood,
+        stage.vae.gamma(&stage.store)?,
+    ) {
+        (Likelihood::Bernoulli, _) | (_, None) => likelihood::Decoder::Bernoulli,
+        (_, Some(g)) => likelihood::Decoder::Gaussian { gamma: g as f64 },
+    };
+    let mut host = Vec::new();
+    let mut total = 0.0f64;
+    // A few images at a time: k decoded copies of each.
+    let per = (opts.batch / k).max(1);
+    for start in (0..m).step_by(per) {
+        let len = per.min(m - start);
+        let idx: Vec<usize> = (start..start + len).collect();
+        data.gather(&idx, &mut host);
+        let (mu, sigma) = generate::encode_batches(&stage.vae, &stage.store, len, len, |_, _| {
+            Tensor::from_slice(gpu, &host, &[len, c, side, side])
+        })?;
+        let (mu, sigma) = (mu.to_vec()?, sigma.to_vec()?);
+        // ε on the host from the same Philox generator the kernels use.
+        let key = RandomKey {
+            seed: opts.seed,
+            step: start as u64,
+            stream: STREAM_IWAE,
+        };
+        let eps = random::reference::normals(key, len * k * latent);
+        let z: Vec<f32> = eps
+            .iter()
+            .enumerate()
+            .map(|(j, e)| {
+                let (i, l) = (j / (k * latent), j % latent);
+                mu[i * latent + l] + sigma[i * latent + l] * *e as f32
+            })
+            .collect();
+        let zt = Tensor::from_slice(gpu, &z, &[len * k, latent])?;
+        let mu_x = generate::decode_batches(&stage.vae, &stage.store, &zt, opts.batch)?.to_vec()?;
+        for i in 0..len {
+            let x = &host[i * d..(i + 1) * d];
+            let w: Vec<f64> = (0..k)
+                .map(|j| {
+                    let r = i * k + j;
+                    let zr: Vec<f64> = z[r * latent..(r + 1) * latent]
+                        .iter()
+                        .map(|v| *v as f64)
+                        .collect();
+                    likelihood::log_p_x_given_z(decoder, x, &mu_x[r * d..(r + 1) * d])
+                        + likelihood::log_prior_over_posterior(
+                            &zr,
+                            &eps[r * latent..(r + 1) * latent],
+                            &sigma[i * latent..(i + 1) * latent],
+                        )
+                })
+                .collect();
+            total += likelihood::log_mean_exp(&w);
+        }
+    }
+    let nll = -total / m as f64;
+    Ok(json!({
+        "images": m,
+        "samples_per_image": k,
+        "nats_per_image": nll,
+        "bits_per_dim": likelihood::bits_per_dim(nll, d),
+        "estimator": format!("IWAE bound log (1/k)·Σ p(x|z_j)p(z_j)/q(z_j|x), k = {k}, z_j ~ q(z|x) of stage 1 (the prior N(0, I), not stage 2's); a lower bound on log p(x), so an upper bound on the NLL"),
+        "density": "continuous on [0, 1]^D in nats per image; bits per dimension are of the 8-bit pixels: (NLL + D·ln 256)/(D·ln 2)",
+    }))
+}
+
+/// Evaluates the run in `dir` and writes `dir`/eval.json. Returns the document.
+pub fn evaluate(gpu: &Arc<Gpu>, dir: &Path, opts: &Options) -> Result<Value> {
+    for (flag, v) in [
+        ("--batch", opts.batch),
+        ("--mmd-samples", opts.mmd_samples),
+        ("--iwae-images", opts.iwae_images),
+        ("--iwae-samples", opts.iwae_samples),
+    ] {
+        if v == 0 {
+            return Err(Error::flag(flag, "must be at least 1"));
+        }
+    }
+    if opts.mmd_samples < 2 {
+        return Err(Error::flag(
+            "--mmd-samples",
+            "the unbiased MMD needs 2 rows or more",
+        ));
+    }
+    // The test split where the data has one.
+    let (opened, split) = match pipelines::open(gpu, dir, Some(Split::Test)) {
+        Ok(o) => (o, "test"),
+        Err(Error::Data { .. }) => (
+            pipelines::open(gpu, dir, Some(Split::Train))?,
+            "train (the data has no test split)",
+        ),
+        Err(e) => return Err(e),
+    };
+    let (run, steps1, steps2) = opened;
+    let s1 = &run.stage1;
+    let latent = s1.vae.net.latent();
+    let mut doc = json!({
+        "run": dir.display().to_string(),
+        "split": split,
+        "images": run.data.len(),
+        "stage1_steps": steps1,
+        "stage2_steps": steps2,
+        "adapter": gpu.info.name,
+    });
+    s1.with_debiased_bn(steps1, || {
+        doc["stage1"] = losses(s1, &run, opts.batch, opts.seed)?;
+        doc["stage1"]["gamma"] = json!(s1.vae.gamma(&s1.store)?);
+        doc["gamma_history"] = json!(history(dir, 1, "gamma")?);
+        let (c, side) = (run.data.channels, run.data.side);
+        let mut host = Vec::new();
+        let (mu, sigma) = generate::encode_batches(
+            &s1.vae,
+            &s1.store,
+            run.data.len(),
+            opts.batch,
+            |start, len| {
+                run.data
+                    .gather(&(start..start + len).collect::<Vec<_>>(), &mut host);
+                Tensor::from_slice(s1.store.gpu(), &host, &[len, c, side, side])
+            },
+        )?;
+        let ev = active::encoder_variances(&sigma.to_vec()?, latent);
+        doc["encoder_variances"] = serde_json::to_value(&ev).expect("serialises");
+        if run.data.source == "shapes" {
+            doc["encoder_variances"]["true_manifold_dim"] =
+                json!(crate::data::shapes::MANIFOLD_DIM);
+        }
+        let z = posterior_samples(&mu, &sigma, opts.seed, STREAM_Q_Z)?;
+        let n = run.data.len();
+        let reference = random::normal(
+            gpu,
+            &[n, latent],
+            RandomKey {
+                seed: opts.seed,
+                step: 1,
+                stream: STREAM_Q_Z,
+            },
+        )?;
+        let root_n = (n as f64).sqrt();
+        let scaled = |m: &Tensor| -> Result<Vec<f64>> {
+            Ok(spectrum::singular_values(&m.to_vec()?, latent)
+                .into_iter()
+                .map(|s| s / root_n)
+                .collect())
+        };
+        doc["spectra"] = json!({
+            "rows": n,
+            "scale": "singular values / √rows (an i.i.d. N(0, I) matrix gives values near 1)",
+            "stage1": scaled(&z)?,
+            "normal": scaled(&reference)?,
+        });
+        let mmd_rows = opts.mmd_samples.min(n);
+        doc["mmd"] = json!({
+            "kernel": format!("inverse multiquadric C/(C + ‖a − b‖²), C = 2κ = {}", 2 * latent),
+            "estimator": "unbiased U-statistic, MMD²",
+            "samples": mmd_rows,
+            "stage1": mmd::mmd_to_standard_normal(&head(&z, mmd_rows)?, opts.seed)?,
+        });
+        if let (Some(s2), Some(_)) = (&run.stage2, steps2) {
+            doc["stage2"] = json!({ "gamma_z": s2.vae.gamma(&s2.store)? });
+            doc["gamma_z_history"] = json!(history(dir, 2, "gamma")?);
+            let (mu_u, sigma_u) =
+                generate::encode_batches(&s2.vae, &s2.store, n, opts.batch, |start, len| {
+                    z.narrow0(start, len)
+                })?;
+            let u = posterior_samples(&mu_u, &sigma_u, opts.seed, STREAM_Q_U)?;
+            doc["spectra"]["stage2"] = json!(scaled(&u)?);
+            doc["mmd"]["stage2"] = json!(mmd::mmd_to_standard_normal(
+                &head(&u, mmd_rows)?,
+                opts.seed
+            )?);
+            doc["stage2_encoder_variances"] =
+                serde_json::to_value(active::encoder_variances(&sigma_u.to_vec()?, latent))
+                    .expect("serialises");
+        }
+        doc["log_likelihood"] = log_likelihood(s1, &run, opts)?;
+        Ok(())
+    })?;
+    doc["frechet"] = json!({
+        "skipped": "the classifier-feature Fréchet distance (vae-gpu train-classifier) is not built yet",
+    });
+    files::write_atomic(&dir.join(files::EVAL), format!("{doc:#}\n").as_bytes())?;
+    Ok(doc)
+}

@@ -1,0 +1,247 @@
+//! Every setting of a run, as one typed value: validated once, written to config.json by
+//! serde, and read back by `--resume` (which compares the whole value, so a resumed run
+//! cannot silently differ from the original and no list of flags is kept by hand).
+
+use crate::data::{Crop, DataSpec, Split};
+use crate::error::{Error, Result};
+use crate::models::{Likelihood, NetKind, Objective};
+use crate::train::Schedule;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// How long to train a stage: `"epochs": N` or `"steps": N` in a config.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Length {
+    Epochs(usize),
+    Steps(usize),
+}
+
+/// One VAE, or Dai & Wipf's two stages (the second trained on the first's latents).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    Vae,
+    TwoStage,
+}
+
+impl ModelKind {
+    pub fn parse(s: &str) -> Result<ModelKind> {
+        match s {
+            "vae" => Ok(ModelKind::Vae),
+            "two-stage" => Ok(ModelKind::TwoStage),
+            _ => Err(Error::flag(
+                "--model",
+                format!("'{s}' is not vae or two-stage"),
+            )),
+        }
+    }
+}
+
+/// A stage's optimisation: Adam's learning rate, its halving schedule, and the length.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StageConfig {
+    /// f64 so config.json shows the value given (an f32 prints as 0.0010000000474974513).
+    pub lr: f64,
+    /// Halve the learning rate every this many epochs (None: constant).
+    pub lr_halve_every: Option<usize>,
+    #[serde(flatten)]
+    pub length: Length,
+}
+
+/// The stage-2 VAE: the reference MLP's width and depth, and its own schedule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stage2Config {
+    pub hidden: usize,
+    pub layers: usize,
+    #[serde(flatten)]
+    pub schedule: StageConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    pub data: String,
+    pub split: Split,
+    pub image_size: Option<usize>,
+    pub crop: Option<Crop>,
+    pub limit: Option<usize>,
+    pub model: ModelKind,
+    pub net: NetKind,
+    pub latent_dim: usize,
+    #[serde(flatten)]
+    pub likelihood: Likelihood,
+    pub beta: f32,
+    pub batch_size: usize,
+    pub seed: u64,
+    pub log_every: usize,
+    pub checkpoint_every: usize,
+    /// Also checkpoint at the first log this many minutes after the last checkpoint.
+    pub checkpoint_minutes: f64,
+    pub sample_every: Option<usize>,
+    /// Stage 1 (the image VAE).
+    #[serde(flatten)]
+    pub stage1: StageConfig,
+    /// Present on two-stage runs.
+    pub stage2: Option<Stage2Config>,
+}
+
+/// The Philox streams of each stage's own noise: stage 1 keeps stream 0 (as before stage 2
+/// existed, so older runs resume exactly); stage 2's VAE and its resampled latents get their
+/// own, apart from sampling's (`models::generate`).
+pub const STAGE1_STREAM: u32 = 0;
+pub const STAGE2_STREAM: u32 = 16;
+pub const LATENT_STREAM: u32 = 17;
+
+fn positive(flag: &'static str, v: usize) -> Result<()> {
+    if v == 0 {
+        Err(Error::flag(flag, "must be at least 1"))
+    } else {
+        Ok(())
+    }
+}
+
+impl StageConfig {
+    fn validate(&self, prefix: &'static str) -> Result<()> {
+        let flag = |a: &'static str, b: &'static str| if prefix.is_empty() { a } else { b };
+        match self.length {
+            Length::Epochs(n) => positive(flag("--epochs", "--stage2-epochs"), n)?,
+            Length::Steps(n) => positive(flag("--steps", "--stage2-steps"), n)?,
+        }
+        if let Some(n) = self.lr_halve_every {
+            positive(flag("--lr-halve-every", "--stage2-lr-halve-every"), n)?;
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(Error::flag(
+                flag("--lr", "--stage2-lr"),
+                format!("must be a positive finite number, not {}", self.lr),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Steps in all, at `per_epoch` steps an epoch.
+    pub fn total_steps(&self, per_epoch: usize) -> u64 {
+        match self.length {
+            Length::Epochs(e) => (e * per_epoch) as u64,
+            Length::Steps(s) => s as u64,
+        }
+    }
+}
+
+impl RunConfig {
+    pub fn data_spec(&self) -> DataSpec {
+        DataSpec {
+            data: self.data.clone(),
+            split: self.split,
+            image_size: self.image_size,
+            crop: self.crop,
+            limit: self.limit,
+        }
+    }
+
+    pub fn objective(&self) -> Objective {
+        Objective {
+            likelihood: self.likelihood,
+            beta: self.beta,
+        }
+    }
+
+    /// Checks every value on its own; dataset-dependent checks happen when the data is loaded.
+    pub fn validate(&self) -> Result<()> {
+        positive("--batch-size", self.batch_size)?;
+        positive("--latent-dim", self.latent_dim)?;
+        positive("--log-every", self.log_every)?;
+        positive("--checkpoint-every", self.checkpoint_every)?;
+        for (flag, v) in [
+            ("--sample-every", self.sample_every),
+            ("--limit", self.limit),
+            ("--image-size", self.image_size),
+        ] {
+            if let Some(n) = v {
+                positive(flag, n)?;
+            }
+        }
+        self.stage1.validate("")?;
+        if !(self.beta.is_finite() && self.beta >= 0.0) {
+            return Err(Error::flag(
+                "--beta",
+                format!("must be a finite number ≥ 0, not {}", self.beta),
+            ));
+        }
+        if let Likelihood::GaussianFixed { gamma } = self.likelihood {
+            if !(gamma.is_finite() && gamma > 0.0) {
+                return Err(Error::flag(
+                    "--gamma",
+                    format!("must be a positive finite number, not {gamma}"),
+                ));
+            }
+        }
+        if !(self.checkpoint_minutes.is_finite() && self.checkpoint_minutes > 0.0) {
+            return Err(Error::flag(
+                "--checkpoint-minutes",
+                format!("must be a positive number, not {}", self.checkpoint_minutes),
+            ));
+        }
+        if !self.checkpoint_every.is_multiple_of(self.log_every) {
+            return Err(Error::flag(
+                "--checkpoint-every",
+                format!(
+                    "{} is not a multiple of --log-every {} (checkpoints are written after the metrics are read, so a diverged step is never saved)",
+                    self.checkpoint_every, self.log_every
+                ),
+            ));
+        }
+        match (&self.model, &self.stage2) {
+            (ModelKind::TwoStage, Some(s2)) => {
+                positive("--stage2-hidden", s2.hidden)?;
+                positive("--stage2-layers", s2.layers)?;
+                s2.schedule.validate("stage2")
+            }
+            (ModelKind::TwoStage, None) => Err(Error::flag(
+                "--model",
+                "a two-stage run needs its stage-2 settings",
+            )),
+            (ModelKind::Vae, Some(_)) => Err(Error::flag(
+                "--model",
+                "stage-2 settings given to a single-stage run (use --model two-stage)",
+            )),
+            (ModelKind::Vae, None) => Ok(()),
+        }
+    }
+
+    fn schedule(&self, stage: u32, s: &StageConfig, per_epoch: usize, stream: u32) -> Schedule {
+        Schedule {
+            stage,
+            lr: s.lr as f32,
+            lr_halve_every: s.lr_halve_every,
+            total_steps: s.total_steps(per_epoch),
+            seed: self.seed,
+            stream,
+            log_every: self.log_every,
+            checkpoint_every: self.checkpoint_every,
+            checkpoint_interval: Duration::from_secs_f64(self.checkpoint_minutes * 60.0),
+        }
+    }
+
+    pub fn stage1_schedule(&self, per_epoch: usize) -> Schedule {
+        self.schedule(1, &self.stage1, per_epoch, STAGE1_STREAM)
+    }
+
+    /// None on a single-stage run.
+    pub fn stage2_schedule(&self, per_epoch: usize) -> Option<Schedule> {
+        let s2 = self.stage2.as_ref()?;
+        Some(self.schedule(2, &s2.schedule, per_epoch, STAGE2_STREAM))
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("a config always serialises")
+    }
+
+    /// Reads the settings back from config.json's "train" object (`file` names it in errors).
+    pub fn from_json(v: &serde_json::Value, file: &str) -> Result<RunConfig> {
+        let cfg: RunConfig = serde_json::from_value(v.clone())
+            .map_err(|e| Error::data(file, format!("the \"train\" settings are malformed: {e}")))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}

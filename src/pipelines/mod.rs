@@ -1,0 +1,343 @@
+//! The papers' procedures, composed from data, models and the training loop: a run is a
+//! stage-1 VAE on images and, for Dai & Wipf's two-stage VAE, a stage-2 VAE on its latents
+//! (`two_stage`). One run directory holds both stages (see `train::files`).
+
+pub mod config;
+pub mod two_stage;
+
+use crate::data::{self, shapes, Dataset};
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::models::{self, generate, Vae, VaeModel};
+use crate::nn::{with_debiased_bn, ParamStore, ParamsBuilder};
+use crate::train::source::ImageBatches;
+use crate::train::{self, checkpoint, files, Finished, Hooks};
+use config::RunConfig;
+use serde_json::json;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+/// A trained (or training) VAE: its objective and network, and its parameters.
+pub struct Stage {
+    pub vae: Vae,
+    pub store: ParamStore,
+}
+
+impl Stage {
+    pub fn model(&self) -> VaeModel<'_> {
+        VaeModel {
+            vae: &self.vae,
+            store: &self.store,
+        }
+    }
+
+    /// Runs `f` with this stage's batch-norm averages debiased for `steps` updates.
+    pub fn with_debiased_bn<T>(&self, steps: u64, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        with_debiased_bn(&self.store, models::REFERENCE_BN.momentum, steps, f)
+    }
+}
+
+/// A run's settings, data and models.
+pub struct Run {
+    pub cfg: RunConfig,
+    pub data: Dataset,
+    pub stage1: Stage,
+    /// Present on two-stage runs.
+    pub stage2: Option<Stage>,
+}
+
+impl Run {
+    /// Loads the data and builds the models (initialised from the seed).
+    pub fn new(gpu: &Arc<Gpu>, cfg: RunConfig) -> Result<Run> {
+        cfg.validate()?;
+        let data = data::load(&cfg.data_spec())?;
+        if data.len() < cfg.batch_size {
+            return Err(Error::flag(
+                "--batch-size",
+                format!(
+                    "{} is more than the {} images of {}",
+                    cfg.batch_size,
+                    data.len(),
+                    data.source
+                ),
+            ));
+        }
+        let mut b = ParamsBuilder::new(cfg.seed);
+        let net = models::build(&mut b, cfg.net, data.channels, data.side, cfg.latent_dim)?;
+        let vae = Vae::new(&mut b, net, cfg.objective());
+        let stage1 = Stage {
+            vae,
+            store: b.build(gpu)?,
+        };
+        let stage2 = match &cfg.stage2 {
+            Some(s2) => Some(two_stage::build(gpu, &cfg, s2)?),
+            None => None,
+        };
+        Ok(Run {
+            cfg,
+            data,
+            stage1,
+            stage2,
+        })
+    }
+
+    pub fn per_epoch(&self) -> usize {
+        self.data.len() / self.cfg.batch_size
+    }
+
+    pub fn stage1_steps(&self) -> u64 {
+        self.cfg.stage1.total_steps(self.per_epoch())
+    }
+
+    pub fn stage2_steps(&self) -> Option<u64> {
+        Some(
+            self.cfg
+                .stage2
+                .as_ref()?
+                .schedule
+                .total_steps(self.per_epoch()),
+        )
+    }
+
+    /// samples.png (64 draws of μ_x(z), z ~ N(0, I)) and reconstructions.png (the first 32
+    /// training images, each row of originals followed by its row of reconstructions), after
+    /// `steps` stage-1 steps.
+    pub fn write_grids(&self, dir: &Path, steps: u64) -> Result<()> {
+        let s = &self.stage1;
+        let (c, side) = (self.data.channels, self.data.side);
+        s.with_debiased_bn(steps, || {
+            let x = generate::sample(&s.vae, &s.store, 64, self.cfg.seed, false)?;
+            crate::grid::write_png(&dir.join(files::SAMPLES), &x, c, side, 8)?;
+            let n = self.data.len().min(32);
+            let mut x = Vec::new();
+            self.data.gather(&(0..n).collect::<Vec<_>>(), &mut x);
+            let r = generate::reconstruct(&s.vae, &s.store, &x)?;
+            let tiles = crate::grid::interleave_rows(&x, &r, c * side * side, 8);
+            crate::grid::write_png(&dir.join(files::RECONSTRUCTIONS), &tiles, c, side, 8.min(n))
+        })
+    }
+
+    fn config_json(&self, gpu: &Gpu) -> serde_json::Value {
+        json!({
+            "vae_gpu_version": env!("CARGO_PKG_VERSION"),
+            "created_unix": std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            "adapter": {
+                "name": gpu.info.name,
+                "backend": format!("{:?}", gpu.info.backend),
+                "device_type": format!("{:?}", gpu.info.device_type),
+                "driver": gpu.info.driver,
+                "driver_info": gpu.info.driver_info,
+            },
+            "dataset": {
+                "source": self.data.source,
+                "images": self.data.len(),
+                "channels": self.data.channels,
+                "side": self.data.side,
+                "labels": self.data.labels.is_some(),
+                "manifold_dim": (self.data.source == "shapes").then_some(shapes::MANIFOLD_DIM),
+            },
+            "parameters": self.stage1.store.count(),
+            "stage2_parameters": self.stage2.as_ref().map(|s| s.store.count()),
+            "steps_per_epoch": self.per_epoch(),
+            "total_steps": self.stage1_steps(),
+            "stage2_total_steps": self.stage2_steps(),
+            "train": self.cfg.to_json(),
+        })
+    }
+
+    /// Writes config.json (a new run, or stage 2 added to a finished one).
+    pub fn write_config(&self, gpu: &Gpu, dir: &Path) -> Result<()> {
+        let doc = self.config_json(gpu);
+        files::write_atomic(&dir.join(files::CONFIG), format!("{doc:#}\n").as_bytes())
+    }
+}
+
+/// Reads a run's config.json: (settings, whole document).
+pub fn read_config(dir: &Path) -> Result<(RunConfig, serde_json::Value)> {
+    let path = dir.join(files::CONFIG);
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let doc: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::data(&path, format!("not valid JSON: {e}")))?;
+    let cfg = RunConfig::from_json(&doc["train"], &path.display().to_string())?;
+    Ok((cfg, doc))
+}
+
+/// The steps a checkpoint holds (None when there is no checkpoint).
+pub fn checkpoint_steps(path: &Path) -> Result<Option<u64>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let st = checkpoint::read_safetensors(path)?;
+    let step = st
+        .metadata
+        .get("step")
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| Error::data(path, "metadata 'step' missing or not a number"))?;
+    Ok(Some(step))
+}
+
+/// Whether `run` (settings as resumed) can continue in `dir`: something is left to train,
+/// and stage 1 is not asked to change under a stage 2 trained on it. Checked before any
+/// file is written.
+pub fn check_resumable(run: &Run, dir: &Path) -> Result<()> {
+    let s2_ckpt = dir.join(files::STAGE2_CHECKPOINT);
+    let stage1_ckpt = dir.join(files::CHECKPOINT);
+    let s1 = checkpoint_steps(&stage1_ckpt)?.unwrap_or(0);
+    let s2 = checkpoint_steps(&s2_ckpt)?;
+    let stage2_left = run.stage2_steps().is_some_and(|t| s2.is_none_or(|d| d < t));
+    if s1 >= run.stage1_steps() && !stage2_left {
+        return Err(Error::flag(
+            if run.stage2.is_some() {
+                "--stage2-steps"
+            } else {
+                "--steps"
+            },
+            format!(
+                "{} already has all of its steps ({s1}{}); ask for more with --steps or --epochs{}",
+                dir.display(),
+                s2.map_or(String::new(), |d| format!(" + {d} in stage 2")),
+                if run.stage2.is_some() {
+                    " (stage 1, if stage 2 has not started) or --stage2-steps / --stage2-epochs"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    // Stage 2 was trained on stage 1's latents as they were: stage 1 cannot change after.
+    if let (Some(s1), true) = (checkpoint_steps(&stage1_ckpt)?, s2_ckpt.exists()) {
+        if s1 != run.stage1_steps() {
+            return Err(Error::flag(
+                "--steps",
+                format!(
+                    "{} has stage 2 trained on stage 1 at step {s1}; stage 1 cannot be trained on to {} under it (start a new run)",
+                    dir.display(),
+                    run.stage1_steps()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Grids drawn every `--sample-every` steps of stage 1.
+struct GridHooks<'a> {
+    run: &'a Run,
+    dir: &'a Path,
+}
+
+impl Hooks for GridHooks<'_> {
+    fn logged(&mut self, done: u64) -> Result<()> {
+        if self
+            .run
+            .cfg
+            .sample_every
+            .is_some_and(|n| done.is_multiple_of(n as u64))
+        {
+            self.run.write_grids(self.dir, done)?;
+        }
+        Ok(())
+    }
+}
+
+/// How a whole run's training ended.
+pub struct Trained {
+    pub stage1: Finished,
+    /// None on a single-stage run, or when stage 1 was interrupted.
+    pub stage2: Option<Finished>,
+}
+
+impl Trained {
+    pub fn interrupted(&self) -> bool {
+        self.stage1.interrupted || self.stage2.as_ref().is_some_and(|s| s.interrupted)
+    }
+}
+
+/// Trains `run` in `dir`: stage 1, its grids, then stage 2 on its latents when the run has
+/// one. With `resume`, each stage continues from its checkpoint (a finished stage is
+/// skipped); otherwise `dir` must be prepared and config.json is written first.
+pub fn train(
+    gpu: &Arc<Gpu>,
+    run: &Run,
+    dir: &Path,
+    resume: bool,
+    stop: &AtomicBool,
+) -> Result<Trained> {
+    let s2_ckpt = dir.join(files::STAGE2_CHECKPOINT);
+    let stage1_ckpt = dir.join(files::CHECKPOINT);
+    if resume {
+        check_resumable(run, dir)?;
+    } else {
+        run.write_config(gpu, dir)?;
+    }
+    let cfg = &run.cfg;
+    let mut images = ImageBatches::new(gpu, &run.data, cfg.batch_size, cfg.seed);
+    let sched = cfg.stage1_schedule(run.per_epoch());
+    let stage1_done_before = resume && checkpoint_steps(&stage1_ckpt)? == Some(sched.total_steps);
+    let stage1 = train::train(
+        gpu,
+        &run.stage1.model(),
+        &mut images,
+        &sched,
+        dir,
+        files::CHECKPOINT,
+        resume,
+        stop,
+        &mut GridHooks { run, dir },
+    )?;
+    if stage1.interrupted {
+        return Ok(Trained {
+            stage1,
+            stage2: None,
+        });
+    }
+    if !stage1_done_before || !dir.join(files::SAMPLES).exists() {
+        run.write_grids(dir, stage1.steps)?;
+    }
+    let stage2 = match &run.stage2 {
+        Some(_) => Some(two_stage::train_stage2(
+            gpu,
+            run,
+            dir,
+            stage1.steps,
+            s2_ckpt.exists(),
+            stop,
+        )?),
+        None => None,
+    };
+    Ok(Trained { stage1, stage2 })
+}
+
+/// Opens a run directory with its checkpoints loaded: (run, stage-1 steps, stage-2 steps
+/// when a stage-2 checkpoint exists). `split` overrides the run's data split.
+pub fn open(
+    gpu: &Arc<Gpu>,
+    dir: &Path,
+    split: Option<data::Split>,
+) -> Result<(Run, u64, Option<u64>)> {
+    let (mut cfg, _) = read_config(dir)?;
+    if let Some(s) = split {
+        cfg.split = s;
+    }
+    // Inference needs the image size, and a batch must fit in what is loaded.
+    cfg.batch_size = 1;
+    let run = Run::new(gpu, cfg)?;
+    let ckpt = dir.join(files::CHECKPOINT);
+    if !ckpt.is_file() {
+        return Err(Error::data(
+            &ckpt,
+            "no checkpoint: this run has not finished a logged step yet",
+        ));
+    }
+    let steps1 = checkpoint::load(&ckpt, &run.stage1.store, None)?.step;
+    let s2 = dir.join(files::STAGE2_CHECKPOINT);
+    let steps2 = match (&run.stage2, s2.is_file()) {
+        (Some(stage), true) => Some(checkpoint::load(&s2, &stage.store, None)?.step),
+        _ => None,
+    };
+    Ok((run, steps1, steps2))
+}
