@@ -1,5 +1,6 @@
 //! `cargo bench --bench step`: full training steps (forward, backward, Adam) of the stage-1
-//! network at batch 64 on 28×28×1 inputs, beside the CPU matmul of the same run.
+//! network at batch 64 on 28×28×1 inputs, and of the stage-2 VAE on 64-d latents, beside the
+//! CPU matmul of the same run.
 
 use vae_gpu::bench;
 use vae_gpu::{Gpu, Selection};
@@ -23,4 +24,15 @@ fn main() {
     for (k, s, n) in r.profile.iter().take(8) {
         println!("  {k:<30} {:>9.1} ms ({n} dispatches)", s * 1e3);
     }
+    let r2 = bench::stage2_step(&gpu, 64, 64, vae_gpu::models::stage2::HIDDEN, 3)
+        .unwrap_or_else(|e| panic!("{e}"));
+    println!(
+        "stage-2 step, batch 64: {:.1} ms, {:.1} steps/s, {:.2} GFLOP/s ({:.2}× the CPU matmul), {:.0} dispatches, {:.0} submit(s)",
+        r2.seconds_per_step * 1e3,
+        1.0 / r2.seconds_per_step,
+        r2.gflops(),
+        r2.gflops() / cpu.gflops(),
+        r2.dispatches_per_step,
+        r2.submits_per_step
+    );
 }

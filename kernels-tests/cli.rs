@@ -75,6 +75,13 @@ fn a_training_step_is_one_submit_with_no_new_buffers() {
         v["parameters"], 13_331_586,
         "the reference stage-1 network at 28×28×1"
     );
+    // Stage 2 too: one submit, nothing created, the reference MLP's size
+    // (3 × 1024 layers each side, input skips into the heads: 4,540,609 with γ_z).
+    let s2 = &v["stage2"];
+    assert_eq!(s2["submits_per_step"], 1.0, "{v}");
+    assert_eq!(s2["buffers_created_in_steady_state"], 0, "{v}");
+    assert!(s2["steps_per_second"].as_f64().unwrap() > 0.0, "{v}");
+    assert_eq!(s2["parameters"], 4_540_609, "{v}");
 }
 
 #[test]

@@ -12,7 +12,7 @@ use crate::gpu::{ConvVariant, Gpu, MatmulVariant, Tuning};
 use crate::kernels::conv2d::{self, Conv2dConfig, ConvGeom};
 use crate::kernels::matmul::{self, matmul_with};
 use crate::kernels::random::RandomKey;
-use crate::models::{InfoGan, InfoGanConfig, Objective, Vae};
+use crate::models::{InfoGan, InfoGanConfig, Objective, Stage2Net, Vae};
 use crate::nn::{Adam, ParamsBuilder};
 
 #[derive(Clone, Debug)]
@@ -180,6 +180,7 @@ pub fn cpu_matmul(m: usize, n: usize, k: usize) -> Measurement {
 #[derive(Clone, Debug)]
 pub struct StepReport {
     pub batch: usize,
+    /// The image side (stage 1) or the latent size (stage 2).
     pub side: usize,
     pub steps: usize,
     pub parameters: usize,
@@ -216,17 +217,53 @@ pub fn train_step(gpu: &Arc<Gpu>, batch: usize, side: usize, steps: usize) -> Re
     let net = InfoGan::new(&mut b, cfg)?;
     let model = Vae::new(&mut b, Box::new(net), Objective::default());
     let store = b.build(gpu)?;
-    let mut adam = Adam::new(&store, Default::default())?;
     let x = Rng::new(4)
         .data(&[batch, 1, side, side], 0.0, 1.0)
         .upload(gpu)?;
+    time_steps(gpu, &model, &store, &x, side, steps)
+}
+
+/// The same for the reference stage-2 VAE (`hidden` wide, 3 layers, input skips) on
+/// `latent`-dimensional vectors. (In a run each step also gathers its batch of stored
+/// (μ_z, σ_z) rows and draws z: three more small dispatches.)
+pub fn stage2_step(
+    gpu: &Arc<Gpu>,
+    batch: usize,
+    latent: usize,
+    hidden: usize,
+    steps: usize,
+) -> Result<StepReport> {
+    let mut b = ParamsBuilder::new(0);
+    let net = Stage2Net::new(
+        &mut b,
+        latent,
+        latent,
+        hidden,
+        crate::models::stage2::LAYERS,
+    )?;
+    let model = Vae::new(&mut b, Box::new(net), Objective::default());
+    let store = b.build(gpu)?;
+    let x = Rng::new(5).data(&[batch, latent], -2.0, 2.0).upload(gpu)?;
+    time_steps(gpu, &model, &store, &x, latent, steps)
+}
+
+fn time_steps(
+    gpu: &Arc<Gpu>,
+    model: &Vae,
+    store: &crate::nn::ParamStore,
+    x: &crate::Tensor,
+    side: usize,
+    steps: usize,
+) -> Result<StepReport> {
+    let batch = x.shape()[0];
+    let mut adam = Adam::new(store, Default::default())?;
     let key = |step: usize| RandomKey {
         seed: 1,
         step: step as u64,
         stream: 0,
     };
     for s in 0..2 {
-        model.train_step(&store, &mut adam, &x, key(s), 1e-4)?;
+        model.train_step(store, &mut adam, x, key(s), 1e-4)?;
         gpu.flush()?;
     }
     gpu.sync()?;
@@ -234,7 +271,7 @@ pub fn train_step(gpu: &Arc<Gpu>, batch: usize, side: usize, steps: usize) -> Re
     let created0 = gpu.pool_stats().created;
     let start = Instant::now();
     for s in 0..steps {
-        model.train_step(&store, &mut adam, &x, key(2 + s), 1e-4)?;
+        model.train_step(store, &mut adam, x, key(2 + s), 1e-4)?;
         gpu.flush_pipelined()?;
     }
     gpu.sync()?;
@@ -243,7 +280,7 @@ pub fn train_step(gpu: &Arc<Gpu>, batch: usize, side: usize, steps: usize) -> Re
     let stats = gpu.pool_stats();
     let mut profile = Vec::new();
     if gpu.begin_timing(2048).is_some() {
-        model.train_step(&store, &mut adam, &x, key(2 + steps), 1e-4)?;
+        model.train_step(store, &mut adam, x, key(2 + steps), 1e-4)?;
         gpu.flush()?;
         profile = gpu
             .end_timing()?

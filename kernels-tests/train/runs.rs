@@ -713,3 +713,128 @@ fn a_two_stage_run_equals_stage_two_added_later_and_resumed() {
     std::fs::copy(dir.join("config.json"), t.0.join("empty-run/config.json")).unwrap();
     refuse(&["eval", "empty-run"], "checkpoint.safetensors");
 }
+
+/// Labelled IDX data (train and t10k) of `n` 8×8 images in 2 classes: class 0 dark with a
+/// bright left half, class 1 bright right half, plus a per-image brightness `shift`.
+fn labelled_idx(dir: &Path, n: usize, shift: u8) {
+    std::fs::create_dir_all(dir).unwrap();
+    for split in ["train", "t10k"] {
+        let mut px = Vec::new();
+        let labels: Vec<u8> = (0..n).map(|i| (i % 2) as u8).collect();
+        for (i, &l) in labels.iter().enumerate() {
+            for _y in 0..8 {
+                for x in 0..8 {
+                    let on = (x < 4) == (l == 0);
+                    px.push(if on { 200 + (i % 40) as u8 } else { shift });
+                }
+            }
+        }
+        let img = vae_gpu::data::idx::encode(&[n, 8, 8], &px);
+        let lab = vae_gpu::data::idx::encode(&[n], &labels);
+        std::fs::write(dir.join(format!("{split}-images-idx3-ubyte")), img).unwrap();
+        std::fs::write(dir.join(format!("{split}-labels-idx1-ubyte")), lab).unwrap();
+    }
+}
+
+/// The Fréchet distance end to end on labelled data: `train-classifier` caches a classifier
+/// that `eval` uses (its test accuracy reported; these two classes are separable), every
+/// distance is finite and non-negative; a classifier of another dataset is refused naming
+/// its classifier.json, and nothing of the run is changed.
+#[test]
+fn eval_measures_frechet_distances_with_the_datasets_own_classifier() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let t = TempDir::new("run-frechet");
+    labelled_idx(&t.0.join("halves"), 64, 0);
+    labelled_idx(&t.0.join("other"), 64, 60);
+    let run = |data: &'static str, out: &'static str| {
+        ok(vae_gpu(
+            &t.0,
+            &[
+                "train",
+                "--data",
+                data,
+                "--model",
+                "two-stage",
+                "--steps",
+                "6",
+                "--stage2-steps",
+                "4",
+                "--stage2-hidden",
+                "16",
+                "--batch-size",
+                "16",
+                "--latent-dim",
+                "4",
+                "--log-every",
+                "2",
+                "--out",
+                out,
+            ],
+        ));
+    };
+    run("halves", "a");
+    run("other", "b");
+    let o = ok(vae_gpu(
+        &t.0,
+        &[
+            "train-classifier",
+            "--data",
+            "halves",
+            "--steps",
+            "40",
+            "--out",
+            "cls",
+        ],
+    ));
+    assert!(stderr(&o).contains("test accuracy"), "{}", stderr(&o));
+    let eval = |r: &str| {
+        vae_gpu(
+            &t.0,
+            &[
+                "eval",
+                r,
+                "--json",
+                "--classifier",
+                "cls",
+                "--fd-samples",
+                "32",
+                "--iwae-images",
+                "4",
+                "--iwae-samples",
+                "2",
+                "--mmd-samples",
+                "16",
+            ],
+        )
+    };
+    let doc: Value = serde_json::from_slice(&ok(eval("a")).stdout).unwrap();
+    let fd = &doc["frechet"];
+    assert!(
+        fd["classifier"]["test_accuracy"].as_f64().unwrap() > 0.9,
+        "two separable classes: {fd}"
+    );
+    for k in [
+        "two_stage_samples",
+        "stage1_samples",
+        "reconstructions",
+        "train_images_floor",
+    ] {
+        assert!(
+            fd[k].as_f64().is_some_and(|v| v.is_finite() && v >= 0.0),
+            "{k}: {fd}"
+        );
+    }
+    assert!(fd["name"].as_str().unwrap().contains("not FID"));
+    let before = std::fs::read(t.0.join("b/checkpoint.safetensors")).unwrap();
+    let bad = eval("b");
+    assert!(
+        !bad.status.success() && stderr(&bad).contains("cls/classifier.json"),
+        "{}",
+        stderr(&bad)
+    );
+    assert_eq!(
+        std::fs::read(t.0.join("b/checkpoint.safetensors")).unwrap(),
+        before
+    );
+    assert!(!t.0.join("b/eval.json").exists());
+}

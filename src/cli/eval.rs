@@ -26,6 +26,15 @@ pub struct EvalArgs {
     /// Importance samples per image (k of the IWAE bound)
     #[arg(long, default_value_t = 16)]
     iwae_samples: usize,
+    /// Images per set of the Fréchet distances (samples, reconstructions, test images)
+    #[arg(long, default_value_t = 2000)]
+    fd_samples: usize,
+    /// The feature classifier's folder [default: classifiers/DATA; trained there on first use]
+    #[arg(long)]
+    classifier: Option<PathBuf>,
+    /// Training steps of the feature classifier when it has to be trained
+    #[arg(long, default_value_t = 600)]
+    classifier_steps: u64,
     /// Seeds the latent samples and the N(0, I) references
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -98,8 +107,20 @@ pub fn summary(doc: &Value) -> String {
         num(&ll["nats_per_image"]),
         num(&ll["bits_per_dim"]),
     );
-    if let Some(why) = doc["frechet"]["skipped"].as_str() {
-        s += &format!("  Fréchet distance: skipped: {why}\n");
+    let fd = &doc["frechet"];
+    match fd["skipped"].as_str() {
+        Some(why) => s += &format!("  Fréchet distance: skipped: {why}\n"),
+        None => {
+            s += &format!(
+                "  Fréchet distance to test images, own-classifier features (test accuracy {:.1} %), {} images each:\n    two-stage samples {} | stage-1 samples {} | reconstructions {} | training images (floor) {}\n",
+                100.0 * fd["classifier"]["test_accuracy"].as_f64().unwrap_or(f64::NAN),
+                fd["images_per_set"],
+                num(&fd["two_stage_samples"]),
+                num(&fd["stage1_samples"]),
+                num(&fd["reconstructions"]),
+                num(&fd["train_images_floor"]),
+            )
+        }
     }
     s
 }
@@ -111,6 +132,9 @@ pub fn run(sel: &Selection, a: EvalArgs) -> Result<i32> {
         mmd_samples: a.mmd_samples,
         iwae_images: a.iwae_images,
         iwae_samples: a.iwae_samples,
+        fd_samples: a.fd_samples,
+        classifier: a.classifier,
+        classifier_steps: a.classifier_steps,
         seed: a.seed,
     };
     let doc = evaluate(&gpu, &a.run, &opts)?;

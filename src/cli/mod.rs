@@ -2,6 +2,7 @@
 
 mod bench;
 mod check;
+mod classifier;
 mod eval;
 mod info;
 mod train;
@@ -38,6 +39,9 @@ enum Command {
     /// The papers' diagnostics on a trained run (test split): loss terms, γ, active latent
     /// dimensions, latent spectra, MMD to N(0, I), log-likelihood; written to RUN/eval.json.
     Eval(eval::EvalArgs),
+    /// Train the classifier of a labelled dataset whose features `eval`'s Fréchet distances
+    /// use (eval trains it on first need; cached in classifiers/DATA).
+    TrainClassifier(classifier::ClassifierArgs),
     /// List every adapter, and the chosen one's limits and features.
     Info {
         #[arg(long)]
@@ -86,6 +90,7 @@ pub fn run() -> Result<i32> {
         Command::Sample(a) => train::sample(&sel, a),
         Command::Reconstruct(a) => train::reconstruct(&sel, a),
         Command::Eval(a) => eval::run(&sel, a),
+        Command::TrainClassifier(a) => classifier::run(&sel, a),
         Command::Info { json } => info::run(&sel, json),
         Command::Check { json, full, filter } => check::run(&sel, json, full, filter.as_deref()),
         Command::Bench {

@@ -1,17 +1,19 @@
 //! `vae-gpu eval RUN`: every diagnostic on a trained run, written to RUN/eval.json. On the
 //! test split where the data has one; stage 1's batch norm in eval mode, debiased.
 
+use super::frechet::{frechet_distance, Gaussian};
 use super::{active, likelihood, mmd, spectrum};
 use crate::data::Split;
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::kernels::random::{self, RandomKey};
+use crate::models::classifier::FEATURES;
 use crate::models::{generate, Likelihood, Vae};
-use crate::pipelines::{self, Run, Stage};
+use crate::pipelines::{self, classifier, two_stage, Run, Stage};
 use crate::tensor::Tensor;
 use crate::train::files;
 use serde_json::{json, Value};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// What `eval` computes and on how much.
@@ -24,6 +26,12 @@ pub struct Options {
     /// Test images of the log-likelihood estimate, and importance samples per image.
     pub iwae_images: usize,
     pub iwae_samples: usize,
+    /// Images per set of the Fréchet distances.
+    pub fd_samples: usize,
+    /// The classifier's cache folder (default classifiers/DATA), and its training steps when
+    /// it has to be trained first.
+    pub classifier: Option<PathBuf>,
+    pub classifier_steps: u64,
     pub seed: u64,
 }
 
@@ -175,6 +183,77 @@ fn log_likelihood(stage: &Stage, run: &Run, opts: &Options) -> Result<Value> {
     }))
 }
 
+/// Fréchet distances in the features of the dataset's own classifier between the held-out
+/// test images and: two-stage samples, stage-1 samples (z ~ N(0, I)), test reconstructions,
+/// and training images (the floor two samples of the true distribution reach).
+fn frechet(gpu: &Arc<Gpu>, run: &Run, steps1: u64, two: bool, opts: &Options) -> Result<Value> {
+    if run.data.labels.is_none() {
+        return Ok(json!({
+            "skipped": format!("{} has no labels to train the feature classifier on", run.data.source),
+        }));
+    }
+    let mut train_spec = run.cfg.data_spec();
+    train_spec.split = Split::Train;
+    let train_data = crate::data::load(&train_spec)?;
+    let dir = opts
+        .classifier
+        .clone()
+        .unwrap_or_else(|| classifier::default_dir(&run.cfg.data));
+    let cls = if dir.join(classifier::DESCRIPTION).exists() {
+        classifier::load(gpu, &dir, &train_data)?
+    } else {
+        eprintln!(
+            "eval: training the feature classifier of {} ({} steps; cached in {} for later runs)",
+            run.data.source,
+            opts.classifier_steps,
+            dir.display()
+        );
+        classifier::train_classifier(
+            gpu,
+            &run.cfg.data,
+            run.cfg.image_size,
+            &dir,
+            opts.classifier_steps,
+            opts.seed,
+            false,
+        )?
+    };
+    let n = opts.fd_samples.min(run.data.len()).min(train_data.len());
+    let fit = |x: &[f32]| -> Result<Gaussian> { Ok(Gaussian::fit(&cls.features(x)?, FEATURES)) };
+    let mut test = Vec::new();
+    run.data.gather(&(0..n).collect::<Vec<_>>(), &mut test);
+    let reference = fit(&test)?;
+    let mut train = Vec::new();
+    train_data.gather(&(0..n).collect::<Vec<_>>(), &mut train);
+    let s1 = &run.stage1;
+    let (stage1, recon) = s1.with_debiased_bn(steps1, || {
+        Ok((
+            generate::sample(&s1.vae, &s1.store, n, opts.seed, false)?,
+            generate::reconstruct(&s1.vae, &s1.store, &test)?,
+        ))
+    })?;
+    let fd = |x: &[f32]| -> Result<f64> { Ok(frechet_distance(&fit(x)?, &reference)) };
+    let mut out = json!({
+        "name": "Fréchet distance in the features of vae-gpu's own classifier (not FID: not Inception-v3's features); lower is better",
+        "classifier": {
+            "dir": dir.display().to_string(),
+            "test_accuracy": cls.about.test_accuracy,
+            "steps": cls.about.steps,
+            "features": FEATURES,
+        },
+        "images_per_set": n,
+        "reference": "test images",
+        "train_images_floor": fd(&train)?,
+        "reconstructions": fd(&recon)?,
+        "stage1_samples": fd(&stage1)?,
+    });
+    if two {
+        let x = two_stage::sample(run, steps1, n, opts.seed, false)?;
+        out["two_stage_samples"] = json!(fd(&x)?);
+    }
+    Ok(out)
+}
+
 /// Evaluates the run in `dir` and writes `dir`/eval.json. Returns the document.
 pub fn evaluate(gpu: &Arc<Gpu>, dir: &Path, opts: &Options) -> Result<Value> {
     for (flag, v) in [
@@ -182,6 +261,7 @@ pub fn evaluate(gpu: &Arc<Gpu>, dir: &Path, opts: &Options) -> Result<Value> {
         ("--mmd-samples", opts.mmd_samples),
         ("--iwae-images", opts.iwae_images),
         ("--iwae-samples", opts.iwae_samples),
+        ("--fd-samples", opts.fd_samples),
     ] {
         if v == 0 {
             return Err(Error::flag(flag, "must be at least 1"));
@@ -287,9 +367,7 @@ pub fn evaluate(gpu: &Arc<Gpu>, dir: &Path, opts: &Options) -> Result<Value> {
         doc["log_likelihood"] = log_likelihood(s1, &run, opts)?;
         Ok(())
     })?;
-    doc["frechet"] = json!({
-        "skipped": "the classifier-feature Fréchet distance (vae-gpu train-classifier) is not built yet",
-    });
+    doc["frechet"] = frechet(gpu, &run, steps1, steps2.is_some(), opts)?;
     files::write_atomic(&dir.join(files::EVAL), format!("{doc:#}\n").as_bytes())?;
     Ok(doc)
 }

@@ -2,6 +2,7 @@
 //! stage-1 VAE on images and, for Dai & Wipf's two-stage VAE, a stage-2 VAE on its latents
 //! (`two_stage`). One run directory holds both stages (see `train::files`).
 
+pub mod classifier;
 pub mod config;
 pub mod two_stage;
 
