@@ -26,13 +26,5 @@ fn main() {
     }
     let r2 = bench::stage2_step(&gpu, 64, 64, vae_gpu::models::stage2::HIDDEN, 3)
         .unwrap_or_else(|e| panic!("{e}"));
-    println!(
-        "stage-2 step, batch 64: {:.1} ms, {:.1} steps/s, {:.2} GFLOP/s ({:.2}× the CPU matmul), {:.0} dispatches, {:.0} submit(s)",
-        r2.seconds_per_step * 1e3,
-        1.0 / r2.seconds_per_step,
-        r2.gflops(),
-        r2.gflops() / cpu.gflops(),
-        r2.dispatches_per_step,
-        r2.submits_per_step
-    );
+    println!("stage-2 step (64-d latents): {}", r2.line(cpu.gflops()));
 }

@@ -26,6 +26,21 @@ fn info_lists_adapters_and_the_chosen_one_as_json() {
     );
 }
 
+/// Mesa's drivers print "error: XDG_RUNTIME_DIR is invalid or not set" while adapters are
+/// enumerated when the variable names no directory (as on a server or in CI); vae-gpu keeps
+/// that from the user, on every backend.
+#[test]
+fn no_driver_noise_without_a_runtime_directory() {
+    let out = Command::new(env!("CARGO_BIN_EXE_vae-gpu"))
+        .arg("info")
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .expect("run vae-gpu");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("XDG_RUNTIME_DIR"), "{err}");
+}
+
 #[test]
 fn check_passes_and_reports_each_kernel() {
     let out = vae_gpu(&["check", "--filter", "matmul", "--json"]);

@@ -254,3 +254,25 @@ fn parameters_of_two_stores_cannot_be_mixed_on_a_tape() {
     let e = t.backward(s, &a).unwrap_err().to_string();
     assert!(e.contains("inference tape"), "{e}");
 }
+
+/// What a checkpoint checks before it is written: every parameter and state tensor finite,
+/// with the first bad one named.
+#[test]
+fn non_finite_parameters_are_found_and_named() {
+    use vae_gpu::nn::{Init, ParamsBuilder};
+    let (gpu, _lock) = gpu();
+    let mut b = ParamsBuilder::new(3);
+    b.param("encoder.w", &[3, 5], Init::Normal { std: 1.0 });
+    let w = b.param("decoder.w", &[4], Init::Normal { std: 1.0 });
+    b.state("bn.running_var", &[2], 1.0);
+    let s = b.build(&gpu).unwrap();
+    s.check_values_finite().unwrap();
+    s.set_value(w, &[0.0, f32::NAN, 1.0, 2.0]).unwrap();
+    let e = s.check_values_finite().unwrap_err().to_string();
+    assert!(e.contains("decoder.w") && e.contains("element 1"), "{e}");
+    s.set_value(w, &[0.0; 4]).unwrap();
+    s.set_state("bn.running_var", &[f32::INFINITY, 0.0])
+        .unwrap();
+    let e = s.check_values_finite().unwrap_err().to_string();
+    assert!(e.contains("bn.running_var"), "{e}");
+}

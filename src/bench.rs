@@ -205,6 +205,22 @@ impl StepReport {
     pub fn gflops(&self) -> f64 {
         self.flops_per_step / self.seconds_per_step / 1e9
     }
+
+    /// One line for people: speed, its ratio to the same run's CPU matmul, and the
+    /// dispatch and submit counts that show the step is one submit.
+    pub fn line(&self, cpu_gflops: f64) -> String {
+        format!(
+            "batch {}, {} parameters: {:.1} ms/step, {:.1} steps/s, {:.2} GFLOP/s ({:.2}× the CPU matmul); {:.0} dispatches and {:.0} submit(s) per step",
+            self.batch,
+            self.parameters,
+            self.seconds_per_step * 1e3,
+            1.0 / self.seconds_per_step,
+            self.gflops(),
+            self.gflops() / cpu_gflops,
+            self.dispatches_per_step,
+            self.submits_per_step
+        )
+    }
 }
 
 /// Times `steps` training steps (forward, backward, Adam; one submit each) of the reference

@@ -144,15 +144,8 @@ pub fn run_step(sel: &Selection, json: bool, batch: usize, steps: usize) -> Resu
             }
         }
         println!(
-            "stage-2 training step, batch {} of 64-d latents, {} parameters: {:.1} ms/step, {:.1} steps/s, {:.2} GFLOP/s ({:.2}× the CPU matmul); {:.0} dispatches and {:.0} submit(s) per step",
-            r2.batch,
-            r2.parameters,
-            r2.seconds_per_step * 1e3,
-            1.0 / r2.seconds_per_step,
-            r2.gflops(),
-            r2.gflops() / cpu.gflops(),
-            r2.dispatches_per_step,
-            r2.submits_per_step
+            "stage-2 training step (64-d latents): {}",
+            r2.line(cpu.gflops())
         );
     }
     Ok(0)
