@@ -5,6 +5,7 @@ use clap::Args;
 use serde_json::Value;
 use std::path::PathBuf;
 use vae_gpu::eval::report::{evaluate, Options};
+use vae_gpu::train::files;
 use vae_gpu::{Gpu, Result, Selection};
 
 #[derive(Args)]
@@ -142,7 +143,20 @@ pub fn run(sel: &Selection, a: EvalArgs) -> Result<i32> {
         println!("{doc:#}");
     } else {
         print!("{}", summary(&doc));
-        eprintln!("wrote {}", a.run.join("eval.json").display());
+        let grids: Vec<String> = [
+            files::SAMPLES_TWO_STAGE,
+            files::SAMPLES,
+            files::RECONSTRUCTIONS,
+        ]
+        .iter()
+        .map(|f| a.run.join(f))
+        .filter(|p| p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+        if !grids.is_empty() {
+            println!("  grids: {}", grids.join(", "));
+        }
+        eprintln!("wrote {}", a.run.join(files::EVAL).display());
     }
     Ok(0)
 }
