@@ -112,6 +112,8 @@ fn mmd_is_zero_for_the_same_distribution_and_large_for_another() {
     assert!(same.abs() < 1e-5, "{same}");
     let null = mmd::mmd_to_standard_normal(&x, 7).unwrap();
     assert!(null.abs() < 0.01, "{null}");
+    let floor = mmd::null_level(&x, 7).unwrap();
+    assert!(floor.abs() < 0.01 && floor != null, "{floor}");
     let shifted: Vec<f32> = normals(4, n * k).into_iter().map(|v| v + 2.0).collect();
     let y = Tensor::from_slice(&gpu, &shifted, &[n, k]).unwrap();
     let far = mmd::mmd_to_standard_normal(&y, 7).unwrap();

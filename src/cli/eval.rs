@@ -42,7 +42,13 @@ pub struct EvalArgs {
 }
 
 fn num(v: &Value) -> String {
-    v.as_f64().map_or("-".into(), |x| format!("{x:.4}"))
+    v.as_f64().map_or("-".into(), |x| {
+        if x != 0.0 && x.abs() < 1e-2 {
+            format!("{x:.2e}")
+        } else {
+            format!("{x:.4}")
+        }
+    })
 }
 
 /// The few lines a person reads first.
@@ -71,11 +77,12 @@ pub fn summary(doc: &Value) -> String {
             .map_or(String::new(), |r| format!("; the data's true dimension r = {r}"))
     );
     s += &format!(
-        "  MMD² to N(0, I): stage 1 q(z) {}{} ({} rows, {})\n",
+        "  MMD² to N(0, I): stage 1 q(z) {}{}, N(0, I) itself {} ({} rows, {})\n",
         num(&doc["mmd"]["stage1"]),
         doc["mmd"]
             .get("stage2")
             .map_or(String::new(), |v| format!(", stage 2 q(u) {}", num(v))),
+        num(&doc["mmd"]["null"]),
         doc["mmd"]["samples"],
         doc["mmd"]["kernel"].as_str().unwrap_or("")
     );

@@ -18,14 +18,26 @@ pub fn config(k: usize) -> MmdConfig {
     }
 }
 
-/// MMD² between the rows of `samples` [n, κ] and n fresh N(0, I) draws (Philox, `seed`).
-pub fn mmd_to_standard_normal(samples: &Tensor, seed: u64) -> Result<f64> {
-    let shape = samples.shape().to_vec();
+/// n × κ draws of N(0, I) (Philox keyed by `seed` and `step`).
+fn reference(samples: &Tensor, seed: u64, step: u64) -> Result<Tensor> {
     let key = RandomKey {
         seed,
-        step: 0,
+        step,
         stream: STREAM_REFERENCE,
     };
-    let reference = normal(samples.gpu(), &shape, key)?;
-    Ok(mmd(samples, &reference, config(shape[1]))?.to_vec()?[0] as f64)
+    normal(samples.gpu(), samples.shape(), key)
+}
+
+/// MMD² between the rows of `samples` [n, κ] and n fresh N(0, I) draws (Philox, `seed`).
+pub fn mmd_to_standard_normal(samples: &Tensor, seed: u64) -> Result<f64> {
+    let k = samples.shape()[1];
+    let r = reference(samples, seed, 0)?;
+    Ok(mmd(samples, &r, config(k))?.to_vec()?[0] as f64)
+}
+
+/// The same statistic between two independent N(0, I) samples of `samples`' size: what the
+/// estimator reads when the distributions are equal, i.e. its noise floor at this n and κ.
+pub fn null_level(samples: &Tensor, seed: u64) -> Result<f64> {
+    let a = reference(samples, seed, 1)?;
+    mmd_to_standard_normal(&a, seed)
 }

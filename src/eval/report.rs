@@ -346,6 +346,8 @@ pub fn evaluate(gpu: &Arc<Gpu>, dir: &Path, opts: &Options) -> Result<Value> {
             "estimator": "unbiased U-statistic, MMD²",
             "samples": mmd_rows,
             "stage1": mmd::mmd_to_standard_normal(&head(&z, mmd_rows)?, opts.seed)?,
+            "null": mmd::null_level(&head(&z, mmd_rows)?, opts.seed)?,
+            "null_is": "the same estimator between two independent N(0, I) samples of this size: its noise floor",
         });
         if let (Some(s2), Some(_)) = (&run.stage2, steps2) {
             doc["stage2"] = json!({ "gamma_z": s2.vae.gamma(&s2.store)? });
