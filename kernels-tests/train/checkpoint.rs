@@ -144,3 +144,25 @@ fn debiased_running_averages_are_used_for_drawing_and_then_restored() {
     assert_eq!(stored(mean), vec![0.5; c]);
     assert_eq!(stored(var), vec![2.0; c]);
 }
+
+/// A run written before stage 2 existed (docs/runs/fashion-mnist-400, vae-gpu 0.1.0 of
+/// 2026-11-21) still reads: a single-stage run with the default time-based checkpoints.
+#[test]
+fn a_config_written_before_stage_two_still_reads() {
+    use vae_gpu::pipelines::config::{ModelKind, RunConfig};
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/runs/fashion-mnist-400/config.json"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert!(
+        doc["train"].get("model").is_none(),
+        "the file predates --model"
+    );
+    let cfg = RunConfig::from_json(&doc["train"], path).unwrap();
+    assert_eq!(cfg.model, ModelKind::Vae);
+    assert!(cfg.stage2.is_none());
+    assert_eq!(cfg.checkpoint_minutes, 5.0);
+    assert_eq!(cfg.stage1.lr as f32, 1e-3f32, "the f32 it was written from");
+}

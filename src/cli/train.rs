@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use vae_gpu::data::{shapes, Crop, Split};
 use vae_gpu::models::{generate, Likelihood, NetKind};
-use vae_gpu::pipelines::config::{Length, ModelKind, RunConfig, Stage2Config, StageConfig};
+use vae_gpu::pipelines::config::{self, Length, ModelKind, RunConfig, Stage2Config, StageConfig};
 use vae_gpu::pipelines::{self, two_stage, Run};
 use vae_gpu::train::files;
 use vae_gpu::{Error, Gpu, Result, Selection};
@@ -250,7 +250,9 @@ impl TrainArgs {
             seed: self.seed.unwrap_or(1),
             log_every,
             checkpoint_every: self.checkpoint_every.unwrap_or(20 * log_every),
-            checkpoint_minutes: self.checkpoint_minutes.unwrap_or(5.0),
+            checkpoint_minutes: self
+                .checkpoint_minutes
+                .unwrap_or_else(config::default_checkpoint_minutes),
             sample_every: self.sample_every,
             stage1: StageConfig {
                 lr,

@@ -10,8 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// How long to train a stage: `"epochs": N` or `"steps": N` in a config.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Length {
     Epochs(usize),
     Steps(usize),
@@ -40,13 +39,56 @@ impl ModelKind {
 
 /// A stage's optimisation: Adam's learning rate, its halving schedule, and the length.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(into = "StageRepr", try_from = "StageRepr")]
 pub struct StageConfig {
     /// f64 so config.json shows the value given (an f32 prints as 0.0010000000474974513).
     pub lr: f64,
     /// Halve the learning rate every this many epochs (None: constant).
     pub lr_halve_every: Option<usize>,
-    #[serde(flatten)]
     pub length: Length,
+}
+
+/// A stage as config.json holds it: the length as `"epochs"` or `"steps"`, the other absent
+/// or null (runs written before stage 2 existed wrote both, one of them null).
+#[derive(Serialize, Deserialize)]
+struct StageRepr {
+    lr: f64,
+    lr_halve_every: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    epochs: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    steps: Option<usize>,
+}
+
+impl From<StageConfig> for StageRepr {
+    fn from(s: StageConfig) -> StageRepr {
+        let (epochs, steps) = match s.length {
+            Length::Epochs(n) => (Some(n), None),
+            Length::Steps(n) => (None, Some(n)),
+        };
+        StageRepr {
+            lr: s.lr,
+            lr_halve_every: s.lr_halve_every,
+            epochs,
+            steps,
+        }
+    }
+}
+
+impl TryFrom<StageRepr> for StageConfig {
+    type Error = String;
+    fn try_from(r: StageRepr) -> std::result::Result<StageConfig, String> {
+        let length = match (r.epochs, r.steps) {
+            (Some(e), None) => Length::Epochs(e),
+            (None, Some(s)) => Length::Steps(s),
+            _ => return Err("exactly one of \"epochs\" and \"steps\" must be given".into()),
+        };
+        Ok(StageConfig {
+            lr: r.lr,
+            lr_halve_every: r.lr_halve_every,
+            length,
+        })
+    }
 }
 
 /// The stage-2 VAE: the reference MLP's width and depth, and its own schedule.
@@ -65,6 +107,8 @@ pub struct RunConfig {
     pub image_size: Option<usize>,
     pub crop: Option<Crop>,
     pub limit: Option<usize>,
+    /// Runs written before stage 2 existed have no "model": they are single-stage.
+    #[serde(default = "single_stage")]
     pub model: ModelKind,
     pub net: NetKind,
     pub latent_dim: usize,
@@ -76,6 +120,7 @@ pub struct RunConfig {
     pub log_every: usize,
     pub checkpoint_every: usize,
     /// Also checkpoint at the first log this many minutes after the last checkpoint.
+    #[serde(default = "default_checkpoint_minutes")]
     pub checkpoint_minutes: f64,
     pub sample_every: Option<usize>,
     /// Stage 1 (the image VAE).
@@ -83,6 +128,15 @@ pub struct RunConfig {
     pub stage1: StageConfig,
     /// Present on two-stage runs.
     pub stage2: Option<Stage2Config>,
+}
+
+fn single_stage() -> ModelKind {
+    ModelKind::Vae
+}
+
+/// The default of `--checkpoint-minutes`, also for runs written before it existed.
+pub fn default_checkpoint_minutes() -> f64 {
+    5.0
 }
 
 /// The Philox streams of each stage's own noise: stage 1 keeps stream 0 (as before stage 2
