@@ -43,6 +43,8 @@ fn checkpoints_open_with_the_safetensors_library() {
     let back = read_safetensors(&path).unwrap();
     assert_eq!(back.metadata["step"], "42");
     assert_eq!(back.tensors["loggamma"], (vec![1], vec![-1.5]));
+    // The header-only reader agrees.
+    assert_eq!(vae_gpu::train::checkpoint::read_step(&path).unwrap(), 42);
     // Written atomically: no temporary file is left behind.
     assert_eq!(std::fs::read_dir(&t.0).unwrap().count(), 1);
 }
@@ -81,6 +83,12 @@ fn damaged_checkpoints_are_refused_naming_the_file() {
             e.contains("c.safetensors") && e.contains(want),
             "{what}: {e}"
         );
+        // The header-only step reader refuses the same files, naming the file.
+        let e = vae_gpu::train::checkpoint::read_step(&path)
+            .err()
+            .unwrap_or_else(|| panic!("{what} accepted by read_step"))
+            .to_string();
+        assert!(e.contains("c.safetensors"), "{what}: {e}");
     }
 }
 

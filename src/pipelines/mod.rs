@@ -172,13 +172,7 @@ pub fn checkpoint_steps(path: &Path) -> Result<Option<u64>> {
     if !path.exists() {
         return Ok(None);
     }
-    let st = checkpoint::read_safetensors(path)?;
-    let step = st
-        .metadata
-        .get("step")
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| Error::data(path, "metadata 'step' missing or not a number"))?;
-    Ok(Some(step))
+    checkpoint::read_step(path).map(Some)
 }
 
 /// Whether `run` (settings as resumed) can continue in `dir`: something is left to train,
@@ -210,17 +204,15 @@ pub fn check_resumable(run: &Run, dir: &Path) -> Result<()> {
         ));
     }
     // Stage 2 was trained on stage 1's latents as they were: stage 1 cannot change after.
-    if let (Some(s1), true) = (checkpoint_steps(&stage1_ckpt)?, s2_ckpt.exists()) {
-        if s1 != run.stage1_steps() {
-            return Err(Error::flag(
-                "--steps",
-                format!(
-                    "{} has stage 2 trained on stage 1 at step {s1}; stage 1 cannot be trained on to {} under it (start a new run)",
-                    dir.display(),
-                    run.stage1_steps()
-                ),
-            ));
-        }
+    if s2.is_some() && s1 != run.stage1_steps() {
+        return Err(Error::flag(
+            "--steps",
+            format!(
+                "{} has stage 2 trained on stage 1 at step {s1}; stage 1 cannot be trained on to {} under it (start a new run)",
+                dir.display(),
+                run.stage1_steps()
+            ),
+        ));
     }
     Ok(())
 }

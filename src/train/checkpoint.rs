@@ -136,6 +136,51 @@ pub fn read_safetensors(path: &Path) -> Result<SafeTensors> {
     Ok(SafeTensors { metadata, tensors })
 }
 
+/// The step a checkpoint was written at, from its header alone (a checkpoint of a large
+/// model with its Adam moments is hundreds of MiB; its step is a few bytes). The header's
+/// tensor extents are checked against the file's length, so a truncated file is refused
+/// here as `read_safetensors` would refuse it.
+pub fn read_step(path: &Path) -> Result<u64> {
+    use std::io::Read;
+    let bad = |d: String| Error::data(path, d);
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
+    let mut n = [0u8; 8];
+    f.read_exact(&mut n).map_err(|_| {
+        bad(format!(
+            "{len} bytes: too short for a safetensors header (truncated?)"
+        ))
+    })?;
+    let n = u64::from_le_bytes(n);
+    if n > len.saturating_sub(8) {
+        return Err(bad(format!(
+            "header claims {n} bytes but the file has {} after the length (truncated or not safetensors)",
+            len.saturating_sub(8)
+        )));
+    }
+    let mut head = vec![0u8; n as usize];
+    f.read_exact(&mut head).map_err(|e| Error::io(path, e))?;
+    let header: serde_json::Value = serde_json::from_slice(&head)
+        .map_err(|e| bad(format!("unreadable safetensors header: {e}")))?;
+    let end = header
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, v)| sizes(&v["data_offsets"]).and_then(|o| o.get(1).copied()))
+        .max()
+        .unwrap_or(0) as u64;
+    if 8 + n + end != len {
+        return Err(bad(format!(
+            "{} data bytes but the tensors cover {end} (truncated?)",
+            len - 8 - n
+        )));
+    }
+    header["__metadata__"]["step"]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| bad("metadata 'step' missing or not a number".into()))
+}
+
 fn slice(flat: &[f32], offset: usize, shape: &[usize]) -> Vec<f32> {
     flat[offset..offset + shape.iter().product::<usize>()].to_vec()
 }
