@@ -49,7 +49,7 @@ fn every_family_of_the_suite() {
     families.sort();
     families.dedup();
     for must in [
-        "matmul", "conv2d", "random", "loss", "adam", "mmd", "scatter", "metrics",
+        "matmul", "conv2d", "random", "loss", "adam", "mmd", "scatter", "metrics", "geco",
     ] {
         assert!(families.contains(&must), "the suite lost the {must} family");
     }

@@ -4,7 +4,7 @@
 
 use crate::common::gpu;
 use vae_gpu::eval::frechet::{frechet_distance, Gaussian};
-use vae_gpu::eval::{active, likelihood, mmd, spectrum};
+use vae_gpu::eval::{active, information, likelihood, mmd, spectrum};
 use vae_gpu::kernels::mmd::{mmd as mmd_kernel, MmdConfig, MmdKernel};
 use vae_gpu::kernels::random::{self, RandomKey};
 use vae_gpu::tensor::Tensor;
@@ -277,4 +277,72 @@ fn non_finite_parameters_are_found_and_named() {
         .unwrap();
     let e = s.check_values_finite().unwrap_err().to_string();
     assert!(e.contains("bn.running_var"), "{e}");
+}
+
+/// Î(x; z) at its two ends: an encoder that ignores x (every posterior the same) carries
+/// nothing, Î = 0 exactly; distinct point masses (σ = 1e-4, means 1 apart) are told apart
+/// perfectly and Î reaches its ceiling log M. The identity mean KL = Î + marginal KL holds
+/// in both. f64 on the host, so the tolerances are rounding of sums of M·κ terms.
+#[test]
+fn mutual_information_is_zero_when_x_is_ignored_and_log_m_for_point_masses() {
+    let (m, k) = (200, 3);
+    let mu_same: Vec<f32> = (0..m).flat_map(|_| [0.3f32, -1.0, 2.0]).collect();
+    let sigma_same: Vec<f32> = (0..m).flat_map(|_| [0.5f32, 1.0, 2.0]).collect();
+    let eps = normals(7, m * k);
+    let z: Vec<f32> = (0..m * k)
+        .map(|i| mu_same[i] + sigma_same[i] * eps[i])
+        .collect();
+    let none = information::information(&mu_same, &sigma_same, &z, k);
+    assert!(none.mutual_information.abs() < 1e-12, "{none:?}");
+    assert!((none.upper_bound - (m as f64).ln()).abs() < 1e-12);
+    assert!((none.mean_kl - none.mutual_information - none.marginal_kl).abs() < 1e-9);
+
+    let mu_points: Vec<f32> = (0..m * k)
+        .map(|i| (i / k) as f32 + (i % k) as f32)
+        .collect();
+    let sigma_points = vec![1e-4f32; m * k];
+    let z: Vec<f32> = (0..m * k)
+        .map(|i| mu_points[i] + sigma_points[i] * eps[i])
+        .collect();
+    let all = information::information(&mu_points, &sigma_points, &z, k);
+    assert!(
+        (all.mutual_information - (m as f64).ln()).abs() < 1e-9,
+        "{all:?}"
+    );
+    assert!((all.mean_kl - all.mutual_information - all.marginal_kl).abs() < 1e-6);
+}
+
+/// The marginal KL of an aggregate posterior known in closed form: every q(z | x) = N(c, I)
+/// makes q(z) = N(c, I), KL(q(z) ‖ N(0, I)) = ‖c‖²/2 = 2.5 for c = (1, −1, 1, −1, 1); with
+/// every posterior N(0, I) it is 0 exactly. One z per image, M = 4000: the estimate's
+/// standard error is √(Var[c·z − ‖c‖²/2]/M) = ‖c‖/√M ≈ 0.035, so 0.15 is over 4 errors.
+/// (The mixture of identical posteriors is exact here: Î = 0 and marginal KL = mean KL.)
+#[test]
+fn the_marginal_kl_of_known_aggregate_posteriors() {
+    let (m, k) = (4000, 5);
+    let c = [1.0f32, -1.0, 1.0, -1.0, 1.0];
+    let mu: Vec<f32> = (0..m).flat_map(|_| c).collect();
+    let sigma = vec![1.0f32; m * k];
+    let eps = normals(8, m * k);
+    let z: Vec<f32> = (0..m * k).map(|i| mu[i] + eps[i]).collect();
+    let shifted = information::information(&mu, &sigma, &z, k);
+    assert!((shifted.marginal_kl - 2.5).abs() < 0.15, "{shifted:?}");
+    let zero = information::information(&vec![0.0; m * k], &sigma, &eps, k);
+    assert!(zero.marginal_kl.abs() < 1e-12, "{zero:?}");
+}
+
+/// The γ-independent NLL: σ*² is the training MSE, and with the test MSE equal to it the
+/// NLL per value is ½·log(2π·MSE) + ½ (here MSE 0.01: −1.3836…); σ* is the minimiser, so
+/// any other σ gives a larger NLL on the same reconstructions.
+#[test]
+fn the_gamma_free_nll_uses_the_optimal_global_sigma() {
+    let nll = likelihood::gamma_free_nll(0.01, 0.01, 784);
+    let want = 0.5 * (2.0 * std::f64::consts::PI * 0.01f64).ln() + 0.5;
+    assert!((nll.nats_per_value - want).abs() < 1e-12, "{nll:?}");
+    assert!((nll.sigma - 0.1).abs() < 1e-12);
+    assert!((nll.nats_per_image - 784.0 * want).abs() < 1e-9);
+    let at = |s: f64| 0.5 * (2.0 * std::f64::consts::PI * s * s).ln() + 0.01 / (2.0 * s * s);
+    for s in [0.05, 0.09, 0.11, 0.2] {
+        assert!(at(s) > nll.nats_per_value, "σ = {s} beats σ*");
+    }
 }

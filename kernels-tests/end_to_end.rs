@@ -1,5 +1,5 @@
-//! The whole stage-1 VAE (conv → BN → fc → reparameterize → fc → deconv → sigmoid, Gaussian
-//! loss with learned γ plus KL) on the GPU tape, against an independent f64 CPU model
+//! The whole stage-1 VAE (conv → BN → fc → reparameterize → fc → deconv → sigmoid, each
+//! likelihood, the KL, MMD or no regulariser, and GECO's λ·C) on the GPU tape, against an independent f64 CPU model
 //! written here from the forward references alone: the CPU gradient of every parameter is a
 //! central finite difference of the CPU loss, so no backward rule or tape code is shared.
 //!
@@ -19,8 +19,12 @@ use vae_gpu::kernels::conv2d::{reference as conv, Conv2dConfig, ConvGeom};
 use vae_gpu::kernels::conv_transpose2d::{reference as deconv, ConvTranspose2dConfig};
 use vae_gpu::kernels::loss::reference as loss;
 use vae_gpu::kernels::matmul::reference::matmul;
+use vae_gpu::kernels::mmd::{reference as mmd, MmdConfig};
 use vae_gpu::kernels::random::{reference as random, RandomKey};
-use vae_gpu::models::{InfoGan, InfoGanConfig, Likelihood, Objective, Vae};
+use vae_gpu::models::vae::PRIOR_STREAM_OFFSET;
+use vae_gpu::models::{
+    Geco, InfoGan, InfoGanConfig, Likelihood, MmdChoice, Objective, Regularizer, Vae,
+};
 use vae_gpu::nn::{ParamInfo, ParamsBuilder};
 use vae_gpu::Tensor;
 
@@ -45,6 +49,10 @@ struct CpuModel<'a> {
     infos: &'a [ParamInfo],
     cfg: InfoGanConfig,
     objective: Objective,
+    /// The MMD regulariser's N(0, I) draws (the GPU's Philox stream, regenerated here).
+    prior: Vec<f64>,
+    /// GECO's λ (the state the GPU step reads).
+    lambda: f64,
 }
 
 /// The tiny stage-1 network with objective `o` (parameters seeded by `seed`).
@@ -148,7 +156,18 @@ impl CpuModel<'_> {
         )
     }
 
+    /// The objective whose gradient the step follows. Under GECO that is λ·C + β·R with C
+    /// this batch's constraint — the straight-through gradient — whatever C_ma's value.
     fn loss(&self, flat: &[f64], x: &[f64], eps: &[f64]) -> f64 {
+        let (data, reg) = self.terms(flat, x, eps);
+        match self.objective.geco {
+            Some(_) => self.lambda * data + reg,
+            None => data + reg,
+        }
+    }
+
+    /// (the likelihood term, or GECO's C; β·R).
+    fn terms(&self, flat: &[f64], x: &[f64], eps: &[f64]) -> (f64, f64) {
         let c = self.cfg;
         let (k, hid) = (c.latent, c.hidden);
         let (h, s) = self.conv(flat, "encoder.conv1", x, [N, 1, 8, 8], c.conv.0);
@@ -185,16 +204,32 @@ impl CpuModel<'_> {
         let h = relu(self.bn(flat, "decoder.bn3", &h, s[1], s[2] * s[3]));
         let (h, _) = self.deconv(flat, "decoder.deconv2", &h, s, 1);
         let mu_x: Vec<f64> = h.iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect();
-        let recon = match self.objective.likelihood {
-            Likelihood::GaussianLearned => {
+        let o = self.objective;
+        let data = match (o.geco, o.likelihood) {
+            (Some(g), _) => {
+                let sse: f64 = x.iter().zip(&mu_x).map(|(a, b)| (a - b).powi(2)).sum();
+                sse / N as f64 - g.kappa_squared(x.len() / N)
+            }
+            (None, Likelihood::GaussianLearned) => {
                 loss::gaussian_nll(x, &mu_x, self.p(flat, "loggamma")[0], N)
             }
-            Likelihood::GaussianFixed { gamma } => {
+            (None, Likelihood::GaussianFixed { gamma }) => {
                 loss::gaussian_nll(x, &mu_x, (gamma as f64).ln(), N)
             }
-            Likelihood::Bernoulli => loss::bernoulli_ce(x, &mu_x, N),
+            (None, Likelihood::Bernoulli) => loss::bernoulli_ce(x, &mu_x, N),
         };
-        recon + self.objective.beta as f64 * loss::kl_normal(&mu, &sigma, N)
+        let reg = match o.regularizer {
+            Regularizer::Kl => loss::kl_normal(&mu, &sigma, N),
+            Regularizer::Mmd => {
+                let cfg = MmdConfig {
+                    kernel: o.mmd_kernel.kernel(k),
+                    unbiased: true,
+                };
+                mmd::mmd(&z, &self.prior, k, cfg)
+            }
+            Regularizer::None => 0.0,
+        };
+        (data, o.beta as f64 * reg)
     }
 }
 
@@ -206,9 +241,66 @@ fn stage1_loss_and_every_gradient_match_an_independent_cpu_model() {
         (Likelihood::Bernoulli, 1.0),
         (Likelihood::GaussianLearned, 4.0),
     ] {
-        check_against_cpu(Objective { likelihood, beta });
+        check_against_cpu(Objective::elbo(likelihood, beta));
     }
 }
+
+/// Zhao et al.'s regularisers: MMD² to N(0, I) with either kernel (its gradient flows through
+/// z = μ + σ·ε into the encoder), and none; each with a likelihood it may be paired with.
+#[test]
+fn mmd_and_no_regulariser_match_the_cpu_model() {
+    for (likelihood, regularizer, mmd_kernel, beta) in [
+        (
+            Likelihood::GaussianLearned,
+            Regularizer::Mmd,
+            MmdChoice::Imq,
+            50.0,
+        ),
+        (
+            Likelihood::Bernoulli,
+            Regularizer::Mmd,
+            MmdChoice::Rbf,
+            20.0,
+        ),
+        (
+            Likelihood::GaussianFixed { gamma: 0.3 },
+            Regularizer::None,
+            MmdChoice::Imq,
+            1.0,
+        ),
+    ] {
+        check_against_cpu(Objective {
+            likelihood,
+            regularizer,
+            mmd_kernel,
+            beta,
+            geco: None,
+        });
+    }
+}
+
+/// GECO: the loss's value is β·KL + λ·C_ma with C_ma = α·C_ma,prev + (1 − α)·C, but every
+/// gradient is that of β·KL + λ·C (straight through the moving average), checked against
+/// finite differences of the CPU model's λ·C + β·KL. Were the gradient taken through C_ma,
+/// the data term's part would be (1 − α) = 0.1 of it and fail the bound.
+#[test]
+fn geco_step_value_is_the_moving_average_and_its_gradient_goes_straight_through() {
+    for (beta, regularizer) in [(1.0, Regularizer::Kl), (30.0, Regularizer::Mmd)] {
+        let mut geco = Geco::with_rmse(0.2);
+        geco.alpha = 0.9;
+        check_against_cpu(Objective {
+            likelihood: Likelihood::GaussianLearned,
+            regularizer,
+            mmd_kernel: MmdChoice::Imq,
+            beta,
+            geco: Some(geco),
+        });
+    }
+}
+
+/// GECO's state before the checked step: λ, and C_ma from earlier steps.
+const LAMBDA: f32 = 2.5;
+const C_MA_BEFORE: f32 = 3.0;
 
 fn check_against_cpu(objective: Objective) {
     let (g, _lock) = gpu();
@@ -236,6 +328,11 @@ fn check_against_cpu(objective: Objective) {
         stream: 0,
     };
 
+    if objective.geco.is_some() {
+        store.set_state("geco.lambda", &[LAMBDA]).unwrap();
+        store.set_state("geco.c_ma", &[C_MA_BEFORE]).unwrap();
+    }
+
     store.zero_grad().unwrap();
     let mut tape = Tape::new(&g);
     let xv = tape.constant(x.upload(&g).unwrap()).unwrap();
@@ -257,13 +354,33 @@ fn check_against_cpu(objective: Objective) {
         .map(|&v| v as f64)
         .collect();
 
+    let prior_key = RandomKey {
+        stream: key.stream + PRIOR_STREAM_OFFSET,
+        ..key
+    };
     let cpu = CpuModel {
         infos: store.params(),
         cfg,
         objective,
+        prior: random::normals(prior_key, N * cfg.latent),
+        lambda: LAMBDA as f64,
     };
     let eps = random::normals(key, N * cfg.latent);
-    let cpu_loss = cpu.loss(&flat, &x.f64, &eps);
+    // The value: under GECO, λ times the moving average this step leaves (key.step > 0).
+    let cpu_loss = match objective.geco {
+        Some(geco) => {
+            let (c, reg) = cpu.terms(&flat, &x.f64, &eps);
+            let c_ma = geco.alpha * C_MA_BEFORE as f64 + (1.0 - geco.alpha) * c;
+            let got = store.states().find(|(n, _)| *n == "geco.c_ma").unwrap().1;
+            let got = got.to_vec().unwrap()[0] as f64;
+            assert!(
+                (got - c_ma).abs() <= 1e-5 * c_ma.abs().max(1.0),
+                "C_ma after the step: GPU {got} vs CPU {c_ma}"
+            );
+            cpu.lambda * c_ma + reg
+        }
+        None => cpu.loss(&flat, &x.f64, &eps),
+    };
     assert!(
         (gpu_loss - cpu_loss).abs() <= 1e-5 * cpu_loss.abs().max(1.0),
         "loss: GPU {gpu_loss} vs CPU {cpu_loss}"

@@ -10,6 +10,7 @@ mod diagnostics;
 mod end_to_end;
 mod errors;
 mod finite_differences;
+mod geco;
 mod random;
 mod runtime;
 mod shaders;

@@ -97,7 +97,7 @@ fn damaged_checkpoints_are_refused_naming_the_file() {
 #[test]
 fn debiased_running_averages_are_used_for_drawing_and_then_restored() {
     use vae_gpu::data::Split;
-    use vae_gpu::models::{Likelihood, NetKind};
+    use vae_gpu::models::{Likelihood, NetKind, Regularizer};
     use vae_gpu::pipelines::config::{Length, ModelKind, RunConfig, StageConfig};
     let gpu = vae_gpu::Gpu::new(&vae_gpu::Selection::from_env()).unwrap();
     let cfg = RunConfig {
@@ -110,7 +110,10 @@ fn debiased_running_averages_are_used_for_drawing_and_then_restored() {
         net: NetKind::InfoGan,
         latent_dim: 2,
         likelihood: Likelihood::GaussianLearned,
+        regularizer: Regularizer::Kl,
+        mmd_kernel: None,
         beta: 1.0,
+        geco: None,
         batch_size: 4,
         seed: 1,
         log_every: 1,

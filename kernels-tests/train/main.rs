@@ -4,6 +4,7 @@
 
 mod checkpoint;
 mod data;
+mod objectives;
 mod runs;
 
 use std::path::PathBuf;

@@ -7,9 +7,9 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Mutex;
 
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+pub(crate) static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-fn vae_gpu(cwd: &Path, args: &[&str]) -> Output {
+pub(crate) fn vae_gpu(cwd: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vae-gpu"))
         .current_dir(cwd)
         .args(args)
@@ -17,18 +17,18 @@ fn vae_gpu(cwd: &Path, args: &[&str]) -> Output {
         .expect("run vae-gpu")
 }
 
-fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn ok(o: Output) -> Output {
+pub(crate) fn ok(o: Output) -> Output {
     assert!(o.status.success(), "{}", stderr(&o));
     o
 }
 
 /// A small, quick configuration: 8×8 shapes, 64 images (4 steps per epoch at batch 16),
 /// stage 1 only.
-const SMALL: [&str; 12] = [
+pub(crate) const SMALL: [&str; 12] = [
     "--model",
     "vae",
     "--image-size",
@@ -43,7 +43,7 @@ const SMALL: [&str; 12] = [
     "5",
 ];
 
-fn metrics(dir: &Path) -> Vec<Value> {
+pub(crate) fn metrics(dir: &Path) -> Vec<Value> {
     std::fs::read_to_string(dir.join("metrics.jsonl"))
         .unwrap()
         .lines()
@@ -57,7 +57,7 @@ fn png_size(path: &Path) -> (u32, u32) {
     (r.info().width, r.info().height)
 }
 
-fn safetensors_step(path: &Path) -> u64 {
+pub(crate) fn safetensors_step(path: &Path) -> u64 {
     let bytes = std::fs::read(path).unwrap();
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
     meta.metadata().as_ref().unwrap()["step"].parse().unwrap()
@@ -393,7 +393,115 @@ fn bad_flags_fail_naming_the_flag_and_create_nothing() {
         ),
         (&["--gamma", "-1"], "--gamma"),
         (&["--likelihood", "bernoulli", "--gamma", "0.5"], "--gamma"),
-        (&["--beta", "inf"], "--beta"),
+        (&["--beta", "inf"], "--reg-weight/--beta"),
+        (&["--regularizer", "l1"], "--regularizer"),
+        (
+            &["--regularizer", "none", "--reg-weight", "2"],
+            "--reg-weight",
+        ),
+        (
+            &["--regularizer", "mmd", "--batch-size", "1"],
+            "--batch-size",
+        ),
+        (
+            &["--regularizer", "mmd", "--mmd-kernel", "cauchy"],
+            "--mmd-kernel",
+        ),
+        (&["--mmd-kernel", "rbf"], "--mmd-kernel"),
+        (&["--objective", "lagrange"], "--objective"),
+        (&["--objective", "geco"], "--geco-rmse"),
+        (&["--geco-lr", "0.1"], "--geco-lr"),
+        (&["--geco-rmse", "0.1"], "--geco-rmse"),
+        (&["--objective", "geco", "--geco-rmse", "0"], "--geco-rmse"),
+        (
+            &["--objective", "geco", "--geco-rmse", "-0.1"],
+            "--geco-rmse",
+        ),
+        (
+            &["--objective", "geco", "--geco-rmse", "NaN"],
+            "--geco-rmse",
+        ),
+        (
+            &["--objective", "geco", "--geco-rmse", "1.5"],
+            "out of reach in pixel units",
+        ),
+        (
+            &[
+                "--objective",
+                "geco",
+                "--geco-rmse",
+                "0.1",
+                "--likelihood",
+                "bernoulli",
+            ],
+            "a Bernoulli decoder has no such term",
+        ),
+        (
+            &[
+                "--objective",
+                "geco",
+                "--geco-rmse",
+                "0.1",
+                "--gamma",
+                "0.5",
+            ],
+            "--gamma",
+        ),
+        (
+            &[
+                "--objective",
+                "geco",
+                "--geco-rmse",
+                "0.1",
+                "--regularizer",
+                "none",
+            ],
+            "--regularizer",
+        ),
+        (
+            &[
+                "--objective",
+                "geco",
+                "--geco-rmse",
+                "0.1",
+                "--geco-alpha",
+                "1",
+            ],
+            "--geco-alpha",
+        ),
+        (
+            &[
+                "--objective",
+                "geco",
+                "--geco-rmse",
+                "0.1",
+                "--geco-every",
+                "0",
+            ],
+            "--geco-every",
+        ),
+        (
+            &[
+                "--objective",
+                "geco",
+                "--geco-rmse",
+                "0.1",
+                "--geco-clamp",
+                "1.2,1.5",
+            ],
+            "--geco-clamp",
+        ),
+        (
+            &[
+                "--objective",
+                "geco",
+                "--geco-rmse",
+                "0.1",
+                "--geco-clamp",
+                "2",
+            ],
+            "--geco-clamp",
+        ),
         (&["--split", "valid"], "--split"),
         (&["--data", "missing-dir"], "missing-dir"),
         (&["--data", "empty"], "no PNG or JPEG"),
@@ -505,7 +613,7 @@ fn the_wae_network_trains() {
         let out = vae.train_step(&store, &mut adam, &x, key, 1e-3).unwrap();
         gpu.flush().unwrap();
         assert_eq!(out.mu_x.shape(), &[8, 3, 16, 16]);
-        losses.push(out.total.to_vec().unwrap()[0]);
+        losses.push(out.total().to_vec().unwrap()[0]);
     }
     assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
     assert!(losses[5] < losses[0], "{losses:?}");

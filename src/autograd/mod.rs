@@ -117,6 +117,15 @@ pub(crate) enum Op {
         y: Var,
         cfg: MmdConfig,
     },
+    /// x·s for a one-element device value s held constant (GECO's λ).
+    ScaleBy {
+        x: Var,
+        s: Tensor,
+    },
+    /// Forward a given value, backward the identity into x.
+    StraightThrough {
+        x: Var,
+    },
 }
 
 pub(crate) struct Node {
@@ -315,6 +324,36 @@ impl Tape {
         }
         let y = binary::binary(Binary::Add, av, bv)?;
         self.push(y, &[a, b], Op::Add { a, b })
+    }
+
+    /// x·s, with s a one-element device tensor that no gradient flows into (a multiplier kept
+    /// as state, read when the kernel runs, so nothing is read back).
+    pub fn scale_by(&mut self, x: Var, s: &Tensor) -> Result<Var> {
+        if s.numel() != 1 {
+            return Err(Error::shape(
+                "scale_by",
+                format!("the scale must hold one value, got {:?}", s.shape()),
+            ));
+        }
+        let s = s.reshape(&[])?;
+        let y = binary::binary(Binary::Mul, self.value(x), &s)?;
+        self.push(y, &[x], Op::ScaleBy { x, s })
+    }
+
+    /// x + stopgrad(v − x): the value `v` (x's shape) forward, the identity backward. GECO's
+    /// constraint takes its moving average's value while its gradient is the batch's.
+    pub fn straight_through(&mut self, x: Var, v: &Tensor) -> Result<Var> {
+        if v.shape() != self.value(x).shape() {
+            return Err(Error::shape(
+                "straight_through",
+                format!(
+                    "value {:?} for a variable of shape {:?}",
+                    v.shape(),
+                    self.value(x).shape()
+                ),
+            ));
+        }
+        self.push(unary::copy(v)?, &[x], Op::StraightThrough { x })
     }
 
     /// Concatenation along the last dim (the stage-2 skip connections).

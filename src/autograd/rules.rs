@@ -150,6 +150,8 @@ pub(super) fn backward(nodes: &[Node], node: &Node, g: &Tensor) -> Result<Vec<(V
             emit(x, &|| Ok(dx.clone()))?;
             emit(y, &|| Ok(dy.clone()))?;
         }
+        Op::ScaleBy { x, s } => emit(*x, &|| binary::mul(g, s))?,
+        &Op::StraightThrough { x } => emit(x, &|| Ok(g.clone()))?,
     }
     Ok(out)
 }

@@ -30,6 +30,12 @@ pub struct EvalArgs {
     /// Images per set of the Fréchet distances (samples, reconstructions, test images)
     #[arg(long, default_value_t = 2000)]
     fd_samples: usize,
+    /// Test images of the Î(x; z) and marginal-KL estimates (M; Î is at most log M)
+    #[arg(long, default_value_t = 1000)]
+    mi_images: usize,
+    /// Training images whose reconstruction MSE sets σ* of the γ-independent NLL
+    #[arg(long, default_value_t = 10000)]
+    nll_images: usize,
     /// The feature classifier's folder [default: classifiers/DATA; trained there on first use]
     #[arg(long)]
     classifier: Option<PathBuf>,
@@ -54,16 +60,43 @@ fn num(v: &Value) -> String {
 /// The few lines a person reads first.
 pub fn summary(doc: &Value) -> String {
     let ev = &doc["encoder_variances"];
+    let s1 = &doc["stage1"];
+    let term = match s1.get("constraint") {
+        Some(c) => format!(
+            "GECO constraint C {} (RMSE tolerance {}; met: {}) | λ {}",
+            num(c),
+            num(&s1["rmse_tolerance"]),
+            s1["constraint_met"],
+            num(&s1["lambda"])
+        ),
+        None => format!("reconstruction {}", num(&s1["reconstruction"])),
+    };
     let mut s = format!(
-        "{} ({} split, {} images)\n  stage 1: loss {} | reconstruction {} | KL {} | MSE {} | γ {}\n",
+        "{} ({} split, {} images)\n  stage 1: loss {} | {term} | KL {} | MSE {} | γ {}\n",
         doc["run"].as_str().unwrap_or(""),
         doc["split"].as_str().unwrap_or(""),
         doc["images"],
-        num(&doc["stage1"]["loss"]),
-        num(&doc["stage1"]["reconstruction"]),
-        num(&doc["stage1"]["kl"]),
-        num(&doc["stage1"]["mse"]),
-        num(&doc["stage1"]["gamma"]),
+        num(&s1["loss"]),
+        num(&s1["kl"]),
+        num(&s1["mse"]),
+        num(&s1["gamma"]),
+    );
+    let nll = &doc["gamma_free_nll"];
+    s += &format!(
+        "  γ-independent NLL (σ* = {} from {} training images): {} nats/pixel, {} bits/dim\n",
+        num(&nll["sigma"]),
+        nll["train_images"],
+        num(&nll["nats_per_value"]),
+        num(&nll["bits_per_dim"]),
+    );
+    let info = &doc["information"];
+    s += &format!(
+        "  Î(x; z) {} nats (at most log M = {}, M = {}) | marginal KL {} | mean KL {}\n",
+        num(&info["mutual_information"]),
+        num(&info["upper_bound"]),
+        info["examples"],
+        num(&info["marginal_kl"]),
+        num(&info["mean_kl"]),
     );
     s +=
         &format!(
@@ -141,6 +174,8 @@ pub fn run(sel: &Selection, a: EvalArgs) -> Result<i32> {
         iwae_images: a.iwae_images,
         iwae_samples: a.iwae_samples,
         fd_samples: a.fd_samples,
+        mi_images: a.mi_images,
+        nll_images: a.nll_images,
         classifier: a.classifier,
         classifier_steps: a.classifier_steps,
         seed: a.seed,

@@ -5,6 +5,7 @@ mod check;
 mod classifier;
 mod eval;
 mod info;
+mod objective;
 mod train;
 
 use clap::{Parser, Subcommand};

@@ -1,12 +1,14 @@
 //! `vae-gpu train`, `vae-gpu sample`, `vae-gpu reconstruct`.
 
+use super::objective::ObjectiveArgs;
 use clap::Args;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use vae_gpu::data::{shapes, Crop, Split};
-use vae_gpu::models::{generate, Likelihood, NetKind};
+use vae_gpu::models::generate::{self, Draw};
+use vae_gpu::models::NetKind;
 use vae_gpu::pipelines::config::{self, Length, ModelKind, RunConfig, Stage2Config, StageConfig};
 use vae_gpu::pipelines::{self, two_stage, Run};
 use vae_gpu::train::files;
@@ -61,15 +63,9 @@ pub struct TrainArgs {
     /// Latent size κ [default: 64]
     #[arg(long, allow_negative_numbers = true)]
     latent_dim: Option<usize>,
-    /// Decoder likelihood: gaussian (learned γ unless --gamma) or bernoulli [default: gaussian]
-    #[arg(long)]
-    likelihood: Option<String>,
-    /// Fix the Gaussian decoder's γ (a standard deviation) instead of learning it
-    #[arg(long, allow_hyphen_values = true)]
-    gamma: Option<f32>,
-    /// Weight of the KL term [default: 1]
-    #[arg(long, allow_hyphen_values = true)]
-    beta: Option<f32>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    objective: ObjectiveArgs,
     /// [default: 64]
     #[arg(long, allow_negative_numbers = true)]
     batch_size: Option<usize>,
@@ -198,23 +194,7 @@ impl TrainArgs {
     fn config(&self) -> Result<RunConfig> {
         let data = self.data.clone().unwrap_or_else(|| "shapes".into());
         let is_shapes = data == "shapes";
-        let likelihood = match (self.likelihood.as_deref(), self.gamma) {
-            (None | Some("gaussian"), None) => Likelihood::GaussianLearned,
-            (None | Some("gaussian"), Some(gamma)) => Likelihood::GaussianFixed { gamma },
-            (Some("bernoulli"), None) => Likelihood::Bernoulli,
-            (Some("bernoulli"), Some(_)) => {
-                return Err(Error::flag(
-                    "--gamma",
-                    "applies only to --likelihood gaussian",
-                ))
-            }
-            (Some(other), _) => {
-                return Err(Error::flag(
-                    "--likelihood",
-                    format!("'{other}' is not gaussian or bernoulli"),
-                ))
-            }
-        };
+        let o = self.objective.settings()?;
         let model = ModelKind::parse(self.model.as_deref().unwrap_or("two-stage"))?;
         if model == ModelKind::Vae {
             if let Some(f) = self
@@ -244,8 +224,11 @@ impl TrainArgs {
                 None => NetKind::InfoGan,
             },
             latent_dim: self.latent_dim.unwrap_or(64),
-            likelihood,
-            beta: self.beta.unwrap_or(1.0),
+            likelihood: o.likelihood,
+            regularizer: o.regularizer,
+            mmd_kernel: o.mmd_kernel,
+            beta: o.beta,
+            geco: o.geco,
             batch_size: self.batch_size.unwrap_or(64),
             seed: self.seed.unwrap_or(1),
             log_every,
@@ -471,6 +454,10 @@ pub struct SampleArgs {
     /// x ~ p(x | z) (μ_x + γ·ε, or Bernoulli draws) instead of x = μ_x(z)
     #[arg(long)]
     ancestral: bool,
+    /// x = μ_x(z) + α·σ_x: every pixel at the same quantile of its distribution (σ_x = γ for
+    /// Gaussian decoders, GECO's 1/√(2λ), √(μ(1 − μ)) for Bernoulli), clamped to [0, 1]
+    #[arg(long, conflicts_with = "ancestral", allow_hyphen_values = true)]
+    alpha: Option<f32>,
     /// Seeds z (and the pixel noise)
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -478,7 +465,7 @@ pub struct SampleArgs {
     /// stage 1's decoder [default: 2 on a two-stage run, else 1]
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=2))]
     stage: Option<u32>,
-    /// Output PNG [default: RUN/sample-deterministic.png or RUN/sample-ancestral.png]
+    /// Output PNG [default: RUN/sample-MODE.png, MODE deterministic, ancestral or alphaA]
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -506,19 +493,26 @@ pub fn sample(sel: &Selection, a: SampleArgs) -> Result<i32> {
         (None, None) => 1,
     };
     let n = a.n as usize;
+    let how = match (a.ancestral, a.alpha) {
+        (_, Some(alpha)) if !alpha.is_finite() => {
+            return Err(Error::flag(
+                "--alpha",
+                format!("must be a finite number, not {alpha}"),
+            ))
+        }
+        (_, Some(alpha)) => Draw::Shifted(alpha),
+        (true, None) => Draw::Ancestral,
+        (false, None) => Draw::Mean,
+    };
     let x = if stage == 2 {
-        two_stage::sample(&run, steps1, n, a.seed, a.ancestral)?
+        two_stage::sample(&run, steps1, n, a.seed, how)?
     } else {
         let s = &run.stage1;
         s.with_debiased_bn(steps1, || {
-            generate::sample(&s.vae, &s.store, n, a.seed, a.ancestral)
+            generate::sample(&s.vae, &s.store, n, a.seed, how)
         })?
     };
-    let mode = if a.ancestral {
-        "ancestral"
-    } else {
-        "deterministic"
-    };
+    let mode = how.name();
     let name = if stage == 2 {
         format!("sample-two-stage-{mode}.png")
     } else {

@@ -59,3 +59,30 @@ pub fn log_mean_exp(w: &[f64]) -> f64 {
 pub fn bits_per_dim(nll_nats: f64, dims: usize) -> f64 {
     (nll_nats + dims as f64 * 256f64.ln()) / (dims as f64 * 2f64.ln())
 }
+
+/// The γ-independent reconstruction NLL of Rezende & Viola (Appendix D): a Gaussian decoder
+/// with one global σ, the optimal one for the training reconstructions, σ*² = their MSE,
+/// then the NLL of held-out reconstructions under N(μ_x, σ*²). Runs whose γ (or λ, or
+/// objective) differ are then compared on one scale.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct GammaFreeNll {
+    /// σ* = √(training MSE).
+    pub sigma: f64,
+    /// −log N(x; μ_x, σ*²) per value, nats: ½·log 2πσ*² + MSE_test/(2σ*²).
+    pub nats_per_value: f64,
+    pub nats_per_image: f64,
+    /// As bits per dimension of the 8-bit pixels (`bits_per_dim`).
+    pub bits_per_dim: f64,
+}
+
+pub fn gamma_free_nll(train_mse: f64, test_mse: f64, dims: usize) -> GammaFreeNll {
+    let var = train_mse;
+    let per_value = 0.5 * (2.0 * std::f64::consts::PI * var).ln() + test_mse / (2.0 * var);
+    let per_image = per_value * dims as f64;
+    GammaFreeNll {
+        sigma: var.sqrt(),
+        nats_per_value: per_value,
+        nats_per_image: per_image,
+        bits_per_dim: bits_per_dim(per_image, dims),
+    }
+}

@@ -4,6 +4,7 @@
 
 pub mod active;
 pub mod frechet;
+pub mod information;
 pub mod likelihood;
 pub mod mmd;
 pub mod report;

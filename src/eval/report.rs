@@ -2,13 +2,14 @@
 //! test split where the data has one; stage 1's batch norm in eval mode, debiased.
 
 use super::frechet::{frechet_distance, Gaussian};
-use super::{active, likelihood, mmd, spectrum};
-use crate::data::Split;
+use super::{active, information, likelihood, mmd, spectrum};
+use crate::data::{self, Dataset, Split};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::kernels::random::{self, RandomKey};
 use crate::models::classifier::FEATURES;
-use crate::models::{generate, Likelihood, Vae};
+use crate::models::generate::{self, Draw};
+use crate::models::{Likelihood, Vae};
 use crate::pipelines::{self, classifier, two_stage, Run, Stage};
 use crate::tensor::Tensor;
 use crate::train::files;
@@ -28,6 +29,10 @@ pub struct Options {
     pub iwae_samples: usize,
     /// Images per set of the Fréchet distances.
     pub fd_samples: usize,
+    /// Test images of the Î(x; z) and marginal-KL estimates (M² pairs).
+    pub mi_images: usize,
+    /// Training images whose reconstruction MSE sets the γ-independent NLL's σ*.
+    pub nll_images: usize,
     /// The classifier's cache folder (default classifiers/DATA), and its training steps when
     /// it has to be trained first.
     pub classifier: Option<PathBuf>,
@@ -40,15 +45,17 @@ const STREAM_Q_Z: u32 = 41;
 const STREAM_Q_U: u32 = 42;
 const STREAM_IWAE: u32 = 43;
 
-/// Test-split loss terms of stage 1, per image, averaged over the split.
-fn losses(stage: &Stage, run: &Run, batch: usize, seed: u64) -> Result<Value> {
-    let data = &run.data;
+/// Stage 1's loss terms per image, averaged over the first `count` images of `data`.
+fn losses(stage: &Stage, data: &Dataset, count: usize, batch: usize, seed: u64) -> Result<Value> {
     let (c, side) = (data.channels, data.side);
+    let count = count.min(data.len());
     let gpu = stage.store.gpu();
-    let (mut total, mut rec, mut kl, mut sse) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    let (mut total, mut kl, mut sse) = (0.0f64, 0.0f64, 0.0f64);
+    // The likelihood term, or GECO's constraint (λ·C is in the loss).
+    let mut term = 0.0f64;
     let mut host = Vec::new();
-    for start in (0..data.len()).step_by(batch) {
-        let len = batch.min(data.len() - start);
+    for start in (0..count).step_by(batch) {
+        let len = batch.min(count - start);
         data.gather(&(start..start + len).collect::<Vec<_>>(), &mut host);
         let x = Tensor::from_slice(gpu, &host, &[len, c, side, side])?;
         let mut t = crate::autograd::Tape::inference(gpu);
@@ -62,18 +69,34 @@ fn losses(stage: &Stage, run: &Run, batch: usize, seed: u64) -> Result<Value> {
         let e = Vae::squared_error(&x, t.value(l.mu_x))?;
         let w = len as f64;
         total += t.value(l.total).to_vec()?[0] as f64 * w;
-        rec += t.value(l.reconstruction).to_vec()?[0] as f64 * w;
+        if let Some(v) = l.reconstruction.or(l.constraint) {
+            term += t.value(v).to_vec()?[0] as f64 * w;
+        }
         kl += t.value(l.kl).to_vec()?[0] as f64 * w;
         // The loss kernel's second output is the plain sum Σ(x − μ_x)² over the batch.
         sse += e.to_vec()?[0] as f64;
     }
-    let n = data.len() as f64;
-    Ok(json!({
+    let n = count as f64;
+    let term_name = if stage.vae.geco.is_some() {
+        "constraint"
+    } else {
+        "reconstruction"
+    };
+    let mut out = json!({
         "loss": total / n,
-        "reconstruction": rec / n,
         "kl": kl / n,
         "mse": sse / (n * data.image_len() as f64),
-    }))
+    });
+    out[term_name] = json!(term / n);
+    if let Some(g) = &stage.vae.geco {
+        let (lambda, c_ma) = g.read(&stage.store)?;
+        out["lambda"] = json!(lambda);
+        out["c_ma"] = json!(c_ma);
+        out["rmse_tolerance"] = json!(g.settings.rmse);
+        out["constraint_met"] =
+            json!(sse / (n * data.image_len() as f64) <= g.settings.rmse.powi(2));
+    }
+    Ok(out)
 }
 
 /// (step, value) of `key` in the rows of `stage` of metrics.jsonl.
@@ -91,6 +114,47 @@ fn history(dir: &Path, stage: u64, key: &str) -> Result<Vec<(u64, f64)>> {
         }
     }
     Ok(out)
+}
+
+/// The information plane (Rezende & Viola, Figure 3) from stage 1's metrics: KL against the
+/// distortion, the squared error per image, which every objective shares (a likelihood term
+/// would not: it moves with γ). [step, kl, distortion] rows; GECO's target beside them.
+fn information_plane(dir: &Path, run: &Run) -> Result<Value> {
+    let d = run.data.image_len() as f64;
+    let kl = history(dir, 1, "kl")?;
+    let mse = history(dir, 1, "mse")?;
+    let rows: Vec<[f64; 3]> = kl
+        .iter()
+        .zip(&mse)
+        .filter(|(a, b)| a.0 == b.0)
+        .map(|(a, b)| [a.0 as f64, a.1, b.1 * d])
+        .collect();
+    let mut out = json!({
+        "columns": ["step", "kl (nats per image)", "distortion Σ(x − μ_x)² per image"],
+        "rows": rows,
+    });
+    if let Some(g) = &run.cfg.geco {
+        out["geco_target_distortion"] = json!(g.kappa_squared(run.data.image_len()));
+    }
+    Ok(out)
+}
+
+/// The γ-independent NLL: σ* from up to `opts.nll_images` training reconstructions (one
+/// z ~ q(z | x) each, as in training), applied to the test MSE already in `test`.
+fn gamma_free_nll(stage: &Stage, run: &Run, test: &Value, opts: &Options) -> Result<Value> {
+    let mut spec = run.cfg.data_spec();
+    spec.split = Split::Train;
+    let train = data::load(&spec)?;
+    let count = opts.nll_images.min(train.len());
+    let train_mse = losses(stage, &train, count, opts.batch, opts.seed)?["mse"]
+        .as_f64()
+        .unwrap_or(f64::NAN);
+    let test_mse = test["mse"].as_f64().unwrap_or(f64::NAN);
+    let nll = likelihood::gamma_free_nll(train_mse, test_mse, run.data.image_len());
+    let mut v = serde_json::to_value(nll).expect("serialises");
+    v["train_images"] = json!(count);
+    v["train_mse"] = json!(train_mse);
+    Ok(v)
 }
 
 /// z = μ + σ·ε for every row (ε from Philox, `stream`).
@@ -228,7 +292,7 @@ fn frechet(gpu: &Arc<Gpu>, run: &Run, steps1: u64, two: bool, opts: &Options) ->
     let s1 = &run.stage1;
     let (stage1, recon) = s1.with_debiased_bn(steps1, || {
         Ok((
-            generate::sample(&s1.vae, &s1.store, n, opts.seed, false)?,
+            generate::sample(&s1.vae, &s1.store, n, opts.seed, Draw::Mean)?,
             generate::reconstruct(&s1.vae, &s1.store, &test)?,
         ))
     })?;
@@ -248,7 +312,7 @@ fn frechet(gpu: &Arc<Gpu>, run: &Run, steps1: u64, two: bool, opts: &Options) ->
         "stage1_samples": fd(&stage1)?,
     });
     if two {
-        let x = two_stage::sample(run, steps1, n, opts.seed, false)?;
+        let x = two_stage::sample(run, steps1, n, opts.seed, Draw::Mean)?;
         out["two_stage_samples"] = json!(fd(&x)?);
     }
     Ok(out)
@@ -293,10 +357,12 @@ pub fn evaluate(gpu: &Arc<Gpu>, dir: &Path, opts: &Options) -> Result<Value> {
         "stage2_steps": steps2,
         "adapter": gpu.info.name,
     });
+    doc["information_plane"] = information_plane(dir, &run)?;
     s1.with_debiased_bn(steps1, || {
-        doc["stage1"] = losses(s1, &run, opts.batch, opts.seed)?;
+        doc["stage1"] = losses(s1, &run.data, run.data.len(), opts.batch, opts.seed)?;
         doc["stage1"]["gamma"] = json!(s1.vae.gamma(&s1.store)?);
         doc["gamma_history"] = json!(history(dir, 1, "gamma")?);
+        doc["gamma_free_nll"] = gamma_free_nll(s1, &run, &doc["stage1"], opts)?;
         let (c, side) = (run.data.channels, run.data.side);
         let mut host = Vec::new();
         let (mu, sigma) = generate::encode_batches(
@@ -318,6 +384,18 @@ pub fn evaluate(gpu: &Arc<Gpu>, dir: &Path, opts: &Options) -> Result<Value> {
         }
         let z = posterior_samples(&mu, &sigma, opts.seed, STREAM_Q_Z)?;
         let n = run.data.len();
+        let mi = opts.mi_images.min(n);
+        let info = information::information(
+            &head(&mu, mi)?.to_vec()?,
+            &head(&sigma, mi)?.to_vec()?,
+            &head(&z, mi)?.to_vec()?,
+            latent,
+        );
+        doc["information"] = serde_json::to_value(&info).expect("serialises");
+        doc["information"]["notes"] = json!({
+            "mutual_information": "Î(x; z) of Zhao et al. (Appendix A.3) over M test images, one z per image; it cannot exceed log M (upper_bound), so a value near it means 'at least this much'",
+            "marginal_kl": "KL(q(z) ‖ N(0, I)) with q(z) estimated by the mixture of the M posteriors; mean_kl = mutual_information + marginal_kl exactly; the MMD below is the kernel stand-in for the same comparison",
+        });
         let reference = random::normal(
             gpu,
             &[n, latent],

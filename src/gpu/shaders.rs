@@ -91,6 +91,11 @@ pub const SHADERS: &[(&str, &str, &str)] = &[
         "shaders/metrics.wgsl",
         include_str!("../../shaders/metrics.wgsl"),
     ),
+    (
+        "geco",
+        "shaders/geco.wgsl",
+        include_str!("../../shaders/geco.wgsl"),
+    ),
 ];
 
 /// (name, file, source) of the WGSL spliced into kernel files by a `// #include NAME` line:

@@ -9,6 +9,7 @@ pub mod conv2d;
 mod conv_gemm;
 pub mod conv_transpose2d;
 pub mod fill;
+pub mod geco;
 pub mod loss;
 pub mod matmul;
 pub mod metrics;

@@ -97,6 +97,7 @@ impl Trainable for ClassifierModel<'_> {
             Metric {
                 name: "mse",
                 per: (batch * self.net.classes) as f64,
+                checked: None,
             },
         ]
     }

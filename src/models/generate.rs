@@ -3,7 +3,7 @@
 //! Encoding a dataset, decoding latents already on the device, samples from the prior and
 //! reconstructions.
 
-use super::{Likelihood, Vae};
+use super::Vae;
 use crate::autograd::Tape;
 use crate::error::{Error, Result};
 use crate::kernels::random::{self, RandomKey};
@@ -85,20 +85,36 @@ pub fn prior(vae: &Vae, s: &ParamStore, n: usize, seed: u64) -> Result<Tensor> {
     random::normal(s.gpu(), &[n, vae.net.latent()], key)
 }
 
-/// Turns decoder means into draws: unchanged when deterministic, or x ~ p(x | z) with
-/// `ancestral` — μ_x + γ·ε for the Gaussian decoders, a Bernoulli draw per pixel otherwise.
-pub fn draw(
-    vae: &Vae,
-    s: &ParamStore,
-    mu: &Tensor,
-    seed: u64,
-    ancestral: bool,
-) -> Result<Vec<f32>> {
-    if !ancestral {
-        return mu.to_vec();
+/// How decoder means become images (the thesis chapter, Section 5.3.3): the mean itself
+/// (deterministic sampling, what most implementations show), a draw x ~ p(x | z) (ancestral),
+/// or every pixel at the same quantile of its distribution, μ_x + α·σ_x.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Draw {
+    Mean,
+    Ancestral,
+    Shifted(f32),
+}
+
+impl Draw {
+    pub fn name(self) -> String {
+        match self {
+            Draw::Mean => "deterministic".into(),
+            Draw::Ancestral => "ancestral".into(),
+            Draw::Shifted(a) => format!("alpha{a}"),
+        }
     }
-    match (vae.objective.likelihood, vae.gamma(s)?) {
-        (Likelihood::Bernoulli, _) | (_, None) => {
+}
+
+/// Turns decoder means into images as `how` says. σ_x is γ for the Gaussian decoders (GECO's
+/// γ = 1/√(2λ)) and √(μ(1 − μ)) per pixel for Bernoulli; an ancestral Gaussian draw is
+/// μ_x + γ·ε, a Bernoulli one a coin per pixel. Shifted values are clamped to [0, 1] for
+/// images (vectors are left as they are).
+pub fn draw(vae: &Vae, s: &ParamStore, mu: &Tensor, seed: u64, how: Draw) -> Result<Vec<f32>> {
+    let gamma = vae.gamma(s)?;
+    let image = vae.net.example_shape().len() == 3;
+    match (how, gamma) {
+        (Draw::Mean, _) => mu.to_vec(),
+        (Draw::Ancestral, None) => {
             let mut rng = StdRng::seed_from_u64(seed ^ STREAM_NOISE as u64);
             Ok(mu
                 .to_vec()?
@@ -106,7 +122,7 @@ pub fn draw(
                 .map(|p| (rng.random_range(0.0..1.0) < p) as u8 as f32)
                 .collect())
         }
-        (_, Some(gamma)) => {
+        (Draw::Ancestral, Some(gamma)) => {
             let key = RandomKey {
                 seed,
                 step: 0,
@@ -120,15 +136,27 @@ pub fn draw(
                 .map(|(m, e)| m + gamma * e)
                 .collect())
         }
+        (Draw::Shifted(alpha), gamma) => Ok(mu
+            .to_vec()?
+            .into_iter()
+            .map(|m| {
+                let sd = gamma.unwrap_or_else(|| (m * (1.0 - m)).max(0.0).sqrt());
+                let v = m + alpha * sd;
+                if image {
+                    v.clamp(0.0, 1.0)
+                } else {
+                    v
+                }
+            })
+            .collect()),
     }
 }
 
-/// `n` images from z ~ N(0, I) (Philox keyed by `seed`), deterministic x = μ_x(z) or
-/// ancestral x ~ p(x | z) (see `draw`).
-pub fn sample(vae: &Vae, s: &ParamStore, n: usize, seed: u64, ancestral: bool) -> Result<Vec<f32>> {
+/// `n` images from z ~ N(0, I) (Philox keyed by `seed`), made from μ_x(z) as `how` says.
+pub fn sample(vae: &Vae, s: &ParamStore, n: usize, seed: u64, how: Draw) -> Result<Vec<f32>> {
     let z = prior(vae, s, n, seed)?;
     let mu = decode_batches(vae, s, &z, DEFAULT_BATCH)?;
-    draw(vae, s, &mu, seed, ancestral)
+    draw(vae, s, &mu, seed, how)
 }
 
 /// μ_x(μ_z(x)) for examples x [n, ..example]: the deterministic reconstruction.

@@ -1,13 +1,16 @@
 //! The papers' networks and objectives, built from `nn` layers on the `autograd` tape.
 //!
 //! A `Network` is an encoder x → (μ_z, σ_z) and a decoder z → μ_x around one example shape
-//! (images, or the latent vectors stage 2 models); `Vae` adds the objective (likelihood, β,
-//! learned γ) and the training step; `Trainable` is what the training loop drives.
+//! (images, or the latent vectors stage 2 models); `Vae` adds the objective (`objective`:
+//! likelihood, regulariser and weight, GECO's constraint, whose device state is `geco`) and
+//! the training step; `Trainable` is what the training loop drives.
 
 pub mod classifier;
+pub mod geco;
 pub mod generate;
 pub mod infogan;
 pub mod mlp;
+pub mod objective;
 pub mod stage2;
 pub mod trainable;
 pub mod vae;
@@ -20,9 +23,10 @@ use crate::nn::{ParamStore, ParamsBuilder};
 
 pub use infogan::{InfoGan, InfoGanConfig};
 pub use mlp::Mlp;
+pub use objective::{Geco, Likelihood, MmdChoice, Objective, Regularizer};
 pub use stage2::Stage2Net;
 pub use trainable::{Batch, Metric, Trainable};
-pub use vae::{Likelihood, Losses, Objective, StepOutput, Vae, VaeModel};
+pub use vae::{Losses, StepOutput, Vae, VaeModel};
 pub use wae::Wae;
 
 pub trait Network {

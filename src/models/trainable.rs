@@ -19,18 +19,25 @@ pub struct Batch {
 pub struct Metric {
     pub name: &'static str,
     pub per: f64,
+    /// Some(hint): a NaN or infinity here stops the run, as one in the loss does, and the
+    /// message gives the hint (GECO's λ).
+    pub checked: Option<&'static str>,
 }
 
 impl Metric {
     pub fn mean(name: &'static str) -> Metric {
-        Metric { name, per: 1.0 }
+        Metric {
+            name,
+            per: 1.0,
+            checked: None,
+        }
     }
 }
 
 pub trait Trainable {
     fn store(&self) -> &ParamStore;
     /// The metrics `step` returns, in order, for batches of `batch` examples. The first is
-    /// the loss: a NaN or infinity there stops the run.
+    /// the loss: a NaN or infinity there (or in a `checked` one) stops the run.
     fn metrics(&self, batch: usize) -> Vec<Metric>;
     /// Records (does not submit) one step on `batch`: zero the gradients, forward, backward,
     /// the optimiser. Returns one one-element device tensor per metric; nothing is read back.

@@ -1,93 +1,80 @@
-//! The VAE objective on any `Network`: reconstruction −log p(x | z) under the chosen
-//! likelihood plus β·KL(q(z | x) ‖ N(0, I)), sums over elements divided by the batch size
-//! (as the reference codes them), with z = μ_z + σ_z·ε drawn on the device.
+//! The VAE objective on any `Network` (settings in `objective`): a reconstruction term —
+//! −log p(x | z) under the chosen likelihood, or GECO's λ·C — plus w·R(q) with R the KL, the
+//! MMD to N(0, I) or nothing; sums over elements divided by the batch size (as the reference
+//! codes them), with z = μ_z + σ_z·ε drawn on the device.
 
+use super::geco::GecoState;
+use super::objective::{Likelihood, Objective, Regularizer};
 use super::trainable::{Batch, Metric, Trainable};
 use super::Network;
 use crate::autograd::{Tape, Var};
 use crate::error::{Error, Result};
 use crate::kernels::loss;
-use crate::kernels::random::RandomKey;
+use crate::kernels::mmd::MmdConfig;
+use crate::kernels::random::{self, RandomKey};
 use crate::nn::{Adam, Init, ParamId, ParamStore, ParamsBuilder};
 use crate::tensor::Tensor;
 
-/// The decoder's likelihood p(x | z). In a config: `"likelihood": NAME` (and `"gamma"` for
-/// the fixed-γ one).
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "likelihood")]
-pub enum Likelihood {
-    /// N(μ_x, γ²I) with loggamma a learned scalar initialised to 0 (Dai & Wipf's default).
-    #[serde(rename = "gaussian-learned-gamma")]
-    GaussianLearned,
-    /// N(μ_x, γ²I) with γ held fixed.
-    #[serde(rename = "gaussian-fixed-gamma")]
-    GaussianFixed { gamma: f32 },
-    /// Bernoulli(μ_x): the cross-entropy baseline.
-    #[serde(rename = "bernoulli")]
-    Bernoulli,
-}
-
-impl Likelihood {
-    pub fn name(self) -> &'static str {
-        match self {
-            Likelihood::GaussianLearned => "gaussian-learned-gamma",
-            Likelihood::GaussianFixed { .. } => "gaussian-fixed-gamma",
-            Likelihood::Bernoulli => "bernoulli",
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Objective {
-    pub likelihood: Likelihood,
-    /// Weight of the KL term (1 for the ELBO).
-    pub beta: f32,
-}
-
-impl Default for Objective {
-    fn default() -> Self {
-        Objective {
-            likelihood: Likelihood::GaussianLearned,
-            beta: 1.0,
-        }
-    }
-}
+/// The MMD regulariser's N(0, I) draws use the model's noise stream plus this (stage 1: 8).
+pub const PRIOR_STREAM_OFFSET: u32 = 8;
 
 /// The scalar terms of one forward pass (shape [] on the tape) and the decoder mean.
 pub struct Losses {
     pub total: Var,
-    pub reconstruction: Var,
+    /// −log p(x | z); None under GECO, whose constraint takes its place.
+    pub reconstruction: Option<Var>,
+    /// KL(q(z | x) ‖ N(0, I)), computed (for the metrics) whatever the regulariser.
     pub kl: Var,
+    /// MMD² of the batch's z to N(0, I), with the MMD regulariser.
+    pub mmd: Option<Var>,
+    /// GECO's constraint C of this batch.
+    pub constraint: Option<Var>,
     pub mu_x: Var,
 }
 
-/// What a training step leaves on the device (nothing is read back).
+/// What a training step leaves on the device (nothing is read back): one value per name of
+/// `Vae::metric_names`, in order, and the decoder mean.
 pub struct StepOutput {
-    pub total: Tensor,
-    pub reconstruction: Tensor,
-    pub kl: Tensor,
+    pub metrics: Vec<Tensor>,
     pub mu_x: Tensor,
+}
+
+impl StepOutput {
+    /// The loss (the first metric).
+    pub fn total(&self) -> &Tensor {
+        &self.metrics[0]
+    }
 }
 
 pub struct Vae {
     pub net: Box<dyn Network>,
     pub objective: Objective,
-    /// Present only for the learned-γ likelihood (registered as `loggamma`).
+    /// Present only for the learned-γ likelihood without GECO (registered as `loggamma`).
     pub loggamma: Option<ParamId>,
+    /// Present under GECO: λ and C_ma.
+    pub geco: Option<GecoState>,
 }
 
 impl Vae {
-    /// Registers the objective's parameters (the learned loggamma) after the network's.
+    /// Registers the objective's parameters and state (loggamma, or GECO's λ and C_ma) after
+    /// the network's.
     pub fn new(b: &mut ParamsBuilder, net: Box<dyn Network>, objective: Objective) -> Vae {
-        let loggamma = match objective.likelihood {
-            Likelihood::GaussianLearned => Some(b.param("loggamma", &[1], Init::Zeros)),
+        let geco = objective.geco.map(|g| GecoState::new(b, g));
+        let loggamma = match (objective.likelihood, &geco) {
+            (Likelihood::GaussianLearned, None) => Some(b.param("loggamma", &[1], Init::Zeros)),
             _ => None,
         };
         Vae {
             net,
             objective,
             loggamma,
+            geco,
         }
+    }
+
+    /// Values per example (D).
+    pub fn example_len(&self) -> usize {
+        self.net.example_shape().iter().product()
     }
 
     fn check_input(&self, x: &Tensor) -> Result<()> {
@@ -99,10 +86,46 @@ impl Vae {
                 format!("{shape:?} is not [N] ++ {want:?}"),
             ));
         }
+        if self.objective.regularizer == Regularizer::Mmd && shape[0] < 2 {
+            return Err(Error::shape(
+                "vae input",
+                format!("the MMD regulariser compares a batch of codes with N(0, I) draws and needs at least 2 examples, got {shape:?}"),
+            ));
+        }
         Ok(())
     }
 
-    /// The negative ELBO (β-weighted) with ε drawn from `key`.
+    /// −log p(x | z) with the likelihood's γ (None under GECO).
+    fn nll(&self, t: &mut Tape, s: &ParamStore, x: Var, mu_x: Var) -> Result<Option<Var>> {
+        if self.geco.is_some() {
+            return Ok(None);
+        }
+        Ok(Some(match (self.objective.likelihood, self.loggamma) {
+            (Likelihood::GaussianLearned, Some(id)) => {
+                let lg = t.param(s, id)?;
+                t.gaussian_nll(x, mu_x, lg)?
+            }
+            (Likelihood::GaussianFixed { gamma }, _) => {
+                let lg = t.constant(Tensor::full(s.gpu(), &[1], gamma.ln())?)?;
+                t.gaussian_nll(x, mu_x, lg)?
+            }
+            _ => t.bernoulli_ce(x, mu_x)?,
+        }))
+    }
+
+    /// GECO's C = Σ‖x − μ_x‖²/B − D·R². The Gaussian loss at γ = 1/√2 is Σ(x − μ_x)²/B +
+    /// D·½·log π exactly, so one affine map of it gives C with its gradient.
+    fn constraint(&self, t: &mut Tape, x: Var, mu_x: Var) -> Result<Option<Var>> {
+        let Some(g) = &self.geco else { return Ok(None) };
+        let d = self.example_len();
+        let lg = t.constant(Tensor::full(t.value(x).gpu(), &[1], -0.5 * 2f32.ln())?)?;
+        let l = t.gaussian_nll(x, mu_x, lg)?;
+        let offset = d as f64 * 0.5 * std::f64::consts::PI.ln() + g.settings.kappa_squared(d);
+        Ok(Some(t.affine(l, 1.0, -offset as f32)?))
+    }
+
+    /// The objective with ε (and the MMD's prior draws) from `key`. In training, GECO's
+    /// moving average takes this batch (`key.step` 0 starts it).
     pub fn losses(
         &self,
         t: &mut Tape,
@@ -115,34 +138,79 @@ impl Vae {
         let (mu, sigma) = self.net.encode(t, s, x, train)?;
         let z = t.reparameterize(mu, sigma, key)?;
         let mu_x = self.net.decode(t, s, z, train)?;
-        let reconstruction = match (self.objective.likelihood, self.loggamma) {
-            (Likelihood::GaussianLearned, Some(id)) => {
-                let lg = t.param(s, id)?;
-                t.gaussian_nll(x, mu_x, lg)?
-            }
-            (Likelihood::GaussianFixed { gamma }, _) => {
-                let lg = t.constant(Tensor::full(s.gpu(), &[1], gamma.ln())?)?;
-                t.gaussian_nll(x, mu_x, lg)?
-            }
-            _ => t.bernoulli_ce(x, mu_x)?,
-        };
+        let reconstruction = self.nll(t, s, x, mu_x)?;
+        let constraint = self.constraint(t, x, mu_x)?;
         let kl = t.kl_normal(mu, sigma)?;
-        let weighted = if self.objective.beta == 1.0 {
-            kl
-        } else {
-            t.affine(kl, self.objective.beta, 0.0)?
+        let o = &self.objective;
+        let mmd = match o.regularizer {
+            Regularizer::Mmd => {
+                let prior_key = RandomKey {
+                    stream: key.stream + PRIOR_STREAM_OFFSET,
+                    ..key
+                };
+                let shape = t.value(z).shape().to_vec();
+                let prior = t.constant(random::normal(s.gpu(), &shape, prior_key)?)?;
+                let cfg = MmdConfig {
+                    kernel: o.mmd_kernel.kernel(self.net.latent()),
+                    unbiased: true,
+                };
+                Some(t.mmd(z, prior, cfg)?)
+            }
+            _ => None,
         };
-        let total = t.add(reconstruction, weighted)?;
+        let regularizer = match (o.regularizer, mmd) {
+            (Regularizer::Kl, _) => Some(kl),
+            (Regularizer::Mmd, Some(m)) => Some(m),
+            _ => None,
+        };
+        let weighted = match regularizer {
+            Some(r) if o.beta != 1.0 => Some(t.affine(r, o.beta, 0.0)?),
+            r => r,
+        };
+        let data_term = match (&self.geco, constraint, reconstruction) {
+            (Some(g), Some(c), _) => g.term(t, s, c, key.step, train)?,
+            (_, _, Some(r)) => r,
+            _ => {
+                return Err(Error::shape(
+                    "vae objective",
+                    "neither a likelihood term nor a constraint was built",
+                ))
+            }
+        };
+        let total = match weighted {
+            Some(w) => t.add(data_term, w)?,
+            None => data_term,
+        };
         Ok(Losses {
             total,
             reconstruction,
             kl,
+            mmd,
+            constraint,
             mu_x,
         })
     }
 
+    /// The metrics a training step returns, in order: the loss, then each term present.
+    pub fn metric_names(&self) -> Vec<&'static str> {
+        let mut v = vec!["loss"];
+        if self.geco.is_none() {
+            v.push("reconstruction");
+        }
+        v.push("kl");
+        if self.objective.regularizer == Regularizer::Mmd {
+            v.push("mmd");
+        }
+        if self.geco.is_some() {
+            v.extend(["constraint", "lambda"]);
+        }
+        v.push("mse");
+        v
+    }
+
     /// One training step, recorded but not submitted: zero the gradients, forward, backward,
-    /// Adam. The caller appends its metric updates and submits the step as one command buffer.
+    /// Adam (and GECO's λ update). The caller appends its metric updates and submits the
+    /// step as one command buffer.
     pub fn train_step(
         &self,
         s: &ParamStore,
@@ -157,12 +225,21 @@ impl Vae {
         let l = self.losses(&mut t, s, xv, key, true)?;
         t.backward(l.total, s)?;
         adam.step(s, lr)?;
-        Ok(StepOutput {
-            total: t.value(l.total).clone(),
-            reconstruction: t.value(l.reconstruction).clone(),
-            kl: t.value(l.kl).clone(),
-            mu_x: t.value(l.mu_x).clone(),
-        })
+        let value = |v: Var| t.value(v).clone();
+        let mut metrics = vec![value(l.total)];
+        metrics.extend(l.reconstruction.map(value));
+        metrics.push(value(l.kl));
+        metrics.extend(l.mmd.map(value));
+        if let (Some(g), Some(c)) = (&self.geco, l.constraint) {
+            let c = value(c);
+            g.after_step(s, &c, key.step)?;
+            // λ after this step's update, read by the metric sums before the next step:
+            // an overflow to infinity stops the run at this step.
+            metrics.extend([c, g.lambda(s).clone()]);
+        }
+        let mu_x = value(l.mu_x);
+        metrics.push(Vae::squared_error(x, &mu_x)?);
+        Ok(StepOutput { metrics, mu_x })
     }
 
     /// Σ(x − μ_x)² of one step's output, for the MSE column, the same way for every
@@ -172,8 +249,13 @@ impl Vae {
         loss::gaussian_nll(x, mu_x, &zero)?.narrow0(1, 1)
     }
 
-    /// γ as the decoder uses it (None for Bernoulli); reads the learned value back.
+    /// γ as the decoder uses it (None for Bernoulli); reads the learned value back. Under
+    /// GECO, the γ that λ stands for: λ·‖x − μ_x‖² = ‖x − μ_x‖²/(2γ²), so γ = 1/√(2λ).
     pub fn gamma(&self, s: &ParamStore) -> Result<Option<f32>> {
+        if let Some(g) = &self.geco {
+            let (lambda, _) = g.read(s)?;
+            return Ok(Some(1.0 / (2.0 * lambda).sqrt()));
+        }
         Ok(match (self.objective.likelihood, self.loggamma) {
             (Likelihood::GaussianLearned, Some(id)) => Some(s.value(id).to_vec()?[0].exp()),
             (Likelihood::GaussianFixed { gamma }, _) => Some(gamma),
@@ -194,30 +276,48 @@ impl Trainable for VaeModel<'_> {
     }
 
     fn metrics(&self, batch: usize) -> Vec<Metric> {
-        let values = batch * self.vae.net.example_shape().iter().product::<usize>();
-        vec![
-            Metric::mean("loss"),
-            Metric::mean("reconstruction"),
-            Metric::mean("kl"),
-            Metric {
-                name: "mse",
-                per: values as f64,
-            },
-        ]
+        let values = batch * self.vae.example_len();
+        self.vae
+            .metric_names()
+            .into_iter()
+            .map(|name| match name {
+                "mse" => Metric {
+                    name,
+                    per: values as f64,
+                    checked: None,
+                },
+                "lambda" => Metric {
+                    checked: Some(
+                        "λ grows while the constraint is unmet: give a reachable --geco-rmse, or a smaller --geco-lr or --geco-clamp",
+                    ),
+                    ..Metric::mean(name)
+                },
+                _ => Metric::mean(name),
+            })
+            .collect()
     }
 
     fn step(&self, adam: &mut Adam, batch: &Batch, key: RandomKey, lr: f32) -> Result<Vec<Tensor>> {
-        let out = self.vae.train_step(self.store, adam, &batch.x, key, lr)?;
-        let sse = Vae::squared_error(&batch.x, &out.mu_x)?;
-        Ok(vec![out.total, out.reconstruction, out.kl, sse])
+        Ok(self
+            .vae
+            .train_step(self.store, adam, &batch.x, key, lr)?
+            .metrics)
     }
 
+    /// γ (learned, fixed, or GECO's equivalent); under GECO also C_ma now and whether the
+    /// constraint is met by it (1) or not (0).
     fn readings(&self) -> Result<Vec<(&'static str, f64)>> {
-        Ok(self
+        let mut v: Vec<(&'static str, f64)> = self
             .vae
             .gamma(self.store)?
             .map(|g| ("gamma", g as f64))
             .into_iter()
-            .collect())
+            .collect();
+        if let Some(g) = &self.vae.geco {
+            let (_, c_ma) = g.read(self.store)?;
+            v.push(("c_ma", c_ma as f64));
+            v.push(("constraint_met", (c_ma <= 0.0) as u8 as f64));
+        }
+        Ok(v)
     }
 }

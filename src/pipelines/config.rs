@@ -4,7 +4,7 @@
 
 use crate::data::{Crop, DataSpec, Split};
 use crate::error::{Error, Result};
-use crate::models::{Likelihood, NetKind, Objective};
+use crate::models::{Geco, Likelihood, MmdChoice, NetKind, Objective, Regularizer};
 use crate::train::Schedule;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -114,7 +114,17 @@ pub struct RunConfig {
     pub latent_dim: usize,
     #[serde(flatten)]
     pub likelihood: Likelihood,
+    /// Zhao et al.'s R(q); runs written before it existed are ELBO (β-VAE) runs.
+    #[serde(default)]
+    pub regularizer: Regularizer,
+    /// The MMD regulariser's kernel (present exactly when the regulariser is MMD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mmd_kernel: Option<MmdChoice>,
+    /// The regulariser's weight (`--reg-weight`, or `--beta` for the KL).
     pub beta: f32,
+    /// GECO's constraint and multiplier schedule (`--objective geco`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geco: Option<Geco>,
     pub batch_size: usize,
     pub seed: u64,
     pub log_every: usize,
@@ -196,8 +206,109 @@ impl RunConfig {
     pub fn objective(&self) -> Objective {
         Objective {
             likelihood: self.likelihood,
+            regularizer: self.regularizer,
+            mmd_kernel: self.mmd_kernel.unwrap_or_default(),
             beta: self.beta,
+            geco: self.geco,
         }
+    }
+
+    /// The regulariser's and GECO's settings, each on its own and against the likelihood.
+    fn validate_objective(&self) -> Result<()> {
+        if !(self.beta.is_finite() && self.beta >= 0.0) {
+            return Err(Error::flag(
+                "--reg-weight/--beta",
+                format!("must be a finite number ≥ 0, not {}", self.beta),
+            ));
+        }
+        match self.regularizer {
+            Regularizer::None if self.beta != 1.0 => {
+                return Err(Error::flag(
+                    "--reg-weight",
+                    "--regularizer none has no term to weight",
+                ))
+            }
+            Regularizer::Mmd if self.batch_size < 2 => {
+                return Err(Error::flag(
+                    "--batch-size",
+                    "the MMD regulariser compares a batch of codes with as many N(0, I) draws and needs a batch of at least 2",
+                ))
+            }
+            Regularizer::Mmd if self.mmd_kernel.is_none() => {
+                return Err(Error::flag("--mmd-kernel", "the MMD regulariser needs its kernel"))
+            }
+            Regularizer::Kl | Regularizer::None if self.mmd_kernel.is_some() => {
+                return Err(Error::flag(
+                    "--mmd-kernel",
+                    format!("applies only to --regularizer mmd, not {}", self.regularizer.name()),
+                ))
+            }
+            _ => {}
+        }
+        let Some(g) = &self.geco else { return Ok(()) };
+        match self.likelihood {
+            Likelihood::GaussianLearned => {}
+            Likelihood::GaussianFixed { .. } => {
+                return Err(Error::flag(
+                    "--gamma",
+                    "GECO sets the reconstruction weight itself: its λ plays 1/(2γ²), so a fixed γ has no place",
+                ))
+            }
+            Likelihood::Bernoulli => {
+                return Err(Error::flag(
+                    "--likelihood",
+                    "GECO constrains the squared error ‖x − μ_x‖², which is the Gaussian likelihood's term (λ plays 1/(2γ²)); a Bernoulli decoder has no such term to constrain, so GECO needs --likelihood gaussian",
+                ))
+            }
+        }
+        if self.regularizer == Regularizer::None {
+            return Err(Error::flag(
+                "--regularizer",
+                "GECO minimises the regulariser subject to the reconstruction constraint; with none there is nothing to minimise",
+            ));
+        }
+        if !(g.rmse.is_finite() && g.rmse > 0.0) {
+            return Err(Error::flag(
+                "--geco-rmse",
+                format!(
+                    "the tolerance must be a positive RMSE per pixel value, not {}",
+                    g.rmse
+                ),
+            ));
+        }
+        if g.rmse >= 1.0 {
+            return Err(Error::flag(
+                "--geco-rmse",
+                format!(
+                    "{} is out of reach in pixel units: pixels lie in [0, 1], so every reconstruction's RMSE is below 1 and the constraint would never bind; give a tolerance below 1 (0.1 is a blurry reconstruction, 0.05 a sharp one)",
+                    g.rmse
+                ),
+            ));
+        }
+        if !(0.0..1.0).contains(&g.alpha) {
+            return Err(Error::flag(
+                "--geco-alpha",
+                format!(
+                    "the moving-average factor must be in [0, 1), not {}",
+                    g.alpha
+                ),
+            ));
+        }
+        if !(g.lr.is_finite() && g.lr > 0.0) {
+            return Err(Error::flag(
+                "--geco-lr",
+                format!("must be a positive finite number, not {}", g.lr),
+            ));
+        }
+        positive("--geco-every", g.every)?;
+        let [lo, hi] = g.clamp;
+        if !(lo > 0.0 && lo <= 1.0 && hi >= 1.0 && hi.is_finite()) {
+            return Err(Error::flag(
+                "--geco-clamp",
+                format!("needs 0 < LO ≤ 1 ≤ HI < ∞ (λ's factor per update), not {lo},{hi}"),
+            ));
+        }
+        Ok(())
     }
 
     /// Checks every value on its own; dataset-dependent checks happen when the data is loaded.
@@ -216,12 +327,7 @@ impl RunConfig {
             }
         }
         self.stage1.validate("")?;
-        if !(self.beta.is_finite() && self.beta >= 0.0) {
-            return Err(Error::flag(
-                "--beta",
-                format!("must be a finite number ≥ 0, not {}", self.beta),
-            ));
-        }
+        self.validate_objective()?;
         if let Likelihood::GaussianFixed { gamma } = self.likelihood {
             if !(gamma.is_finite() && gamma > 0.0) {
                 return Err(Error::flag(

@@ -108,7 +108,7 @@ impl Run {
         let s = &self.stage1;
         let (c, side) = (self.data.channels, self.data.side);
         s.with_debiased_bn(steps, || {
-            let x = generate::sample(&s.vae, &s.store, 64, self.cfg.seed, false)?;
+            let x = generate::sample(&s.vae, &s.store, 64, self.cfg.seed, generate::Draw::Mean)?;
             crate::grid::write_png(&dir.join(files::SAMPLES), &x, c, side, 8)?;
             let n = self.data.len().min(32);
             let mut x = Vec::new();

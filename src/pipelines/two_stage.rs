@@ -8,7 +8,8 @@ use super::{Run, Stage};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::kernels::random::{self, RandomKey};
-use crate::models::{generate, Likelihood, Objective, Stage2Net, Vae};
+use crate::models::generate::{self, Draw};
+use crate::models::{Likelihood, Objective, Stage2Net, Vae};
 use crate::nn::ParamsBuilder;
 use crate::tensor::Tensor;
 use crate::train::source::LatentBatches;
@@ -30,10 +31,7 @@ const STAGE2_SEED_SALT: u64 = 0x5743_4147_4532; // "STAGE2"
 pub fn build(gpu: &Arc<Gpu>, cfg: &RunConfig, s2: &Stage2Config) -> Result<Stage> {
     let mut b = ParamsBuilder::new(cfg.seed ^ STAGE2_SEED_SALT);
     let net = Stage2Net::new(&mut b, cfg.latent_dim, cfg.latent_dim, s2.hidden, s2.layers)?;
-    let objective = Objective {
-        likelihood: Likelihood::GaussianLearned,
-        beta: 1.0,
-    };
+    let objective = Objective::elbo(Likelihood::GaussianLearned, 1.0);
     let vae = Vae::new(&mut b, Box::new(net), objective);
     Ok(Stage {
         vae,
@@ -98,7 +96,7 @@ pub fn train_stage2(
         &mut (),
     )?;
     if !done.interrupted {
-        let x = sample(run, steps1, 64, run.cfg.seed, false)?;
+        let x = sample(run, steps1, 64, run.cfg.seed, Draw::Mean)?;
         let (c, side) = (run.data.channels, run.data.side);
         crate::grid::write_png(&dir.join(files::SAMPLES_TWO_STAGE), &x, c, side, 8)?;
     }
@@ -123,9 +121,9 @@ pub fn sample_latents(stage2: &Stage, n: usize, seed: u64) -> Result<Tensor> {
     random::reparameterize(&zhat, &spread, key)
 }
 
-/// `n` two-stage samples x = μ_x(z) (or x ~ p(x | z) with `ancestral`), stage 1's batch
+/// `n` two-stage samples made from μ_x(z) as `how` says (`generate::draw`), stage 1's batch
 /// norm debiased for `steps1` steps.
-pub fn sample(run: &Run, steps1: u64, n: usize, seed: u64, ancestral: bool) -> Result<Vec<f32>> {
+pub fn sample(run: &Run, steps1: u64, n: usize, seed: u64, how: Draw) -> Result<Vec<f32>> {
     let stage2 = run
         .stage2
         .as_ref()
@@ -134,6 +132,6 @@ pub fn sample(run: &Run, steps1: u64, n: usize, seed: u64, ancestral: bool) -> R
     let s1 = &run.stage1;
     s1.with_debiased_bn(steps1, || {
         let mu = generate::decode_batches(&s1.vae, &s1.store, &z, generate::DEFAULT_BATCH)?;
-        generate::draw(&s1.vae, &s1.store, &mu, seed, ancestral)
+        generate::draw(&s1.vae, &s1.store, &mu, seed, how)
     })
 }

@@ -149,8 +149,14 @@ pub fn train(
         };
         let lr = sched.lr_at(epoch);
         let values = model.step(&mut adam, &batch, key, lr)?;
-        for (slot, v) in values.iter().enumerate() {
-            acc.add(slot, v, step, slot == 0)?;
+        if values.len() != metrics.len() {
+            return Err(Error::shape(
+                "training step",
+                format!("{} values for {} metrics", values.len(), metrics.len()),
+            ));
+        }
+        for (slot, (v, m)) in values.iter().zip(&metrics).enumerate() {
+            acc.add(slot, v, step, slot == 0 || m.checked.is_some())?;
         }
         gpu.flush_pipelined()?;
 
@@ -192,8 +198,20 @@ pub fn train(
             } else {
                 "no checkpoint had been written yet".into()
             };
+            let checked: Vec<&str> = metrics
+                .iter()
+                .enumerate()
+                .filter(|(i, m)| *i == 0 || m.checked.is_some())
+                .map(|(_, m)| m.name)
+                .collect();
+            let hints: String = metrics
+                .iter()
+                .filter_map(|m| m.checked)
+                .map(|h| format!("; {h}"))
+                .collect();
             return Err(Error::Diverged(format!(
-                "the loss of stage {} became NaN or infinite at step {} (epoch {}); {kept}; try a lower --lr",
+                "the {} of stage {} became NaN or infinite at step {} (epoch {}); {kept}; try a lower --lr{hints}",
+                checked.join(" or "),
                 sched.stage,
                 bad + 1,
                 bad as usize / source.per_epoch() + 1

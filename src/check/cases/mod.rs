@@ -2,6 +2,7 @@
 
 mod conv;
 mod elementwise;
+mod geco;
 mod matmul;
 mod norm;
 mod vae;
@@ -16,6 +17,7 @@ pub fn suite(size: Size) -> Vec<Case> {
     conv::cases(&mut v);
     norm::cases(&mut v);
     vae::cases(&mut v);
+    geco::cases(&mut v);
     if size == Size::Quick {
         v.retain(|c| !c.large);
     }

@@ -1,0 +1,172 @@
+//! The objective's flags of `vae-gpu train`: the likelihood, the regulariser of Zhao et al.'s
+//! generalised objective and its weight, and GECO (Rezende & Viola).
+
+use clap::Args;
+use serde::Serialize;
+use vae_gpu::models::{Geco, Likelihood, MmdChoice, Objective, Regularizer};
+use vae_gpu::{Error, Result};
+
+#[derive(Args, Default, Serialize)]
+pub struct ObjectiveArgs {
+    /// Decoder likelihood: gaussian (learned γ unless --gamma) or bernoulli [default: gaussian]
+    #[arg(long)]
+    likelihood: Option<String>,
+    /// Fix the Gaussian decoder's γ (a standard deviation) instead of learning it
+    #[arg(long, allow_hyphen_values = true)]
+    gamma: Option<f32>,
+    /// The regulariser R(q) of E[−log p(x|z)] + w·R(q): kl (the ELBO), mmd (MMD² between the
+    /// batch's codes z ~ q(z|x) and as many N(0, I) draws, InfoVAE) or none (the unregularised
+    /// objective) [default: kl]
+    #[arg(long)]
+    regularizer: Option<String>,
+    /// The regulariser's weight w (β for the KL) [default: 1]
+    #[arg(long, alias = "beta", allow_hyphen_values = true)]
+    reg_weight: Option<f32>,
+    /// The MMD regulariser's kernel: imq, C/(C + ‖a − b‖²), or rbf, exp(−‖a − b‖²/C); the
+    /// bandwidth C is 2κ, the mean ‖a − b‖² of two N(0, I) points [default: imq]
+    #[arg(long)]
+    mmd_kernel: Option<String>,
+    /// elbo, or geco: minimise w·R(q) subject to the reconstruction constraint
+    /// C = Σ_pixels ‖x − μ_x‖² − D·R² per image (averaged over the batch; D values per image,
+    /// so κ² = D·R²), met when the MSE is at most R², with a Lagrange multiplier λ (λ plays
+    /// 1/(2γ²) of the Gaussian likelihood) [default: elbo]
+    #[arg(long)]
+    objective: Option<String>,
+    /// GECO's tolerance R: the reconstruction RMSE per pixel value to reach, in (0, 1)
+    #[arg(long, allow_hyphen_values = true)]
+    geco_rmse: Option<f64>,
+    /// GECO's moving-average factor α of C [default: 0.99]
+    #[arg(long, allow_hyphen_values = true)]
+    geco_alpha: Option<f64>,
+    /// GECO's η in λ ← λ·exp(η·C_ma) [default: 0.01]
+    #[arg(long, allow_hyphen_values = true)]
+    geco_lr: Option<f64>,
+    /// Update λ every N steps [default: 1]
+    #[arg(long, allow_negative_numbers = true)]
+    geco_every: Option<usize>,
+    /// Steps before λ's first update (C is averaged from the start) [default: 0]
+    #[arg(long, allow_negative_numbers = true)]
+    geco_warmup: Option<usize>,
+    /// LO,HI: bounds of λ's factor per update [default: 0.9,1.1]
+    #[arg(long, allow_hyphen_values = true)]
+    geco_clamp: Option<String>,
+}
+
+/// The objective's part of a run's settings.
+pub struct ObjectiveSettings {
+    pub likelihood: Likelihood,
+    pub regularizer: Regularizer,
+    pub mmd_kernel: Option<MmdChoice>,
+    pub beta: f32,
+    pub geco: Option<Geco>,
+}
+
+fn parse_clamp(s: &str) -> Result<[f64; 2]> {
+    let bad = || Error::flag("--geco-clamp", format!("'{s}' is not LO,HI (two numbers)"));
+    let (lo, hi) = s.split_once(',').ok_or_else(bad)?;
+    let num = |v: &str| v.trim().parse::<f64>().map_err(|_| bad());
+    Ok([num(lo)?, num(hi)?])
+}
+
+impl ObjectiveArgs {
+    fn likelihood(&self) -> Result<Likelihood> {
+        match (self.likelihood.as_deref(), self.gamma) {
+            (None | Some("gaussian"), None) => Ok(Likelihood::GaussianLearned),
+            (None | Some("gaussian"), Some(gamma)) => Ok(Likelihood::GaussianFixed { gamma }),
+            (Some("bernoulli"), None) => Ok(Likelihood::Bernoulli),
+            (Some("bernoulli"), Some(_)) => Err(Error::flag(
+                "--gamma",
+                "applies only to --likelihood gaussian",
+            )),
+            (Some(other), _) => Err(Error::flag(
+                "--likelihood",
+                format!("'{other}' is not gaussian or bernoulli"),
+            )),
+        }
+    }
+
+    fn geco(&self) -> Result<Option<Geco>> {
+        let geco_flag = [
+            ("--geco-alpha", self.geco_alpha.is_some()),
+            ("--geco-lr", self.geco_lr.is_some()),
+            ("--geco-every", self.geco_every.is_some()),
+            ("--geco-warmup", self.geco_warmup.is_some()),
+            ("--geco-clamp", self.geco_clamp.is_some()),
+            ("--geco-rmse", self.geco_rmse.is_some()),
+        ]
+        .into_iter()
+        .find(|(_, given)| *given)
+        .map(|(f, _)| f);
+        match self.objective.as_deref() {
+            None | Some("elbo") => match geco_flag {
+                Some(f) => Err(Error::flag(f, "sets up GECO, which needs --objective geco")),
+                None => Ok(None),
+            },
+            Some("geco") => {
+                let rmse = self.geco_rmse.ok_or_else(|| {
+                    Error::flag(
+                        "--geco-rmse",
+                        "--objective geco needs its tolerance: the per-pixel RMSE to reach, e.g. --geco-rmse 0.1",
+                    )
+                })?;
+                let mut g = Geco::with_rmse(rmse);
+                g.alpha = self.geco_alpha.unwrap_or(g.alpha);
+                g.lr = self.geco_lr.unwrap_or(g.lr);
+                g.every = self.geco_every.unwrap_or(g.every);
+                g.warmup = self.geco_warmup.unwrap_or(g.warmup);
+                if let Some(c) = &self.geco_clamp {
+                    g.clamp = parse_clamp(c)?;
+                }
+                Ok(Some(g))
+            }
+            Some(other) => Err(Error::flag(
+                "--objective",
+                format!("'{other}' is not elbo or geco"),
+            )),
+        }
+    }
+
+    pub fn settings(&self) -> Result<ObjectiveSettings> {
+        let regularizer = match self.regularizer.as_deref() {
+            None | Some("kl") => Regularizer::Kl,
+            Some("mmd") => Regularizer::Mmd,
+            Some("none") => Regularizer::None,
+            Some(other) => {
+                return Err(Error::flag(
+                    "--regularizer",
+                    format!("'{other}' is not kl, mmd or none"),
+                ))
+            }
+        };
+        if regularizer == Regularizer::None && self.reg_weight.is_some() {
+            return Err(Error::flag(
+                "--reg-weight",
+                "--regularizer none has no term to weight",
+            ));
+        }
+        let mmd_kernel = match (regularizer, self.mmd_kernel.as_deref()) {
+            (Regularizer::Mmd, None | Some("imq")) => Some(MmdChoice::Imq),
+            (Regularizer::Mmd, Some("rbf")) => Some(MmdChoice::Rbf),
+            (Regularizer::Mmd, Some(other)) => {
+                return Err(Error::flag(
+                    "--mmd-kernel",
+                    format!("'{other}' is not imq or rbf"),
+                ))
+            }
+            (_, Some(_)) => {
+                return Err(Error::flag(
+                    "--mmd-kernel",
+                    "applies only to --regularizer mmd",
+                ))
+            }
+            (_, None) => None,
+        };
+        Ok(ObjectiveSettings {
+            likelihood: self.likelihood()?,
+            regularizer,
+            mmd_kernel,
+            beta: self.reg_weight.unwrap_or(Objective::default().beta),
+            geco: self.geco()?,
+        })
+    }
+}
