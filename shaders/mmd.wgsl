@@ -3,10 +3,14 @@
 //   w = 1/n² (X–X), 1/m² (Y–Y), −1/(n·m) (X–Y and Y–X) for the biased V-statistic;
 //   the unbiased U-statistic drops the diagonal and uses 1/(n(n−1)), 1/(m(m−1)).
 //   Kernels (c = p.scale): RBF k = exp(−r²/c); inverse multiquadric k = c/(c + r²).
-//   mmd_rows: rows[i] = Σ_j w_ij k(z_i, z_j), one invocation per pooled row (then a sum).
-//   mmd_grad: dZ[i, t] = 2·g·Σ_j w_ij ∂k(z_i, z_j)/∂z_i[t] for the rows of one side
-//             (w and k are symmetric, so each pair's two terms are equal).
-// Bindings: mmd_rows 1 X, 2 Y, 3 rows (out); mmd_grad 1 X, 2 Y, 3 g [1], 4 dX or dY (out).
+//   mmd_rows:   rows[i] = Σ_j w_ij k(z_i, z_j), one invocation per pooled row (then a sum).
+//   mmd_slopes: S[i, j] = 4·g·w_ij·dk/d(r²)(z_i, z_j), one invocation per pooled pair: the
+//               distances are computed once, (n + m)²·d work, not once per gradient element.
+//   mmd_grad:   dZ[i, t] = 2·g·Σ_j w_ij ∂k(z_i, z_j)/∂z_i[t] = Σ_j S[i, j]·(z_i[t] − z_j[t])
+//               for the rows of one side (w and k are symmetric, so each pair's two terms are
+//               equal), (n + m) terms per element.
+// Bindings (4 storage buffers at most, the downlevel limit): mmd_rows 1 X, 2 Y, 3 rows (out);
+//           mmd_slopes 1 X, 2 Y, 3 S (out), 4 g [1]; mmd_grad 1 X, 2 Y, 3 S, 4 dX or dY (out).
 
 struct Params {
     n: u32, m: u32, d: u32, kernel: u32,
@@ -108,9 +112,24 @@ fn mmd_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     let i = first + e / p.d;
     let t = e % p.d;
     let zi = value(i, t);
+    let pooled = p.n + p.m;
+    let row = i * pooled;
     var acc = 0.0;
-    for (var j = 0u; j < p.n + p.m; j++) {
-        acc += weight(i, j) * kernel_slope(sqdist(i, j)) * (zi - value(j, t));
+    for (var j = 0u; j < pooled; j++) {
+        acc += b3[row + j] * (zi - value(j, t));
     }
-    b4[e] = 4.0 * b3[0] * acc;
+    b4[e] = acc;
+}
+
+@compute @workgroup_size(64)
+fn mmd_slopes(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let e = index(wid, nwg, lid);
+    let pooled = p.n + p.m;
+    if (e >= pooled * pooled) {
+        return;
+    }
+    let i = e / pooled;
+    let j = e % pooled;
+    b3[e] = 4.0 * b4[0] * weight(i, j) * kernel_slope(sqdist(i, j));
 }

@@ -127,6 +127,18 @@ pub fn mmd_backward(
         ));
     }
     let (x, y, g) = (dense(x)?, dense(y)?, dense(g)?);
+    // Every pair's 4·g·w·dk/d(r²) once: (n + m)² values (64 KiB at a batch of 64 against 64).
+    let pairs = (n + m) * (n + m);
+    let slopes = Tensor::empty(x.gpu(), &[pairs])?;
+    fits_u32(OP, &slopes)?;
+    x.gpu().dispatch(&Dispatch {
+        shader: "mmd",
+        entry: "mmd_slopes",
+        consts: &[],
+        params: &params(n, m, d, cfg, 0),
+        buffers: &[x.buffer(), y.buffer(), slopes.buffer(), g.buffer()],
+        groups: groups_for(pairs, 64),
+    })?;
     let grad = |side: usize, rows: usize| -> Result<Tensor> {
         let out = Tensor::empty(x.gpu(), &[rows, d])?;
         x.gpu().dispatch(&Dispatch {
@@ -134,7 +146,7 @@ pub fn mmd_backward(
             entry: "mmd_grad",
             consts: &[],
             params: &params(n, m, d, cfg, side),
-            buffers: &[x.buffer(), y.buffer(), g.buffer(), out.buffer()],
+            buffers: &[x.buffer(), y.buffer(), slopes.buffer(), out.buffer()],
             groups: groups_for(rows * d, 64),
         })?;
         Ok(out)
