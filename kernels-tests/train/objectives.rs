@@ -12,7 +12,7 @@ use serde_json::Value;
 /// λ and C_ma are checkpointed state: a GECO run (with the MMD regulariser, whose prior
 /// draws come from the step) stopped at 10 steps and resumed to 20 logs the same rows and
 /// ends with the same bytes in every tensor as an uninterrupted one — across a resume that
-/// falls between two of λ's updates (warm-up 3, every 2).
+/// falls between two of λ's updates (warm-up 3, every 2). Then `eval` scores it.
 #[test]
 fn a_geco_run_resumes_bit_for_bit() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -84,6 +84,28 @@ fn a_geco_run_resumes_bit_for_bit() {
         );
     }
     assert!(!names.iter().any(|n| n == "loggamma"), "GECO learns no γ");
+    // The run evaluates: 64 images in batches of 21 would leave a batch of one, which the
+    // MMD term cannot score; it joins the batch before.
+    ok(vae_gpu(
+        &t.0,
+        &[
+            "eval",
+            "whole",
+            "--batch",
+            "21",
+            "--mmd-samples",
+            "16",
+            "--iwae-images",
+            "4",
+            "--iwae-samples",
+            "2",
+            "--mi-images",
+            "16",
+            "--nll-images",
+            "64",
+        ],
+    ));
+    assert!(t.0.join("whole/eval.json").exists());
 }
 
 /// An unreachable tolerance with a huge per-update factor overflows λ (1e30 after the first

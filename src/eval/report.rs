@@ -45,6 +45,21 @@ const STREAM_Q_Z: u32 = 41;
 const STREAM_Q_U: u32 = 42;
 const STREAM_IWAE: u32 = 43;
 
+/// (start, len) of consecutive batches of `batch` covering `count` examples; a last batch of
+/// a single example joins the one before (the MMD regulariser compares pairs).
+fn batches(count: usize, batch: usize) -> Vec<(usize, usize)> {
+    let mut v: Vec<(usize, usize)> = (0..count)
+        .step_by(batch)
+        .map(|s| (s, batch.min(count - s)))
+        .collect();
+    if v.len() >= 2 && v[v.len() - 1].1 == 1 {
+        v.pop();
+        let last = v.len() - 1;
+        v[last].1 += 1;
+    }
+    v
+}
+
 /// Stage 1's loss terms per image, averaged over the first `count` images of `data`.
 fn losses(stage: &Stage, data: &Dataset, count: usize, batch: usize, seed: u64) -> Result<Value> {
     let (c, side) = (data.channels, data.side);
@@ -54,8 +69,7 @@ fn losses(stage: &Stage, data: &Dataset, count: usize, batch: usize, seed: u64) 
     // The likelihood term, or GECO's constraint (λ·C is in the loss).
     let mut term = 0.0f64;
     let mut host = Vec::new();
-    for start in (0..count).step_by(batch) {
-        let len = batch.min(count - start);
+    for (start, len) in batches(count, batch) {
         data.gather(&(start..start + len).collect::<Vec<_>>(), &mut host);
         let x = Tensor::from_slice(gpu, &host, &[len, c, side, side])?;
         let mut t = crate::autograd::Tape::inference(gpu);

@@ -316,8 +316,12 @@ pub fn open(
     if let Some(s) = split {
         cfg.split = s;
     }
-    // Inference needs the image size, and a batch must fit in what is loaded.
-    cfg.batch_size = 1;
+    // Inference needs the image size, and a batch must fit in what is loaded (the MMD
+    // regulariser's batches hold 2 or more).
+    cfg.batch_size = match cfg.regularizer {
+        models::Regularizer::Mmd => 2,
+        _ => 1,
+    };
     let run = Run::new(gpu, cfg)?;
     let ckpt = dir.join(files::CHECKPOINT);
     if !ckpt.is_file() {
