@@ -4,8 +4,10 @@
 # needs none of this; the packages do no harm beside it. Sourced by run.sh and test.sh.
 need=()
 ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1 || need+=(mesa-vulkan-drivers)
-ldconfig -p | grep -q 'libvulkan.so.1' || need+=(libvulkan1)
-ldconfig -p | grep -q 'libEGL_mesa' || need+=(libegl-mesa0 libgl1-mesa-dri)
+# grep reads to the end (no -q): with the callers' pipefail, grep -q quitting at the first
+# match made ldconfig die of SIGPIPE, and the package was reinstalled on every run.
+ldconfig -p | grep 'libvulkan.so.1' >/dev/null || need+=(libvulkan1)
+ldconfig -p | grep 'libEGL_mesa' >/dev/null || need+=(libegl-mesa0 libgl1-mesa-dri)
 if [ ${#need[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null; then
         SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
