@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::train::files::write_atomic;
 use std::path::Path;
 
-const GUTTER: usize = 2;
+pub const GUTTER: usize = 2;
 
 /// Tiles `images` (N·C·side² values) into `cols` columns; returns (width, height, pixels)
 /// with C = 1 (gray) or 3 (RGB) interleaved 8-bit channels.
@@ -44,14 +44,9 @@ pub fn interleave_rows(a: &[f32], b: &[f32], per: usize, cols: usize) -> Vec<f32
     out
 }
 
-pub fn write_png(
-    path: &Path,
-    images: &[f32],
-    channels: usize,
-    side: usize,
-    cols: usize,
-) -> Result<()> {
-    let (w, h, px) = tile(images, channels, side, cols);
+/// 8-bit gray (C = 1) or RGB (C = 3) pixels, `w` × `h`, as PNG bytes (`path` names the file
+/// in errors).
+pub fn encode_png(path: &Path, w: usize, h: usize, channels: usize, px: &[u8]) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     {
         let mut enc = png::Encoder::new(&mut bytes, w as u32, h as u32);
@@ -63,7 +58,18 @@ pub fn write_png(
         enc.set_depth(png::BitDepth::Eight);
         let err = |e: png::EncodingError| Error::data(path, format!("encoding PNG: {e}"));
         let mut writer = enc.write_header().map_err(err)?;
-        writer.write_image_data(&px).map_err(err)?;
+        writer.write_image_data(px).map_err(err)?;
     }
-    write_atomic(path, &bytes)
+    Ok(bytes)
+}
+
+pub fn write_png(
+    path: &Path,
+    images: &[f32],
+    channels: usize,
+    side: usize,
+    cols: usize,
+) -> Result<()> {
+    let (w, h, px) = tile(images, channels, side, cols);
+    write_atomic(path, &encode_png(path, w, h, channels, &px)?)
 }

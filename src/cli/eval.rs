@@ -4,9 +4,11 @@
 use clap::Args;
 use serde_json::Value;
 use std::path::PathBuf;
-use vae_gpu::eval::report::{evaluate, Options};
+use vae_gpu::eval::evaluate::{evaluate, Options};
 use vae_gpu::train::files;
 use vae_gpu::{Gpu, Result, Selection};
+
+const D: Options = Options::DEFAULT;
 
 #[derive(Args)]
 pub struct EvalArgs {
@@ -16,34 +18,34 @@ pub struct EvalArgs {
     #[arg(long)]
     json: bool,
     /// Rows per forward pass
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = D.batch)]
     batch: usize,
     /// Rows of the latent sample matrices compared with N(0, I) by MMD
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = D.mmd_samples)]
     mmd_samples: usize,
     /// Test images of the importance-sampled log-likelihood
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = D.iwae_images)]
     iwae_images: usize,
     /// Importance samples per image (k of the IWAE bound)
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = D.iwae_samples)]
     iwae_samples: usize,
     /// Images per set of the Fréchet distances (samples, reconstructions, test images)
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = D.fd_samples)]
     fd_samples: usize,
     /// Test images of the Î(x; z) and marginal-KL estimates (M; Î is at most log M)
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = D.mi_images)]
     mi_images: usize,
     /// Training images whose reconstruction MSE sets σ* of the γ-independent NLL
-    #[arg(long, default_value_t = 10000)]
+    #[arg(long, default_value_t = D.nll_images)]
     nll_images: usize,
     /// The feature classifier's folder [default: classifiers/DATA; trained there on first use]
     #[arg(long)]
     classifier: Option<PathBuf>,
     /// Training steps of the feature classifier when it has to be trained
-    #[arg(long, default_value_t = 600)]
+    #[arg(long, default_value_t = D.classifier_steps)]
     classifier_steps: u64,
     /// Seeds the latent samples and the N(0, I) references
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = D.seed)]
     seed: u64,
 }
 

@@ -1,11 +1,12 @@
-//! The papers' diagnostics, one file each, and `report`, which runs them on a trained run
+//! The papers' diagnostics, one file each, and `evaluate`, which runs them on a trained run
 //! (`vae-gpu eval`). Each diagnostic takes plain inputs (host slices or device tensors) so
 //! it can be tested on inputs whose answer is known.
 
 pub mod active;
+pub mod evaluate;
 pub mod frechet;
 pub mod information;
 pub mod likelihood;
 pub mod mmd;
-pub mod report;
+pub mod plane;
 pub mod spectrum;

@@ -15,9 +15,13 @@ pub const RECONSTRUCTIONS: &str = "reconstructions.png";
 pub const STAGE2_CHECKPOINT: &str = "stage2.safetensors";
 pub const SAMPLES_TWO_STAGE: &str = "samples-two-stage.png";
 pub const EVAL: &str = "eval.json";
+/// μ_x over a grid of a 2-d latent plane (`eval` on runs with --latent-dim 2).
+pub const LATENT_GRID: &str = "latent-grid.png";
+/// `vae-gpu report RUN`'s page, by default.
+pub const REPORT: &str = "report.html";
 
 /// Everything `train` and `eval` write; `--force` removes exactly these, never other files.
-pub const ALL: [&str; 8] = [
+pub const ALL: [&str; 10] = [
     CONFIG,
     METRICS,
     CHECKPOINT,
@@ -26,6 +30,8 @@ pub const ALL: [&str; 8] = [
     STAGE2_CHECKPOINT,
     SAMPLES_TWO_STAGE,
     EVAL,
+    LATENT_GRID,
+    REPORT,
 ];
 
 /// Writes `bytes` to `path` atomically.

@@ -2,7 +2,7 @@
 //! test split where the data has one; stage 1's batch norm in eval mode, debiased.
 
 use super::frechet::{frechet_distance, Gaussian};
-use super::{active, information, likelihood, mmd, spectrum};
+use super::{active, information, likelihood, mmd, plane, spectrum};
 use crate::data::{self, Dataset, Split};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
@@ -38,6 +38,22 @@ pub struct Options {
     pub classifier: Option<PathBuf>,
     pub classifier_steps: u64,
     pub seed: u64,
+}
+
+impl Options {
+    /// `vae-gpu eval`'s defaults.
+    pub const DEFAULT: Options = Options {
+        batch: 256,
+        mmd_samples: 2000,
+        iwae_images: 500,
+        iwae_samples: 16,
+        fd_samples: 2000,
+        mi_images: 1000,
+        nll_images: 10000,
+        classifier: None,
+        classifier_steps: 600,
+        seed: 0,
+    };
 }
 
 /// Streams of eval's own noise (the z and u sample matrices).
@@ -332,6 +348,35 @@ fn frechet(gpu: &Arc<Gpu>, run: &Run, steps1: u64, two: bool, opts: &Options) ->
     Ok(out)
 }
 
+/// Points of the scatter of a 2-d latent space: at most this many test images.
+const PLANE_POINTS: usize = 2000;
+/// The decoded grid over the latent plane: this many cells a side.
+const PLANE_CELLS: usize = 12;
+
+/// For a 2-d latent space (the thesis chapter's pictures, Figures 5.3 and 5.16–5.18): the
+/// posterior means of up to PLANE_POINTS test images with their labels, for a scatter, and
+/// μ_x over a grid of the plane written to `dir`/latent-grid.png (z₁ along the rows from
+/// top to bottom, z₂ along the columns from left to right). Runs with batch norm debiased.
+fn latent_plane(stage: &Stage, run: &Run, mu: &[f32], dir: &Path) -> Result<Value> {
+    let n = (mu.len() / 2).min(PLANE_POINTS);
+    let points: Vec<[f32; 2]> = (0..n).map(|i| [mu[2 * i], mu[2 * i + 1]]).collect();
+    let labels = run.data.labels.as_ref().map(|l| l[..n].to_vec());
+    let axis = plane::quantile_axis(PLANE_CELLS);
+    let z = plane::lattice(&axis);
+    let gpu = stage.store.gpu();
+    let zt = Tensor::from_slice(gpu, &z, &[PLANE_CELLS * PLANE_CELLS, 2])?;
+    let x = generate::decode_batches(&stage.vae, &stage.store, &zt, 256)?.to_vec()?;
+    let (c, side) = (run.data.channels, run.data.side);
+    crate::grid::write_png(&dir.join(files::LATENT_GRID), &x, c, side, PLANE_CELLS)?;
+    Ok(json!({
+        "points": points,
+        "labels": labels,
+        "grid_file": files::LATENT_GRID,
+        "grid_axis": axis,
+        "grid_is": "μ_x(z) for z on the grid_axis × grid_axis lattice (centres of equal-probability slices of N(0, 1)): z₁ down the rows, z₂ across the columns",
+    }))
+}
+
 /// Evaluates the run in `dir` and writes `dir`/eval.json. Returns the document.
 pub fn evaluate(gpu: &Arc<Gpu>, dir: &Path, opts: &Options) -> Result<Value> {
     for (flag, v) in [
@@ -390,6 +435,9 @@ pub fn evaluate(gpu: &Arc<Gpu>, dir: &Path, opts: &Options) -> Result<Value> {
                 Tensor::from_slice(s1.store.gpu(), &host, &[len, c, side, side])
             },
         )?;
+        if latent == 2 {
+            doc["latent_plane"] = latent_plane(s1, &run, &mu.to_vec()?, dir)?;
+        }
         let ev = active::encoder_variances(&sigma.to_vec()?, latent);
         doc["encoder_variances"] = serde_json::to_value(&ev).expect("serialises");
         if run.data.source == "shapes" {
