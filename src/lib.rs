@@ -5,7 +5,9 @@
 //! → `kernels` (each shader's dispatch and CPU reference) → `autograd` (the tape) and
 //! `nn` (parameters, layers, Adam) → `models` (the papers' networks and objectives, and
 //! inference) → `train` (the loop every model shares) → `pipelines` (the papers'
-//! procedures: a run, the two-stage VAE) → `cli`. `check` (the conformance suite shared by
+//! procedures: a run, the two-stage VAE) → `eval` (the papers' diagnostics on a run) →
+//! `report` (the HTML page, from a run's files alone) → `cli`; `reproduce` (the papers'
+//! comparisons as plans of runs, and their tables) sits beside `report`. `check` (the conformance suite shared by
 //! `vae-gpu check` and `kernels-tests/`) sits beside; `data` is used by `train` and above.
 
 pub mod autograd;
@@ -19,6 +21,8 @@ pub mod kernels;
 pub mod models;
 pub mod nn;
 pub mod pipelines;
+pub mod report;
+pub mod reproduce;
 pub mod tensor;
 pub mod train;
 

@@ -20,7 +20,11 @@ fetch_fashion() {
     if [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
         echo "fashion-mnist: installed at /usr/share/datasets/fashion-mnist (vae-gpu finds it there)"; return
     fi
-    (cd "$tmp" && apt-get download dataset-fashion-mnist >/dev/null 2>&1)
+    # apt-get download needs the package lists: fetch them once if they are missing or old.
+    if ! (cd "$tmp" && apt-get download dataset-fashion-mnist >/dev/null 2>&1); then
+        apt-get update -qq
+        (cd "$tmp" && apt-get download dataset-fashion-mnist >/dev/null)
+    fi
     dpkg-deb -x "$tmp"/dataset-fashion-mnist_*.deb "$tmp/fm"
     mkdir -p "$out.partial"
     cp "$tmp"/fm/usr/share/datasets/fashion-mnist/*.gz "$out.partial/"

@@ -8,6 +8,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source tools/install-software-gpu.sh
+# The report's tests validate its HTML (Debian's tidy), render it in a real browser (Debian's
+# chromium), and train on real Fashion-MNIST (Debian's dataset-fashion-mnist, into ./data).
+need=()
+command -v tidy >/dev/null || need+=(tidy)
+command -v chromium >/dev/null || need+=(chromium)
+if [ ${#need[@]} -gt 0 ]; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    echo "installing ${need[*]}" >&2
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+bash tools/fetch-data.sh fashion-mnist
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings

@@ -5,7 +5,10 @@ mod check;
 mod classifier;
 mod eval;
 mod info;
+mod interrupt;
 mod objective;
+mod report;
+mod reproduce;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -40,6 +43,12 @@ enum Command {
     /// The papers' diagnostics on a trained run (test split): loss terms, γ, active latent
     /// dimensions, latent spectra, MMD to N(0, I), log-likelihood; written to RUN/eval.json.
     Eval(eval::EvalArgs),
+    /// One self-contained HTML page of one or more runs: training curves, the information
+    /// plane, encoder variances, spectra, the MMD and Fréchet table, the grids, the settings.
+    Report(report::ReportArgs),
+    /// A paper's comparison in one command: trains and evaluates the recipe's runs (resuming
+    /// any that were interrupted), then writes table.md, table.json and report.html.
+    Reproduce(reproduce::ReproduceArgs),
     /// Train the classifier of a labelled dataset whose features `eval`'s Fréchet distances
     /// use (eval trains it on first need; cached in classifiers/DATA).
     TrainClassifier(classifier::ClassifierArgs),
@@ -91,6 +100,8 @@ pub fn run() -> Result<i32> {
         Command::Sample(a) => train::sample(&sel, a),
         Command::Reconstruct(a) => train::reconstruct(&sel, a),
         Command::Eval(a) => eval::run(&sel, a),
+        Command::Report(a) => report::run(&sel, a),
+        Command::Reproduce(a) => reproduce::run(&sel, a),
         Command::TrainClassifier(a) => classifier::run(&sel, a),
         Command::Info { json } => info::run(&sel, json),
         Command::Check { json, full, filter } => check::run(&sel, json, full, filter.as_deref()),

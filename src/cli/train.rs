@@ -4,7 +4,7 @@ use super::objective::ObjectiveArgs;
 use clap::Args;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use vae_gpu::data::{shapes, Crop, Split};
 use vae_gpu::models::generate::{self, Draw};
@@ -129,6 +129,24 @@ pub struct TrainArgs {
     force: bool,
 }
 
+/// `vae-gpu train` FLAGS parsed from words (a recipe's runs are written as train flags).
+pub fn parse_flags(words: &[String]) -> Result<TrainArgs> {
+    #[derive(clap::Parser)]
+    struct Words {
+        #[command(flatten)]
+        args: TrainArgs,
+    }
+    use clap::Parser;
+    Words::try_parse_from(std::iter::once("train".to_string()).chain(words.iter().cloned()))
+        .map(|w| w.args)
+        .map_err(|e| {
+            Error::flag(
+                "train flags",
+                format!("{} in: {}", e.kind(), words.join(" ")),
+            )
+        })
+}
+
 /// Flags that may be given with --resume: the lengths, and (with --stage 2) stage 2's setup.
 const RESUMABLE: [&str; 5] = ["resume", "steps", "epochs", "stage2_steps", "stage2_epochs"];
 const ADDS_STAGE2: [&str; 4] = [
@@ -191,7 +209,8 @@ impl TrainArgs {
         }
     }
 
-    fn config(&self) -> Result<RunConfig> {
+    /// The run's settings from the flags and the defaults.
+    pub fn config(&self) -> Result<RunConfig> {
         let data = self.data.clone().unwrap_or_else(|| "shapes".into());
         let is_shapes = data == "shapes";
         let o = self.objective.settings()?;
@@ -342,6 +361,23 @@ fn default_out(cfg: &RunConfig) -> PathBuf {
 }
 
 pub fn run(sel: &Selection, args: TrainArgs) -> Result<i32> {
+    train_in(
+        &mut || Gpu::new(sel),
+        args,
+        super::interrupt::flag(),
+        &mut |_| {},
+    )
+}
+
+/// `vae-gpu train` with these flags: the adapter from `gpu` (asked for only once the flags
+/// are checked), stopping cleanly at the next step once `stop` is set, calling
+/// `starting(stage)` as each stage begins. Returns the exit code (130 when interrupted).
+pub fn train_in(
+    gpu: &mut dyn FnMut() -> Result<Arc<Gpu>>,
+    args: TrainArgs,
+    stop: &AtomicBool,
+    starting: &mut dyn FnMut(u32),
+) -> Result<i32> {
     let (cfg, dir, resume) = match &args.resume {
         Some(dir) => {
             if !dir.join(files::CHECKPOINT).is_file() {
@@ -359,7 +395,7 @@ pub fn run(sel: &Selection, args: TrainArgs) -> Result<i32> {
             (cfg, dir, false)
         }
     };
-    let gpu = Gpu::new(sel)?;
+    let gpu = gpu()?;
     // Everything that can be checked is checked before the run directory is touched.
     let run = Run::new(&gpu, cfg)?;
     if !resume {
@@ -402,18 +438,7 @@ pub fn run(sel: &Selection, args: TrainArgs) -> Result<i32> {
         gpu.info.backend,
         dir.display()
     );
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    // A second Ctrl-C quits at once; the checkpoint on disk is whole either way (atomic).
-    let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-        eprintln!(
-            "\nvae-gpu: interrupted; checkpointing after this step (Ctrl-C again to quit now)"
-        );
-    });
-    let done = pipelines::train(&gpu, &run, &dir, resume, &stop)?;
+    let done = pipelines::train(&gpu, &run, &dir, resume, stop, starting)?;
     let last = done.stage2.as_ref().unwrap_or(&done.stage1);
     if let Some(row) = &last.last {
         eprintln!("last metrics: {row}");

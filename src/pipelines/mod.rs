@@ -253,12 +253,14 @@ impl Trained {
 /// Trains `run` in `dir`: stage 1, its grids, then stage 2 on its latents when the run has
 /// one. With `resume`, each stage continues from its checkpoint (a finished stage is
 /// skipped); otherwise `dir` must be prepared and config.json is written first.
+/// `starting(stage)` is called as each stage begins.
 pub fn train(
     gpu: &Arc<Gpu>,
     run: &Run,
     dir: &Path,
     resume: bool,
     stop: &AtomicBool,
+    starting: &mut dyn FnMut(u32),
 ) -> Result<Trained> {
     let s2_ckpt = dir.join(files::STAGE2_CHECKPOINT);
     let stage1_ckpt = dir.join(files::CHECKPOINT);
@@ -271,6 +273,9 @@ pub fn train(
     let mut images = ImageBatches::new(gpu, &run.data, cfg.batch_size, cfg.seed);
     let sched = cfg.stage1_schedule(run.per_epoch());
     let stage1_done_before = resume && checkpoint_steps(&stage1_ckpt)? == Some(sched.total_steps);
+    if !stage1_done_before {
+        starting(1);
+    }
     let stage1 = train::train(
         gpu,
         &run.stage1.model(),
@@ -292,14 +297,10 @@ pub fn train(
         run.write_grids(dir, stage1.steps)?;
     }
     let stage2 = match &run.stage2 {
-        Some(_) => Some(two_stage::train_stage2(
-            gpu,
-            run,
-            dir,
-            stage1.steps,
-            s2_ckpt.exists(),
-            stop,
-        )?),
+        Some(_) => Some({
+            starting(2);
+            two_stage::train_stage2(gpu, run, dir, stage1.steps, s2_ckpt.exists(), stop)?
+        }),
         None => None,
     };
     Ok(Trained { stage1, stage2 })

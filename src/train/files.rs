@@ -17,6 +17,8 @@ pub const SAMPLES_TWO_STAGE: &str = "samples-two-stage.png";
 pub const EVAL: &str = "eval.json";
 /// μ_x over a grid of a 2-d latent plane (`eval` on runs with --latent-dim 2).
 pub const LATENT_GRID: &str = "latent-grid.png";
+/// Ancestral samples x ~ p(x | z) of stage 1 (`vae-gpu sample --ancestral`'s default name).
+pub const SAMPLES_ANCESTRAL: &str = "sample-ancestral.png";
 /// `vae-gpu report RUN`'s page, by default.
 pub const REPORT: &str = "report.html";
 

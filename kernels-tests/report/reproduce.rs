@@ -1,0 +1,222 @@
+//! `vae-gpu reproduce` end to end on a tiny budget of real Fashion-MNIST: a reproduction
+//! interrupted by Ctrl-C and resumed gives the same table as one sharded in two and
+//! collected; bad input is refused before anything is written.
+
+use crate::{command, ok, snapshot, stderr, vae_gpu, TempDir, ONE_AT_A_TIME};
+use serde_json::Value;
+use std::path::Path;
+
+/// 10 steps per stage on the first 128 images of each split.
+const TINY: [&str; 6] = [
+    "--data",
+    "fashion-mnist",
+    "--budget",
+    "10",
+    "--limit",
+    "128",
+];
+
+fn reproduce(cwd: &Path, out: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["reproduce", "dai-wipf", "--out", out];
+    args.extend(TINY);
+    args.extend(extra);
+    vae_gpu(cwd, &args)
+}
+
+fn table(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("table.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn an_interrupted_reproduction_resumes_and_equals_two_shards_collected() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let t = TempDir::new("reproduce");
+
+    // Whole, but interrupted by Ctrl-C once the second run has begun training.
+    let mut args = vec!["reproduce", "dai-wipf", "--out", "whole"];
+    args.extend(TINY);
+    let child = command(&t.0, &args)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let second = t.0.join("whole/fixed-gamma/seed-1/metrics.jsonl");
+    let start = std::time::Instant::now();
+    while !second.exists() {
+        assert!(
+            start.elapsed().as_secs() < 600,
+            "the second run never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("give the same command again"),
+        "{}",
+        stderr(&out)
+    );
+    let whole = t.0.join("whole");
+    assert!(
+        whole.join("cross-entropy/seed-1/eval.json").is_file(),
+        "the first run was finished"
+    );
+    assert!(!whole.join("table.json").exists());
+
+    // The same command continues: the first run is not trained again.
+    let o = ok(reproduce(&t.0, "whole", &[]));
+    let log = stderr(&o);
+    assert!(
+        log.contains("[1/3] cross-entropy seed 1: trained and evaluated already"),
+        "{log}"
+    );
+    assert!(log.contains("[2/3] fixed-gamma seed 1: "), "{log}");
+    assert!(log.contains("| ETA "), "{log}");
+    let md = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        md.contains("| 2-Stage VAE |") && md.contains("| 29.3 |"),
+        "{md}"
+    );
+    for f in ["table.md", "table.json", "report.html"] {
+        assert!(whole.join(f).is_file(), "no {f}");
+    }
+    let page = std::fs::read_to_string(whole.join("report.html")).unwrap();
+    assert!(page.contains("FID (paper, Table 1)") && page.contains("two-stage/seed-1"));
+    // Given again, nothing is left to do.
+    let o = ok(reproduce(&t.0, "whole", &[]));
+    assert_eq!(
+        stderr(&o).matches("trained and evaluated already").count(),
+        3,
+        "{}",
+        stderr(&o)
+    );
+
+    // The same recipe in two shards, then collected.
+    let o = ok(reproduce(&t.0, "sharded", &["--shard", "1/2"]));
+    assert!(stderr(&o).contains("--collect"), "{}", stderr(&o));
+    assert!(t.0.join("sharded/cross-entropy/seed-1/eval.json").is_file());
+    assert!(t.0.join("sharded/two-stage/seed-1/eval.json").is_file());
+    assert!(
+        !t.0.join("sharded/fixed-gamma").exists(),
+        "shard 1 of 2 trains runs 1 and 3"
+    );
+    ok(reproduce(&t.0, "sharded", &["--shard", "2/2"]));
+    ok(reproduce(&t.0, "sharded", &["--collect"]));
+    let (a, b) = (table(&whole), table(&t.0.join("sharded")));
+    assert_eq!(
+        a["rows"], b["rows"],
+        "resumed and sharded reproductions differ"
+    );
+    // Every cell of ours has a value: the FD of each row, and the paper's beside it.
+    for row in a["rows"].as_array().unwrap() {
+        assert!(
+            row["cells"][0]["mean"].as_f64().is_some_and(f64::is_finite),
+            "{row}"
+        );
+        assert!(row["cells"][1]["paper"].is_string(), "{row}");
+    }
+}
+
+#[test]
+fn bad_input_is_refused_before_anything_is_written() {
+    let t = TempDir::new("reproduce-bad");
+    std::fs::create_dir_all(t.0.join("someone-elses")).unwrap();
+    std::fs::write(t.0.join("someone-elses/notes.txt"), "keep me").unwrap();
+    std::fs::create_dir_all(t.0.join("other")).unwrap();
+    std::fs::write(
+        t.0.join("other/reproduce.json"),
+        r#"{"recipe": "dai-wipf", "data": "fashion-mnist", "budget": "quick", "limit": null}"#,
+    )
+    .unwrap();
+    let before = snapshot(&t.0);
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["reproduce", "kingma", "--data", "mnist"],
+            "'kingma' is not a recipe",
+        ),
+        (
+            &["reproduce", "dai-wipf", "--data", "shapes"],
+            "--data: the dai-wipf recipe compares Fréchet distances",
+        ),
+        (
+            &[
+                "reproduce",
+                "dai-wipf",
+                "--data",
+                "fashion-mnist",
+                "--budget",
+                "fast",
+            ],
+            "--budget: 'fast' is not quick",
+        ),
+        (
+            &[
+                "reproduce",
+                "dai-wipf",
+                "--data",
+                "fashion-mnist",
+                "--shard",
+                "3/2",
+            ],
+            "--shard: '3/2'",
+        ),
+        (
+            &[
+                "reproduce",
+                "dai-wipf",
+                "--data",
+                "fashion-mnist",
+                "--out",
+                "someone-elses",
+            ],
+            "--out: someone-elses is a folder with other files",
+        ),
+        (
+            &[
+                "reproduce",
+                "dai-wipf",
+                "--data",
+                "fashion-mnist",
+                "--budget",
+                "20",
+                "--out",
+                "other",
+            ],
+            "--out: other holds a reproduction of dai-wipf on fashion-mnist at budget quick",
+        ),
+        (
+            &[
+                "reproduce",
+                "zhao",
+                "--data",
+                "fashion-mnist",
+                "--out",
+                "nothing-here",
+                "--collect",
+            ],
+            "--out: nothing-here holds no reproduction",
+        ),
+        (
+            &[
+                "reproduce",
+                "zhao",
+                "--data",
+                "no-such-data",
+                "--out",
+                "new",
+            ],
+            "no-such-data",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = vae_gpu(&t.0, args);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+        assert_eq!(snapshot(&t.0), before, "{args:?} changed files");
+    }
+    assert!(!t.0.join("reproductions").exists() && !t.0.join("new").exists());
+}

@@ -1,0 +1,61 @@
+//! `vae-gpu report RUN...`: the HTML page of one or more runs; runs without eval.json are
+//! evaluated first (eval's defaults), unless --no-eval.
+
+use clap::Args;
+use std::path::PathBuf;
+use vae_gpu::eval::evaluate::{evaluate, Options};
+use vae_gpu::report::{self, Extra, RunFiles};
+use vae_gpu::train::files;
+use vae_gpu::{Error, Gpu, Result, Selection};
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// Run directories written by `vae-gpu train` (one or more)
+    #[arg(required = true)]
+    runs: Vec<PathBuf>,
+    /// The HTML file [default: RUN/report.html for one run, report.html for several]
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Do not evaluate runs that have no eval.json: the page says their diagnostics are
+    /// missing
+    #[arg(long)]
+    no_eval: bool,
+}
+
+pub fn run(sel: &Selection, a: ReportArgs) -> Result<i32> {
+    // Every directory is checked before anything is evaluated or written.
+    for d in &a.runs {
+        RunFiles::read(d)?;
+    }
+    if let Some(out) = &a.out {
+        if out.is_dir() {
+            return Err(Error::flag(
+                "--out",
+                format!("{} is a folder; give the HTML file's path", out.display()),
+            ));
+        }
+    }
+    let missing: Vec<&PathBuf> = a
+        .runs
+        .iter()
+        .filter(|d| !d.join(files::EVAL).is_file())
+        .collect();
+    if !missing.is_empty() && !a.no_eval {
+        let gpu = Gpu::new(sel)?;
+        for d in missing {
+            eprintln!(
+                "report: {} has no {}; evaluating it first (as `vae-gpu eval {0}` does)",
+                d.display(),
+                files::EVAL
+            );
+            evaluate(&gpu, d, &Options::DEFAULT)?;
+        }
+    }
+    let out = a.out.clone().unwrap_or_else(|| match a.runs.as_slice() {
+        [one] => one.join(files::REPORT),
+        _ => PathBuf::from(files::REPORT),
+    });
+    report::write(&a.runs, &Extra::default(), &out)?;
+    eprintln!("wrote {}", out.display());
+    Ok(0)
+}

@@ -1,0 +1,367 @@
+//! `vae-gpu reproduce RECIPE --data NAME`: trains and evaluates a recipe's runs (each at each
+//! seed, or one shard's slice of them), then writes table.md, table.json and report.html.
+//! Every run is idempotent: one with an eval.json is skipped, one with a checkpoint resumed
+//! (bit for bit), one with neither started afresh; so an interrupted reproduction continues
+//! where it stopped when the same command is given again.
+
+use super::train::{parse_flags, train_in};
+use clap::Args;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+use vae_gpu::eval::evaluate::{evaluate, Options};
+use vae_gpu::models::generate::{self, Draw};
+use vae_gpu::pipelines::config::RunConfig;
+use vae_gpu::pipelines::{self, checkpoint_steps};
+use vae_gpu::reproduce::{self, recipes, Budget, Manifest, Shard};
+use vae_gpu::train::{files, progress::duration};
+use vae_gpu::{report, Error, Gpu, Result, Selection};
+
+#[derive(Args)]
+pub struct ReproduceArgs {
+    /// dai-wipf, geco, zhao or thesis
+    recipe: String,
+    /// The dataset every run trains on (a name `vae-gpu train --data` takes)
+    #[arg(long)]
+    data: String,
+    /// quick (the MLP, 600 + 400 steps: what a 2-core CPU rasteriser finishes), paper (the
+    /// reference's networks and epochs), or a number of steps per stage
+    #[arg(long, default_value = "quick")]
+    budget: String,
+    /// Runs of each row, at seeds 1..=N; the table gives mean ± std
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    seeds: u64,
+    /// Train only the I-th of N slices of the runs (for a job array: --shard $I/N); then
+    /// assemble the table with --collect
+    #[arg(long, conflicts_with = "collect")]
+    shard: Option<String>,
+    /// Train nothing: assemble table.md, table.json and report.html from the runs there
+    #[arg(long)]
+    collect: bool,
+    /// Use only the first N images of each split (quick trials)
+    #[arg(long)]
+    limit: Option<usize>,
+    /// The reproduction's folder [default: reproductions/RECIPE-DATA]
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// eval's sizes at a budget: the paper's at the paper budget, smaller (200 IWAE images, a
+/// classifier of 300 steps or the budget's steps) otherwise.
+fn eval_options(budget: Budget, out: &Path) -> Options {
+    let mut o = Options::DEFAULT;
+    o.classifier = Some(out.join(reproduce::CLASSIFIER));
+    match budget {
+        Budget::Paper => {}
+        Budget::Quick => {
+            o.iwae_images = 200;
+            o.classifier_steps = 300;
+        }
+        Budget::Steps(n) => {
+            o.iwae_images = 200;
+            o.classifier_steps = (n as u64).clamp(20, 300);
+        }
+    }
+    o
+}
+
+/// What is left of a planned run.
+#[derive(Debug, PartialEq)]
+enum State {
+    Fresh,
+    /// A directory with settings but no checkpoint yet: started afresh over vae-gpu's files.
+    Restart,
+    Resume,
+    /// Trained; eval.json missing.
+    Evaluate,
+    Done,
+}
+
+/// (stage-1 steps, stage-2 steps) that `cfg` trains. Each dataset is opened once, which
+/// also checks that it can be before anything is written.
+fn lengths(cfg: &RunConfig, images: &mut HashMap<String, usize>) -> Result<(u64, u64)> {
+    let key = format!("{:?}", cfg.data_spec());
+    let n = match images.get(&key) {
+        Some(n) => *n,
+        None => {
+            let n = vae_gpu::data::load(&cfg.data_spec())?.len();
+            images.insert(key, n);
+            n
+        }
+    };
+    let per_epoch = n / cfg.batch_size.max(1);
+    Ok((
+        cfg.stage1.total_steps(per_epoch),
+        cfg.stage2
+            .as_ref()
+            .map_or(0, |s| s.schedule.total_steps(per_epoch)),
+    ))
+}
+
+/// The state of `dir` and the steps of each stage it has already trained.
+fn state(dir: &Path, total: (u64, u64)) -> Result<(State, (u64, u64))> {
+    if !dir.join(files::CONFIG).is_file() {
+        return Ok((State::Fresh, (0, 0)));
+    }
+    let Some(s1) = checkpoint_steps(&dir.join(files::CHECKPOINT))? else {
+        return Ok((State::Restart, (0, 0)));
+    };
+    let s2 = checkpoint_steps(&dir.join(files::STAGE2_CHECKPOINT))?.unwrap_or(0);
+    let done = (s1, s2);
+    if s1 < total.0 || s2 < total.1 {
+        return Ok((State::Resume, done));
+    }
+    if dir.join(files::EVAL).is_file() {
+        Ok((State::Done, done))
+    } else {
+        Ok((State::Evaluate, done))
+    }
+}
+
+/// 64 ancestral samples x ~ p(x | z) of stage 1, beside the deterministic samples.png.
+fn ancestral_samples(gpu: &Arc<Gpu>, dir: &Path) -> Result<()> {
+    let (run, steps, _) = pipelines::open(gpu, dir, None)?;
+    let s = &run.stage1;
+    let x = s.with_debiased_bn(steps, || {
+        generate::sample(&s.vae, &s.store, 64, run.cfg.seed, Draw::Ancestral)
+    })?;
+    let path = dir.join(files::SAMPLES_ANCESTRAL);
+    vae_gpu::grid::write_png(&path, &x, run.data.channels, run.data.side, 8)
+}
+
+/// Every run directory of the recipe in `out`, run by run, seeds ascending (for the report).
+fn existing_runs(recipe: &reproduce::Recipe, out: &Path) -> Result<Vec<PathBuf>> {
+    let mut dirs = Vec::new();
+    for r in &recipe.runs {
+        let parent = out.join(&r.name);
+        if !parent.is_dir() {
+            continue;
+        }
+        let mut seeds: Vec<(u64, PathBuf)> = Vec::new();
+        for e in std::fs::read_dir(&parent).map_err(|e| Error::io(&parent, e))? {
+            let path = e.map_err(|e| Error::io(&parent, e))?.path();
+            let seed = path
+                .file_name()
+                .and_then(|n| n.to_str()?.strip_prefix("seed-")?.parse::<u64>().ok());
+            if let (Some(seed), true) = (seed, report::is_run(&path)) {
+                seeds.push((seed, path));
+            }
+        }
+        seeds.sort();
+        dirs.extend(seeds.into_iter().map(|s| s.1));
+    }
+    Ok(dirs)
+}
+
+/// table.md, table.json and report.html from the runs in `out`.
+fn write_outputs(recipe: &reproduce::Recipe, m: &Manifest, out: &Path) -> Result<()> {
+    let (doc, md) = reproduce::collect(recipe, m, out)?;
+    files::write_atomic(
+        &out.join(reproduce::TABLE_JSON),
+        format!("{doc:#}\n").as_bytes(),
+    )?;
+    files::write_atomic(&out.join(reproduce::TABLE_MD), md.as_bytes())?;
+    let dirs = existing_runs(recipe, out)?;
+    let report_path = out.join(files::REPORT);
+    if dirs.is_empty() {
+        eprintln!(
+            "reproduce: no run has been trained in {} yet",
+            out.display()
+        );
+    } else {
+        let mut header = vec![String::new()];
+        header.extend(recipe.columns.iter().cloned());
+        let rows = doc["rows"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                let mut cells = vec![r["label"].as_str().unwrap_or("").to_string()];
+                cells.extend(
+                    r["text"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|t| t.as_str().unwrap_or("").to_string()),
+                );
+                cells
+            })
+            .collect();
+        let extra = report::Extra {
+            title: Some(format!("vae-gpu reproduce: {}", recipe.title)),
+            notes: std::iter::once(format!(
+                "Recipe {} on {}, budget {}{}; each row's runs are in {}/RUN/seed-S.",
+                recipe.name,
+                m.data,
+                m.budget.name(),
+                m.limit
+                    .map_or(String::new(), |l| format!(", first {l} images")),
+                out.display()
+            ))
+            .chain(recipe.notes.iter().cloned())
+            .collect(),
+            tables: vec![(recipe.title.clone(), header, rows)],
+        };
+        report::write(&dirs, &extra, &report_path)?;
+    }
+    eprintln!(
+        "wrote {}, {}{}",
+        out.join(reproduce::TABLE_MD).display(),
+        out.join(reproduce::TABLE_JSON).display(),
+        if dirs.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", report_path.display())
+        }
+    );
+    print!("{md}");
+    Ok(())
+}
+
+pub fn run(sel: &Selection, a: ReproduceArgs) -> Result<i32> {
+    let budget = Budget::parse(&a.budget)?;
+    let recipe = recipes::recipe(&a.recipe, &a.data, budget)?;
+    let shard = a.shard.as_deref().map(Shard::parse).transpose()?;
+    if a.limit == Some(0) {
+        return Err(Error::flag("--limit", "must be at least 1"));
+    }
+    let out = a.out.clone().unwrap_or_else(|| {
+        PathBuf::from("reproductions").join(format!("{}-{}", recipe.name, a.data))
+    });
+    let m = Manifest {
+        recipe: recipe.name.clone(),
+        data: a.data.clone(),
+        budget,
+        limit: a.limit,
+    };
+    if a.collect {
+        let found = Manifest::read(&out)?;
+        if found != m {
+            m.claim(&out)?; // names the difference
+        }
+        write_outputs(&recipe, &m, &out)?;
+        return Ok(0);
+    }
+    // Every run's flags are checked before anything is written.
+    let planned = reproduce::plan(&recipe, a.seeds, &out, shard);
+    let mut images = HashMap::new();
+    let mut work = Vec::new();
+    for p in &planned {
+        let cfg = parse_flags(&p.train_args(&m))?.config()?;
+        cfg.validate()?;
+        let total = lengths(&cfg, &mut images)?;
+        let (st, done) = state(&p.dir, total)?;
+        work.push((p, total, st, done));
+    }
+    m.claim(&out)?;
+    let stop = super::interrupt::flag();
+    let mut cached: Option<Arc<Gpu>> = None;
+    let mut gpu = || -> Result<Arc<Gpu>> {
+        if let Some(g) = &cached {
+            return Ok(g.clone());
+        }
+        let g = Gpu::new(sel)?;
+        cached = Some(g.clone());
+        Ok(g)
+    };
+    let all: u64 = work.iter().map(|w| w.1 .0 + w.1 .1).sum();
+    let before: u64 = work.iter().map(|w| w.3 .0 + w.3 .1).sum();
+    let start = Instant::now();
+    let mut trained = 0u64;
+    let n = work.len();
+    eprintln!(
+        "reproduce {}: {} runs{} in {} ({} of {} steps trained before)",
+        recipe.name,
+        n,
+        shard.map_or(String::new(), |s| format!(
+            " (shard {}/{})",
+            s.index, s.count
+        )),
+        out.display(),
+        before,
+        all
+    );
+    for (k, (p, total, st, done)) in work.iter().enumerate() {
+        if stop.load(Ordering::SeqCst) {
+            eprintln!(
+                "reproduce: interrupted; give the same command again to continue where it stopped"
+            );
+            return Ok(130);
+        }
+        let what = format!("[{}/{n}] {} seed {}", k + 1, p.spec.name, p.seed);
+        match st {
+            State::Done => {
+                eprintln!("reproduce {what}: trained and evaluated already");
+                continue;
+            }
+            State::Evaluate => {}
+            State::Fresh | State::Restart | State::Resume => {
+                let mut words = p.train_args(&m);
+                match st {
+                    State::Resume => words = vec!["--resume".into(), p.dir.display().to_string()],
+                    State::Restart => words.push("--force".into()),
+                    _ => {}
+                }
+                let stages = if total.1 > 0 { 2 } else { 1 };
+                // A line as each stage starts: the recipe's share done and its ETA, from the
+                // steps trained so far in this call.
+                let mut starting = |stage: u32| {
+                    let so_far = trained + if stage == 2 { total.0 - done.0 } else { 0 };
+                    let eta = if so_far > 0 {
+                        let rate = start.elapsed().as_secs_f64() / so_far as f64;
+                        format!("ETA {}", duration(rate * (all - before - so_far) as f64))
+                    } else {
+                        "ETA after the first stage".into()
+                    };
+                    let (len, at) = if stage == 1 {
+                        (total.0, done.0)
+                    } else {
+                        (total.1, done.1)
+                    };
+                    eprintln!(
+                        "reproduce {what}: stage {stage} of {stages}, {len} steps{} | recipe {:.0} % | {eta}",
+                        if at > 0 { format!(" from step {at}") } else { String::new() },
+                        100.0 * (before + so_far) as f64 / all.max(1) as f64,
+                    );
+                };
+                let code = train_in(&mut gpu, parse_flags(&words)?, stop, &mut starting)?;
+                if code != 0 || stop.load(Ordering::SeqCst) {
+                    eprintln!(
+                        "reproduce: interrupted in {}; give the same command again to continue where it stopped",
+                        p.dir.display()
+                    );
+                    return Ok(130);
+                }
+                trained += total.0 + total.1 - done.0 - done.1;
+            }
+        }
+        // The grid first: a run is done once its eval.json exists.
+        if recipe.ancestral {
+            ancestral_samples(&gpu()?, &p.dir)?;
+        }
+        eprintln!("reproduce {what}: evaluating");
+        evaluate(&gpu()?, &p.dir, &eval_options(budget, &out))?;
+    }
+    match shard {
+        Some(s) => eprintln!(
+            "reproduce: shard {}/{} done in {}; when every shard is, assemble the table with: vae-gpu reproduce {} --data {} --budget {} --out {} --collect",
+            s.index,
+            s.count,
+            duration(start.elapsed().as_secs_f64()),
+            recipe.name,
+            a.data,
+            a.budget,
+            out.display()
+        ),
+        None => {
+            eprintln!(
+                "reproduce: {n} runs done in {}",
+                duration(start.elapsed().as_secs_f64())
+            );
+            write_outputs(&recipe, &m, &out)?;
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,732 @@
+//! `vae-gpu report`: one self-contained HTML page (inline SVG plots and PNG grids, no script,
+//! nothing fetched) from the files of one or more run directories — config.json,
+//! metrics.jsonl, eval.json and the grids. It reads files only: the GPU work (eval) happens
+//! before, in `eval::evaluate`. Plots by `plots` (plotters), grids by `images`, the page by
+//! a minijinja template (`report.html`).
+
+pub mod images;
+pub mod plots;
+
+use crate::error::{Error, Result};
+use crate::train::files;
+use base64::Engine;
+use plots::{Axes, Scale, Series};
+use serde::Serialize;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// What a run directory holds, read.
+pub struct RunFiles {
+    pub dir: PathBuf,
+    /// A short name, unique among the runs of one report.
+    pub name: String,
+    pub config: Value,
+    pub metrics: Vec<Value>,
+    pub eval: Option<Value>,
+}
+
+fn read_json(path: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| Error::data(path, format!("not valid JSON: {e}")))
+}
+
+/// Whether `dir` looks like a run directory (`train --out` writes config.json first).
+pub fn is_run(dir: &Path) -> bool {
+    dir.join(files::CONFIG).is_file()
+}
+
+impl RunFiles {
+    /// Reads `dir`; a folder without config.json is refused, naming it.
+    pub fn read(dir: &Path) -> Result<RunFiles> {
+        if !dir.is_dir() {
+            return Err(Error::data(dir, "no such run directory"));
+        }
+        if !is_run(dir) {
+            return Err(Error::data(
+                dir,
+                format!(
+                    "not a vae-gpu run directory: it has no {} (the folder `vae-gpu train --out DIR` writes)",
+                    files::CONFIG
+                ),
+            ));
+        }
+        let config = read_json(&dir.join(files::CONFIG))?;
+        let mpath = dir.join(files::METRICS);
+        let mut metrics = Vec::new();
+        if mpath.is_file() {
+            let text = std::fs::read_to_string(&mpath).map_err(|e| Error::io(&mpath, e))?;
+            for (i, line) in text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+            {
+                metrics.push(serde_json::from_str(line).map_err(|e| {
+                    Error::data(&mpath, format!("line {}: unreadable row: {e}", i + 1))
+                })?);
+            }
+        }
+        let epath = dir.join(files::EVAL);
+        let eval = if epath.is_file() {
+            Some(read_json(&epath)?)
+        } else {
+            None
+        };
+        Ok(RunFiles {
+            dir: dir.to_path_buf(),
+            name: String::new(),
+            config,
+            metrics,
+            eval,
+        })
+    }
+
+    fn dataset(&self) -> String {
+        self.config["train"]["data"]
+            .as_str()
+            .unwrap_or("?")
+            .to_string()
+    }
+
+    /// Values D of one image.
+    fn image_len(&self) -> f64 {
+        let d = &self.config["dataset"];
+        let side = d["side"].as_f64().unwrap_or(0.0);
+        d["channels"].as_f64().unwrap_or(0.0) * side * side
+    }
+
+    /// (step, value) of `key` in the rows of `stage`.
+    fn series(&self, stage: u64, key: &str) -> Vec<(f64, f64)> {
+        self.metrics
+            .iter()
+            .filter(|r| r["stage"].as_u64().unwrap_or(1) == stage)
+            .filter_map(|r| Some((r["step"].as_f64()?, r[key].as_f64()?)))
+            .collect()
+    }
+
+    /// Training seconds of `stage`, from the examples/s of each logged row.
+    fn seconds(&self, stage: u64) -> f64 {
+        let batch = self.config["train"]["batch_size"].as_f64().unwrap_or(0.0);
+        let mut last = 0.0;
+        let mut total = 0.0;
+        for r in self
+            .metrics
+            .iter()
+            .filter(|r| r["stage"].as_u64().unwrap_or(1) == stage)
+        {
+            let (Some(step), Some(eps)) = (r["step"].as_f64(), r["examples_per_second"].as_f64())
+            else {
+                continue;
+            };
+            if eps > 0.0 {
+                total += (step - last) * batch / eps;
+            }
+            last = step;
+        }
+        total
+    }
+}
+
+/// Gives each run the shortest trailing part of its path that tells it from the others.
+fn name_runs(runs: &mut [RunFiles]) {
+    let parts: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            r.dir
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .filter(|c| c != ".")
+                .collect()
+        })
+        .collect();
+    let longest = parts.iter().map(Vec::len).max().unwrap_or(1).max(1);
+    let tail = |p: &Vec<String>, k: usize| p[p.len().saturating_sub(k)..].join("/");
+    let k = (1..=longest)
+        .find(|k| {
+            let names: std::collections::BTreeSet<String> =
+                parts.iter().map(|p| tail(p, *k)).collect();
+            names.len() == parts.len()
+        })
+        .unwrap_or(longest);
+    for (r, p) in runs.iter_mut().zip(&parts) {
+        r.name = tail(p, k);
+    }
+}
+
+fn data_uri(png: &[u8]) -> String {
+    format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(png)
+    )
+}
+
+/// One plot on the page: its SVG (None: nothing to draw, said in words) and a caption.
+#[derive(Serialize)]
+struct Plot {
+    title: String,
+    svg: Option<String>,
+    caption: String,
+}
+
+/// One grid image on the page.
+#[derive(Serialize)]
+struct Image {
+    title: String,
+    src: String,
+    alt: String,
+    width: usize,
+    height: usize,
+    /// Row labels (reconstruction grids): (text, y of the row's middle).
+    labels: Vec<(String, usize)>,
+}
+
+#[derive(Serialize)]
+struct RunSection {
+    name: String,
+    dir: String,
+    summary: Vec<(String, String)>,
+    plots: Vec<Plot>,
+    images: Vec<Image>,
+    config: String,
+    eval_missing: bool,
+}
+
+/// A table: header and rows of cells.
+#[derive(Serialize)]
+struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+/// A number for a table cell: 4 significant digits, scientific when small or large.
+pub fn cell(v: Option<f64>) -> String {
+    match v {
+        None => "–".into(),
+        Some(x) if x != 0.0 && (x.abs() < 1e-2 || x.abs() >= 1e5) => format!("{x:.2e}"),
+        Some(x) => format!("{x:.4}"),
+    }
+}
+
+fn plot(title: &str, svg: Option<String>, caption: &str) -> Plot {
+    Plot {
+        title: title.into(),
+        svg,
+        caption: caption.into(),
+    }
+}
+
+/// The curves against step, one line per run: (metric key, title, y scale, stage).
+const CURVES: [(&str, &str, Scale, u64); 9] = [
+    ("loss", "loss", Scale::Linear, 1),
+    (
+        "reconstruction",
+        "reconstruction term −log p(x | z)",
+        Scale::Linear,
+        1,
+    ),
+    ("kl", "KL(q(z | x) ‖ N(0, I)), nats", Scale::Log, 1),
+    ("mse", "MSE per pixel", Scale::Log, 1),
+    ("gamma", "γ (decoder standard deviation)", Scale::Log, 1),
+    ("lambda", "GECO's λ", Scale::Log, 1),
+    ("constraint", "GECO's constraint C", Scale::Linear, 1),
+    ("loss", "stage-2 loss", Scale::Linear, 2),
+    (
+        "gamma",
+        "γ_z (stage 2's decoder standard deviation)",
+        Scale::Log,
+        2,
+    ),
+];
+
+fn curves(runs: &[RunFiles]) -> Result<Vec<Plot>> {
+    let mut out = Vec::new();
+    for (key, title, scale, stage) in CURVES {
+        let series: Vec<Series> = runs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Series {
+                name: r.name.clone(),
+                colour: i,
+                points: r.series(stage, key),
+            })
+            .filter(|s| !s.points.is_empty())
+            .collect();
+        if series.is_empty() {
+            continue;
+        }
+        let axes = Axes {
+            title,
+            x: if stage == 2 { "stage-2 step" } else { "step" },
+            y: key,
+            x_scale: Scale::Linear,
+            y_scale: scale,
+        };
+        let note = if scale == Scale::Log {
+            "log scale; training batches, as logged in metrics.jsonl"
+        } else {
+            "training batches, as logged in metrics.jsonl"
+        };
+        out.push(plot(
+            title,
+            plots::lines(&axes, &series, false, None, None)?,
+            note,
+        ));
+    }
+    Ok(out)
+}
+
+/// Rezende & Viola's Figure 3: KL against the distortion Σ(x − μ_x)² per image along
+/// training, one line per run, with the GECO targets as vertical lines.
+fn information_plane(runs: &[RunFiles]) -> Result<Plot> {
+    let series: Vec<Series> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let d = r.image_len();
+            let kl = r.series(1, "kl");
+            let mse = r.series(1, "mse");
+            Series {
+                name: r.name.clone(),
+                colour: i,
+                points: kl
+                    .iter()
+                    .zip(&mse)
+                    .filter(|(a, b)| a.0 == b.0)
+                    .map(|(a, b)| (b.1 * d, a.1))
+                    .collect(),
+            }
+        })
+        .filter(|s| !s.points.is_empty())
+        .collect();
+    let target = runs.iter().find_map(|r| {
+        let rmse = r.config["train"]["geco"]["rmse"].as_f64()?;
+        Some(r.image_len() * rmse * rmse)
+    });
+    let axes = Axes {
+        title: "information plane",
+        x: "distortion Σ(x − μ_x)² per image",
+        y: "KL, nats",
+        x_scale: Scale::Log,
+        y_scale: Scale::Log,
+    };
+    let svg = plots::lines(
+        &axes,
+        &series,
+        false,
+        None,
+        target.map(|t| (t, "GECO's target κ² = D·R²")),
+    )?;
+    Ok(plot(
+        "information plane (Rezende & Viola, Figure 3)",
+        svg,
+        "KL against distortion along training (both log scales); a run moves from the right to the left as it learns to reconstruct. The distortion, not the likelihood term, so runs of different γ and objectives share the plane.",
+    ))
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(Value::as_f64).collect())
+        .unwrap_or_default()
+}
+
+/// The diagnostics' plots of one evaluated run.
+fn run_plots(r: &RunFiles, eval: &Value) -> Result<Vec<Plot>> {
+    let mut out = Vec::new();
+    let ev = &eval["encoder_variances"];
+    let t = ev["threshold"].as_f64().unwrap_or(0.5);
+    out.push(plot(
+        "encoder variances, stage 1",
+        plots::variance_bars(
+            "mean σ_z² per latent dimension, stage 1",
+            &floats(&ev["mean_variance"]),
+            t,
+        )?,
+        &format!(
+            "Dai & Wipf, Section 3: {} dimensions active (mean σ_z² < {t}), {} superfluous, {} undecided{}",
+            ev["active"],
+            ev["superfluous"],
+            ev["undecided"],
+            ev.get("true_manifold_dim")
+                .map_or(String::new(), |d| format!("; the data's true dimension r = {d}"))
+        ),
+    ));
+    if let Some(ev2) = eval.get("stage2_encoder_variances") {
+        out.push(plot(
+            "encoder variances, stage 2",
+            plots::variance_bars(
+                "mean σ_u² per latent dimension, stage 2",
+                &floats(&ev2["mean_variance"]),
+                ev2["threshold"].as_f64().unwrap_or(0.5),
+            )?,
+            "stage 2 should use every dimension of u (Dai & Wipf, Section 4)",
+        ));
+    }
+    let sp = &eval["spectra"];
+    let series: Vec<Series> = [
+        ("stage1", "z ~ q(z), stage 1"),
+        ("stage2", "u ~ q(u), stage 2"),
+        ("normal", "N(0, I)"),
+    ]
+    .iter()
+    .enumerate()
+    .filter_map(|(i, (k, name))| {
+        let v = floats(sp.get(*k)?);
+        Some(Series {
+            name: name.to_string(),
+            colour: i,
+            points: v
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (i as f64 + 1.0, *s))
+                .collect(),
+        })
+    })
+    .collect();
+    out.push(plot(
+        "singular values of the latent samples",
+        plots::lines(
+            &Axes {
+                title: "singular values / √rows",
+                x: "index",
+                y: "singular value",
+                x_scale: Scale::Linear,
+                y_scale: Scale::Log,
+            },
+            &series,
+            false,
+            None,
+            None,
+        )?,
+        &format!(
+            "{} rows each (log scale); N(0, I) stays near 1, a stage-1 code that uses few dimensions falls off after them",
+            sp["rows"]
+        ),
+    ));
+    if let Some(p) = eval.get("latent_plane") {
+        let points: Vec<[f64; 2]> = p["points"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|q| {
+                        [
+                            q[0].as_f64().unwrap_or(f64::NAN),
+                            q[1].as_f64().unwrap_or(f64::NAN),
+                        ]
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let labels: Option<Vec<u8>> = p["labels"]
+            .as_array()
+            .map(|a| a.iter().map(|l| l.as_u64().unwrap_or(0) as u8).collect());
+        out.push(plot(
+            "the encoded test set in the latent plane",
+            plots::scatter(
+                &format!("μ_z of {} test images", points.len()),
+                &points,
+                labels.as_deref(),
+            )?,
+            &format!(
+                "the thesis chapter's Figure 5.3: posterior means of {}, coloured by label",
+                r.name
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+fn grid_image(
+    r: &RunFiles,
+    file: &str,
+    title: &str,
+    alt: &str,
+    labelled: bool,
+) -> Result<Option<Image>> {
+    let path = r.dir.join(file);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let side = r.config["dataset"]["side"].as_u64().unwrap_or(0) as usize;
+    let g = images::legible(&path, side)?;
+    let labels = if labelled {
+        (0..g.rows)
+            .map(|row| {
+                let text = if row % 2 == 0 {
+                    "original"
+                } else {
+                    "reconstruction"
+                };
+                (text.to_string(), row * g.pitch + g.pitch / 2)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Some(Image {
+        title: title.into(),
+        src: data_uri(&g.png),
+        alt: alt.into(),
+        width: g.width,
+        height: g.height,
+        labels,
+    }))
+}
+
+fn run_images(r: &RunFiles) -> Result<Vec<Image>> {
+    let mut out = Vec::new();
+    for (file, title, alt, labelled) in [
+        (
+            files::SAMPLES,
+            "stage-1 samples: z ~ N(0, I) → μ_x(z)",
+            "a grid of images decoded from z drawn from N(0, I) by stage 1",
+            false,
+        ),
+        (
+            files::SAMPLES_TWO_STAGE,
+            "two-stage samples: u ~ N(0, I) → z → μ_x(z)",
+            "a grid of images sampled through both stages",
+            false,
+        ),
+        (
+            files::SAMPLES_ANCESTRAL,
+            "ancestral stage-1 samples: z ~ N(0, I), x ~ p(x | z)",
+            "a grid of images sampled from the decoder's distribution, every pixel drawn independently given z",
+            false,
+        ),
+        (
+            files::RECONSTRUCTIONS,
+            "training images and their reconstructions",
+            "rows of training images, each followed by a row of their reconstructions",
+            true,
+        ),
+        (
+            files::LATENT_GRID,
+            "the decoded latent plane: μ_x(z) over a grid of z",
+            "images decoded from a grid over the 2-d latent plane, z₁ down the rows and z₂ across",
+            false,
+        ),
+    ] {
+        if let Some(i) = grid_image(r, file, title, alt, labelled)? {
+            out.push(i);
+        }
+    }
+    Ok(out)
+}
+
+fn summary(r: &RunFiles) -> Vec<(String, String)> {
+    let c = &r.config;
+    let t = &c["train"];
+    let s = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "–".into(),
+        v => v.to_string(),
+    };
+    let mut out = vec![
+        (
+            "data".into(),
+            format!("{} ({} images)", s(&t["data"]), s(&c["dataset"]["images"])),
+        ),
+        (
+            "model".into(),
+            format!(
+                "{}, {} net, latent {}",
+                s(&t["model"]),
+                s(&t["net"]),
+                s(&t["latent_dim"])
+            ),
+        ),
+        (
+            "objective".into(),
+            format!(
+                "{}, regulariser {} (weight {}){}",
+                s(&t["likelihood"]),
+                s(&t["regularizer"]),
+                s(&t["beta"]),
+                t.get("geco")
+                    .map_or(String::new(), |g| format!(", GECO R = {}", s(&g["rmse"])))
+            ),
+        ),
+        (
+            "steps".into(),
+            format!(
+                "{} (stage 1){}",
+                s(&c["total_steps"]),
+                c["stage2_total_steps"]
+                    .as_u64()
+                    .map_or(String::new(), |n| format!(" + {n} (stage 2)"))
+            ),
+        ),
+        (
+            "adapter".into(),
+            format!(
+                "{} ({}, {})",
+                s(&c["adapter"]["name"]),
+                s(&c["adapter"]["backend"]),
+                s(&c["adapter"]["driver_info"])
+            ),
+        ),
+        ("vae-gpu".into(), s(&c["vae_gpu_version"])),
+    ];
+    let (t1, t2) = (r.seconds(1), r.seconds(2));
+    if t1 > 0.0 {
+        out.push((
+            "training time".into(),
+            format!(
+                "{}{} (from the logged examples/s)",
+                crate::train::progress::duration(t1),
+                if t2 > 0.0 {
+                    format!(" + {} (stage 2)", crate::train::progress::duration(t2))
+                } else {
+                    String::new()
+                }
+            ),
+        ));
+    }
+    if let Some(e) = &r.eval {
+        out.push((
+            "evaluated on".into(),
+            format!(
+                "{} split, {} images, {}",
+                s(&e["split"]),
+                s(&e["images"]),
+                s(&e["adapter"])
+            ),
+        ));
+    }
+    out
+}
+
+/// The MMD and Fréchet table, and the other headline numbers, a row per evaluated run.
+fn diagnostics_table(runs: &[RunFiles]) -> Table {
+    let header = [
+        "run",
+        "test MSE",
+        "KL",
+        "γ",
+        "active dims",
+        "MMD² q(z)",
+        "MMD² q(u)",
+        "MMD² floor",
+        "FD two-stage",
+        "FD stage 1",
+        "FD recon.",
+        "FD floor",
+        "Î(x; z)",
+        "NLL γ-free, bits/dim",
+    ]
+    .map(String::from)
+    .to_vec();
+    let rows = runs
+        .iter()
+        .filter_map(|r| {
+            let e = r.eval.as_ref()?;
+            let f = |v: &Value| v.as_f64();
+            Some(vec![
+                r.name.clone(),
+                cell(f(&e["stage1"]["mse"])),
+                cell(f(&e["stage1"]["kl"])),
+                cell(f(&e["stage1"]["gamma"])),
+                e["encoder_variances"]["active"].to_string(),
+                cell(f(&e["mmd"]["stage1"])),
+                cell(f(&e["mmd"]["stage2"])),
+                cell(f(&e["mmd"]["null"])),
+                cell(f(&e["frechet"]["two_stage_samples"])),
+                cell(f(&e["frechet"]["stage1_samples"])),
+                cell(f(&e["frechet"]["reconstructions"])),
+                cell(f(&e["frechet"]["train_images_floor"])),
+                cell(f(&e["information"]["mutual_information"])),
+                cell(f(&e["gamma_free_nll"]["bits_per_dim"])),
+            ])
+        })
+        .collect();
+    Table { header, rows }
+}
+
+/// What the page is about beyond the runs (e.g. `reproduce`'s table), given by the caller.
+#[derive(Default, Serialize)]
+pub struct Extra {
+    pub title: Option<String>,
+    /// Markdown-free paragraphs.
+    pub notes: Vec<String>,
+    pub tables: Vec<(String, Vec<String>, Vec<Vec<String>>)>,
+}
+
+const TEMPLATE: &str = include_str!("report.html");
+
+/// The page for `runs` (read with `RunFiles::read`), as HTML.
+pub fn render(mut runs: Vec<RunFiles>, extra: &Extra) -> Result<String> {
+    if runs.is_empty() {
+        return Err(Error::flag("RUN", "give at least one run directory"));
+    }
+    name_runs(&mut runs);
+    let datasets: std::collections::BTreeSet<String> = runs.iter().map(RunFiles::dataset).collect();
+    let mixed = (datasets.len() > 1).then(|| {
+        format!(
+            "These runs are of different datasets ({}): their curves and numbers are not comparable across datasets.",
+            datasets.iter().cloned().collect::<Vec<_>>().join(", ")
+        )
+    });
+    let mut sections = Vec::new();
+    for r in &runs {
+        let plots = match &r.eval {
+            Some(e) => run_plots(r, e)?,
+            None => Vec::new(),
+        };
+        sections.push(RunSection {
+            name: r.name.clone(),
+            dir: r.dir.display().to_string(),
+            summary: summary(r),
+            plots,
+            images: run_images(r)?,
+            config: serde_json::to_string_pretty(&r.config).expect("JSON serialises"),
+            eval_missing: r.eval.is_none(),
+        });
+    }
+    let table = diagnostics_table(&runs);
+    let extra_tables: Vec<Table> = extra
+        .tables
+        .iter()
+        .map(|(_, h, rows)| Table {
+            header: h.clone(),
+            rows: rows.clone(),
+        })
+        .collect();
+    let extra_titles: Vec<&String> = extra.tables.iter().map(|t| &t.0).collect();
+    let mut env = minijinja::Environment::new();
+    env.add_template("report.html", TEMPLATE)
+        .map_err(|e| Error::data("report.html", format!("template: {e}")))?;
+    let tmpl = env.get_template("report.html").expect("added above");
+    let title = extra.title.clone().unwrap_or_else(|| {
+        if runs.len() == 1 {
+            format!("vae-gpu report: {}", runs[0].name)
+        } else {
+            format!("vae-gpu report: {} runs", runs.len())
+        }
+    });
+    fn v<T: Serialize>(x: T) -> minijinja::Value {
+        minijinja::Value::from(minijinja::value::Serde(x))
+    }
+    let ctx = minijinja::context! {
+        title => title,
+        version => env!("CARGO_PKG_VERSION"),
+        mixed => mixed,
+        notes => v(&extra.notes),
+        extra_tables => v(&extra_tables),
+        extra_titles => v(&extra_titles),
+        curves => v(curves(&runs)?),
+        plane => v(information_plane(&runs)?),
+        table => v(&table),
+        runs => v(&sections),
+    };
+    tmpl.render(ctx)
+        .map_err(|e| Error::data("report.html", format!("rendering the page: {e}")))
+}
+
+/// Renders the page for the runs in `dirs` into `out`, atomically.
+pub fn write(dirs: &[PathBuf], extra: &Extra, out: &Path) -> Result<()> {
+    let runs = dirs
+        .iter()
+        .map(|d| RunFiles::read(d))
+        .collect::<Result<Vec<_>>>()?;
+    let html = render(runs, extra)?;
+    files::write_atomic(out, html.as_bytes())
+}
