@@ -365,3 +365,47 @@ pub fn run(sel: &Selection, a: ReproduceArgs) -> Result<i32> {
     }
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every run of every recipe, at every budget, is a valid `vae-gpu train` command.
+    #[test]
+    fn every_recipe_run_is_a_valid_train_command() {
+        for (name, _) in recipes::NAMES {
+            for budget in [Budget::Quick, Budget::Paper, Budget::Steps(7)] {
+                let data = "fashion-mnist";
+                let r = recipes::recipe(name, data, budget).unwrap();
+                let m = Manifest {
+                    recipe: name.into(),
+                    data: data.into(),
+                    budget,
+                    limit: Some(100),
+                };
+                for p in reproduce::plan(&r, 2, Path::new("out"), None) {
+                    let cfg = parse_flags(&p.train_args(&m))
+                        .and_then(|a| a.config())
+                        .unwrap_or_else(|e| panic!("{name} {}: {e}", p.spec.name));
+                    cfg.validate().unwrap();
+                    assert_eq!((cfg.seed, cfg.limit), (p.seed, Some(100)));
+                    if budget == Budget::Steps(7) {
+                        assert_eq!(
+                            cfg.stage1.length,
+                            vae_gpu::pipelines::config::Length::Steps(7)
+                        );
+                    }
+                }
+                // Every cell of ours names a run of the recipe.
+                for row in &r.rows {
+                    for c in &row.cells {
+                        if let reproduce::Cell::Ours { run, .. } = c {
+                            assert!(r.runs.iter().any(|x| &x.name == run), "{name}: {run}");
+                        }
+                    }
+                    assert_eq!(row.cells.len(), r.columns.len(), "{name}: {}", row.label);
+                }
+            }
+        }
+    }
+}

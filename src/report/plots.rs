@@ -261,7 +261,14 @@ pub fn variance_bars(title: &str, values: &[f64], threshold: f64) -> Result<Opti
             .x_desc("latent dimension (sorted by mean σ_z²)")
             .y_desc("mean σ_z²")
             .y_label_formatter(&|v| Scale::Log.label(*v))
-            .x_label_formatter(&|v| format!("{v:.0}"))
+            // Bars sit at whole indices: no label between them.
+            .x_label_formatter(&|v| {
+                if v.fract() == 0.0 {
+                    format!("{v:.0}")
+                } else {
+                    String::new()
+                }
+            })
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(plot_err)?;
