@@ -50,21 +50,23 @@ impl Scale {
         }
     }
 
-    fn label(self, v: f64) -> String {
-        let v = match self {
-            Scale::Linear => v,
-            Scale::Log => 10f64.powf(v),
+    /// The tick label of `v` (in mapped units) on an axis `span` mapped units long: as many
+    /// decimals as tell ticks a tenth of the axis apart (one more on log axes, whose ticks
+    /// are not round numbers), scientific for the very small and the large.
+    fn label(self, v: f64, span: f64) -> String {
+        let (x, step) = match self {
+            Scale::Linear => (v, span / 10.0),
+            Scale::Log => {
+                let x = 10f64.powf(v);
+                (x, x * (10f64.powf(span / 10.0) - 1.0) / 10.0)
+            }
         };
-        // Two significant digits: tick labels, not values.
-        let a = v.abs();
+        let a = x.abs();
         if a != 0.0 && !(1e-2..1e4).contains(&a) {
-            format!("{v:.0e}")
-        } else if a >= 10.0 || v.fract() == 0.0 {
-            format!("{v:.0}")
-        } else {
-            let decimals = (1 - a.log10().floor() as i32).max(0) as usize;
-            format!("{v:.decimals$}")
+            return format!("{x:.0e}");
         }
+        let decimals = (-step.abs().max(1e-12).log10()).ceil().clamp(0.0, 4.0) as usize;
+        format!("{x:.decimals$}")
     }
 }
 
@@ -175,8 +177,8 @@ pub fn lines(
             .configure_mesh()
             .x_desc(axes.x)
             .y_desc(axes.y)
-            .x_label_formatter(&|v| sx.label(*v))
-            .y_label_formatter(&|v| sy.label(*v))
+            .x_label_formatter(&|v| sx.label(*v, x1 - x0))
+            .y_label_formatter(&|v| sy.label(*v, y1 - y0))
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(plot_err)?;
@@ -260,7 +262,7 @@ pub fn variance_bars(title: &str, values: &[f64], threshold: f64) -> Result<Opti
             .configure_mesh()
             .x_desc("latent dimension (sorted by mean σ_z²)")
             .y_desc("mean σ_z²")
-            .y_label_formatter(&|v| Scale::Log.label(*v))
+            .y_label_formatter(&|v| Scale::Log.label(*v, 0.3 - lo))
             // Bars sit at whole indices: no label between them.
             .x_label_formatter(&|v| {
                 if v.fract() == 0.0 {
@@ -347,11 +349,17 @@ mod tests {
         assert_eq!(Scale::Log.map(-1.0), None);
         assert_eq!(Scale::Log.map(0.0), None);
         assert_eq!(Scale::Log.map(100.0), Some(2.0));
-        assert_eq!(Scale::Log.label(-3.0), "1e-3");
-        assert_eq!(Scale::Linear.label(0.25), "0.25");
-        assert_eq!(Scale::Log.label(1.6), "40");
-        assert_eq!(Scale::Log.label(0.2), "1.6");
-        assert_eq!(Scale::Linear.label(1500.0), "1500");
+        assert_eq!(Scale::Log.label(-3.0, 4.0), "1e-3");
+        assert_eq!(Scale::Linear.label(0.25, 0.5), "0.25");
+        assert_eq!(Scale::Linear.label(1500.0, 1000.0), "1500");
+        assert_eq!(Scale::Linear.label(300.0, 20.0), "300");
+        // Three decades: ticks 1.6, 2.5, 4.0, 6.3, 10, ... 40.
+        assert_eq!(Scale::Log.label(0.2, 3.0), "1.6");
+        assert_eq!(Scale::Log.label(1.6, 3.0), "40");
+        // A narrow log axis (0.95 to 1.01) keeps its ticks apart.
+        let span = (1.01f64 / 0.95).log10();
+        assert_eq!(Scale::Log.label(0.96f64.log10(), span), "0.9600");
+        assert_eq!(Scale::Log.label(0.97f64.log10(), span), "0.9700");
     }
 
     #[test]
