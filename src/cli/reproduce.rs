@@ -135,22 +135,8 @@ fn ancestral_samples(gpu: &Arc<Gpu>, dir: &Path) -> Result<()> {
 fn existing_runs(recipe: &reproduce::Recipe, out: &Path) -> Result<Vec<PathBuf>> {
     let mut dirs = Vec::new();
     for r in &recipe.runs {
-        let parent = out.join(&r.name);
-        if !parent.is_dir() {
-            continue;
-        }
-        let mut seeds: Vec<(u64, PathBuf)> = Vec::new();
-        for e in std::fs::read_dir(&parent).map_err(|e| Error::io(&parent, e))? {
-            let path = e.map_err(|e| Error::io(&parent, e))?.path();
-            let seed = path
-                .file_name()
-                .and_then(|n| n.to_str()?.strip_prefix("seed-")?.parse::<u64>().ok());
-            if let (Some(seed), true) = (seed, report::is_run(&path)) {
-                seeds.push((seed, path));
-            }
-        }
-        seeds.sort();
-        dirs.extend(seeds.into_iter().map(|s| s.1));
+        let seeds = reproduce::seed_dirs(out, &r.name)?;
+        dirs.extend(seeds.into_iter().map(|s| s.1).filter(|d| report::is_run(d)));
     }
     Ok(dirs)
 }

@@ -250,31 +250,39 @@ type Evaluated = Vec<(u64, Value)>;
 fn evaluated(recipe: &Recipe, out: &Path) -> Result<Vec<(String, Evaluated)>> {
     let mut found = Vec::new();
     for r in &recipe.runs {
-        let dir = out.join(&r.name);
         let mut seeds = Vec::new();
-        if dir.is_dir() {
-            for e in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
-                let e = e.map_err(|e| Error::io(&dir, e))?;
-                let name = e.file_name().to_string_lossy().into_owned();
-                let Some(seed) = name
-                    .strip_prefix("seed-")
-                    .and_then(|s| s.parse::<u64>().ok())
-                else {
-                    continue;
-                };
-                let path = e.path().join(files::EVAL);
-                if path.is_file() {
-                    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-                    let doc: Value = serde_json::from_str(&text)
-                        .map_err(|e| Error::data(&path, format!("not valid JSON: {e}")))?;
-                    seeds.push((seed, doc));
-                }
+        for (seed, dir) in seed_dirs(out, &r.name)? {
+            let path = dir.join(files::EVAL);
+            if path.is_file() {
+                let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+                let doc: Value = serde_json::from_str(&text)
+                    .map_err(|e| Error::data(&path, format!("not valid JSON: {e}")))?;
+                seeds.push((seed, doc));
             }
         }
-        seeds.sort_by_key(|s| s.0);
         found.push((r.name.clone(), seeds));
     }
     Ok(found)
+}
+
+/// The folders OUT/RUN/seed-S that exist for the run named `run`, seeds ascending.
+pub fn seed_dirs(out: &Path, run: &str) -> Result<Vec<(u64, PathBuf)>> {
+    let parent = out.join(run);
+    let mut seeds = Vec::new();
+    if !parent.is_dir() {
+        return Ok(seeds);
+    }
+    for e in std::fs::read_dir(&parent).map_err(|e| Error::io(&parent, e))? {
+        let path = e.map_err(|e| Error::io(&parent, e))?.path();
+        let seed = path
+            .file_name()
+            .and_then(|n| n.to_str()?.strip_prefix("seed-")?.parse::<u64>().ok());
+        if let (Some(seed), true) = (seed, path.is_dir()) {
+            seeds.push((seed, path));
+        }
+    }
+    seeds.sort();
+    Ok(seeds)
 }
 
 /// A number for the table: 3 significant digits, scientific when small.
