@@ -21,10 +21,20 @@ fn main() {
         r.submits_per_step,
         r.peak_bytes as f64 / (1 << 20) as f64
     );
+    println!(
+        "  host time per dispatch: {:.1} µs while recording a step, {:.1} µs for a tiny kernel in a loop",
+        r.host_seconds_per_dispatch * 1e6,
+        bench::dispatch_overhead(&gpu, 2000).unwrap_or_else(|e| panic!("{e}")) * 1e6
+    );
     for (k, s, n) in r.profile.iter().take(8) {
         println!("  {k:<30} {:>9.1} ms ({n} dispatches)", s * 1e3);
     }
     let r2 = bench::stage2_step(&gpu, 64, 64, vae_gpu::models::stage2::HIDDEN, 3)
         .unwrap_or_else(|e| panic!("{e}"));
     println!("stage-2 step (64-d latents): {}", r2.line(cpu.gflops()));
+    println!(
+        "  host time per dispatch: {:.1} µs; peak {:.1} MiB",
+        r2.host_seconds_per_dispatch * 1e6,
+        r2.peak_bytes as f64 / (1 << 20) as f64
+    );
 }

@@ -74,16 +74,30 @@ pub fn matmul(
     k: usize,
     budget: f64,
 ) -> Result<Measurement> {
+    matmul_op(gpu, variant, [m, n, k], (false, false), budget)
+}
+
+/// C = op(A)·op(B) at [M, N, K] with the given transposes (the products backward needs).
+pub fn matmul_op(
+    gpu: &Arc<Gpu>,
+    variant: MatmulVariant,
+    [m, n, k]: [usize; 3],
+    (trans_a, trans_b): (bool, bool),
+    budget: f64,
+) -> Result<Measurement> {
     let mut rng = Rng::new(1);
-    let a = rng.data(&[m, k], -1.0, 1.0).upload(gpu)?;
-    let b = rng.data(&[k, n], -1.0, 1.0).upload(gpu)?;
-    let g = matmul::geometry(a.shape(), b.shape(), false, false)?;
-    let mut run = || matmul_with(variant, &a, &b, false, false).map(drop);
+    let sa = if trans_a { [k, m] } else { [m, k] };
+    let sb = if trans_b { [n, k] } else { [k, n] };
+    let a = rng.data(&sa, -1.0, 1.0).upload(gpu)?;
+    let b = rng.data(&sb, -1.0, 1.0).upload(gpu)?;
+    let g = matmul::geometry(a.shape(), b.shape(), trans_a, trans_b)?;
+    let mut run = || matmul_with(variant, &a, &b, trans_a, trans_b).map(drop);
     let reps = reps_for(gpu, budget, &mut run)?;
     let (s, clock) = time(gpu, 2, reps, run)?;
+    let t = |on: bool| if on { "ᵀ" } else { "" };
     Ok(Measurement {
         kernel: format!("matmul/{variant:?}").to_lowercase(),
-        shape: format!("{m}x{n}x{k}"),
+        shape: format!("{m}x{n}x{k}{}{}", t(trans_a), t(trans_b)),
         flops: matmul::flops(&g),
         seconds_per_run: s,
         clock,
@@ -132,6 +146,22 @@ pub fn conv(
         seconds_per_run: s,
         clock,
     })
+}
+
+/// Host time to record one launch of a tiny kernel (fill of 4 floats), from `n` launches:
+/// pipeline lookup, uniform, bind group and encoding, with no allocation in the loop.
+/// The device work (submit and wait) is timed apart and not counted.
+pub fn dispatch_overhead(gpu: &Arc<Gpu>, n: usize) -> Result<f64> {
+    let t = crate::Tensor::empty(gpu, &[4])?;
+    crate::kernels::fill::fill_bits(&t, 0)?;
+    gpu.sync()?;
+    let start = Instant::now();
+    for i in 0..n {
+        crate::kernels::fill::fill_bits(&t, i as u32)?;
+    }
+    let host = start.elapsed().as_secs_f64();
+    gpu.sync()?;
+    Ok(host / n.max(1) as f64)
 }
 
 /// The CPU reference point for the same run: a cache-blocked f32 matmul on all cores
@@ -189,6 +219,9 @@ pub struct StepReport {
     pub flops_per_step: f64,
     pub dispatches_per_step: f64,
     pub submits_per_step: f64,
+    /// Host wall time spent recording one step (the forward, backward and Adam calls, up to
+    /// the submit), divided by its dispatches: what the runtime costs per kernel launch.
+    pub host_seconds_per_dispatch: f64,
     /// Buffers the pool had to create during the timed steps (0 in steady state).
     pub buffers_created: u64,
     /// Largest device memory the pool held, in bytes.
@@ -286,8 +319,11 @@ fn time_steps(
     let (d0, s0) = gpu.counters();
     let created0 = gpu.pool_stats().created;
     let start = Instant::now();
+    let mut recording = 0.0;
     for s in 0..steps {
+        let t = Instant::now();
         model.train_step(store, &mut adam, x, key(2 + s), 1e-4)?;
+        recording += t.elapsed().as_secs_f64();
         gpu.flush_pipelined()?;
     }
     gpu.sync()?;
@@ -314,6 +350,7 @@ fn time_steps(
         flops_per_step: 3.0 * model.net.forward_flops(batch),
         dispatches_per_step: (d1 - d0) as f64 / steps as f64,
         submits_per_step: (s1 - s0) as f64 / steps as f64,
+        host_seconds_per_dispatch: recording / (d1 - d0).max(1) as f64,
         buffers_created: stats.created - created0,
         peak_bytes: stats.peak_bytes,
         profile,

@@ -34,6 +34,7 @@ pub fn run(sel: &Selection, json: bool, quick: bool) -> Result<i32> {
         let cpu_gf = cpu.gflops();
         let mut ms = vec![cpu];
         for v in [
+            MatmulVariant::Texture,
             MatmulVariant::Vec4,
             MatmulVariant::Blocked,
             MatmulVariant::Tiled,

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 pub use adapter::Selection;
-pub use pool::{Kind, PoolStats, PooledBuffer};
+pub use pool::{Kind, PoolStats, PooledBuffer, PooledTexture};
 pub use timer::Timing;
 
 use crate::error::{Error, Result};
@@ -35,6 +35,10 @@ pub enum MatmulVariant {
     Blocked,
     /// 64×64 workgroup-memory tiles, 4×4 per invocation: what real GPUs want.
     Tiled,
+    /// Vec4's blocking with both operands copied into rgba32float textures: on llvmpipe a
+    /// texel fetch is a vector load per lane, a storage load a loop over lanes. Falls back to
+    /// `Vec4` where the copy's row pitch or the texture size does not fit.
+    Texture,
 }
 
 impl MatmulVariant {
@@ -43,9 +47,10 @@ impl MatmulVariant {
             "vec4" => Ok(Self::Vec4),
             "blocked" => Ok(Self::Blocked),
             "tiled" => Ok(Self::Tiled),
+            "texture" => Ok(Self::Texture),
             _ => Err(Error::flag(
                 "VAE_GPU_MATMUL",
-                format!("'{s}' is not one of vec4, blocked, tiled"),
+                format!("'{s}' is not one of vec4, blocked, tiled, texture"),
             )),
         }
     }
@@ -114,6 +119,8 @@ pub struct Dispatch<'a> {
     pub consts: &'a [(&'static str, u32)],
     pub params: &'a [u8],
     pub buffers: &'a [&'a wgpu::Buffer],
+    /// Sampled textures, at the bindings after the buffers.
+    pub textures: &'a [&'a wgpu::TextureView],
     pub groups: [u32; 3],
 }
 
@@ -133,6 +140,8 @@ impl Gpu {
         let mut limits = wgpu::Limits::downlevel_defaults();
         limits.max_buffer_size = adapter_limits.max_buffer_size;
         limits.max_storage_buffer_binding_size = adapter_limits.max_storage_buffer_binding_size;
+        // Matrices as textures (matmul_tex) are as tall as K: take the adapter's 2-D limit.
+        limits.max_texture_dimension_2d = adapter_limits.max_texture_dimension_2d;
         // Timestamps are optional: used by benchmarks when present, never required.
         let features = adapter_features & wgpu::Features::TIMESTAMP_QUERY;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
@@ -151,7 +160,7 @@ impl Gpu {
         }));
 
         let default_matmul = match info.device_type {
-            wgpu::DeviceType::Cpu => MatmulVariant::Vec4,
+            wgpu::DeviceType::Cpu => MatmulVariant::Texture,
             _ => MatmulVariant::Tiled,
         };
         let matmul = match std::env::var("VAE_GPU_MATMUL") {
@@ -290,6 +299,12 @@ impl Gpu {
                 resource: b.as_entire_binding(),
             });
         }
+        for (i, t) in d.textures.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry {
+                binding: 1 + (d.buffers.len() + i) as u32,
+                resource: wgpu::BindingResource::TextureView(t),
+            });
+        }
         let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: None,
             layout: &pipeline.get_bind_group_layout(0),
@@ -338,6 +353,44 @@ impl Gpu {
                 })
         });
         encoder.copy_buffer_to_buffer(src, src_off, dst, dst_off, bytes);
+    }
+
+    /// Records a copy of a dense row-major [rows, cols] f32 matrix at byte `offset` of `src`
+    /// into an rgba32float texture of (cols/4) × rows texels from the pool. Needs cols·4 to
+    /// be a multiple of 256 (the copy's row pitch) and `offset` a multiple of 16.
+    pub fn matrix_texture(
+        &self,
+        src: &wgpu::Buffer,
+        offset: u64,
+        rows: u32,
+        cols: u32,
+    ) -> pool::PooledTexture {
+        let (w, h) = (cols / 4, rows);
+        let tex = self.pool.texture(&self.device, w, h);
+        let mut rec = self.recorder.lock().unwrap();
+        let encoder = rec.encoder.get_or_insert_with(|| {
+            self.device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("vae-gpu"),
+                })
+        });
+        encoder.copy_buffer_to_texture(
+            wgpu::TexelCopyBufferInfo {
+                buffer: src,
+                layout: wgpu::TexelCopyBufferLayout {
+                    offset,
+                    bytes_per_row: Some(cols * 4),
+                    rows_per_image: None,
+                },
+            },
+            tex.raw().as_image_copy(),
+            wgpu::Extent3d {
+                width: w,
+                height: h,
+                depth_or_array_layers: 1,
+            },
+        );
+        tex
     }
 
     /// Submits everything recorded so far as one command buffer.

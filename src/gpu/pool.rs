@@ -30,6 +30,9 @@ pub struct PoolStats {
 #[derive(Default)]
 struct State {
     free: HashMap<(Kind, u64), Vec<wgpu::Buffer>>,
+    /// rgba32float textures by (width, height): written only by recorded copies, so one
+    /// returned after its dispatch is recorded can be reused by the next at once.
+    textures: HashMap<(u32, u32), Vec<(wgpu::Texture, wgpu::TextureView)>>,
     pending: Vec<((Kind, u64), wgpu::Buffer)>,
     stats: PoolStats,
 }
@@ -71,7 +74,74 @@ impl Drop for PooledBuffer {
     }
 }
 
+/// A pooled texture and its view: back to the pool when dropped.
+pub struct PooledTexture {
+    texture: Option<(wgpu::Texture, wgpu::TextureView)>,
+    pool: Arc<Pool>,
+}
+
+impl PooledTexture {
+    pub fn raw(&self) -> &wgpu::Texture {
+        &self.texture.as_ref().expect("texture present until drop").0
+    }
+    pub fn view(&self) -> &wgpu::TextureView {
+        &self.texture.as_ref().expect("texture present until drop").1
+    }
+}
+
+impl Drop for PooledTexture {
+    fn drop(&mut self) {
+        if let Some(t) = self.texture.take() {
+            let size = t.0.size();
+            let key = (size.width, size.height);
+            self.pool
+                .state
+                .lock()
+                .unwrap()
+                .textures
+                .entry(key)
+                .or_default()
+                .push(t);
+        }
+    }
+}
+
 impl Pool {
+    pub fn texture(self: &Arc<Self>, device: &wgpu::Device, w: u32, h: u32) -> PooledTexture {
+        let mut st = self.state.lock().unwrap();
+        let t = match st.textures.get_mut(&(w, h)).and_then(|v| v.pop()) {
+            Some(t) => {
+                st.stats.reused += 1;
+                t
+            }
+            None => {
+                st.stats.created += 1;
+                st.stats.bytes += w as u64 * h as u64 * 16;
+                st.stats.peak_bytes = st.stats.peak_bytes.max(st.stats.bytes);
+                let texture = device.create_texture(&wgpu::TextureDescriptor {
+                    label: Some("matrix"),
+                    size: wgpu::Extent3d {
+                        width: w,
+                        height: h,
+                        depth_or_array_layers: 1,
+                    },
+                    mip_level_count: 1,
+                    sample_count: 1,
+                    dimension: wgpu::TextureDimension::D2,
+                    format: wgpu::TextureFormat::Rgba32Float,
+                    usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+                    view_formats: &[],
+                });
+                let view = texture.create_view(&Default::default());
+                (texture, view)
+            }
+        };
+        PooledTexture {
+            texture: Some(t),
+            pool: Arc::clone(self),
+        }
+    }
+
     pub fn get(self: &Arc<Self>, device: &wgpu::Device, kind: Kind, bytes: u64) -> PooledBuffer {
         let key = (kind, size_class(bytes));
         let mut st = self.state.lock().unwrap();

@@ -37,6 +37,11 @@ pub const SHADERS: &[(&str, &str, &str)] = &[
         include_str!("../../shaders/matmul_vec4.wgsl"),
     ),
     (
+        "matmul_tex",
+        "shaders/matmul_tex.wgsl",
+        include_str!("../../shaders/matmul_tex.wgsl"),
+    ),
+    (
         "matmul_tiled",
         "shaders/matmul_tiled.wgsl",
         include_str!("../../shaders/matmul_tiled.wgsl"),

@@ -99,6 +99,7 @@ pub fn adam_update(
         consts: &[],
         params: &params,
         buffers: &[theta.buffer(), grad.buffer(), m.buffer(), v.buffer()],
+        textures: &[],
         groups: groups_for(len, 256),
     })
 }

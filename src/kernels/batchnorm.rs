@@ -64,6 +64,7 @@ fn launch(
         consts: &[],
         params,
         buffers,
+        textures: &[],
         groups,
     })
 }

@@ -110,6 +110,7 @@ pub fn binary(op: Binary, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         consts: &[],
         params: &params,
         buffers: &[a.buffer(), b.buffer(), out.buffer()],
+        textures: &[],
         groups: groups_for(out.numel(), 256),
     })?;
     Ok(out)

@@ -43,6 +43,7 @@ pub fn bias_add(x: &Tensor, bias: &Tensor) -> Result<Tensor> {
             consts: &[],
             params: &Params::default().u(n).u(c).u(inner).bytes(),
             buffers: &[x.buffer(), bias.buffer(), y.buffer()],
+            textures: &[],
             groups: groups_for(y.numel(), 256),
         })?;
     }
@@ -63,6 +64,7 @@ pub fn channel_sum(x: &Tensor) -> Result<Tensor> {
             consts: &[],
             params: &Params::default().u(n).u(c).u(inner).u(0).f(1.0).bytes(),
             buffers: &[x.buffer(), out.buffer()],
+            textures: &[],
             groups: grid(c as u32, 1),
         })?;
     }

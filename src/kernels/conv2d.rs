@@ -138,6 +138,7 @@ fn launch(
         consts: &[],
         params: &g.params(in0.offset(), in1.offset()),
         buffers: &[in0.buffer(), in1.buffer(), out.buffer()],
+        textures: &[],
         groups: groups_for(invocations, 64),
     })
 }

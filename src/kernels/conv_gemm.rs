@@ -24,6 +24,7 @@ fn launch(entry: &'static str, g: &ConvGeom, src: &Tensor, dst: &Tensor) -> Resu
         consts: &[],
         params: &g.params(src.offset(), 0),
         buffers: &[src.buffer(), dst.buffer()],
+        textures: &[],
         groups: groups_for(total, 256),
     })
 }

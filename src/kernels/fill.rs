@@ -21,6 +21,7 @@ pub fn fill_bits(t: &Tensor, bits: u32) -> Result<()> {
         consts: &[],
         params: &params,
         buffers: &[t.buffer()],
+        textures: &[],
         groups: groups_for(t.numel(), 256),
     })
 }

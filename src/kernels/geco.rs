@@ -56,6 +56,7 @@ fn update(
         consts: &[],
         params: &params,
         buffers: &[c.buffer(), c_ma.buffer(), lambda.buffer()],
+        textures: &[],
         groups: [1, 1, 1],
     })
 }

@@ -37,6 +37,7 @@ fn launch(
         consts: &[],
         params: p,
         buffers,
+        textures: &[],
         groups,
     })
 }

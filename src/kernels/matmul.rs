@@ -115,9 +115,22 @@ pub fn matmul_with(
         .iter()
         .all(|v| v % 4 == 0);
     let variant = match variant {
-        MatmulVariant::Vec4 if !aligned => MatmulVariant::Blocked,
+        MatmulVariant::Vec4 | MatmulVariant::Texture if !aligned => MatmulVariant::Blocked,
+        MatmulVariant::Texture
+            if !texture_fits(
+                &g,
+                trans_a,
+                trans_b,
+                a.gpu().device.limits().max_texture_dimension_2d,
+            ) =>
+        {
+            MatmulVariant::Vec4
+        }
         v => v,
     };
+    if variant == MatmulVariant::Texture {
+        return matmul_texture(&g, &a, &b, c, trans_a, trans_b);
+    }
     let (shader, consts, params, tile_m, tile_n): (_, Vec<(&'static str, u32)>, _, usize, usize) =
         match variant {
             MatmulVariant::Vec4 => {
@@ -136,7 +149,7 @@ pub fn matmul_with(
                     32 * tn4 as usize,
                 )
             }
-            MatmulVariant::Blocked | MatmulVariant::Tiled => {
+            MatmulVariant::Blocked | MatmulVariant::Tiled | MatmulVariant::Texture => {
                 let (a_rs, a_cs) = if trans_a { (1, g.m) } else { (g.k, 1) };
                 let (b_rs, b_cs) = if trans_b { (1, g.k) } else { (g.n, 1) };
                 let p = Params::default()
@@ -175,7 +188,61 @@ pub fn matmul_with(
         consts: &consts,
         params: &params.bytes(),
         buffers: &[a.buffer(), b.buffer(), c.buffer()],
+        textures: &[],
         groups: [groups[0] as u32, groups[1] as u32, groups[2] as u32],
+    })?;
+    Ok(c)
+}
+
+/// Stored (rows, cols) of A and B.
+fn stored(g: &Geometry, trans_a: bool, trans_b: bool) -> [(usize, usize); 2] {
+    let a = if trans_a { (g.k, g.m) } else { (g.m, g.k) };
+    let b = if trans_b { (g.n, g.k) } else { (g.k, g.n) };
+    [a, b]
+}
+
+/// Whether matmul_tex can take this product: one matrix each (no batch), rows of whole
+/// 256-byte copy pitches, and textures within the device's 2-D limit.
+fn texture_fits(g: &Geometry, trans_a: bool, trans_b: bool, max_dim: u32) -> bool {
+    let max = max_dim as usize;
+    g.batch == 1
+        && stored(g, trans_a, trans_b)
+            .iter()
+            .all(|&(r, c)| c % 64 == 0 && r <= max && c / 4 <= max)
+}
+
+fn matmul_texture(
+    g: &Geometry,
+    a: &Tensor,
+    b: &Tensor,
+    c: Tensor,
+    trans_a: bool,
+    trans_b: bool,
+) -> Result<Tensor> {
+    let gpu = a.gpu();
+    let (tm4, tn4) = gpu.tuning().vec4_block;
+    let [(ar, ac), (br, bc)] = stored(g, trans_a, trans_b);
+    let at = gpu.matrix_texture(a.buffer(), a.offset() as u64 * 4, ar as u32, ac as u32);
+    let bt = gpu.matrix_texture(b.buffer(), b.offset() as u64 * 4, br as u32, bc as u32);
+    let params = Params::default().u(g.m).u(g.n).u(g.k).u(c.offset());
+    let groups = [
+        g.n.div_ceil(32 * tn4 as usize),
+        g.m.div_ceil(32 * tm4 as usize),
+        1,
+    ];
+    gpu.dispatch(&Dispatch {
+        shader: "matmul_tex",
+        entry: "main",
+        consts: &[
+            ("TRANS_A", trans_a as u32),
+            ("TRANS_B", trans_b as u32),
+            ("TM4", tm4),
+            ("TN4", tn4),
+        ],
+        params: &params.bytes(),
+        buffers: &[c.buffer()],
+        textures: &[at.view(), bt.view()],
+        groups: [groups[0] as u32, groups[1] as u32, 1],
     })?;
     Ok(c)
 }
@@ -183,6 +250,41 @@ pub fn matmul_with(
 /// 2·M·N·K·batch, the FLOPs a benchmark divides by.
 pub fn flops(g: &Geometry) -> f64 {
     2.0 * (g.batch * g.m * g.n * g.k) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{geometry, texture_fits};
+
+    /// The conformance shapes meant to run matmul_tex do (and the odd ones fall back), for
+    /// every transpose, on the smallest 2-D limit an adapter may have (2048).
+    #[test]
+    fn texture_path_takes_the_shapes_check_relies_on() {
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            for ((m, n, k), fits) in [
+                ((64, 64, 64), true),
+                ((256, 512, 384), true),
+                ((7, 13, 5), false),
+                ((4, 8, 12), false),
+                ((12, 8, 16), false),
+            ] {
+                let sa = if ta { [k, m] } else { [m, k] };
+                let sb = if tb { [n, k] } else { [k, n] };
+                let g = geometry(&sa, &sb, ta, tb).unwrap();
+                assert_eq!(
+                    texture_fits(&g, ta, tb, 2048),
+                    fits,
+                    "{m}×{n}×{k} {ta}/{tb}"
+                );
+            }
+        }
+        // Batched products and textures past the limit fall back.
+        let g = geometry(&[3, 64, 64], &[3, 64, 64], false, false).unwrap();
+        assert!(!texture_fits(&g, false, false, 2048));
+        let g = geometry(&[64, 12544], &[12544, 64], false, false).unwrap();
+        assert!(!texture_fits(&g, false, false, 2048));
+        assert!(texture_fits(&g, false, false, 16384));
+    }
 }
 
 pub mod reference {

@@ -57,6 +57,7 @@ impl Accumulator {
             consts: &[],
             params: &params,
             buffers: &[value.buffer(), self.sums.buffer(), self.flag.buffer()],
+            textures: &[],
             groups: [1, 1, 1],
         })
     }

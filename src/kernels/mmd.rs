@@ -106,6 +106,7 @@ pub fn mmd(x: &Tensor, y: &Tensor, cfg: MmdConfig) -> Result<Tensor> {
         consts: &[],
         params: &params(n, m, d, cfg, 0),
         buffers: &[x.buffer(), y.buffer(), rows.buffer()],
+        textures: &[],
         groups: groups_for(n + m, 64),
     })?;
     reduce::sum_all(&rows, false)
@@ -137,6 +138,7 @@ pub fn mmd_backward(
         consts: &[],
         params: &params(n, m, d, cfg, 0),
         buffers: &[x.buffer(), y.buffer(), slopes.buffer(), g.buffer()],
+        textures: &[],
         groups: groups_for(pairs, 64),
     })?;
     let grad = |side: usize, rows: usize| -> Result<Tensor> {
@@ -147,6 +149,7 @@ pub fn mmd_backward(
             consts: &[],
             params: &params(n, m, d, cfg, side),
             buffers: &[x.buffer(), y.buffer(), slopes.buffer(), out.buffer()],
+            textures: &[],
             groups: groups_for(rows * d, 64),
         })?;
         Ok(out)

@@ -46,6 +46,7 @@ fn launch(
         consts: &[],
         params: &key.params(n),
         buffers,
+        textures: &[],
         groups: groups_for(n, 256),
     })
 }

@@ -18,6 +18,7 @@ fn launch(
         consts: &[],
         params: &params.bytes(),
         buffers: &[src.buffer(), out.buffer()],
+        textures: &[],
         groups: grid(groups as u32, 1),
     })
 }

@@ -23,6 +23,7 @@ fn launch(
         consts: &[],
         params: &params,
         buffers: &[src.buffer(), dst.buffer()],
+        textures: &[],
         groups: groups_for(n, 256),
     })
 }
@@ -182,6 +183,7 @@ pub fn gather_rows(src: &Tensor, rows: &[usize]) -> Result<Tensor> {
         consts: &[],
         params: &params,
         buffers: &[src.buffer(), out.buffer(), idx.buffer()],
+        textures: &[],
         groups: groups_for(total, 256),
     })?;
     Ok(out)

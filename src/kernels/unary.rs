@@ -87,6 +87,7 @@ pub fn unary(op: Unary, a: &Tensor) -> Result<Tensor> {
         consts: &[],
         params: &params,
         buffers: &[a.buffer(), out.buffer()],
+        textures: &[],
         groups: groups_for(a.numel(), 256),
     })?;
     Ok(out)

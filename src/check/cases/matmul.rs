@@ -1,5 +1,7 @@
 //! matmul: every kernel variant × every transpose combination × tiny, odd, aligned,
-//! batched and large shapes.
+//! batched and large shapes. The texture variant runs its own kernel where every stored
+//! operand has a multiple of 64 columns and no batch (64³, 256×512×384, and the 64³ views
+//! at offsets 4/8); the other shapes check its fallbacks.
 
 use crate::check::{compare, Case, Rng, Tolerance};
 use crate::gpu::MatmulVariant;
@@ -22,6 +24,7 @@ pub fn cases(v: &mut Vec<Case>) {
         ("vec4", MatmulVariant::Vec4),
         ("blocked", MatmulVariant::Blocked),
         ("tiled", MatmulVariant::Tiled),
+        ("texture", MatmulVariant::Texture),
     ];
     for (vi, (vname, variant)) in variants.into_iter().enumerate() {
         for (ti, (ta, tb)) in [(false, false), (true, false), (false, true), (true, true)]
@@ -78,8 +81,14 @@ pub fn cases(v: &mut Vec<Case>) {
     // buffer): aligned offsets keep the vec4 kernel, odd ones make it fall back.
     for (vi, (vname, variant)) in variants.into_iter().enumerate() {
         for (ti, (ta, tb)) in [(false, true), (true, false)].into_iter().enumerate() {
-            for (oi, (oa, ob)) in [(4usize, 8usize), (5, 3)].into_iter().enumerate() {
-                let (m, n, k) = (12, 8, 16);
+            for (oi, (oa, ob, (m, n, k))) in [
+                (4usize, 8usize, (12usize, 8usize, 16usize)),
+                (5, 3, (12, 8, 16)),
+                (4, 8, (64, 64, 64)),
+            ]
+            .into_iter()
+            .enumerate()
+            {
                 let label =
                     format!("{vname} {m}×{n}×{k} transposes {ta}/{tb}, views at offsets {oa}/{ob}");
                 v.push(Case::new("matmul", label.clone(), false, move |gpu| {
