@@ -8,7 +8,7 @@ use vae_gpu::{Gpu, Selection};
 fn main() {
     let gpu = Gpu::new(&Selection::from_env()).unwrap_or_else(|e| panic!("{e}"));
     let cpu = bench::cpu_matmul(512, 512, 512);
-    let r = bench::train_step(&gpu, 64, 28, 3).unwrap_or_else(|e| panic!("{e}"));
+    let r = bench::train_step(&gpu, 64, 28, 3, true).unwrap_or_else(|e| panic!("{e}"));
     println!("{} ({:?})", gpu.info.name, gpu.info.backend);
     println!(
         "stage-1 step, batch 64: {:.1} ms, {:.1} images/s, {:.2} GFLOP/s ({:.2}× the CPU matmul's {:.1}), {:.0} dispatches, {:.0} submit(s), peak {:.1} MiB",
@@ -29,7 +29,7 @@ fn main() {
     for (k, s, n) in r.profile.iter().take(8) {
         println!("  {k:<30} {:>9.1} ms ({n} dispatches)", s * 1e3);
     }
-    let r2 = bench::stage2_step(&gpu, 64, 64, vae_gpu::models::stage2::HIDDEN, 3)
+    let r2 = bench::stage2_step(&gpu, 64, 64, vae_gpu::models::stage2::HIDDEN, 3, true)
         .unwrap_or_else(|e| panic!("{e}"));
     println!("stage-2 step (64-d latents): {}", r2.line(cpu.gflops()));
     println!(

@@ -73,17 +73,26 @@ fn a_bad_backend_fails_with_a_message_naming_the_flag() {
 
 #[test]
 fn a_training_step_is_one_submit_with_no_new_buffers() {
-    let out = vae_gpu(&["bench", "--step", "--batch", "2", "--steps", "2", "--json"]);
+    let out = vae_gpu(&["bench", "train", "--batch", "2", "--steps", "2", "--json"]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value =
-        serde_json::from_slice(&out.stdout).expect("bench --step --json is JSON");
-    // A readback inside the step would add a submit; a leak would create buffers.
+        serde_json::from_slice(&out.stdout).expect("bench train --json is JSON");
+    // A readback inside the step would add a submit; a leak would create buffers; a bind
+    // group per dispatch would mean the cache missed.
     assert_eq!(v["submits_per_step"], 1.0, "{v}");
     assert_eq!(v["buffers_created_in_steady_state"], 0, "{v}");
+    assert_eq!(v["bind_groups_created_in_steady_state"], 0, "{v}");
+    let host = v["host_us_per_dispatch"].as_f64().unwrap();
+    assert!(host > 0.0 && host.is_finite(), "{v}");
+    assert!(
+        v["peak_device_bytes"].as_u64().unwrap() > 13_331_586 * 4,
+        "{v}"
+    );
+    assert!(v["cpu_matmul_gflops"].as_f64().unwrap() > 0.0, "{v}");
     assert!(v["dispatches_per_step"].as_f64().unwrap() > 100.0, "{v}");
     assert!(v["images_per_second"].as_f64().unwrap() > 0.0, "{v}");
     assert_eq!(
@@ -99,9 +108,87 @@ fn a_training_step_is_one_submit_with_no_new_buffers() {
     assert_eq!(s2["parameters"], 4_540_609, "{v}");
 }
 
+/// The kernel table at the smoke budget: every family has rows, every row a positive time and
+/// the rate its kind calls for, and the fraction of a given peak is that rate over the peak.
+/// (Shape of the output only: speed is for benchmarks, not tests.)
+#[test]
+fn the_kernel_benchmark_covers_every_family_with_rates_and_peak_fractions() {
+    let out = vae_gpu(&[
+        "bench",
+        "--quick",
+        "--json",
+        "--peak-gflops",
+        "1000",
+        "--peak-gbps",
+        "100",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("bench --json is JSON");
+    let rows = v["results"].as_array().unwrap();
+    for family in [
+        "matmul/texture",
+        "matmul/vec4",
+        "matmul/blocked",
+        "matmul/tiled",
+        "stage-1 encoder fc forward",
+        "stage-2 hidden grad weight",
+        "conv2d/forward/gemm",
+        "conv2d/grad_input/direct",
+        "conv2d/grad_weight/gemm",
+        "unary/relu",
+        "binary/add",
+        "reduce/sum_all",
+        "batchnorm/train forward",
+        "random/reparameterize",
+        "loss/gaussian_nll",
+        "adam/adam",
+    ] {
+        let n = rows
+            .iter()
+            .filter(|r| r["kernel"].as_str().unwrap().contains(family))
+            .count();
+        assert!(n >= 1, "no row for {family}: {v}");
+    }
+    for r in rows {
+        let ms = r["ms"].as_f64().unwrap();
+        assert!(ms > 0.0 && ms.is_finite(), "{r}");
+        let gbps = r["gbps"].as_f64().unwrap();
+        let peak_b = r["fraction_of_peak_gbps"].as_f64().unwrap();
+        assert!((peak_b - gbps / 100.0).abs() <= 1e-9 * gbps.max(1.0), "{r}");
+        match r["gflops"].as_f64() {
+            Some(g) => {
+                assert!(
+                    r["kernel"].as_str().unwrap().starts_with("matmul")
+                        || r["kernel"].as_str().unwrap().starts_with("conv2d"),
+                    "{r}"
+                );
+                let p = r["fraction_of_peak_gflops"].as_f64().unwrap();
+                assert!((p - g / 1000.0).abs() <= 1e-9 * g.max(1.0), "{r}");
+                assert!(r["ratio_vs_cpu_matmul"].as_f64().unwrap() > 0.0, "{r}");
+            }
+            None => assert!(r["fraction_of_peak_gflops"].is_null(), "{r}"),
+        }
+    }
+    assert!(v["host_us_per_dispatch"].as_f64().unwrap() > 0.0, "{v}");
+    assert!(v["cpu_copy_gbps"].as_f64().unwrap() > 0.0, "{v}");
+    assert_eq!(v["peak_gflops"], 1000.0);
+    assert!(
+        v["timestamps"].is_boolean() && v["adapter"].is_string(),
+        "{v}"
+    );
+}
+
 #[test]
 fn bench_rejects_a_zero_batch_naming_the_flag() {
-    let out = vae_gpu(&["bench", "--step", "--batch", "0"]);
+    let out = vae_gpu(&["bench", "train", "--batch", "0"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--batch"));
+    let out = vae_gpu(&["bench", "--peak-gflops", "0"]);
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("--peak-gflops") && e.contains("positive"), "{e}");
 }

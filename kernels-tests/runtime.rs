@@ -70,10 +70,14 @@ fn a_steady_state_loop_allocates_nothing_new() {
         drop((y, z, p, s));
         gpu.flush().unwrap();
     };
-    step();
-    step();
+    // Two steps compile the pipelines and fill the pool; from then on the pool hands out
+    // the same buffers in the same order, so the bind groups are the ones already cached.
+    for _ in 0..2 {
+        step();
+    }
     let before = gpu.pool_stats();
     let (d0, s0) = gpu.counters();
+    let groups0 = gpu.bind_groups_created();
     for _ in 0..5 {
         step();
     }
@@ -83,13 +87,41 @@ fn a_steady_state_loop_allocates_nothing_new() {
         after.created, before.created,
         "steady state created buffers: {before:?} → {after:?}"
     );
-    assert!(after.reused > before.reused);
+    assert_eq!(
+        gpu.bind_groups_created(),
+        groups0,
+        "steady state created bind groups (the cache should serve every dispatch)"
+    );
+    assert!(after.reused + after.recycled > before.reused + before.recycled);
     // Many dispatches per step, one submit per step.
     assert_eq!(s1 - s0, 5, "one submit per step");
     assert!(
         d1 - d0 >= 5 * 6,
         "dispatches per step were batched into the submit"
     );
+}
+
+/// One recording of more dispatches than a uniform slab holds (1024): every dispatch reads
+/// its own parameters, across slabs, and the bind groups cached for one slab are not reused
+/// for another.
+#[test]
+fn parameters_of_thousands_of_dispatches_in_one_submit_stay_apart() {
+    let (gpu, _lock) = gpu();
+    let n = 2500;
+    let mut ts = Vec::new();
+    for i in 0..n {
+        ts.push(Tensor::full(&gpu, &[3], i as f32).unwrap());
+    }
+    // Nothing was submitted in between: the values come from 2500 slots of one recording.
+    let got: Vec<f32> = ts.iter().map(|t| t.to_vec().unwrap()[2]).collect();
+    let want: Vec<f32> = (0..n).map(|i| i as f32).collect();
+    assert_eq!(got, want);
+    // And a second recording reuses the slabs with new values.
+    for (i, t) in ts.iter().enumerate() {
+        vae_gpu::kernels::fill::fill_bits(t, (2.0 * i as f32).to_bits()).unwrap();
+    }
+    let got: Vec<f32> = ts.iter().map(|t| t.to_vec().unwrap()[0]).collect();
+    assert_eq!(got, want.iter().map(|v| 2.0 * v).collect::<Vec<_>>());
 }
 
 /// More than 65 535 workgroups: the grid folds into two dimensions and every element is written.

@@ -1,6 +1,8 @@
 //! Every .wgsl file parses and validates with naga; errors carry the file and line.
 
-use vae_gpu::gpu::shaders::{expand, lookup, specialize, validate, INCLUDES, SHADERS};
+use vae_gpu::gpu::shaders::{
+    expand, lookup, signature, specialize, validate, Slot, INCLUDES, SHADERS,
+};
 
 #[test]
 fn every_shader_file_is_registered_and_valid() {
@@ -56,6 +58,41 @@ fn includes_are_spliced_once_and_unknown_ones_are_named() {
         .to_string();
     assert!(
         e.contains("shaders/x.wgsl") && e.contains("no_such_helper"),
+        "{e}"
+    );
+}
+
+/// The runtime builds each kernel's bind-group layout from naga's reflection: every entry
+/// point must take its buffers, then textures, at bindings 1, 2, ... with no gap.
+#[test]
+fn every_entry_point_has_a_bind_group_signature() {
+    let mut entries = 0;
+    for (name, _, _) in SHADERS {
+        let (file, src) = lookup(name).unwrap();
+        let (module, info) = validate(file, &src).unwrap();
+        for ep in &module.entry_points {
+            let slots = signature(file, &module, &info, &ep.name)
+                .unwrap_or_else(|e| panic!("{name}:{}: {e}", ep.name));
+            assert!(!slots.is_empty(), "{name}:{} binds nothing", ep.name);
+            entries += 1;
+        }
+    }
+    assert!(entries >= SHADERS.len());
+    let (file, src) = lookup("matmul_tex").unwrap();
+    let (module, info) = validate(file, &src).unwrap();
+    assert_eq!(
+        signature(file, &module, &info, "main").unwrap(),
+        [Slot::ReadWrite, Slot::Texture, Slot::Texture]
+    );
+    let gap = "@group(0) @binding(0) var<uniform> p: u32;\n\
+               @group(0) @binding(2) var<storage, read_write> x: array<f32>;\n\
+               @compute @workgroup_size(1) fn main() { x[0] = f32(p); }\n";
+    let (module, info) = validate("shaders/gap.wgsl", gap).unwrap();
+    let e = signature("shaders/gap.wgsl", &module, &info, "main")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("shaders/gap.wgsl") && e.contains("binding 2"),
         "{e}"
     );
 }

@@ -18,7 +18,8 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-source tools/install-software-gpu.sh
+# A software GPU only where there is no NVIDIA driver (the GPU machines have no apt registry).
+command -v nvidia-smi >/dev/null || source tools/install-software-gpu.sh
 # The first Python that has torch: PATH's, or Debian's (which python3-torch installs into).
 torch_python() {
     for py in python3 /usr/bin/python3; do
@@ -37,7 +38,13 @@ cuda=0
 if command -v nvidia-smi >/dev/null && "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
     cuda=1
 fi
-cargo build --release --quiet
+# The GPU machines have no Rust toolchain: there the binary built elsewhere is used as it is.
+if command -v cargo >/dev/null; then
+    cargo build --release --quiet
+elif [ ! -x target/release/vae-gpu ]; then
+    echo "compare-pytorch.sh: no cargo and no target/release/vae-gpu; build it on a machine with cargo" >&2
+    exit 2
+fi
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
@@ -45,7 +52,7 @@ modes=(eager)
 device=cpu
 if [ "$cuda" = 1 ]; then device=cuda; modes=(eager graphs compile); fi
 for round in 1 2; do
-    ./target/release/vae-gpu bench --step --json --batch "$batch" --steps "$steps" > "$out/vae-gpu-$round.json"
+    ./target/release/vae-gpu bench train --json --batch "$batch" --steps "$steps" > "$out/vae-gpu-$round.json"
     for m in "${modes[@]}"; do
         "$PY" tools/pytorch_stage1.py --device "$device" --batch "$batch" --steps "$steps" --mode "$m" \
             > "$out/torch-$m-$round.json" || echo '{}' > "$out/torch-$m-$round.json"

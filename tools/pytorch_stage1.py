@@ -1,4 +1,4 @@
-"""The stage-1 network and step that `vae-gpu bench --step` times, written in PyTorch from
+"""The stage-1 network and step that `vae-gpu bench train` times, written in PyTorch from
 ../shared/reference-notes.md (not from vae-gpu's code): the InfoGAN-style VAE on 28x28x1,
 kappa = 64, the Gaussian likelihood with a learned gamma plus the KL, Adam, batch 64 of
 uniform [0, 1) inputs. Prints one JSON object: images/s, ms/step, peak memory.

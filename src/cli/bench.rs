@@ -1,153 +1,229 @@
-//! `vae-gpu bench`: matmul variants and conv2d directions in GFLOP/s, or (`--step`) full
-//! training steps, with the multi-threaded CPU matmul of the same run as the reference point.
+//! `vae-gpu bench`: the kernel table (every kernel family at three sizes and the networks'
+//! shapes, median of rounds, GFLOP/s or GB/s, the fraction of a given peak), or `bench train`:
+//! whole training steps of stage 1 and stage 2. Both print the multi-threaded CPU matmul of
+//! the same run as the reference point, and `--json` for comparing adapters.
 
-use serde_json::json;
-use vae_gpu::bench::{self, Measurement};
-use vae_gpu::gpu::{ConvVariant, MatmulVariant};
-use vae_gpu::kernels::conv2d::Conv2dConfig;
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+use vae_gpu::bench::{self, Measurement, StepReport};
 use vae_gpu::{Gpu, Result, Selection};
 
-pub fn run(sel: &Selection, json: bool, quick: bool) -> Result<i32> {
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    what: Option<What>,
+    /// One JSON document on stdout instead of the table.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Small shapes and short timing windows (CI's smoke run; the figures are not comparable).
+    #[arg(long, global = true)]
+    quick: bool,
+    /// The adapter's FP32 peak in GFLOP/s (wgpu cannot report it): adds a fraction-of-peak
+    /// column for compute-bound kernels.
+    #[arg(long, global = true, value_parser = positive)]
+    peak_gflops: Option<f64>,
+    /// The adapter's memory bandwidth in GB/s: adds a fraction-of-peak column for
+    /// memory-bound kernels.
+    #[arg(long, global = true, value_parser = positive)]
+    peak_gbps: Option<f64>,
+}
+
+#[derive(Subcommand, Debug)]
+enum What {
+    /// Every kernel (the default).
+    Kernels,
+    /// Whole training steps (forward, backward, Adam) of the stage-1 network on 28×28×1 and the
+    /// stage-2 VAE on 64-d latents: images/s, dispatches and submits per step, host time per
+    /// dispatch, peak device memory.
+    Train {
+        /// Batch size.
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+        batch: u64,
+        /// Timed steps (after two warm-up steps).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=10000))]
+        steps: u64,
+        /// Also break one step down by kernel (GPU timestamps; needs an adapter with them).
+        #[arg(long)]
+        profile: bool,
+    },
+}
+
+fn positive(s: &str) -> std::result::Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("'{s}' is not a positive number")),
+    }
+}
+
+pub fn run(sel: &Selection, mut a: BenchArgs) -> Result<i32> {
     let gpu = Gpu::new(sel)?;
-    let budget = if quick { 0.3 } else { 1.5 };
-    let sizes: &[usize] = if quick {
-        &[256, 512]
-    } else {
-        &[256, 512, 1024]
-    };
-    let mut rows: Vec<(Measurement, f64)> = Vec::new();
-    if !json {
+    // The reference point of this run; its size does not shrink with --quick, so ratios stay
+    // comparable between quick and full runs.
+    let cpu = bench::cpu_matmul(512, 512, 512).gflops();
+    let copy = bench::cpu_copy_gbps(256);
+    let header = json!({
+        "adapter": gpu.info.name, "backend": format!("{:?}", gpu.info.backend),
+        "device_type": format!("{:?}", gpu.info.device_type), "driver": gpu.info.driver_info,
+        "timestamps": gpu.has_timestamps(), "cpu_matmul_gflops": cpu, "cpu_copy_gbps": copy,
+        "peak_gflops": a.peak_gflops, "peak_gbps": a.peak_gbps, "quick": a.quick,
+    });
+    if !a.json {
         println!(
-            "{} ({:?}, {:?}); timestamps: {}",
+            "{} ({:?}, {:?}, {}); timestamps: {}; in this run the CPU's matmul 512³ ran {cpu:.1} GFLOP/s and its memcpy {copy:.1} GB/s",
             gpu.info.name,
             gpu.info.backend,
             gpu.info.device_type,
+            gpu.info.driver_info,
             gpu.has_timestamps()
         );
-        println!(
-            "{:<26} {:<28} {:>10} {:>9}  {:>10}  clock",
-            "kernel", "shape", "GFLOP/s", "ms", "vs CPU"
-        );
     }
-    for &s in sizes {
-        let cpu = bench::cpu_matmul(s, s, s);
-        let cpu_gf = cpu.gflops();
-        let mut ms = vec![cpu];
-        for v in [
-            MatmulVariant::Texture,
-            MatmulVariant::Vec4,
-            MatmulVariant::Blocked,
-            MatmulVariant::Tiled,
-        ] {
-            ms.push(bench::matmul(&gpu, v, s, s, s, budget)?);
-        }
-        for m in ms {
-            print_row(json, &m, cpu_gf);
-            rows.push((m, cpu_gf));
-        }
-    }
-    // The stage-1 network's convolutions at batch 64 (28×28 input).
-    let s2 = Conv2dConfig::new(2, 1);
-    let convs: &[([usize; 4], [usize; 4])] = &[
-        ([64, 1, 28, 28], [64, 1, 4, 4]),
-        ([64, 64, 14, 14], [128, 64, 4, 4]),
-    ];
-    let cpu_gf = rows.last().map_or(f64::NAN, |r| r.1);
-    for (x, w) in convs {
-        for which in ["forward", "grad_input", "grad_weight"] {
-            for variant in [ConvVariant::Direct, ConvVariant::Gemm] {
-                let m = bench::conv(&gpu, variant, which, *x, *w, s2, budget)?;
-                print_row(json, &m, cpu_gf);
-                rows.push((m, cpu_gf));
+    let doc = match a.what.take().unwrap_or(What::Kernels) {
+        What::Kernels => kernels(&gpu, &a, cpu, header)?,
+        What::Train {
+            batch,
+            steps,
+            profile,
+        } => {
+            let (batch, steps) = (batch as usize, steps as usize);
+            let s1 = bench::train_step(&gpu, batch, 28, steps, profile)?;
+            let s2 = bench::stage2_step(&gpu, batch, 64, HIDDEN, steps, profile)?;
+            if !a.json {
+                print_step("stage-1 InfoGAN, 28×28×1", &s1, cpu);
+                print_step("stage-2 MLP VAE, 64-d latents", &s2, cpu);
             }
+            let mut doc = step_json(&s1, cpu);
+            doc["network"] = json!("stage-1 InfoGAN, 28x28x1");
+            doc["stage2"] = step_json(&s2, cpu);
+            doc["stage2"]["network"] =
+                json!("stage-2 MLP VAE, 64-d latents, 3 x 1024 with input skips");
+            merge(header, doc)
         }
-    }
-    if json {
-        let out: Vec<_> = rows
-            .iter()
-            .map(|(m, cpu)| json!({"kernel": m.kernel, "shape": m.shape, "gflops": m.gflops(), "seconds_per_run": m.seconds_per_run, "clock": m.clock, "ratio_vs_cpu_matmul": m.gflops() / cpu}))
-            .collect();
-        let report = json!({"adapter": gpu.info.name, "backend": format!("{:?}", gpu.info.backend), "results": out});
-        println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
     }
     Ok(0)
 }
 
-fn print_row(json: bool, m: &Measurement, cpu_gflops: f64) {
-    if !json {
-        println!(
-            "{:<26} {:<28} {:>10.2} {:>9.3}  {:>9.2}×  {}",
-            m.kernel,
-            m.shape,
-            m.gflops(),
-            m.seconds_per_run * 1e3,
-            m.gflops() / cpu_gflops,
-            m.clock
-        );
+const HIDDEN: usize = vae_gpu::models::stage2::HIDDEN;
+
+fn merge(mut header: Value, doc: Value) -> Value {
+    if let (Some(h), Value::Object(d)) = (header.as_object_mut(), doc) {
+        h.extend(d);
     }
+    header
 }
 
-pub fn run_step(sel: &Selection, json: bool, batch: usize, steps: usize) -> Result<i32> {
-    let gpu = Gpu::new(sel)?;
-    let cpu = bench::cpu_matmul(512, 512, 512);
-    let r = bench::train_step(&gpu, batch, 28, steps)?;
-    let r2 = bench::stage2_step(&gpu, batch, 64, vae_gpu::models::stage2::HIDDEN, steps)?;
-    let ratio = r.gflops() / cpu.gflops();
-    let stage2 = json!({
-        "network": "stage-2 MLP VAE, 64-d latents, 3 x 1024 with input skips",
-        "parameters": r2.parameters, "ms_per_step": r2.seconds_per_step * 1e3,
-        "steps_per_second": 1.0 / r2.seconds_per_step, "gflops": r2.gflops(),
-        "dispatches_per_step": r2.dispatches_per_step, "submits_per_step": r2.submits_per_step,
-        "buffers_created_in_steady_state": r2.buffers_created,
-        "ratio_vs_cpu_matmul": r2.gflops() / cpu.gflops(),
-    });
-    if json {
-        let report = json!({
-            "adapter": gpu.info.name, "backend": format!("{:?}", gpu.info.backend),
-            "network": "stage-1 InfoGAN, 28x28x1", "batch": r.batch, "steps": r.steps,
-            "parameters": r.parameters, "ms_per_step": r.seconds_per_step * 1e3,
-            "images_per_second": r.images_per_second(), "gflops": r.gflops(),
-            "dispatches_per_step": r.dispatches_per_step, "submits_per_step": r.submits_per_step,
-            "buffers_created_in_steady_state": r.buffers_created, "peak_device_bytes": r.peak_bytes,
-            "cpu_matmul_gflops": cpu.gflops(), "ratio_vs_cpu_matmul": ratio,
-            "gpu_seconds_by_kernel": r.profile.iter().map(|(k, s, n)| json!({"entry": k, "seconds": s, "dispatches": n})).collect::<Vec<_>>(),
-            "stage2": stage2,
-        });
-        println!("{}", serde_json::to_string_pretty(&report).expect("json"));
-    } else {
+fn kernels(gpu: &std::sync::Arc<Gpu>, a: &BenchArgs, cpu: f64, header: Value) -> Result<Value> {
+    let host = bench::dispatch_overhead(gpu, if a.quick { 200 } else { 5000 })?;
+    let rows = bench::kernels::suite(gpu, a.quick)?;
+    let frac = |v: f64, peak: Option<f64>| peak.map(|p| v / p);
+    if !a.json {
+        println!("host CPU time to record one dispatch: {:.2} µs", host * 1e6);
         println!(
-            "{} ({:?}, {:?})",
-            gpu.info.name, gpu.info.backend, gpu.info.device_type
+            "{:<46} {:<26} {:>9} {:>9} {:>8} {:>7} {:>8}  clock",
+            "kernel", "shape", "ms", "GFLOP/s", "GB/s", "% peak", "vs CPU"
         );
-        println!(
-            "stage-1 training step, batch {} of 28×28×1, {} parameters, {} timed steps:",
-            r.batch, r.parameters, r.steps
-        );
-        println!(
-            "  {:.1} ms/step, {:.1} images/s",
-            r.seconds_per_step * 1e3,
-            r.images_per_second()
-        );
-        println!("  {:.2} GFLOP/s of conv/matmul work ({:.2} GFLOP/step); {:.2}× the CPU matmul's {:.1} GFLOP/s in this run", r.gflops(), r.flops_per_step / 1e9, ratio, cpu.gflops());
-        println!("  {:.0} dispatches and {:.0} submit(s) per step; {} buffers created while timed; peak device memory {:.1} MiB", r.dispatches_per_step, r.submits_per_step, r.buffers_created, r.peak_bytes as f64 / (1 << 20) as f64);
-        let total: f64 = r.profile.iter().map(|k| k.1).sum();
-        if total > 0.0 {
+        for m in &rows {
+            let (g, b) = (m.gflops(), m.gbps());
+            let peak = if m.flops > 0.0 {
+                frac(g, a.peak_gflops)
+            } else {
+                frac(b, a.peak_gbps)
+            };
             println!(
-                "  GPU time of one step by kernel ({:.1} ms in all):",
-                total * 1e3
+                "{:<46} {:<26} {:>9.3} {:>9} {:>8.2} {:>7} {:>8}  {}",
+                m.kernel,
+                m.shape,
+                m.seconds_per_run * 1e3,
+                if m.flops > 0.0 {
+                    format!("{g:.2}")
+                } else {
+                    "–".into()
+                },
+                b,
+                peak.map_or("–".into(), |p| format!("{:.1}", 100.0 * p)),
+                if m.flops > 0.0 {
+                    format!("{:.2}×", g / cpu)
+                } else {
+                    "–".into()
+                },
+                m.clock
             );
-            for (k, s, n) in r.profile.iter().take(12) {
-                println!(
-                    "    {k:<22} {:>9.1} ms {:>5.1}%  ({n} dispatches)",
-                    s * 1e3,
-                    100.0 * s / total
-                );
-            }
         }
-        println!(
-            "stage-2 training step (64-d latents): {}",
-            r2.line(cpu.gflops())
-        );
     }
-    Ok(0)
+    let results: Vec<Value> = rows.iter().map(|m| row_json(m, a, cpu)).collect();
+    Ok(merge(
+        header,
+        json!({"host_us_per_dispatch": host * 1e6, "results": results}),
+    ))
+}
+
+fn row_json(m: &Measurement, a: &BenchArgs, cpu: f64) -> Value {
+    let compute = m.flops > 0.0;
+    let gflops = compute.then(|| m.gflops());
+    json!({
+        "kernel": m.kernel, "shape": m.shape, "ms": m.seconds_per_run * 1e3,
+        "flops": m.flops, "bytes": m.bytes,
+        "gflops": gflops, "gbps": m.gbps(),
+        "fraction_of_peak_gflops": gflops.zip(a.peak_gflops).map(|(g, p)| g / p),
+        "fraction_of_peak_gbps": a.peak_gbps.map(|p| m.gbps() / p),
+        "ratio_vs_cpu_matmul": gflops.map(|g| g / cpu), "clock": m.clock,
+    })
+}
+
+fn step_json(r: &StepReport, cpu: f64) -> Value {
+    json!({
+        "batch": r.batch, "steps": r.steps, "parameters": r.parameters,
+        "ms_per_step": r.seconds_per_step * 1e3, "steps_per_second": 1.0 / r.seconds_per_step,
+        "images_per_second": r.images_per_second(), "gflops": r.gflops(),
+        "flops_per_step": r.flops_per_step,
+        "dispatches_per_step": r.dispatches_per_step, "submits_per_step": r.submits_per_step,
+        "host_us_per_dispatch": r.host_seconds_per_dispatch * 1e6,
+        "host_wall_us_per_dispatch": r.host_wall_seconds_per_dispatch * 1e6,
+        "buffers_created_in_steady_state": r.buffers_created,
+        "bind_groups_created_in_steady_state": r.bind_groups_created,
+        "peak_device_bytes": r.peak_bytes,
+        "cpu_matmul_gflops": cpu, "ratio_vs_cpu_matmul": r.gflops() / cpu,
+        "gpu_seconds_by_kernel": r.profile.iter().map(|(k, s, n)| json!({"entry": k, "seconds": s, "dispatches": n})).collect::<Vec<_>>(),
+    })
+}
+
+fn print_step(name: &str, r: &StepReport, cpu: f64) {
+    println!(
+        "{name}: batch {}, {} parameters, {} timed steps",
+        r.batch, r.parameters, r.steps
+    );
+    println!(
+        "  {:.1} ms/step, {:.1} images/s; {:.2} GFLOP/s of matmul/conv work ({:.2} GFLOP/step), {:.2}× the CPU matmul",
+        r.seconds_per_step * 1e3,
+        r.images_per_second(),
+        r.gflops(),
+        r.flops_per_step / 1e9,
+        r.gflops() / cpu
+    );
+    println!(
+        "  {:.0} dispatches and {:.0} submit(s) per step; host {:.1} µs CPU ({:.1} µs wall) per dispatch; {} buffers and {} bind groups created while timed; peak device memory {:.1} MiB",
+        r.dispatches_per_step,
+        r.submits_per_step,
+        r.host_seconds_per_dispatch * 1e6,
+        r.host_wall_seconds_per_dispatch * 1e6,
+        r.buffers_created,
+        r.bind_groups_created,
+        r.peak_bytes as f64 / (1 << 20) as f64
+    );
+    let total: f64 = r.profile.iter().map(|k| k.1).sum();
+    if total > 0.0 {
+        println!(
+            "  GPU time of one step by kernel ({:.1} ms in all):",
+            total * 1e3
+        );
+        for (k, s, n) in &r.profile {
+            println!(
+                "    {k:<28} {:>9.2} ms {:>5.1}%  ({n} dispatches)",
+                s * 1e3,
+                100.0 * s / total
+            );
+        }
+    }
 }

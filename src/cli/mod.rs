@@ -68,25 +68,9 @@ enum Command {
         #[arg(long)]
         filter: Option<String>,
     },
-    /// Benchmark matmul and conv2d kernels (GFLOP/s), or a training step (--step), with a CPU
-    /// reference from the same run.
-    Bench {
-        #[arg(long)]
-        json: bool,
-        /// Fewer sizes and shorter timing windows.
-        #[arg(long)]
-        quick: bool,
-        /// Instead: time full training steps (forward, backward, Adam) of the stage-1
-        /// network on 28×28×1 inputs.
-        #[arg(long)]
-        step: bool,
-        /// Batch size for --step.
-        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
-        batch: u64,
-        /// Timed steps for --step (after two warm-up steps).
-        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=10000))]
-        steps: u64,
-    },
+    /// Benchmark every kernel (GFLOP/s, GB/s, fraction of peak) or, with `bench train`, whole
+    /// training steps of stage 1 and stage 2; each against the CPU matmul of the same run.
+    Bench(bench::BenchArgs),
 }
 
 pub fn run() -> Result<i32> {
@@ -105,13 +89,6 @@ pub fn run() -> Result<i32> {
         Command::TrainClassifier(a) => classifier::run(&sel, a),
         Command::Info { json } => info::run(&sel, json),
         Command::Check { json, full, filter } => check::run(&sel, json, full, filter.as_deref()),
-        Command::Bench {
-            json,
-            step: true,
-            batch,
-            steps,
-            ..
-        } => bench::run_step(&sel, json, batch as usize, steps as usize),
-        Command::Bench { json, quick, .. } => bench::run(&sel, json, quick),
+        Command::Bench(a) => bench::run(&sel, a),
     }
 }

@@ -511,5 +511,9 @@ pub fn evaluate(gpu: &Arc<Gpu>, dir: &Path, opts: &Options) -> Result<Value> {
     })?;
     doc["frechet"] = frechet(gpu, &run, steps1, steps2.is_some(), opts)?;
     files::write_atomic(&dir.join(files::EVAL), format!("{doc:#}\n").as_bytes())?;
+    drop(run);
+    // The evaluation's batches and matrices are not needed by what follows (the next run of a
+    // reproduction, a report): give their memory back.
+    gpu.trim()?;
     Ok(doc)
 }

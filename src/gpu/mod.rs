@@ -2,15 +2,16 @@
 //! pipeline cache, and a recorder that batches many dispatches into one submit.
 
 pub mod adapter;
+mod kernel;
 pub mod pool;
+mod recorder;
 pub mod shaders;
 mod timer;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 pub use adapter::Selection;
-pub use pool::{Kind, PoolStats, PooledBuffer, PooledTexture};
+pub use pool::{FirstWrite, PoolStats, PooledBuffer, PooledTexture};
 pub use timer::Timing;
 
 use crate::error::{Error, Result};
@@ -90,6 +91,10 @@ pub struct Tuning {
 
 struct Recorder {
     encoder: Option<wgpu::CommandEncoder>,
+    /// The compute pass every untimed dispatch goes into, until a copy or the submit.
+    pass: Option<wgpu::ComputePass<'static>>,
+    uniforms: recorder::UniformRing,
+    bind_groups: recorder::BindGroups,
     dispatches: u64,
     submits: u64,
     timing: Option<timer::Recording>,
@@ -106,7 +111,7 @@ pub struct Gpu {
     pub adapter_features: wgpu::Features,
     pub tuning: Mutex<Tuning>,
     pool: Arc<pool::Pool>,
-    pipelines: Mutex<HashMap<String, Arc<wgpu::ComputePipeline>>>,
+    kernels: Mutex<kernel::Kernels>,
     recorder: Mutex<Recorder>,
     device_error: Arc<Mutex<Option<String>>>,
     poison: std::sync::atomic::AtomicBool,
@@ -183,9 +188,12 @@ impl Gpu {
                 vec4_block: (2, 2),
             }),
             pool: Arc::new(pool::Pool::default()),
-            pipelines: Mutex::new(HashMap::new()),
+            kernels: Mutex::new(kernel::Kernels::default()),
             recorder: Mutex::new(Recorder {
                 encoder: None,
+                pass: None,
+                uniforms: Default::default(),
+                bind_groups: Default::default(),
                 dispatches: 0,
                 submits: 0,
                 timing: None,
@@ -220,18 +228,33 @@ impl Gpu {
         self.poison.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    pub fn alloc(&self, kind: Kind, bytes: u64) -> Result<PooledBuffer> {
+    /// A storage buffer of at least `bytes`; `first` says whether a recorded command or the
+    /// host writes it first (see `pool`).
+    pub fn alloc(&self, bytes: u64, first: FirstWrite) -> Result<PooledBuffer> {
         let max = self.device.limits().max_storage_buffer_binding_size;
         if bytes > max {
             return Err(Error::Device(format!(
                 "a buffer of {bytes} bytes exceeds this adapter's limit of {max} bytes per binding"
             )));
         }
-        Ok(self.pool.get(&self.device, kind, bytes))
+        Ok(self.pool.get(&self.device, bytes, first))
+    }
+
+    /// Ends a phase (encoding a dataset, an evaluation): submits, waits, and gives the pool's
+    /// idle memory back to the device. Returns the bytes given back.
+    pub fn trim(&self) -> Result<u64> {
+        self.sync()?;
+        self.recorder.lock().unwrap().bind_groups.clear();
+        Ok(self.pool.trim())
     }
 
     pub fn pool_stats(&self) -> PoolStats {
         self.pool.stats()
+    }
+
+    /// Bind groups created since the device opened: flat once a loop's buffers are pooled.
+    pub fn bind_groups_created(&self) -> u64 {
+        self.recorder.lock().unwrap().bind_groups.created
     }
 
     /// (dispatches recorded, submits made) since the device opened.
@@ -240,78 +263,59 @@ impl Gpu {
         (r.dispatches, r.submits)
     }
 
-    fn pipeline(
-        &self,
-        shader: &'static str,
-        entry: &'static str,
-        consts: &[(&'static str, u32)],
-    ) -> Result<Arc<wgpu::ComputePipeline>> {
-        let mut key = format!("{shader}:{entry}");
-        for (k, v) in consts {
-            key += &format!(":{k}={v}");
-        }
-        if let Some(p) = self.pipelines.lock().unwrap().get(&key) {
-            return Ok(Arc::clone(p));
-        }
-        let (file, src) = shaders::lookup(shader)?;
-        let src = shaders::specialize(file, &src, consts)?;
-        shaders::validate(file, &src)?;
-        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = self
-            .device
-            .create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(file),
-                source: wgpu::ShaderSource::Wgsl(src.into()),
-            });
-        let pipeline = self
-            .device
-            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(&key),
-                layout: None,
-                module: &module,
-                entry_point: Some(entry),
-                compilation_options: Default::default(),
-                cache: None,
-            });
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::Shader {
-                file,
-                message: format!("entry point {entry}: {e}"),
-            });
-        }
-        let p = Arc::new(pipeline);
-        self.pipelines.lock().unwrap().insert(key, Arc::clone(&p));
-        Ok(p)
-    }
-
-    /// Records one kernel launch into the open command encoder (nothing is submitted).
+    /// Records one kernel launch into the open compute pass (nothing is submitted).
     pub fn dispatch(&self, d: &Dispatch) -> Result<()> {
-        let pipeline = self.pipeline(d.shader, d.entry, d.consts)?;
-        let uniform = self.alloc(Kind::Uniform, d.params.len().max(16) as u64)?;
-        self.queue.write_buffer(uniform.raw(), 0, d.params);
-        let mut entries = vec![wgpu::BindGroupEntry {
-            binding: 0,
-            resource: uniform.raw().as_entire_binding(),
-        }];
-        for (i, b) in d.buffers.iter().enumerate() {
-            entries.push(wgpu::BindGroupEntry {
-                binding: 1 + i as u32,
-                resource: b.as_entire_binding(),
-            });
+        let key = kernel::Key::new(d.shader, d.entry, d.consts)?;
+        let kernel = self.kernels.lock().unwrap().get(&self.device, &key)?;
+        let slots = &kernel.layout.slots;
+        let n = d.buffers.len() + d.textures.len();
+        let textures_last = slots
+            .iter()
+            .enumerate()
+            .all(|(i, s)| (*s == shaders::Slot::Texture) == (i >= d.buffers.len()));
+        if n != slots.len() || !textures_last || n > recorder::MAX_BINDINGS {
+            return Err(Error::Device(format!(
+                "{}:{} binds {slots:?}, given {} buffers and {} textures",
+                d.shader,
+                d.entry,
+                d.buffers.len(),
+                d.textures.len()
+            )));
         }
-        for (i, t) in d.textures.iter().enumerate() {
-            entries.push(wgpu::BindGroupEntry {
-                binding: 1 + (d.buffers.len() + i) as u32,
-                resource: wgpu::BindingResource::TextureView(t),
-            });
+        if d.params.len() as u64 > kernel::PARAMS_SLOT {
+            return Err(Error::Device(format!(
+                "{}:{} has {} bytes of parameters, more than a {}-byte slot",
+                d.shader,
+                d.entry,
+                d.params.len(),
+                kernel::PARAMS_SLOT
+            )));
         }
-        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: None,
-            layout: &pipeline.get_bind_group_layout(0),
-            entries: &entries,
-        });
         let mut rec = self.recorder.lock().unwrap();
         let rec = &mut *rec;
+        let (slab, offset) = rec.uniforms.push(&self.device, &self.queue, d.params);
+        let mut resources: [Option<recorder::Resource>; recorder::MAX_BINDINGS] =
+            Default::default();
+        let all = d
+            .buffers
+            .iter()
+            .map(|b| recorder::Resource::Buffer((*b).clone()))
+            .chain(
+                d.textures
+                    .iter()
+                    .map(|t| recorder::Resource::Texture((*t).clone())),
+            );
+        for (slot, r) in resources.iter_mut().zip(all) {
+            *slot = Some(r);
+        }
+        let bind_key = recorder::BindKey {
+            layout: kernel.layout.id,
+            slab,
+            resources,
+        };
+        let bind_group = rec
+            .bind_groups
+            .get(&self.device, &kernel.layout, &rec.uniforms, bind_key);
         let encoder = rec.encoder.get_or_insert_with(|| {
             self.device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -322,18 +326,42 @@ impl Gpu {
             .timing
             .as_mut()
             .and_then(|t| t.next_pass((d.shader, d.entry)));
-        {
+        if timestamp_writes.is_some() {
+            // A timed dispatch gets a pass of its own, bracketed by its timestamps.
+            rec.pass = None;
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some(d.entry),
                 timestamp_writes,
             });
-            pass.set_pipeline(&pipeline);
-            pass.set_bind_group(0, &bind_group, &[]);
+            pass.set_pipeline(&kernel.pipeline);
+            pass.set_bind_group(0, bind_group, &[offset]);
+            pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
+        } else {
+            let pass = rec.pass.get_or_insert_with(|| {
+                encoder
+                    .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: Some("vae-gpu"),
+                        timestamp_writes: None,
+                    })
+                    .forget_lifetime()
+            });
+            pass.set_pipeline(&kernel.pipeline);
+            pass.set_bind_group(0, bind_group, &[offset]);
             pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
         }
         rec.dispatches += 1;
-        // `uniform` drops here into the pool's pending list: reused only after the submit.
         Ok(())
+    }
+
+    /// The encoder, with the open compute pass ended, for a copy.
+    fn encoder_for_copy<'a>(&self, rec: &'a mut Recorder) -> &'a mut wgpu::CommandEncoder {
+        rec.pass = None;
+        rec.encoder.get_or_insert_with(|| {
+            self.device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("vae-gpu"),
+                })
+        })
     }
 
     /// Records a buffer-to-buffer copy.
@@ -346,13 +374,8 @@ impl Gpu {
         bytes: u64,
     ) {
         let mut rec = self.recorder.lock().unwrap();
-        let encoder = rec.encoder.get_or_insert_with(|| {
-            self.device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("vae-gpu"),
-                })
-        });
-        encoder.copy_buffer_to_buffer(src, src_off, dst, dst_off, bytes);
+        self.encoder_for_copy(&mut rec)
+            .copy_buffer_to_buffer(src, src_off, dst, dst_off, bytes);
     }
 
     /// Records a copy of a dense row-major [rows, cols] f32 matrix at byte `offset` of `src`
@@ -368,13 +391,7 @@ impl Gpu {
         let (w, h) = (cols / 4, rows);
         let tex = self.pool.texture(&self.device, w, h);
         let mut rec = self.recorder.lock().unwrap();
-        let encoder = rec.encoder.get_or_insert_with(|| {
-            self.device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("vae-gpu"),
-                })
-        });
-        encoder.copy_buffer_to_texture(
+        self.encoder_for_copy(&mut rec).copy_buffer_to_texture(
             wgpu::TexelCopyBufferInfo {
                 buffer: src,
                 layout: wgpu::TexelCopyBufferLayout {
@@ -396,12 +413,14 @@ impl Gpu {
     /// Submits everything recorded so far as one command buffer.
     pub fn flush(&self) -> Result<()> {
         let mut rec = self.recorder.lock().unwrap();
+        rec.pass = None;
+        rec.uniforms.finish(&self.queue);
         if let Some(enc) = rec.encoder.take() {
             rec.last = Some(self.queue.submit([enc.finish()]));
             rec.submits += 1;
         }
         drop(rec);
-        self.pool.release_pending();
+        self.pool.submitted();
         self.check_errors()
     }
 

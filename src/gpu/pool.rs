@@ -1,18 +1,26 @@
 //! Buffer pool. A steady-state loop (same shapes every step) allocates nothing
-//! new: freed buffers are kept by (usage, size) and handed out again.
+//! new: freed buffers are kept by size and handed out again.
 //!
-//! A buffer freed while commands that use it are still being recorded must not
-//! be reused before those commands are submitted: `queue.write_buffer` lands at
-//! the *start* of the next submit, ahead of commands already recorded. So a
-//! freed buffer waits in `pending` until `Gpu::flush` submits, then becomes free.
+//! A buffer freed while commands that use it are still being recorded goes to
+//! `recycled`. The next tensor a kernel writes may take it at once: recorded
+//! commands run in order, so its new writes land after its old reads. A host
+//! upload may not: `queue.write_buffer` lands at the *start* of the next submit,
+//! ahead of the commands already recorded. So uploads take only buffers from
+//! `free`, and `recycled` joins `free` when `Gpu::flush` submits. A step's
+//! activations and temporaries thus share memory instead of all coexisting.
+//!
+//! Each size hands out its lowest-numbered idle buffer: the same sequence of
+//! requests from the same idle set gets the same buffers, so a training loop's
+//! steps bind identical buffers and the runtime's bind-group cache always hits.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Kind {
-    Storage,
-    Uniform,
+/// Who writes a buffer first: a recorded command, or the host (`write_buffer`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FirstWrite {
+    Device,
+    Host,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -21,19 +29,25 @@ pub struct PoolStats {
     pub created: u64,
     /// Requests served from the free list.
     pub reused: u64,
-    /// Bytes of all buffers the pool owns (live and free).
+    /// Requests served from buffers freed earlier in the same recording.
+    pub recycled: u64,
+    /// Bytes of all buffers and textures the pool owns (live and free).
     pub bytes: u64,
     /// The largest `bytes` seen.
     pub peak_bytes: u64,
 }
 
+/// Idle buffers of one size, by creation number.
+type Idle = HashMap<u64, BTreeMap<u64, wgpu::Buffer>>;
+
 #[derive(Default)]
 struct State {
-    free: HashMap<(Kind, u64), Vec<wgpu::Buffer>>,
+    free: Idle,
+    recycled: Idle,
+    next_id: u64,
     /// rgba32float textures by (width, height): written only by recorded copies, so one
     /// returned after its dispatch is recorded can be reused by the next at once.
     textures: HashMap<(u32, u32), Vec<(wgpu::Texture, wgpu::TextureView)>>,
-    pending: Vec<((Kind, u64), wgpu::Buffer)>,
     stats: PoolStats,
 }
 
@@ -56,7 +70,8 @@ fn size_class(bytes: u64) -> u64 {
 /// A pooled buffer: returned to the pool's pending list when dropped.
 pub struct PooledBuffer {
     buffer: Option<wgpu::Buffer>,
-    key: (Kind, u64),
+    id: u64,
+    size: u64,
     pool: Arc<Pool>,
 }
 
@@ -69,7 +84,8 @@ impl PooledBuffer {
 impl Drop for PooledBuffer {
     fn drop(&mut self) {
         if let Some(b) = self.buffer.take() {
-            self.pool.state.lock().unwrap().pending.push((self.key, b));
+            let mut st = self.pool.state.lock().unwrap();
+            st.recycled.entry(self.size).or_default().insert(self.id, b);
         }
     }
 }
@@ -142,48 +158,70 @@ impl Pool {
         }
     }
 
-    pub fn get(self: &Arc<Self>, device: &wgpu::Device, kind: Kind, bytes: u64) -> PooledBuffer {
-        let key = (kind, size_class(bytes));
+    pub fn get(
+        self: &Arc<Self>,
+        device: &wgpu::Device,
+        bytes: u64,
+        first: FirstWrite,
+    ) -> PooledBuffer {
+        let size = size_class(bytes);
         let mut st = self.state.lock().unwrap();
-        let buffer = match st.free.get_mut(&key).and_then(|v| v.pop()) {
-            Some(b) => {
-                st.stats.reused += 1;
-                b
-            }
-            None => {
-                st.stats.created += 1;
-                st.stats.bytes += key.1;
-                st.stats.peak_bytes = st.stats.peak_bytes.max(st.stats.bytes);
-                let usage = match kind {
-                    Kind::Storage => {
-                        wgpu::BufferUsages::STORAGE
-                            | wgpu::BufferUsages::COPY_SRC
-                            | wgpu::BufferUsages::COPY_DST
-                    }
-                    Kind::Uniform => wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-                };
-                device.create_buffer(&wgpu::BufferDescriptor {
-                    label: None,
-                    size: key.1,
-                    usage,
-                    mapped_at_creation: false,
-                })
-            }
+        let st = &mut *st;
+        let recycled = match first {
+            FirstWrite::Device => st.recycled.get_mut(&size).and_then(|v| v.pop_first()),
+            FirstWrite::Host => None,
+        };
+        let (id, buffer) = if let Some(b) = recycled {
+            st.stats.recycled += 1;
+            b
+        } else if let Some(b) = st.free.get_mut(&size).and_then(|v| v.pop_first()) {
+            st.stats.reused += 1;
+            b
+        } else {
+            st.stats.created += 1;
+            st.next_id += 1;
+            st.stats.bytes += size;
+            st.stats.peak_bytes = st.stats.peak_bytes.max(st.stats.bytes);
+            let b = device.create_buffer(&wgpu::BufferDescriptor {
+                label: None,
+                size,
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_SRC
+                    | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            (st.next_id, b)
         };
         PooledBuffer {
             buffer: Some(buffer),
-            key,
+            id,
+            size,
             pool: Arc::clone(self),
         }
     }
 
-    /// Called right after a submit: buffers freed before it may be reused now.
-    pub fn release_pending(&self) {
+    /// Called right after a submit: buffers freed before it may take uploads now.
+    pub fn submitted(&self) {
         let mut st = self.state.lock().unwrap();
-        let pending = std::mem::take(&mut st.pending);
-        for (key, b) in pending {
-            st.free.entry(key).or_default().push(b);
+        let recycled = std::mem::take(&mut st.recycled);
+        for (size, mut bufs) in recycled {
+            st.free.entry(size).or_default().append(&mut bufs);
         }
+    }
+
+    /// Destroys every idle buffer and texture (the end of a phase: the shapes that follow
+    /// differ); returns the bytes given back. Call right after a submit.
+    pub fn trim(&self) -> u64 {
+        let mut st = self.state.lock().unwrap();
+        let mut freed = 0;
+        for (size, bufs) in st.free.drain() {
+            freed += size * bufs.len() as u64;
+        }
+        for ((w, h), texs) in st.textures.drain() {
+            freed += w as u64 * h as u64 * 16 * texs.len() as u64;
+        }
+        st.stats.bytes -= freed;
+        freed
     }
 
     pub fn stats(&self) -> PoolStats {

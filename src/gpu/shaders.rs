@@ -184,12 +184,12 @@ pub fn specialize(file: &'static str, src: &str, consts: &[(&str, u32)]) -> Resu
 }
 
 /// Parses and validates WGSL with naga; the error names the file, line and column.
-pub fn validate(file: &'static str, src: &str) -> Result<()> {
+pub fn validate(file: &'static str, src: &str) -> Result<(naga::Module, naga::valid::ModuleInfo)> {
     let module = naga::front::wgsl::parse_str(src).map_err(|e| Error::Shader {
         file,
         message: e.emit_to_string_with_path(src, file),
     })?;
-    naga::valid::Validator::new(
+    let info = naga::valid::Validator::new(
         naga::valid::ValidationFlags::all(),
         naga::valid::Capabilities::empty(),
     )
@@ -198,5 +198,88 @@ pub fn validate(file: &'static str, src: &str) -> Result<()> {
         file,
         message: e.emit_to_string_with_path(src, file),
     })?;
-    Ok(())
+    Ok((module, info))
+}
+
+/// How a kernel uses one of its bindings after the uniform parameters at binding 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Slot {
+    /// `var<storage, read>`
+    Read,
+    /// `var<storage, read_write>`
+    ReadWrite,
+    /// `texture_2d<f32>`, read with `textureLoad` only.
+    Texture,
+}
+
+/// The slots of bindings 1, 2, ... that `entry` uses, read from the validated module: what its
+/// bind-group layout must declare. Every kernel takes its parameters at binding 0 (the layout
+/// always has it) and then buffers before textures at consecutive bindings, as `Dispatch`
+/// passes them; a shader that skips a binding or puts a texture first is refused.
+pub fn signature(
+    file: &'static str,
+    module: &naga::Module,
+    info: &naga::valid::ModuleInfo,
+    entry: &str,
+) -> Result<Vec<Slot>> {
+    let err = |message: String| Error::Shader { file, message };
+    let index = module
+        .entry_points
+        .iter()
+        .position(|e| e.name == entry)
+        .ok_or_else(|| err(format!("has no entry point {entry}")))?;
+    let uses = info.get_entry_point(index);
+    let mut used: Vec<(u32, Slot)> = Vec::new();
+    for (handle, var) in module.global_variables.iter() {
+        let Some(b) = &var.binding else { continue };
+        if uses[handle].is_empty() || (b.group == 0 && b.binding == 0) {
+            continue;
+        }
+        let slot = match (&var.space, &module.types[var.ty].inner) {
+            (naga::AddressSpace::Storage { access }, _) => {
+                if access.contains(naga::StorageAccess::STORE) {
+                    Slot::ReadWrite
+                } else {
+                    Slot::Read
+                }
+            }
+            (
+                naga::AddressSpace::Handle,
+                naga::TypeInner::Image {
+                    dim: naga::ImageDimension::D2,
+                    arrayed: false,
+                    class:
+                        naga::ImageClass::Sampled {
+                            kind: naga::ScalarKind::Float,
+                            multi: false,
+                        },
+                },
+            ) => Slot::Texture,
+            _ => {
+                return Err(err(format!(
+                    "{entry}: binding {} is neither a storage buffer nor a texture_2d<f32>",
+                    b.binding
+                )))
+            }
+        };
+        if b.group != 0 {
+            return Err(err(format!("{entry}: uses bind group {}", b.group)));
+        }
+        used.push((b.binding, slot));
+    }
+    used.sort_by_key(|u| u.0);
+    for (i, &(binding, slot)) in used.iter().enumerate() {
+        if binding != 1 + i as u32 {
+            return Err(err(format!(
+                "{entry}: uses binding {binding} but not binding {}",
+                1 + i
+            )));
+        }
+        if slot != Slot::Texture && i > 0 && used[i - 1].1 == Slot::Texture {
+            return Err(err(format!(
+                "{entry}: buffer at binding {binding} after a texture"
+            )));
+        }
+    }
+    Ok(used.into_iter().map(|u| u.1).collect())
 }

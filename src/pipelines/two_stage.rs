@@ -47,12 +47,15 @@ pub fn encode_data(run: &Run, steps1: u64) -> Result<(Tensor, Tensor)> {
     let (c, side) = (data.channels, data.side);
     let gpu = s.store.gpu();
     let mut host = Vec::new();
-    s.with_debiased_bn(steps1, || {
+    let latents = s.with_debiased_bn(steps1, || {
         generate::encode_batches(&s.vae, &s.store, data.len(), ENCODE_BATCH, |start, len| {
             data.gather(&(start..start + len).collect::<Vec<_>>(), &mut host);
             Tensor::from_slice(gpu, &host, &[len, c, side, side])
         })
-    })
+    })?;
+    // Stage 2 allocates other shapes: the encoder's batch activations go back to the device.
+    gpu.trim()?;
+    Ok(latents)
 }
 
 /// Trains stage 2 of `run` in `dir` on the latents of stage 1 after `steps1` steps,

@@ -7,7 +7,7 @@ pub mod shape;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::gpu::{Gpu, Kind, PooledBuffer};
+use crate::gpu::{FirstWrite, Gpu, PooledBuffer};
 pub use shape::{broadcast_shapes, contiguous_strides, numel};
 
 #[derive(Clone)]
@@ -29,9 +29,9 @@ impl std::fmt::Debug for Tensor {
 pub const POISON_BITS: u32 = 0x7fc0_dead;
 
 impl Tensor {
-    fn alloc(gpu: &Arc<Gpu>, shape: &[usize]) -> Result<Tensor> {
+    fn alloc(gpu: &Arc<Gpu>, shape: &[usize], first: FirstWrite) -> Result<Tensor> {
         let bytes = (numel(shape).max(1) * 4) as u64;
-        let buf = Arc::new(gpu.alloc(Kind::Storage, bytes)?);
+        let buf = Arc::new(gpu.alloc(bytes, first)?);
         Ok(Tensor {
             gpu: Arc::clone(gpu),
             buf,
@@ -43,7 +43,7 @@ impl Tensor {
 
     /// Uninitialised contiguous tensor (NaN-filled when the device is in poison mode).
     pub fn empty(gpu: &Arc<Gpu>, shape: &[usize]) -> Result<Tensor> {
-        let t = Tensor::alloc(gpu, shape)?;
+        let t = Tensor::alloc(gpu, shape, FirstWrite::Device)?;
         if gpu.poison() {
             crate::kernels::fill::fill_bits(&t, POISON_BITS)?;
         }
@@ -63,7 +63,7 @@ impl Tensor {
         }
         // Not `empty`: a poison fill is a recorded command, and `write_buffer` lands
         // before recorded commands, so the fill would overwrite the upload.
-        let t = Tensor::alloc(gpu, shape)?;
+        let t = Tensor::alloc(gpu, shape, FirstWrite::Host)?;
         if !data.is_empty() {
             gpu.queue
                 .write_buffer(t.buf.raw(), 0, bytemuck::cast_slice(data));
