@@ -9,7 +9,11 @@
 //                   bn_backward_coef   coef = [k1; k0; kx] with k1 = γ·invstd and, in training,
 //                                      k0 = −k1·dβ/M, kx = −k1·dγ/M (eval: 0, 0)
 //                   bn_backward_dx     dx = k1·dy + k0 + kx·xhat
-// Bindings per entry (1..4): see each function. One workgroup per channel for reductions.
+// Bindings per entry (1..4): see each function. The reductions come in two forms: one
+// workgroup per channel with a tree sum (bn_stats, bn_backward_reduce), and one invocation per
+// channel summing in order with no barrier (the _seq entries), which the host picks where
+// barriers cost more than the parallelism within a channel gives (CPU rasterisers with enough
+// channels to fill the cores, and any adapter when a channel has few values).
 
 struct Params {
     n: u32, c: u32, inner: u32, update: u32,
@@ -60,6 +64,41 @@ fn bn_stats(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
             b3[c] = p.momentum * b3[c] + (1.0 - p.momentum) * mean;
             b4[c] = p.momentum * b4[c] + (1.0 - p.momentum) * unbiased;
         }
+    }
+}
+
+// bn_stats with one invocation per channel, summing in order (no barrier).
+@compute @workgroup_size(64)
+fn bn_stats_seq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(local_invocation_index) lid: u32) {
+    let c = channel(wid, nwg) * 64u + lid;
+    if (c >= p.c) {
+        return;
+    }
+    let m = p.n * p.inner;
+    var s = 0.0;
+    for (var n = 0u; n < p.n; n += 1u) {
+        let base = (n * p.c + c) * p.inner;
+        for (var k = 0u; k < p.inner; k += 1u) {
+            s += b1[base + k];
+        }
+    }
+    let mean = s / f32(m);
+    var q = 0.0;
+    for (var n = 0u; n < p.n; n += 1u) {
+        let base = (n * p.c + c) * p.inner;
+        for (var k = 0u; k < p.inner; k += 1u) {
+            let d = b1[base + k] - mean;
+            q += d * d;
+        }
+    }
+    let var_ = q / f32(m);
+    b2[c] = mean;
+    b2[p.c + c] = 1.0 / sqrt(var_ + p.eps);
+    if (p.update == 1u) {
+        let unbiased = var_ * f32(m) / f32(max(m, 2u) - 1u);
+        b3[c] = p.momentum * b3[c] + (1.0 - p.momentum) * mean;
+        b4[c] = p.momentum * b4[c] + (1.0 - p.momentum) * unbiased;
     }
 }
 
@@ -120,6 +159,29 @@ fn bn_backward_reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgr
         b3[c] = dg;
         b3[p.c + c] = db;
     }
+}
+
+// bn_backward_reduce with one invocation per channel, summing in order (no barrier).
+@compute @workgroup_size(64)
+fn bn_backward_reduce_seq(@builtin(workgroup_id) wid: vec3<u32>,
+                          @builtin(num_workgroups) nwg: vec3<u32>,
+                          @builtin(local_invocation_index) lid: u32) {
+    let c = channel(wid, nwg) * 64u + lid;
+    if (c >= p.c) {
+        return;
+    }
+    var sg = 0.0;
+    var sb = 0.0;
+    for (var n = 0u; n < p.n; n += 1u) {
+        let base = (n * p.c + c) * p.inner;
+        for (var k = 0u; k < p.inner; k += 1u) {
+            let i = base + k;
+            sg += b2[i] * b1[i];
+            sb += b2[i];
+        }
+    }
+    b3[c] = sg;
+    b3[p.c + c] = sb;
 }
 
 // b1 = stats, b2 = gamma, b3 = dgb, b4 = coef (out, [3, C]). One invocation per channel.

@@ -5,6 +5,9 @@
 //                  pass of a whole-tensor sum (the second is reduce_axis over the partials).
 //   reduce_channel: in viewed as [outer, r, inner] -> out[j] = scale * sum over outer and inner
 //                  for each j < r (the bias gradient: a sum over all but the channel dim).
+//   reduce_channel_seq: the same with one invocation per channel summing in order, no barrier
+//                  (picked by the host where barriers cost more than they give: see
+//                  batchnorm.wgsl).
 // Bindings: 0 params, 1 in, 2 out.
 
 struct Params {
@@ -53,6 +56,23 @@ fn reduce_chunks(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     if (lid == 0u) {
         out[g] = p.scale * total;
     }
+}
+
+@compute @workgroup_size(64)
+fn reduce_channel_seq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                      @builtin(local_invocation_index) lid: u32) {
+    let c = (wid.y * nwg.x + wid.x) * 64u + lid;
+    if (c >= p.r) {
+        return;
+    }
+    var acc = 0.0;
+    for (var o = 0u; o < p.outer; o += 1u) {
+        let base = p.in_off + (o * p.r + c) * p.inner;
+        for (var k = 0u; k < p.inner; k += 1u) {
+            acc += src[base + k];
+        }
+    }
+    out[c] = p.scale * acc;
 }
 
 @compute @workgroup_size(256)

@@ -3,9 +3,9 @@
 //! eval mode uses the running averages. The forward keeps `xhat` and `stats` for backward.
 
 use super::channel::{channel_dims, expect_channels};
-use super::{dense, fits_u32, groups_for, Params};
+use super::{dense, fits_u32, groups_for, per_channel_launch, Params};
 use crate::error::{Error, Result};
-use crate::gpu::{grid, Dispatch};
+use crate::gpu::Dispatch;
 use crate::tensor::Tensor;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -149,8 +149,9 @@ pub fn batch_norm_train(
     let (x, gamma, beta) = (dense(x)?, dense(gamma)?, dense(beta)?);
     let p = params(n, c, inner, true, cfg, true);
     let stats = Tensor::empty(x.gpu(), &[2, c])?;
+    let (entry, groups) = per_channel_launch(x.gpu(), c, n * inner, "bn_stats", "bn_stats_seq");
     launch(
-        "bn_stats",
+        entry,
         &x,
         &p,
         &[
@@ -159,7 +160,7 @@ pub fn batch_norm_train(
             running_mean.buffer(),
             running_var.buffer(),
         ],
-        grid(c as u32, 1),
+        groups,
     )?;
     normalize_affine(&x, stats, &gamma, &beta, &p, true)
 }
@@ -219,12 +220,19 @@ pub fn batch_norm_backward(
     let dgb = Tensor::empty(dy.gpu(), &[2, c])?;
     let coef = Tensor::empty(dy.gpu(), &[3, c])?;
     let dx = Tensor::empty(dy.gpu(), dy.shape())?;
-    launch(
+    let (entry, groups) = per_channel_launch(
+        dy.gpu(),
+        c,
+        n * inner,
         "bn_backward_reduce",
+        "bn_backward_reduce_seq",
+    );
+    launch(
+        entry,
         &dy,
         &p,
         &[fwd.xhat.buffer(), dy.buffer(), dgb.buffer()],
-        grid(c as u32, 1),
+        groups,
     )?;
     launch(
         "bn_backward_coef",

@@ -2,9 +2,9 @@
 //! runs reduce.wgsl's `reduce_channel`.
 //! Tensors are [N, C] or [N, C, H, W]; "inner" is H·W (1 for [N, C]).
 
-use super::{dense, fits_u32, groups_for, Params};
+use super::{dense, fits_u32, groups_for, per_channel_launch, Params};
 use crate::error::{Error, Result};
-use crate::gpu::{grid, Dispatch};
+use crate::gpu::Dispatch;
 use crate::tensor::Tensor;
 
 /// (N, C, inner) of a [N, C, ...] tensor.
@@ -58,14 +58,21 @@ pub fn channel_sum(x: &Tensor) -> Result<Tensor> {
     let x = dense(x)?;
     let out = Tensor::empty(x.gpu(), &[c])?;
     if c > 0 {
+        let (entry, groups) = per_channel_launch(
+            x.gpu(),
+            c,
+            n * inner,
+            "reduce_channel",
+            "reduce_channel_seq",
+        );
         x.gpu().dispatch(&Dispatch {
             shader: "reduce",
-            entry: "reduce_channel",
+            entry,
             consts: &[],
             params: &Params::default().u(n).u(c).u(inner).u(0).f(1.0).bytes(),
             buffers: &[x.buffer(), out.buffer()],
             textures: &[],
-            groups: grid(c as u32, 1),
+            groups,
         })?;
     }
     Ok(out)

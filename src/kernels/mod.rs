@@ -88,6 +88,30 @@ pub(crate) fn expect_rank(op: &'static str, what: &str, t: &Tensor, rank: usize)
     Ok(())
 }
 
+/// Whether a per-channel reduction over `c` channels of `m` values each runs as one invocation
+/// per channel summing in order (the `_seq` entries: no barrier, workgroups of 64) rather than
+/// one workgroup per channel with a tree sum. On CPU rasterisers a barrier suspends every
+/// 8-lane chunk of the workgroup, so in-order sums win once 128 channels give each core a
+/// workgroup; on any adapter they win when a channel has too few values to fill a workgroup.
+fn per_channel_in_order(gpu: &crate::Gpu, c: usize, m: usize) -> bool {
+    (gpu.info.device_type == wgpu::DeviceType::Cpu && c >= 128) || m <= 256
+}
+
+/// Workgroups and entry point of a per-channel reduction (see `per_channel_in_order`).
+pub(crate) fn per_channel_launch(
+    gpu: &crate::Gpu,
+    c: usize,
+    m: usize,
+    tree: &'static str,
+    in_order: &'static str,
+) -> (&'static str, [u32; 3]) {
+    if per_channel_in_order(gpu, c, m) {
+        (in_order, groups_for(c, 64))
+    } else {
+        (tree, crate::gpu::grid(c as u32, 1))
+    }
+}
+
 /// Workgroups for `n` items at `per_group` items per workgroup, folded into 2-D.
 pub(crate) fn groups_for(n: usize, per_group: usize) -> [u32; 3] {
     crate::gpu::grid(n.div_ceil(per_group) as u32, 1)

@@ -219,8 +219,11 @@ pub fn cases(v: &mut Vec<Case>) {
         ));
     }
 
-    let bias_shapes: [(&[usize], bool); 4] = [
+    // [8, 16, 6, 6] takes the tree-sum gradient on every adapter, [64, 128, 14, 14] the in-order
+    // one on CPU adapters (see kernels::per_channel_launch).
+    let bias_shapes: [(&[usize], bool); 5] = [
         (&[1, 1], false),
+        (&[8, 16, 6, 6], false),
         (&[5, 7], false),
         (&[3, 4, 5, 6], false),
         (&[64, 128, 14, 14], true),

@@ -7,8 +7,12 @@ use crate::kernels::batchnorm::{self as bn, reference as r, BatchNormConfig};
 use crate::kernels::channel::reference::channel_sum;
 
 pub fn cases(v: &mut Vec<Case>) {
-    let shapes: [(&[usize], bool); 6] = [
+    // Reductions run in order per channel for ≤ 256 values per channel (every adapter) or
+    // ≥ 128 channels (CPU adapters), and as per-channel tree sums otherwise ([8, 16, 6, 6]:
+    // 288 values in 16 channels, and [64, 128, 7, 7] on GPUs): see kernels::per_channel_launch.
+    let shapes: [(&[usize], bool); 7] = [
         (&[2, 3], false),
+        (&[8, 16, 6, 6], false),
         (&[5, 7], false),
         (&[2, 1, 1, 1], false),
         (&[3, 4, 5, 6], false),
