@@ -2,6 +2,9 @@
 
 use std::process::Command;
 
+#[path = "tempdir.rs"]
+mod tempdir;
+
 fn vae_gpu(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_vae-gpu"))
         .args(args)
@@ -191,4 +194,96 @@ fn bench_rejects_a_zero_batch_naming_the_flag() {
     assert!(!out.status.success());
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("--peak-gflops") && e.contains("positive"), "{e}");
+}
+
+fn vae_gpu_tuned(file: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_vae-gpu"))
+        .args(args)
+        .env("VAE_GPU_TUNING", file)
+        .env_remove("VAE_GPU_MATMUL")
+        .env_remove("VAE_GPU_CONV")
+        .output()
+        .expect("run vae-gpu")
+}
+
+/// `bench tune` records this adapter's fastest kernels, later commands use them, an entry
+/// the device did not measure (vec4 written by hand) is honoured too, and a broken file is
+/// refused with its name.
+#[test]
+fn tuning_is_recorded_per_adapter_and_read_back() {
+    let dir = tempdir::TempDir::new("tuning");
+    let file = dir.0.join("cache/tuning.json");
+    let out = vae_gpu_tuned(&file, &["bench", "tune", "--quick", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let key = v["key"].as_str().unwrap().to_string();
+    assert!(key.contains(v["adapter"].as_str().unwrap()), "{v}");
+    let winner = v["matmul"].as_str().unwrap().to_string();
+    let times = v["measured"]["matmul_seconds"].as_array().unwrap();
+    assert_eq!(times.len(), 4, "{v}");
+    // The winner is the fastest candidate timed throughout.
+    let best = times
+        .iter()
+        .filter_map(|t| {
+            t["seconds"]
+                .as_f64()
+                .map(|s| (s, t["variant"].as_str().unwrap()))
+        })
+        .fold((f64::INFINITY, ""), |a, b| if b.0 < a.0 { b } else { a });
+    assert_eq!(best.1, winner, "{v}");
+    let stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(stored[&key]["matmul"], winner.as_str());
+
+    let info = |file: &std::path::Path| {
+        let out = vae_gpu_tuned(file, &["info", "--json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let i = info(&file);
+    assert_eq!(i["matmul_variant"], winner.as_str(), "{i}");
+    assert_eq!(i["tuning_file"], file.display().to_string(), "{i}");
+
+    let mut edited = stored.clone();
+    edited[&key]["matmul"] = "vec4".into();
+    edited[&key]["conv"] = "direct".into();
+    std::fs::write(&file, edited.to_string()).unwrap();
+    let i = info(&file);
+    assert_eq!(
+        (i["matmul_variant"].as_str(), i["conv_variant"].as_str()),
+        (Some("vec4"), Some("direct")),
+        "{i}"
+    );
+    // Without a file, the built-in defaults.
+    let i = info(&dir.0.join("none.json"));
+    assert!(i["tuning_file"].is_null(), "{i}");
+
+    for (text, says) in [
+        ("{\"x\":", "is not a tuning file"),
+        ("", "is not a tuning file"),
+    ] {
+        std::fs::write(&file, text).unwrap();
+        let out = vae_gpu_tuned(&file, &["info"]);
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && e.contains(&file.display().to_string()) && e.contains(says),
+            "{e}"
+        );
+    }
+    edited[&key]["matmul"] = "fastest".into();
+    std::fs::write(&file, edited.to_string()).unwrap();
+    let out = vae_gpu_tuned(&file, &["info"]);
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && e.contains("unknown matmul 'fastest'"),
+        "{e}"
+    );
 }

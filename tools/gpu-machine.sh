@@ -60,6 +60,9 @@ mkdir -p "$out"
 "$bin" info > "$out/info.txt" 2>&1 || true
 status=0
 "$bin" check --full --json > "$out/check.json" || status=$?
+# Measure which kernels win on this GPU first; everything after runs the winners.
+export VAE_GPU_TUNING="$out/tuning.json"
+"$bin" bench tune --json > "$out/tune.json" || status=$?
 "$bin" bench --json "${peaks[@]}" > "$out/bench.json" || status=$?
 "$bin" bench train --json --profile "${peaks[@]}" > "$out/train.json" || status=$?
 # The reference: PyTorch's own f32 matmul (TF32 off) and the stage-1 step in three modes.
@@ -97,6 +100,8 @@ check, bench, train, tm = (load(n) for n in ("check.json", "bench.json", "train.
 print()
 print(f"== {bench.get('adapter', '?')} ({bench.get('backend', '?')}, {bench.get('driver', '')})")
 print(f"check --full: {check.get('passed', '?')} passed, {check.get('failed', '?')} failed" if check else "check --full: no result")
+tune = load("tune.json")
+print(f"bench tune chose matmul {tune.get('matmul', '?')}, conv {tune.get('conv', '?')}")
 print(f"host time per dispatch: {bench.get('host_us_per_dispatch', float('nan')):.2f} us (kernel loop), "
       f"{train.get('host_us_per_dispatch', float('nan')):.2f} us (stage-1 step)")
 print(f"{'kernel':50} {'shape':26} {'GFLOP/s':>9} {'GB/s':>8} {'% peak':>7}")

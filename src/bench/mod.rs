@@ -5,6 +5,7 @@
 
 pub mod kernels;
 pub mod step;
+pub mod tune;
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -6,6 +6,7 @@
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 use vae_gpu::bench::{self, Measurement, StepReport};
+use vae_gpu::gpu::tuned;
 use vae_gpu::{Gpu, Result, Selection};
 
 #[derive(Args, Debug)]
@@ -46,6 +47,11 @@ enum What {
         #[arg(long)]
         profile: bool,
     },
+    /// Time every matmul variant on the networks' products and both convolution paths on the
+    /// stage-1 layer, and record the fastest for this adapter and driver in the tuning file
+    /// ($VAE_GPU_TUNING, else $XDG_CACHE_HOME or ~/.cache /vae-gpu/tuning.json), which every
+    /// later command on this adapter reads.
+    Tune,
 }
 
 fn positive(s: &str) -> std::result::Result<f64, String> {
@@ -98,6 +104,7 @@ pub fn run(sel: &Selection, mut a: BenchArgs) -> Result<i32> {
                 json!("stage-2 MLP VAE, 64-d latents, 3 x 1024 with input skips");
             merge(header, doc)
         }
+        What::Tune => merge(header, tune(&gpu, a.quick, a.json)?),
     };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
@@ -106,6 +113,49 @@ pub fn run(sel: &Selection, mut a: BenchArgs) -> Result<i32> {
 }
 
 const HIDDEN: usize = vae_gpu::models::stage2::HIDDEN;
+
+fn tune(gpu: &std::sync::Arc<Gpu>, quick: bool, json: bool) -> Result<Value> {
+    let t = bench::tune::tune(gpu, quick)?;
+    let measured = json!({
+        "matmul_seconds": t.matmul.iter().map(|(v, s)| json!({"variant": v.name(), "seconds": s})).collect::<Vec<_>>(),
+        "conv_seconds": t.conv.iter().map(|(v, s)| json!({"variant": v.name(), "seconds": s})).collect::<Vec<_>>(),
+        "quick": quick,
+    });
+    let (matmul, conv) = (t.matmul[0].0, t.conv[0].0);
+    let file = tuned::store(
+        &gpu.info,
+        tuned::Entry {
+            matmul: matmul.name().into(),
+            conv: conv.name().into(),
+            measured: measured.clone(),
+        },
+    )?;
+    if !json {
+        println!("matmul over the networks' products (seconds, fastest first; – : over 3× the best on the first):");
+        for (v, s) in &t.matmul {
+            println!(
+                "  {:<8} {}",
+                v.name(),
+                s.map_or("–".into(), |s| format!("{s:.4}"))
+            );
+        }
+        println!("conv2d, the stage-1 64 → 128 layer, all three directions (seconds):");
+        for (v, s) in &t.conv {
+            println!("  {:<8} {s:.4}", v.name());
+        }
+        println!(
+            "recorded matmul={} conv={} for '{}' in {}",
+            matmul.name(),
+            conv.name(),
+            tuned::key(&gpu.info),
+            file.display()
+        );
+    }
+    Ok(json!({
+        "file": file.display().to_string(), "key": tuned::key(&gpu.info),
+        "matmul": matmul.name(), "conv": conv.name(), "measured": measured,
+    }))
+}
 
 fn merge(mut header: Value, doc: Value) -> Value {
     if let (Some(h), Value::Object(d)) = (header.as_object_mut(), doc) {

@@ -49,7 +49,9 @@ pub fn run(sel: &Selection, json: bool) -> Result<i32> {
         "device_limits": limits_json(&gpu.device.limits()),
         "adapter_limits": limits_json(&gpu.adapter_limits),
         "optional_features": features,
-        "matmul_variant": format!("{:?}", tuning.matmul),
+        "matmul_variant": tuning.matmul.name(),
+        "conv_variant": tuning.conv.name(),
+        "tuning_file": gpu.tuned_from.as_ref().map(|p| p.display().to_string()),
     });
     if json {
         println!("{}", serde_json::to_string_pretty(&report).expect("json"));
@@ -106,6 +108,14 @@ pub fn run(sel: &Selection, json: bool) -> Result<i32> {
         };
         println!("    {name:<18} {state}");
     }
-    println!("  matmul kernel: {:?}", tuning.matmul);
+    println!(
+        "  kernels: matmul {}, conv {} ({})",
+        tuning.matmul.name(),
+        tuning.conv.name(),
+        gpu.tuned_from.as_ref().map_or(
+            "built-in defaults; `vae-gpu bench tune` measures this adapter's".into(),
+            |p| format!("tuned, from {}", p.display())
+        )
+    );
     Ok(0)
 }

@@ -7,6 +7,7 @@ pub mod pool;
 mod recorder;
 pub mod shaders;
 mod timer;
+pub mod tuned;
 
 use std::sync::{Arc, Mutex};
 
@@ -43,6 +44,18 @@ pub enum MatmulVariant {
 }
 
 impl MatmulVariant {
+    pub const ALL: [MatmulVariant; 4] = [Self::Texture, Self::Vec4, Self::Blocked, Self::Tiled];
+
+    /// The name `parse` and `VAE_GPU_MATMUL` take.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Vec4 => "vec4",
+            Self::Blocked => "blocked",
+            Self::Tiled => "tiled",
+            Self::Texture => "texture",
+        }
+    }
+
     pub fn parse(s: &str) -> Result<Self> {
         match s {
             "vec4" => Ok(Self::Vec4),
@@ -68,6 +81,14 @@ pub enum ConvVariant {
 }
 
 impl ConvVariant {
+    /// The name `parse` and `VAE_GPU_CONV` take.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Direct => "direct",
+            Self::Gemm => "gemm",
+        }
+    }
+
     pub fn parse(s: &str) -> Result<Self> {
         match s {
             "direct" => Ok(Self::Direct),
@@ -110,6 +131,8 @@ pub struct Gpu {
     pub adapter_limits: wgpu::Limits,
     pub adapter_features: wgpu::Features,
     pub tuning: Mutex<Tuning>,
+    /// The tuning file the kernel choices came from (`None`: built-in defaults).
+    pub tuned_from: Option<std::path::PathBuf>,
     pool: Arc<pool::Pool>,
     kernels: Mutex<kernel::Kernels>,
     recorder: Mutex<Recorder>,
@@ -164,9 +187,15 @@ impl Gpu {
             sink.lock().unwrap().get_or_insert_with(|| e.to_string());
         }));
 
-        let default_matmul = match info.device_type {
-            wgpu::DeviceType::Cpu => MatmulVariant::Texture,
-            _ => MatmulVariant::Tiled,
+        // What `bench tune` measured on this adapter, else the defaults per device type;
+        // the environment overrides both.
+        let tuned = tuned::lookup(&info)?;
+        let (default_matmul, default_conv) = match &tuned {
+            Some((m, c, _)) => (*m, *c),
+            None if info.device_type == wgpu::DeviceType::Cpu => {
+                (MatmulVariant::Texture, ConvVariant::Gemm)
+            }
+            None => (MatmulVariant::Tiled, ConvVariant::Gemm),
         };
         let matmul = match std::env::var("VAE_GPU_MATMUL") {
             Ok(s) if !s.is_empty() => MatmulVariant::parse(&s)?,
@@ -174,7 +203,7 @@ impl Gpu {
         };
         let conv = match std::env::var("VAE_GPU_CONV") {
             Ok(s) if !s.is_empty() => ConvVariant::parse(&s)?,
-            _ => ConvVariant::Gemm,
+            _ => default_conv,
         };
         Ok(Arc::new(Gpu {
             device,
@@ -187,6 +216,7 @@ impl Gpu {
                 conv,
                 vec4_block: (2, 2),
             }),
+            tuned_from: tuned.map(|t| t.2),
             pool: Arc::new(pool::Pool::default()),
             kernels: Mutex::new(kernel::Kernels::default()),
             recorder: Mutex::new(Recorder {

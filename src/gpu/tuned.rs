@@ -1,0 +1,103 @@
+//! The kernel choices `vae-gpu bench tune` measured on each adapter, kept in one JSON file
+//! (`$VAE_GPU_TUNING`, else `$XDG_CACHE_HOME/vae-gpu/tuning.json`, else
+//! `~/.cache/vae-gpu/tuning.json`) keyed by adapter name, backend and driver: read when a
+//! device opens, so a tuned adapter runs its winners without timing anything. An adapter
+//! that was never tuned keeps the built-in defaults; `VAE_GPU_MATMUL`/`VAE_GPU_CONV` beat both.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{ConvVariant, MatmulVariant};
+use crate::error::{Error, Result};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Entry {
+    pub matmul: String,
+    pub conv: String,
+    /// What the choice rests on: seconds per candidate, as `bench tune` measured them.
+    pub measured: serde_json::Value,
+}
+
+/// Where the tuning file is, or `None` where no cache folder can be named.
+pub fn path() -> Option<PathBuf> {
+    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    if let Some(p) = var("VAE_GPU_TUNING") {
+        return Some(PathBuf::from(p));
+    }
+    let cache = var("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(cache.join("vae-gpu").join("tuning.json"))
+}
+
+/// The adapter's identity in the file: the same GPU under another driver is tuned apart.
+pub fn key(info: &wgpu::AdapterInfo) -> String {
+    format!(
+        "{} | {:?} | {} {}",
+        info.name, info.backend, info.driver, info.driver_info
+    )
+}
+
+fn read(file: &Path) -> Result<BTreeMap<String, Entry>> {
+    match std::fs::read_to_string(file) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| {
+            Error::flag(
+                "VAE_GPU_TUNING",
+                format!(
+                    "{} is not a tuning file ({e}); delete it or run `vae-gpu bench tune` again",
+                    file.display()
+                ),
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+        Err(e) => Err(Error::flag(
+            "VAE_GPU_TUNING",
+            format!("cannot read {}: {e}", file.display()),
+        )),
+    }
+}
+
+/// The tuned choices for this adapter, with the file they came from.
+pub fn lookup(info: &wgpu::AdapterInfo) -> Result<Option<(MatmulVariant, ConvVariant, PathBuf)>> {
+    let Some(file) = path() else { return Ok(None) };
+    let Some(e) = read(&file)?.remove(&key(info)) else {
+        return Ok(None);
+    };
+    let bad = |what: &str, v: &str| {
+        Error::flag(
+            "VAE_GPU_TUNING",
+            format!("{} has an unknown {what} '{v}'", file.display()),
+        )
+    };
+    let matmul = MatmulVariant::parse(&e.matmul).map_err(|_| bad("matmul", &e.matmul))?;
+    let conv = ConvVariant::parse(&e.conv).map_err(|_| bad("conv", &e.conv))?;
+    Ok(Some((matmul, conv, file)))
+}
+
+/// Records this adapter's entry, keeping the others; the file is replaced atomically.
+pub fn store(info: &wgpu::AdapterInfo, entry: Entry) -> Result<PathBuf> {
+    let file = path().ok_or_else(|| {
+        Error::flag(
+            "VAE_GPU_TUNING",
+            "no cache folder: set VAE_GPU_TUNING, XDG_CACHE_HOME or HOME",
+        )
+    })?;
+    let mut all = read(&file)?;
+    all.insert(key(info), entry);
+    let io = |e: std::io::Error| {
+        Error::flag(
+            "VAE_GPU_TUNING",
+            format!("cannot write {}: {e}", file.display()),
+        )
+    };
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let tmp = file.with_extension("json.tmp");
+    let text = serde_json::to_string_pretty(&all).expect("serialises") + "\n";
+    std::fs::write(&tmp, text).map_err(io)?;
+    std::fs::rename(&tmp, &file).map_err(io)?;
+    Ok(file)
+}
