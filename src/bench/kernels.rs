@@ -86,12 +86,7 @@ pub fn suite(gpu: &Arc<Gpu>, quick: bool) -> Result<Vec<Measurement>> {
     };
     let mut rows = Vec::new();
     for &s in squares {
-        for v in [
-            MatmulVariant::Texture,
-            MatmulVariant::Vec4,
-            MatmulVariant::Blocked,
-            MatmulVariant::Tiled,
-        ] {
+        for v in MatmulVariant::ALL {
             rows.push(matmul(gpu, v, s, s, s, budget)?);
         }
     }
@@ -115,7 +110,7 @@ pub fn suite(gpu: &Arc<Gpu>, quick: bool) -> Result<Vec<Measurement>> {
         ([batch, 64, 14, 14], [128, 64, 4, 4]),
     ] {
         for which in ["forward", "grad_input", "grad_weight"] {
-            for variant in [ConvVariant::Gemm, ConvVariant::Direct] {
+            for variant in ConvVariant::ALL {
                 rows.push(conv(gpu, variant, which, x, w, s2, budget)?);
             }
         }

@@ -60,7 +60,7 @@ pub fn tune(gpu: &Arc<Gpu>, quick: bool) -> Result<Tuned> {
     });
     let batch = if quick { 4 } else { 64 };
     let mut convs = Vec::new();
-    for v in [ConvVariant::Gemm, ConvVariant::Direct] {
+    for v in ConvVariant::ALL {
         let mut sum = 0.0;
         for which in ["forward", "grad_input", "grad_weight"] {
             let x = [batch, 64, 14, 14];

@@ -17,6 +17,12 @@ pub use timer::Timing;
 
 use crate::error::{Error, Result};
 
+fn new_encoder(device: &wgpu::Device) -> wgpu::CommandEncoder {
+    device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+        label: Some("vae-gpu"),
+    })
+}
+
 /// Workgroups per dimension that every adapter accepts (`downlevel_defaults`).
 pub const MAX_GROUPS_PER_DIM: u32 = 65535;
 
@@ -57,16 +63,16 @@ impl MatmulVariant {
     }
 
     pub fn parse(s: &str) -> Result<Self> {
-        match s {
-            "vec4" => Ok(Self::Vec4),
-            "blocked" => Ok(Self::Blocked),
-            "tiled" => Ok(Self::Tiled),
-            "texture" => Ok(Self::Texture),
-            _ => Err(Error::flag(
-                "VAE_GPU_MATMUL",
-                format!("'{s}' is not one of vec4, blocked, tiled, texture"),
-            )),
-        }
+        Self::ALL
+            .into_iter()
+            .find(|v| v.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Self::ALL.iter().map(|v| v.name()).collect();
+                Error::flag(
+                    "VAE_GPU_MATMUL",
+                    format!("'{s}' is not one of {}", names.join(", ")),
+                )
+            })
     }
 }
 
@@ -81,6 +87,8 @@ pub enum ConvVariant {
 }
 
 impl ConvVariant {
+    pub const ALL: [ConvVariant; 2] = [Self::Gemm, Self::Direct];
+
     /// The name `parse` and `VAE_GPU_CONV` take.
     pub fn name(self) -> &'static str {
         match self {
@@ -90,14 +98,16 @@ impl ConvVariant {
     }
 
     pub fn parse(s: &str) -> Result<Self> {
-        match s {
-            "direct" => Ok(Self::Direct),
-            "gemm" => Ok(Self::Gemm),
-            _ => Err(Error::flag(
-                "VAE_GPU_CONV",
-                format!("'{s}' is not one of direct, gemm"),
-            )),
-        }
+        Self::ALL
+            .into_iter()
+            .find(|v| v.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Self::ALL.iter().map(|v| v.name()).collect();
+                Error::flag(
+                    "VAE_GPU_CONV",
+                    format!("'{s}' is not one of {}", names.join(", ")),
+                )
+            })
     }
 }
 
@@ -346,38 +356,37 @@ impl Gpu {
         let bind_group = rec
             .bind_groups
             .get(&self.device, &kernel.layout, &rec.uniforms, bind_key);
-        let encoder = rec.encoder.get_or_insert_with(|| {
-            self.device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("vae-gpu"),
-                })
-        });
+        let encoder = rec.encoder.get_or_insert_with(|| new_encoder(&self.device));
         let timestamp_writes = rec
             .timing
             .as_mut()
             .and_then(|t| t.next_pass((d.shader, d.entry)));
-        if timestamp_writes.is_some() {
+        let timed = timestamp_writes.is_some();
+        if timed {
             // A timed dispatch gets a pass of its own, bracketed by its timestamps.
             rec.pass = None;
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(d.entry),
-                timestamp_writes,
-            });
-            pass.set_pipeline(&kernel.pipeline);
-            pass.set_bind_group(0, bind_group, &[offset]);
-            pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
-        } else {
-            let pass = rec.pass.get_or_insert_with(|| {
+            rec.pass = Some(
                 encoder
                     .begin_compute_pass(&wgpu::ComputePassDescriptor {
-                        label: Some("vae-gpu"),
-                        timestamp_writes: None,
+                        label: Some(d.entry),
+                        timestamp_writes,
                     })
-                    .forget_lifetime()
-            });
-            pass.set_pipeline(&kernel.pipeline);
-            pass.set_bind_group(0, bind_group, &[offset]);
-            pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
+                    .forget_lifetime(),
+            );
+        }
+        let pass = rec.pass.get_or_insert_with(|| {
+            encoder
+                .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("vae-gpu"),
+                    timestamp_writes: None,
+                })
+                .forget_lifetime()
+        });
+        pass.set_pipeline(&kernel.pipeline);
+        pass.set_bind_group(0, bind_group, &[offset]);
+        pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
+        if timed {
+            rec.pass = None;
         }
         rec.dispatches += 1;
         Ok(())
@@ -386,12 +395,7 @@ impl Gpu {
     /// The encoder, with the open compute pass ended, for a copy.
     fn encoder_for_copy<'a>(&self, rec: &'a mut Recorder) -> &'a mut wgpu::CommandEncoder {
         rec.pass = None;
-        rec.encoder.get_or_insert_with(|| {
-            self.device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("vae-gpu"),
-                })
-        })
+        rec.encoder.get_or_insert_with(|| new_encoder(&self.device))
     }
 
     /// Records a buffer-to-buffer copy.
