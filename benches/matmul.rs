@@ -1,6 +1,6 @@
 //! `cargo bench --bench matmul`: every matmul variant at several sizes, in GFLOP/s,
-//! beside a multi-threaded CPU matmul measured in the same run. The vec4 kernel is
-//! swept over its register-block sizes, which is how its default was chosen.
+//! beside a multi-threaded CPU matmul measured in the same run. The vec4 and texture kernels
+//! are swept over their register-block sizes, which is how their defaults were chosen.
 
 use vae_gpu::bench;
 use vae_gpu::gpu::{MatmulVariant, Tuning};
@@ -24,6 +24,21 @@ fn main() {
                 ..default
             });
             let m = bench::matmul(&gpu, MatmulVariant::Vec4, s, s, s, 1.0).unwrap();
+            let name = format!("{} {}x{}", m.kernel, 4 * block.0, 4 * block.1);
+            println!(
+                "{name:<24} {s:>5}³ {:>8.2} GFLOP/s  {:>5.2}× CPU  ({})",
+                m.gflops(),
+                m.gflops() / cpu.gflops(),
+                m.clock
+            );
+        }
+        // matmul_tex's blocks (4·TM4)×(4·TN4): how its 16×16 default was chosen.
+        for block in [(2, 2), (2, 4), (4, 2), (4, 4)] {
+            gpu.set_tuning(Tuning {
+                tex_block: Some(block),
+                ..default
+            });
+            let m = bench::matmul(&gpu, MatmulVariant::Texture, s, s, s, 1.0).unwrap();
             let name = format!("{} {}x{}", m.kernel, 4 * block.0, 4 * block.1);
             println!(
                 "{name:<24} {s:>5}³ {:>8.2} GFLOP/s  {:>5.2}× CPU  ({})",

@@ -7,7 +7,9 @@
 //   θ  = θ − step·m/(√v + ε) − lr·wd·θ     (the last term only when decoupled = 1: AdamW)
 // with step = lr·√(1 − β2^t)/(1 − β1^t) computed on the host in f64, so a learning-rate
 // schedule changes only the uniform, never the pipeline.
-// Bindings: 1 θ, 2 g, 3 m, 4 v.
+// Bindings of `adam`: 1 θ, 2 g, 3 m, 4 v. `adam_tex` takes four elements per invocation and
+// reads θ, g, m, v from flat textures copied just before (see Tuning::texture_reads):
+// 1 θ, 2 m, 3 v (vec4 views, written), 4 θ, 5 g, 6 m, 7 v (textures); offset and n count vec4s.
 
 struct Params {
     n: u32, offset: u32, decoupled: u32, pad: u32,
@@ -20,6 +22,16 @@ struct Params {
 @group(0) @binding(2) var<storage, read> grad: array<f32>;
 @group(0) @binding(3) var<storage, read_write> m: array<f32>;
 @group(0) @binding(4) var<storage, read_write> v: array<f32>;
+
+@group(0) @binding(1) var<storage, read_write> theta4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> m4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> v4: array<vec4<f32>>;
+@group(0) @binding(4) var theta_t: texture_2d<f32>;
+@group(0) @binding(5) var grad_t: texture_2d<f32>;
+@group(0) @binding(6) var m_t: texture_2d<f32>;
+@group(0) @binding(7) var v_t: texture_2d<f32>;
+
+// #include flat
 
 @compute @workgroup_size(256)
 fn adam(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -41,4 +53,26 @@ fn adam(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     m[i] = mi;
     v[i] = vi;
     theta[i] = th - p.step * mi / (sqrt(vi) + p.eps);
+}
+
+@compute @workgroup_size(256)
+fn adam_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_index) lid: u32) {
+    let q = (wid.y * nwg.x + wid.x) * 256u + lid;
+    if (q >= p.n) {
+        return;
+    }
+    let i = p.offset + q;
+    var th = flat_texel(theta_t, q);
+    var g = flat_texel(grad_t, q);
+    if (p.decoupled == 0u) {
+        g += p.wd * th;
+    } else {
+        th -= p.lr * p.wd * th;
+    }
+    let mi = p.beta1 * flat_texel(m_t, q) + (1.0 - p.beta1) * g;
+    let vi = p.beta2 * flat_texel(v_t, q) + (1.0 - p.beta2) * g * g;
+    m4[i] = mi;
+    v4[i] = vi;
+    theta4[i] = th - p.step * mi / (sqrt(vi) + p.eps);
 }

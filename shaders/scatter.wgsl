@@ -4,7 +4,10 @@
 //   accumulate: dst[offset + i] += src[i] for i < n (gradients into the flat gradient buffer)
 //   gather_rows: dst[r, j] = src[offset + rows[r]·width + j] for r·width + j < n (a batch
 //               of stored latents picked by a shuffled index list)
-// Bindings: 1 src, 2 dst, 3 rows (gather_rows only).
+//   accumulate_tex: accumulate four elements per invocation, reading src and dst from flat
+//               textures (Tuning::texture_reads); offset and n count vec4s.
+// Bindings: 1 src, 2 dst, 3 rows (gather_rows only); accumulate_tex: 1 dst (vec4 view),
+// 2 src, 3 dst (textures).
 
 struct Params {
     n: u32, offset: u32, src_width: u32, width: u32,
@@ -15,6 +18,12 @@ struct Params {
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(3) var<storage, read> rows: array<u32>;
+
+@group(0) @binding(1) var<storage, read_write> dst4: array<vec4<f32>>;
+@group(0) @binding(2) var src_t: texture_2d<f32>;
+@group(0) @binding(3) var dst_t: texture_2d<f32>;
+
+// #include flat
 
 fn index(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
     return (wid.y * nwg.x + wid.x) * 256u + lid;
@@ -37,6 +46,15 @@ fn accumulate(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     let i = index(wid, nwg, lid);
     if (i < p.n) {
         dst[p.offset + i] += src[i];
+    }
+}
+
+@compute @workgroup_size(256)
+fn accumulate_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                  @builtin(local_invocation_index) lid: u32) {
+    let q = index(wid, nwg, lid);
+    if (q < p.n) {
+        dst4[p.offset + q] = flat_texel(dst_t, q) + flat_texel(src_t, q);
     }
 }
 

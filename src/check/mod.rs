@@ -8,7 +8,7 @@ mod data;
 use std::sync::Arc;
 
 use crate::error::Result;
-use crate::gpu::Gpu;
+use crate::gpu::{Gpu, Tuning};
 
 pub use cases::suite;
 pub use data::{Data, Rng};
@@ -178,6 +178,20 @@ pub enum Size {
 type RunFn = dyn Fn(&Arc<Gpu>) -> Result<Vec<Outcome>> + Send + Sync;
 
 /// One runnable case: a kernel family, a shape label, and the run itself.
+/// Runs `f` with the adapter's kernel choices changed by `change`, then restores them: a case
+/// checks a path the adapter would not take by default.
+pub fn with_tuning<T>(
+    gpu: &Arc<Gpu>,
+    change: impl FnOnce(Tuning) -> Tuning,
+    f: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    let saved = gpu.tuning();
+    gpu.set_tuning(change(saved));
+    let r = f();
+    gpu.set_tuning(saved);
+    r
+}
+
 pub struct Case {
     pub family: &'static str,
     pub label: String,

@@ -111,6 +111,10 @@ impl ConvVariant {
     }
 }
 
+/// Texels per row of a flat texture (`Gpu::flat_texture`): a power of two, as
+/// shaders/include/flat.wgsl splits an index with a mask and a shift.
+pub const FLAT_ROW: u32 = 4096;
+
 /// Kernel choices that depend on the adapter.
 #[derive(Clone, Copy, Debug)]
 pub struct Tuning {
@@ -118,6 +122,13 @@ pub struct Tuning {
     pub conv: ConvVariant,
     /// (TM4, TN4) of matmul_vec4: each invocation computes a (4·TM4)×(4·TN4) block of C.
     pub vec4_block: (u32, u32),
+    /// (TM4, TN4) of matmul_tex, each 2 or 4; `None` picks per product (the benchmark sweeps it).
+    pub tex_block: Option<(u32, u32)>,
+    /// Memory-bound kernels (Adam, accumulate) read their inputs from flat textures and write
+    /// four elements per invocation. On llvmpipe a storage-buffer load is a loop over the lanes
+    /// and a texel fetch one vector load per lane (a copy ran 4× faster that way); on a real
+    /// GPU the copies into textures would only add traffic.
+    pub texture_reads: bool,
 }
 
 struct Recorder {
@@ -215,6 +226,17 @@ impl Gpu {
             Ok(s) if !s.is_empty() => ConvVariant::parse(&s)?,
             _ => default_conv,
         };
+        let texture_reads = match std::env::var("VAE_GPU_TEXTURE_READS").as_deref() {
+            Ok("1") => true,
+            Ok("0") => false,
+            Ok(s) if !s.is_empty() => {
+                return Err(Error::flag(
+                    "VAE_GPU_TEXTURE_READS",
+                    format!("'{s}' is neither 0 nor 1"),
+                ))
+            }
+            _ => info.device_type == wgpu::DeviceType::Cpu,
+        };
         Ok(Arc::new(Gpu {
             device,
             queue,
@@ -225,6 +247,8 @@ impl Gpu {
                 matmul,
                 conv,
                 vec4_block: (2, 2),
+                tex_block: None,
+                texture_reads,
             }),
             tuned_from: tuned.map(|t| t.2),
             pool: Arc::new(pool::Pool::default()),
@@ -442,6 +466,60 @@ impl Gpu {
             },
         );
         tex
+    }
+
+    /// Records a copy of `texels` rgba texels (4·texels f32) at byte `offset` of `src` into
+    /// a pooled texture of FLAT_ROW-texel rows, read by shaders through `flat_texel`
+    /// (shaders/include/flat.wgsl). None where the layout cannot: `offset` not a multiple of
+    /// 16 (a copy's alignment for this format) or more rows than the adapter's 2-D limit.
+    pub fn flat_texture(
+        &self,
+        src: &wgpu::Buffer,
+        offset: u64,
+        texels: u32,
+    ) -> Option<pool::PooledTexture> {
+        let rows = texels.div_ceil(FLAT_ROW);
+        let max = self.device.limits().max_texture_dimension_2d;
+        if !offset.is_multiple_of(16) || texels == 0 || rows > max || FLAT_ROW > max {
+            return None;
+        }
+        let tex = self.pool.texture(&self.device, texels.min(FLAT_ROW), rows);
+        let (full, rest) = (texels / FLAT_ROW, texels % FLAT_ROW);
+        let mut rec = self.recorder.lock().unwrap();
+        let encoder = self.encoder_for_copy(&mut rec);
+        // Whole rows in one copy, the last partial row in another: the copy may not read
+        // past the stretch, which need not end on a row.
+        for (row0, rows, width) in [(0, full, FLAT_ROW), (full, (rest > 0) as u32, rest)] {
+            if rows == 0 || width == 0 {
+                continue;
+            }
+            encoder.copy_buffer_to_texture(
+                wgpu::TexelCopyBufferInfo {
+                    buffer: src,
+                    layout: wgpu::TexelCopyBufferLayout {
+                        offset: offset + row0 as u64 * FLAT_ROW as u64 * 16,
+                        bytes_per_row: Some(FLAT_ROW * 16),
+                        rows_per_image: None,
+                    },
+                },
+                wgpu::TexelCopyTextureInfo {
+                    texture: tex.raw(),
+                    mip_level: 0,
+                    origin: wgpu::Origin3d {
+                        x: 0,
+                        y: row0,
+                        z: 0,
+                    },
+                    aspect: wgpu::TextureAspect::All,
+                },
+                wgpu::Extent3d {
+                    width,
+                    height: rows,
+                    depth_or_array_layers: 1,
+                },
+            );
+        }
+        Some(tex)
     }
 
     /// Submits everything recorded so far as one command buffer.

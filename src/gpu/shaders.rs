@@ -116,6 +116,11 @@ pub const INCLUDES: &[(&str, &str, &str)] = &[
         "shaders/include/sigmoid.wgsl",
         include_str!("../../shaders/include/sigmoid.wgsl"),
     ),
+    (
+        "flat",
+        "shaders/include/flat.wgsl",
+        include_str!("../../shaders/include/flat.wgsl"),
+    ),
 ];
 
 const INCLUDE: &str = "// #include ";

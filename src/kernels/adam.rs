@@ -2,7 +2,7 @@
 //! parameter buffer (see `nn::ParamStore`: a model's parameters, gradients and moments are
 //! each one buffer, so one dispatch updates every parameter).
 
-use super::{groups_for, Params};
+use super::{groups_for, texture_chunks, Params};
 use crate::error::{Error, Result};
 use crate::gpu::Dispatch;
 use crate::tensor::Tensor;
@@ -79,28 +79,62 @@ pub fn adam_update(
     if len == 0 {
         return Ok(());
     }
-    let params = Params::default()
-        .u(len)
-        .u(start)
-        .u(cfg.decoupled as usize)
-        .u(0)
-        .f(step_size(cfg, lr, t))
-        .f(cfg.beta1)
-        .f(cfg.beta2)
-        .f(cfg.eps)
-        .f(lr)
-        .f(cfg.weight_decay)
-        .f(0.0)
-        .f(0.0)
-        .bytes();
-    theta.gpu().dispatch(&Dispatch {
+    let params = |n: usize, offset: usize| {
+        Params::default()
+            .u(n)
+            .u(offset)
+            .u(cfg.decoupled as usize)
+            .u(0)
+            .f(step_size(cfg, lr, t))
+            .f(cfg.beta1)
+            .f(cfg.beta2)
+            .f(cfg.eps)
+            .f(lr)
+            .f(cfg.weight_decay)
+            .f(0.0)
+            .f(0.0)
+            .bytes()
+    };
+    let gpu = theta.gpu();
+    // Through textures, a chunk at a time (four snapshots of a chunk at once, not of the
+    // model); then whatever is left, or everything, through the buffers.
+    let texels = if gpu.tuning().texture_reads && start.is_multiple_of(4) {
+        len / 4
+    } else {
+        0
+    };
+    let mut done = 0;
+    for (q0, nq) in texture_chunks(texels) {
+        let byte = ((start / 4 + q0) * 16) as u64;
+        let snapshots: Option<Vec<_>> = [theta, grad, m, v]
+            .iter()
+            .map(|x| gpu.flat_texture(x.buffer(), byte, nq as u32))
+            .collect();
+        let Some(snapshots) = snapshots else { break };
+        let views: Vec<_> = snapshots.iter().map(|s| s.view()).collect();
+        gpu.dispatch(&Dispatch {
+            shader: "adam",
+            entry: "adam_tex",
+            consts: &[],
+            params: &params(nq, start / 4 + q0),
+            buffers: &[theta.buffer(), m.buffer(), v.buffer()],
+            textures: &views,
+            groups: groups_for(nq, 256),
+        })?;
+        done = q0 + nq;
+    }
+    let (rest_start, rest) = (start + 4 * done, len - 4 * done);
+    if rest == 0 {
+        return Ok(());
+    }
+    gpu.dispatch(&Dispatch {
         shader: "adam",
         entry: "adam",
         consts: &[],
-        params: &params,
+        params: &params(rest, rest_start),
         buffers: &[theta.buffer(), grad.buffer(), m.buffer(), v.buffer()],
         textures: &[],
-        groups: groups_for(len, 256),
+        groups: groups_for(rest, 256),
     })
 }
 

@@ -211,6 +211,12 @@ fn texture_fits(g: &Geometry, trans_a: bool, trans_b: bool, max_dim: u32) -> boo
             .all(|&(r, c)| c % 64 == 0 && r <= max && c / 4 <= max)
 }
 
+/// (TM4, TN4) of matmul_tex: 16×16 blocks, since a fetch costs a hundred FMAs there; 16×8
+/// where C is narrower than one 8-lane row of invocations needs (128 columns), so no lane idles.
+fn texture_block(n: usize) -> (u32, u32) {
+    (4, if n >= 128 { 4 } else { 2 })
+}
+
 fn matmul_texture(
     g: &Geometry,
     a: &Tensor,
@@ -220,7 +226,7 @@ fn matmul_texture(
     trans_b: bool,
 ) -> Result<Tensor> {
     let gpu = a.gpu();
-    let (tm4, tn4) = gpu.tuning().vec4_block;
+    let (tm4, tn4) = gpu.tuning().tex_block.unwrap_or_else(|| texture_block(g.n));
     let [(ar, ac), (br, bc)] = stored(g, trans_a, trans_b);
     let at = gpu.matrix_texture(a.buffer(), a.offset() as u64 * 4, ar as u32, ac as u32);
     let bt = gpu.matrix_texture(b.buffer(), b.offset() as u64 * 4, br as u32, bc as u32);
@@ -277,6 +283,13 @@ mod tests {
                     "{m}×{n}×{k} {ta}/{tb}"
                 );
             }
+        }
+        // The edge shape: texture path for A·Bᵀ only.
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let sa = if ta { [192, 100] } else { [100, 192] };
+            let sb = if tb { [132, 192] } else { [192, 132] };
+            let g = geometry(&sa, &sb, ta, tb).unwrap();
+            assert_eq!(texture_fits(&g, ta, tb, 2048), !ta && tb, "{ta}/{tb}");
         }
         // Batched products and textures past the limit fall back.
         let g = geometry(&[3, 64, 64], &[3, 64, 64], false, false).unwrap();

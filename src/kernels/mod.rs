@@ -64,6 +64,16 @@ pub(crate) fn dense(t: &Tensor) -> Result<Tensor> {
     }
 }
 
+/// (first texel, texels) of each dispatch of a kernel that reads flat textures
+/// (`Tuning::texture_reads`): 2¹⁸ texels, 4 MiB per snapshot, so the copies add a few MiB
+/// to the peak, not a second copy of every input.
+pub(crate) fn texture_chunks(texels: usize) -> impl Iterator<Item = (usize, usize)> {
+    const CHUNK: usize = 1 << 18;
+    (0..texels)
+        .step_by(CHUNK)
+        .map(move |q0| (q0, CHUNK.min(texels - q0)))
+}
+
 /// Every size a kernel indexes with must fit its u32 arithmetic.
 pub(crate) fn fits_u32(op: &'static str, t: &Tensor) -> Result<()> {
     if t.numel() + t.offset() > u32::MAX as usize {

@@ -2,7 +2,7 @@
 //! dim, the backward of slicing it, and gradient accumulation into the flat gradient buffer
 //! — and its converse, gathering chosen rows of a matrix into a dense batch.
 
-use super::{dense, groups_for, Params};
+use super::{dense, groups_for, texture_chunks, Params};
 use crate::error::{Error, Result};
 use crate::gpu::Dispatch;
 use crate::tensor::Tensor;
@@ -115,12 +115,40 @@ pub fn accumulate(dst: &Tensor, src: &Tensor) -> Result<()> {
             "the destination must be a dense (possibly offset) view",
         ));
     }
+    let n = src.numel();
+    let gpu = dst.gpu();
+    let mut done = 0;
+    let aligned = [src.offset(), dst.offset()].iter().all(|o| o % 4 == 0);
+    if gpu.tuning().texture_reads && src.is_contiguous() && aligned {
+        for (q0, nq) in texture_chunks(n / 4) {
+            let snapshot = |t: &Tensor| {
+                gpu.flat_texture(t.buffer(), ((t.offset() / 4 + q0) * 16) as u64, nq as u32)
+            };
+            let (Some(s), Some(d)) = (snapshot(src), snapshot(dst)) else {
+                break;
+            };
+            gpu.dispatch(&Dispatch {
+                shader: "scatter",
+                entry: "accumulate_tex",
+                consts: &[],
+                params: &Params::default().u(nq).u(dst.offset() / 4 + q0).bytes(),
+                buffers: &[dst.buffer()],
+                textures: &[s.view(), d.view()],
+                groups: groups_for(nq, 256),
+            })?;
+            done = 4 * (q0 + nq);
+        }
+    }
+    if done == n {
+        return Ok(());
+    }
+    let rest = src.reshape(&[n])?.narrow0(done, n - done)?;
     launch(
         "accumulate",
-        Params::default().u(src.numel()).u(dst.offset()).bytes(),
-        &dense(src)?,
+        Params::default().u(n - done).u(dst.offset() + done).bytes(),
+        &dense(&rest)?,
         dst,
-        src.numel(),
+        n - done,
     )
 }
 

@@ -4,7 +4,7 @@
 use super::dims;
 use std::sync::Arc;
 
-use crate::check::{compare, Case, Rng, Tolerance};
+use crate::check::{compare, with_tuning, Case, Rng, Tolerance};
 use crate::gpu::{ConvVariant, Gpu, Tuning};
 use crate::kernels::conv2d::{self, Conv2dConfig, ConvGeom};
 use crate::kernels::conv_transpose2d::{self as ct, ConvTranspose2dConfig};
@@ -50,14 +50,7 @@ fn with_conv<T>(
     variant: ConvVariant,
     f: impl FnOnce() -> crate::Result<T>,
 ) -> crate::Result<T> {
-    let saved = gpu.tuning();
-    gpu.set_tuning(Tuning {
-        conv: variant,
-        ..saved
-    });
-    let r = f();
-    gpu.set_tuning(saved);
-    r
+    with_tuning(gpu, |t| Tuning { conv: variant, ..t }, f)
 }
 
 fn cases_for(v: &mut Vec<Case>, variant: ConvVariant) {

@@ -1,7 +1,7 @@
 //! matmul: every kernel variant × every transpose combination × tiny, odd, aligned,
 //! batched and large shapes. The texture variant runs its own kernel where every stored
-//! operand has a multiple of 64 columns and no batch (64³, 256×512×384, and the 64³ views
-//! at offsets 4/8); the other shapes check its fallbacks.
+//! operand has a multiple of 64 columns and no batch (64³, 256×512×384, A·Bᵀ at 100×132×192,
+//! and the 64³ views at offsets 4/8); the other shapes check its fallbacks.
 
 use crate::check::{compare, Case, Rng, Tolerance};
 use crate::gpu::MatmulVariant;
@@ -9,12 +9,14 @@ use crate::kernels::matmul::{matmul_with, reference};
 
 pub fn cases(v: &mut Vec<Case>) {
     // (m, n, k, batch of A, batch of B; 0 = no batch dim), large?
-    let shapes: [(usize, usize, usize, usize, usize, bool); 9] = [
+    let shapes: [(usize, usize, usize, usize, usize, bool); 10] = [
         (1, 1, 1, 0, 0, false),
         (7, 13, 5, 0, 0, false),
         (33, 17, 65, 0, 0, false),
         (4, 8, 12, 0, 0, false),
         (64, 64, 64, 0, 0, false),
+        // A·Bᵀ takes the texture path with 16×16 blocks past both edges of C.
+        (100, 132, 192, 0, 0, false),
         (20, 12, 8, 3, 3, false),
         (12, 8, 16, 3, 0, false),
         (256, 512, 384, 0, 0, true),

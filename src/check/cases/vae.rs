@@ -3,7 +3,8 @@
 //! kernels (concatenation, slice backward, gradient accumulation).
 
 use super::dims;
-use crate::check::{compare, Case, Outcome, Rng, Tolerance};
+use crate::check::{compare, with_tuning, Case, Outcome, Rng, Tolerance};
+use crate::gpu::Tuning;
 use crate::kernels::adam::{self, AdamConfig};
 use crate::kernels::loss::{self, reference as lref};
 use crate::kernels::metrics::{self, Accumulator};
@@ -336,92 +337,106 @@ fn label_of(shape: &[usize]) -> String {
     dims(shape)
 }
 
+/// Adam through the buffers and through textures (each adapter's other path included): one
+/// element, an aligned range, an unaligned one (buffers only), and an aligned range spanning
+/// two texture chunks, a partial texture row and a three-element tail.
 fn adam_cases(v: &mut Vec<Case>) {
     for (i, (n, start, len)) in [
         (1usize, 0usize, 1usize),
         (1000, 0, 1000),
         (100_003, 17, 99_001),
+        (1_100_003, 64, 1_099_939),
     ]
     .into_iter()
     .enumerate()
     {
-        for decoupled in [false, true] {
+        for (decoupled, textures) in [(false, false), (true, false), (false, true), (true, true)] {
             let name = if decoupled { "adamw" } else { "adam" };
+            let path = if textures { "textures" } else { "buffers" };
             v.push(Case::new(
                 "adam",
-                format!("{name} {n} [{start}, {})", start + len),
+                format!("{name} {n} [{start}, {}) through {path}", start + len),
                 false,
                 move |gpu| {
-                    let mut rng = Rng::new(7000 + i as u64);
-                    let theta = rng.data(&[n], -1.0, 1.0);
-                    let cfg = AdamConfig {
-                        weight_decay: 0.01,
-                        decoupled,
-                        ..AdamConfig::default()
-                    };
-                    let (tg, mg, vg) = (
-                        theta.upload(gpu)?,
-                        Tensor::zeros(gpu, &[n])?,
-                        Tensor::zeros(gpu, &[n])?,
-                    );
-                    let (mut t64, mut m64, mut v64) =
-                        (theta.f64.clone(), vec![0.0; n], vec![0.0; n]);
-                    let lrs = [1e-2f32, 5e-3, 2e-3];
-                    for (step, lr) in lrs.iter().enumerate() {
-                        let g = rng.data(&[n], -1.0, 1.0);
-                        adam::adam_update(
-                            &tg,
-                            &g.upload(gpu)?,
-                            &mg,
-                            &vg,
-                            start,
-                            len,
-                            &cfg,
-                            *lr,
-                            step as u64 + 1,
-                        )?;
-                        let r = start..start + len;
-                        adam::reference::adam(
-                            &mut t64[r.clone()],
-                            &g.f64[r.clone()],
-                            &mut m64[r.clone()],
-                            &mut v64[r],
-                            &cfg,
-                            *lr,
-                            step as u64 + 1,
-                        );
-                    }
-                    // Three steps of a few correctly rounded ops each; θ's error is relative to
-                    // |θ| + the total step (≤ 3·lr·… ≤ 0.1), m and v carry |m| + |g| ≤ 2.
-                    let tscale: Vec<f64> = t64.iter().map(|t| t.abs() + 0.1).collect();
-                    let label = dims(&[n]);
-                    let two = vec![2.0; n];
-                    Ok(vec![
-                        compare(
-                            &format!("{name} theta"),
-                            &label,
-                            &tg.to_vec()?,
-                            &t64,
-                            Some(&tscale),
-                            Tolerance::rounding(12.0),
-                        ),
-                        compare(
-                            &format!("{name} m"),
-                            &label,
-                            &mg.to_vec()?,
-                            &m64,
-                            Some(&two),
-                            Tolerance::rounding(8.0),
-                        ),
-                        compare(
-                            &format!("{name} v"),
-                            &label,
-                            &vg.to_vec()?,
-                            &v64,
-                            None,
-                            Tolerance::rounding(8.0),
-                        ),
-                    ])
+                    with_tuning(
+                        gpu,
+                        |t| Tuning {
+                            texture_reads: textures,
+                            ..t
+                        },
+                        || {
+                            let mut rng = Rng::new(7000 + i as u64);
+                            let theta = rng.data(&[n], -1.0, 1.0);
+                            let cfg = AdamConfig {
+                                weight_decay: 0.01,
+                                decoupled,
+                                ..AdamConfig::default()
+                            };
+                            let (tg, mg, vg) = (
+                                theta.upload(gpu)?,
+                                Tensor::zeros(gpu, &[n])?,
+                                Tensor::zeros(gpu, &[n])?,
+                            );
+                            let (mut t64, mut m64, mut v64) =
+                                (theta.f64.clone(), vec![0.0; n], vec![0.0; n]);
+                            let lrs = [1e-2f32, 5e-3, 2e-3];
+                            for (step, lr) in lrs.iter().enumerate() {
+                                let g = rng.data(&[n], -1.0, 1.0);
+                                adam::adam_update(
+                                    &tg,
+                                    &g.upload(gpu)?,
+                                    &mg,
+                                    &vg,
+                                    start,
+                                    len,
+                                    &cfg,
+                                    *lr,
+                                    step as u64 + 1,
+                                )?;
+                                let r = start..start + len;
+                                adam::reference::adam(
+                                    &mut t64[r.clone()],
+                                    &g.f64[r.clone()],
+                                    &mut m64[r.clone()],
+                                    &mut v64[r],
+                                    &cfg,
+                                    *lr,
+                                    step as u64 + 1,
+                                );
+                            }
+                            // Three steps of a few correctly rounded ops each; θ's error is relative to
+                            // |θ| + the total step (≤ 3·lr·… ≤ 0.1), m and v carry |m| + |g| ≤ 2.
+                            let tscale: Vec<f64> = t64.iter().map(|t| t.abs() + 0.1).collect();
+                            let label = format!("{} {path}", dims(&[n]));
+                            let two = vec![2.0; n];
+                            Ok(vec![
+                                compare(
+                                    &format!("{name} theta"),
+                                    &label,
+                                    &tg.to_vec()?,
+                                    &t64,
+                                    Some(&tscale),
+                                    Tolerance::rounding(12.0),
+                                ),
+                                compare(
+                                    &format!("{name} m"),
+                                    &label,
+                                    &mg.to_vec()?,
+                                    &m64,
+                                    Some(&two),
+                                    Tolerance::rounding(8.0),
+                                ),
+                                compare(
+                                    &format!("{name} v"),
+                                    &label,
+                                    &vg.to_vec()?,
+                                    &v64,
+                                    None,
+                                    Tolerance::rounding(8.0),
+                                ),
+                            ])
+                        },
+                    )
                 },
             ));
         }
@@ -617,31 +632,80 @@ fn scatter_cases(v: &mut Vec<Case>) {
             )])
         },
     ));
-    v.push(Case::new(
-        "scatter",
-        "accumulate into an offset view".into(),
-        false,
-        |gpu| {
-            let mut rng = Rng::new(9100);
-            let base = rng.data(&[1000], -1.0, 1.0);
-            let add = rng.data(&[3, 7], -1.0, 1.0);
-            let flat = base.upload(gpu)?;
-            let view = flat.narrow0(301, 21)?.reshape(&[3, 7])?;
-            scatter::accumulate(&view, &add.upload(gpu)?)?;
-            let mut r = base.f64.clone();
-            for (k, a) in add.f64.iter().enumerate() {
-                r[301 + k] += a;
-            }
-            Ok(vec![compare(
-                "accumulate",
-                "21 of 1000 at 301",
-                &flat.to_vec()?,
-                &r,
-                None,
-                Tolerance::rounding(0.0),
-            )])
-        },
-    ));
+    // Through the buffers and through textures: an unaligned view (buffers only), an aligned
+    // one with a one-element tail, a transposed source, and one spanning two texture chunks.
+    for textures in [false, true] {
+        for (base_n, at, shape, transposed) in [
+            (1000usize, 301usize, [3usize, 7usize], false),
+            (1000, 300, [3, 7], false),
+            (1000, 300, [7, 3], true),
+            (1_200_000, 4096, [1100, 1001], false),
+        ] {
+            let path = if textures { "textures" } else { "buffers" };
+            let label = format!(
+                "{} of {base_n} at {at}{} through {path}",
+                shape[0] * shape[1],
+                if transposed {
+                    ", source transposed"
+                } else {
+                    ""
+                }
+            );
+            v.push(Case::new(
+                "scatter",
+                format!("accumulate {label}"),
+                false,
+                move |gpu| {
+                    with_tuning(
+                        gpu,
+                        |t| Tuning {
+                            texture_reads: textures,
+                            ..t
+                        },
+                        || {
+                            let mut rng = Rng::new(9100);
+                            let base = rng.data(&[base_n], -1.0, 1.0);
+                            let add = rng.data(&shape, -1.0, 1.0);
+                            let flat = base.upload(gpu)?;
+                            let (rows, cols) = if transposed {
+                                (shape[1], shape[0])
+                            } else {
+                                (shape[0], shape[1])
+                            };
+                            let view = flat.narrow0(at, rows * cols)?.reshape(&[rows, cols])?;
+                            let src = add.upload(gpu)?;
+                            let src = if transposed {
+                                src.transpose(0, 1)?
+                            } else {
+                                src
+                            };
+                            scatter::accumulate(&view, &src)?;
+                            let mut r = base.f64.clone();
+                            for i in 0..rows {
+                                for j in 0..cols {
+                                    let k = if transposed {
+                                        j * shape[1] + i
+                                    } else {
+                                        i * cols + j
+                                    };
+                                    r[at + i * cols + j] += add.f64[k];
+                                }
+                            }
+                            // One f32 addition per element, as the reference rounded once.
+                            Ok(vec![compare(
+                                "accumulate",
+                                &label,
+                                &flat.to_vec()?,
+                                &r,
+                                None,
+                                Tolerance::rounding(1.0),
+                            )])
+                        },
+                    )
+                },
+            ));
+        }
+    }
 }
 
 /// The metric accumulator: running sums of scalars read at odd offsets (tiny: one add; odd:
