@@ -3,10 +3,13 @@
 //   0 copy   1 neg   2 relu   3 leaky_relu(alpha)   4 sigmoid   5 softplus
 //   6 exp    7 log   8 affine alpha*x+beta          9 square
 // Bindings: 0 params, 1 a (read), 2 out (write).
+// main_tex (Tuning::texture_reads) writes four outputs per invocation and reads `a` from a
+// flat texture holding the view's span from element `base`: 1 out (vec4 view), 2 a (texture).
+// With DENSE = 1 (a contiguous view at a texel boundary) one texel feeds all four outputs.
 
 struct Params {
     n: u32, op: u32, a_off: u32, ndim: u32,
-    alpha: f32, beta: f32, pad0: u32, pad1: u32,
+    alpha: f32, beta: f32, base: u32, pad1: u32,
     shape: array<vec4<u32>, 2>,
     sa: array<vec4<u32>, 2>,
 }
@@ -14,6 +17,13 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+@group(0) @binding(1) var<storage, read_write> out4: array<vec4<f32>>;
+@group(0) @binding(2) var a_t: texture_2d<f32>;
+
+const DENSE: u32 = 0u;
+
+// #include flat
 
 // Numerically stable forms: no overflow of exp for large |x|.
 // #include sigmoid
@@ -48,13 +58,8 @@ fn apply(op: u32, x: f32) -> f32 {
     }
 }
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.y * nwg.x + wid.x) * 256u + lid;
-    if (i >= p.n) {
-        return;
-    }
+// The element of `a` that output i reads.
+fn source(i: u32) -> u32 {
     var rem = i;
     var src = p.a_off;
     for (var d = i32(p.ndim) - 1; d >= 0; d -= 1) {
@@ -63,5 +68,36 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         src += (rem % size) * p.sa[du / 4u][du % 4u];
         rem /= size;
     }
-    out[i] = apply(p.op, a[src]);
+    return src;
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * nwg.x + wid.x) * 256u + lid;
+    if (i >= p.n) {
+        return;
+    }
+    out[i] = apply(p.op, a[source(i)]);
+}
+
+// Past n (the last vec4 of an n not divisible by 4) it writes into the buffer's slack, which
+// no tensor reads.
+@compute @workgroup_size(256)
+fn main_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_index) lid: u32) {
+    let q = (wid.y * nwg.x + wid.x) * 256u + lid;
+    if (4u * q >= p.n) {
+        return;
+    }
+    var v = vec4(0.0);
+    if (DENSE == 1u) {
+        v = flat_texel(a_t, q + (p.a_off - p.base) / 4u);
+    } else {
+        for (var t = 0u; t < 4u; t += 1u) {
+            let s = source(min(4u * q + t, p.n - 1u)) - p.base;
+            v[t] = flat_texel(a_t, s >> 2u)[s & 3u];
+        }
+    }
+    out4[q] = vec4(apply(p.op, v.x), apply(p.op, v.y), apply(p.op, v.z), apply(p.op, v.w));
 }

@@ -471,7 +471,8 @@ impl Gpu {
     /// Records a copy of `texels` rgba texels (4·texels f32) at byte `offset` of `src` into
     /// a pooled texture of FLAT_ROW-texel rows, read by shaders through `flat_texel`
     /// (shaders/include/flat.wgsl). None where the layout cannot: `offset` not a multiple of
-    /// 16 (a copy's alignment for this format) or more rows than the adapter's 2-D limit.
+    /// 16 (a copy's alignment for this format), past the buffer's end, or more rows than the
+    /// adapter's 2-D limit.
     pub fn flat_texture(
         &self,
         src: &wgpu::Buffer,
@@ -480,7 +481,13 @@ impl Gpu {
     ) -> Option<pool::PooledTexture> {
         let rows = texels.div_ceil(FLAT_ROW);
         let max = self.device.limits().max_texture_dimension_2d;
-        if !offset.is_multiple_of(16) || texels == 0 || rows > max || FLAT_ROW > max {
+        let end = offset + texels as u64 * 16;
+        if !offset.is_multiple_of(16)
+            || texels == 0
+            || end > src.size()
+            || rows > max
+            || FLAT_ROW > max
+        {
             return None;
         }
         let tex = self.pool.texture(&self.device, texels.min(FLAT_ROW), rows);

@@ -69,23 +69,53 @@ pub fn unary(op: Unary, a: &Tensor) -> Result<Tensor> {
         ));
     }
     let (code, alpha, beta) = op.code();
-    let params = Params::default()
-        .u(a.numel())
-        .u(code)
-        .u(a.offset())
-        .u(shape.len())
-        .f(alpha)
-        .f(beta)
-        .u(0)
-        .u(0)
-        .dims(&shape)
-        .dims(&strides[0])
-        .bytes();
-    a.gpu().dispatch(&Dispatch {
+    let params = |base: usize| {
+        Params::default()
+            .u(a.numel())
+            .u(code)
+            .u(a.offset())
+            .u(shape.len())
+            .f(alpha)
+            .f(beta)
+            .u(base)
+            .u(0)
+            .dims(&shape)
+            .dims(&strides[0])
+            .bytes()
+    };
+    let gpu = a.gpu();
+    if gpu.tuning().texture_reads {
+        // The texels the view reaches, from the one holding its first element.
+        let first = a.offset() / 4;
+        let last = a.offset()
+            + shape
+                .iter()
+                .zip(&strides[0])
+                .map(|(n, s)| (n - 1) * s)
+                .sum::<usize>();
+        let texels = last / 4 + 1 - first;
+        let dense = shape.len() == 1 && strides[0][0] == 1 && a.offset() % 4 == 0;
+        if texels <= MAX_SNAPSHOT_TEXELS {
+            if let Some(t) = gpu.flat_texture(a.buffer(), (first * 16) as u64, texels as u32) {
+                return gpu
+                    .dispatch(&Dispatch {
+                        shader: "unary",
+                        entry: "main_tex",
+                        consts: &[("DENSE", dense as u32)],
+                        params: &params(4 * first),
+                        buffers: &[out.buffer()],
+                        textures: &[t.view()],
+                        groups: groups_for(a.numel().div_ceil(4), 256),
+                    })
+                    .map(|()| out);
+            }
+        }
+    }
+    gpu.dispatch(&Dispatch {
         shader: "unary",
         entry: "main",
         consts: &[],
-        params: &params,
+        params: &params(0),
         buffers: &[a.buffer(), out.buffer()],
         textures: &[],
         groups: groups_for(a.numel(), 256),
@@ -94,6 +124,9 @@ pub fn unary(op: Unary, a: &Tensor) -> Result<Tensor> {
 }
 
 /// A dense copy of any view.
+/// The largest view `main_tex` snapshots (64 MiB); a larger one goes through the buffer.
+const MAX_SNAPSHOT_TEXELS: usize = 1 << 22;
+
 pub fn copy(a: &Tensor) -> Result<Tensor> {
     unary(Unary::Copy, a)
 }

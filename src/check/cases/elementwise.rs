@@ -1,7 +1,8 @@
 //! fill, unary, binary (with broadcasting), reductions, bias add.
 
 use super::dims;
-use crate::check::{compare, Case, Rng, Tolerance};
+use crate::check::{compare, with_tuning, Case, Rng, Tolerance};
+use crate::gpu::Tuning;
 use crate::kernels::binary::{self, Binary};
 use crate::kernels::unary::{self, Unary};
 use crate::kernels::{channel, reduce};
@@ -41,75 +42,108 @@ pub fn cases(v: &mut Vec<Case>) {
         (&[3, 5, 33], false),
         (&[1024, 1025], true),
     ];
-    for (i, op) in unary_ops.into_iter().enumerate() {
-        for (j, (shape, large)) in shapes.iter().enumerate() {
-            let shape = shape.to_vec();
+    // Every case through the buffers and through textures (each adapter's other path too).
+    for textures in [false, true] {
+        let path = if textures { "textures" } else { "buffers" };
+        let tuned = move |t: Tuning| Tuning {
+            texture_reads: textures,
+            ..t
+        };
+        for (i, op) in unary_ops.into_iter().enumerate() {
+            for (j, (shape, large)) in shapes.iter().enumerate() {
+                let shape = shape.to_vec();
+                v.push(Case::new(
+                    "unary",
+                    format!("{} {} through {path}", op.name(), dims(&shape)),
+                    *large,
+                    move |gpu| {
+                        let (lo, hi) = if op == Unary::Log {
+                            (0.01, 6.0)
+                        } else {
+                            (-6.0, 6.0)
+                        };
+                        let x = Rng::new(100 + (i * 10 + j) as u64).data(&shape, lo, hi);
+                        let y = with_tuning(gpu, tuned, || unary::unary(op, &x.upload(gpu)?))?
+                            .to_vec()?;
+                        let r = unary::reference::unary(op, &x.f64);
+                        let tol = match op {
+                            Unary::Sigmoid | Unary::Softplus | Unary::Exp | Unary::Log => {
+                                Tolerance::transcendental()
+                            }
+                            Unary::Affine(..) => Tolerance::rounding(2.0),
+                            _ => Tolerance::rounding(1.0),
+                        };
+                        let label = format!("{} {path}", dims(&shape));
+                        Ok(vec![compare(op.name(), &label, &y, &r, None, tol)])
+                    },
+                ));
+            }
+        }
+
+        // Strided inputs: a transposed view, a broadcast (stride-0) view, and dense views at
+        // an offset inside a texel and at a texel boundary.
+        v.push(Case::new(
+            "unary",
+            format!("copy of a transposed 33×5 view through {path}"),
+            false,
+            move |gpu| {
+                let x = Rng::new(7).data(&[5, 33], -1.0, 1.0);
+                let xt = x.upload(gpu)?.transpose(0, 1)?;
+                let y = with_tuning(gpu, tuned, || unary::copy(&xt))?.to_vec()?;
+                let r: Vec<f64> = (0..33 * 5).map(|i| x.f64[(i % 5) * 33 + i / 5]).collect();
+                Ok(vec![compare(
+                    "copy",
+                    &format!("33×5 (transposed view) {path}"),
+                    &y,
+                    &r,
+                    None,
+                    Tolerance::rounding(0.0),
+                )])
+            },
+        ));
+        v.push(Case::new(
+            "unary",
+            format!("relu of a broadcast 4×1×6 → 4×3×6 view through {path}"),
+            false,
+            move |gpu| {
+                let x = Rng::new(8).data(&[4, 1, 6], -1.0, 1.0);
+                let xb = x.upload(gpu)?.broadcast_to(&[4, 3, 6])?;
+                let y = with_tuning(gpu, tuned, || unary::unary(Unary::Relu, &xb))?.to_vec()?;
+                let r: Vec<f64> = (0..72)
+                    .map(|i| x.f64[(i / 18) * 6 + i % 6].max(0.0))
+                    .collect();
+                Ok(vec![compare(
+                    "relu",
+                    &format!("4×3×6 (broadcast view) {path}"),
+                    &y,
+                    &r,
+                    None,
+                    Tolerance::rounding(0.0),
+                )])
+            },
+        ));
+        for at in [3usize, 8] {
             v.push(Case::new(
                 "unary",
-                format!("{} {}", op.name(), dims(&shape)),
-                *large,
+                format!("neg of 1001 elements at offset {at} through {path}"),
+                false,
                 move |gpu| {
-                    let (lo, hi) = if op == Unary::Log {
-                        (0.01, 6.0)
-                    } else {
-                        (-6.0, 6.0)
-                    };
-                    let x = Rng::new(100 + (i * 10 + j) as u64).data(&shape, lo, hi);
-                    let y = unary::unary(op, &x.upload(gpu)?)?.to_vec()?;
-                    let r = unary::reference::unary(op, &x.f64);
-                    let tol = match op {
-                        Unary::Sigmoid | Unary::Softplus | Unary::Exp | Unary::Log => {
-                            Tolerance::transcendental()
-                        }
-                        Unary::Affine(..) => Tolerance::rounding(2.0),
-                        _ => Tolerance::rounding(1.0),
-                    };
-                    Ok(vec![compare(op.name(), &dims(&shape), &y, &r, None, tol)])
+                    let x = Rng::new(9).data(&[1013], -1.0, 1.0);
+                    let xv = x.upload(gpu)?.narrow0(at, 1001)?;
+                    let y = with_tuning(gpu, tuned, || unary::unary(Unary::Neg, &xv))?.to_vec()?;
+                    let r: Vec<f64> = x.f64[at..at + 1001].iter().map(|v| -v).collect();
+                    Ok(vec![compare(
+                        "neg",
+                        &format!("1001 at offset {at} {path}"),
+                        &y,
+                        &r,
+                        None,
+                        Tolerance::rounding(0.0),
+                    )])
                 },
             ));
         }
     }
-
-    // Strided inputs: a transposed view and a broadcast (stride-0) view.
-    v.push(Case::new(
-        "unary",
-        "copy of a transposed 33×5 view".into(),
-        false,
-        |gpu| {
-            let x = Rng::new(7).data(&[5, 33], -1.0, 1.0);
-            let y = unary::copy(&x.upload(gpu)?.transpose(0, 1)?)?.to_vec()?;
-            let r: Vec<f64> = (0..33 * 5).map(|i| x.f64[(i % 5) * 33 + i / 5]).collect();
-            Ok(vec![compare(
-                "copy",
-                "33×5 (transposed view)",
-                &y,
-                &r,
-                None,
-                Tolerance::rounding(0.0),
-            )])
-        },
-    ));
-    v.push(Case::new(
-        "unary",
-        "relu of a broadcast 4×1×6 → 4×3×6 view".into(),
-        false,
-        |gpu| {
-            let x = Rng::new(8).data(&[4, 1, 6], -1.0, 1.0);
-            let y =
-                unary::unary(Unary::Relu, &x.upload(gpu)?.broadcast_to(&[4, 3, 6])?)?.to_vec()?;
-            let r: Vec<f64> = (0..72)
-                .map(|i| x.f64[(i / 18) * 6 + i % 6].max(0.0))
-                .collect();
-            Ok(vec![compare(
-                "relu",
-                "4×3×6 (broadcast view)",
-                &y,
-                &r,
-                None,
-                Tolerance::rounding(0.0),
-            )])
-        },
-    ));
 
     let binary_ops = [
         Binary::Add,
