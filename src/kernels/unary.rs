@@ -94,7 +94,7 @@ pub fn unary(op: Unary, a: &Tensor) -> Result<Tensor> {
                 .map(|(n, s)| (n - 1) * s)
                 .sum::<usize>();
         let texels = last / 4 + 1 - first;
-        let dense = shape.len() == 1 && strides[0][0] == 1 && a.offset() % 4 == 0;
+        let dense = shape.len() == 1 && strides[0][0] == 1 && a.offset().is_multiple_of(4);
         if texels <= MAX_SNAPSHOT_TEXELS {
             if let Some(t) = gpu.flat_texture(a.buffer(), (first * 16) as u64, texels as u32) {
                 return gpu
