@@ -74,6 +74,10 @@ pub(crate) fn texture_chunks(texels: usize) -> impl Iterator<Item = (usize, usiz
         .map(move |q0| (q0, CHUNK.min(texels - q0)))
 }
 
+/// The largest input a kernel snapshots into a texture whole (64 MiB); a larger one goes
+/// through the buffer.
+pub(crate) const MAX_SNAPSHOT_TEXELS: usize = 1 << 22;
+
 /// Every size a kernel indexes with must fit its u32 arithmetic.
 pub(crate) fn fits_u32(op: &'static str, t: &Tensor) -> Result<()> {
     if t.numel() + t.offset() > u32::MAX as usize {

@@ -1,6 +1,6 @@
 //! unary.wgsl: elementwise functions of one strided tensor, and `copy` (which makes views dense).
 
-use super::{fits_u32, groups_for, Params};
+use super::{fits_u32, groups_for, Params, MAX_SNAPSHOT_TEXELS};
 use crate::error::{Error, Result};
 use crate::gpu::Dispatch;
 use crate::tensor::shape::{coalesce, MAX_DIMS};
@@ -124,9 +124,6 @@ pub fn unary(op: Unary, a: &Tensor) -> Result<Tensor> {
 }
 
 /// A dense copy of any view.
-/// The largest view `main_tex` snapshots (64 MiB); a larger one goes through the buffer.
-const MAX_SNAPSHOT_TEXELS: usize = 1 << 22;
-
 pub fn copy(a: &Tensor) -> Result<Tensor> {
     unary(Unary::Copy, a)
 }

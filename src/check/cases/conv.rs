@@ -40,20 +40,46 @@ type DeconvRow = (
 
 /// Every case runs with both conv implementations (the direct kernels and im2col + matmul).
 pub fn cases(v: &mut Vec<Case>) {
-    for variant in [ConvVariant::Direct, ConvVariant::Gemm] {
+    // im2col + matmul both with im2col reading x from a texture and from the buffer.
+    for variant in [
+        Path(ConvVariant::Direct, false),
+        Path(ConvVariant::Gemm, false),
+        Path(ConvVariant::Gemm, true),
+    ] {
         cases_for(v, variant);
     }
 }
 
 fn with_conv<T>(
     gpu: &Arc<Gpu>,
-    variant: ConvVariant,
+    Path(conv, texture_reads): Path,
     f: impl FnOnce() -> crate::Result<T>,
 ) -> crate::Result<T> {
-    with_tuning(gpu, |t| Tuning { conv: variant, ..t }, f)
+    with_tuning(
+        gpu,
+        |t| Tuning {
+            conv,
+            texture_reads,
+            ..t
+        },
+        f,
+    )
 }
 
-fn cases_for(v: &mut Vec<Case>, variant: ConvVariant) {
+/// A convolution path: the variant, and whether memory-bound kernels read textures.
+#[derive(Clone, Copy)]
+struct Path(ConvVariant, bool);
+
+impl std::fmt::Debug for Path {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path(ConvVariant::Gemm, true) => write!(f, "Gemm, textures"),
+            Path(v, _) => write!(f, "{v:?}"),
+        }
+    }
+}
+
+fn cases_for(v: &mut Vec<Case>, variant: Path) {
     // Input and weight as views at offsets into larger buffers (weights live in the flat
     // parameter buffer).
     v.push(Case::new(
