@@ -38,7 +38,10 @@ fn im2col(g: &ConvGeom, x: &Tensor) -> Result<Tensor> {
     let cols = Tensor::empty(x.gpu(), &[taps(g), g.n * g.oh * g.ow])?;
     let gpu = x.gpu();
     let texels = (x.offset() % 4 + x.numel()).div_ceil(4);
-    if gpu.tuning().texture_reads && (g.n * g.oh * g.ow) % 4 == 0 && texels <= MAX_SNAPSHOT_TEXELS {
+    if gpu.tuning().texture_reads
+        && (g.n * g.oh * g.ow).is_multiple_of(4)
+        && texels <= MAX_SNAPSHOT_TEXELS
+    {
         if let Some(t) = gpu.flat_texture(x.buffer(), (x.offset() / 4 * 16) as u64, texels as u32) {
             gpu.dispatch(&Dispatch {
                 shader: "im2col",

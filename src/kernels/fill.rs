@@ -5,25 +5,34 @@ use crate::error::Result;
 use crate::gpu::Dispatch;
 use crate::tensor::Tensor;
 
-/// Writes `bits` into every element of a dense tensor.
+/// Writes `bits` into every element of a dense tensor: the whole vec4s four at a time, the
+/// elements before the first and after the last one by one.
 pub fn fill_bits(t: &Tensor, bits: u32) -> Result<()> {
-    if t.numel() == 0 {
-        return Ok(());
-    }
-    let params = Params::default()
-        .u(t.numel())
-        .u(t.offset())
-        .u(bits as usize)
-        .bytes();
-    t.gpu().dispatch(&Dispatch {
-        shader: "fill",
-        entry: "main",
-        consts: &[],
-        params: &params,
-        buffers: &[t.buffer()],
-        textures: &[],
-        groups: groups_for(t.numel(), 256),
-    })
+    let (start, n) = (t.offset(), t.numel());
+    let head = ((4 - start % 4) % 4).min(n);
+    let body = (n - head) / 4;
+    let tail = n - head - 4 * body;
+    let run = |entry: &'static str, count: usize, offset: usize| -> Result<()> {
+        if count == 0 {
+            return Ok(());
+        }
+        t.gpu().dispatch(&Dispatch {
+            shader: "fill",
+            entry,
+            consts: &[],
+            params: &Params::default()
+                .u(count)
+                .u(offset)
+                .u(bits as usize)
+                .bytes(),
+            buffers: &[t.buffer()],
+            textures: &[],
+            groups: groups_for(count, 256),
+        })
+    };
+    run("main", head, start)?;
+    run("fill4", body, (start + head) / 4)?;
+    run("main", tail, start + head + 4 * body)
 }
 
 pub mod reference {

@@ -23,6 +23,30 @@ pub fn cases(v: &mut Vec<Case>) {
             )])
         }));
     }
+    // Views at offsets: elements before the first whole vec4, whole vec4s, elements after;
+    // the rest of the buffer must keep its values.
+    for (at, n) in [(3usize, 1001usize), (1, 2), (4, 8)] {
+        v.push(Case::new(
+            "fill",
+            format!("fill {n} at offset {at} of 1013"),
+            false,
+            move |gpu| {
+                let base = Rng::new(10).data(&[1013], -1.0, 1.0);
+                let flat = base.upload(gpu)?;
+                crate::kernels::fill::fill_bits(&flat.narrow0(at, n)?, 2.5f32.to_bits())?;
+                let mut r = base.f64.clone();
+                r[at..at + n].fill(2.5);
+                Ok(vec![compare(
+                    "fill",
+                    &format!("{n} at {at} of 1013"),
+                    &flat.to_vec()?,
+                    &r,
+                    None,
+                    Tolerance::rounding(0.0),
+                )])
+            },
+        ));
+    }
 
     let unary_ops = [
         Unary::Copy,
