@@ -5,10 +5,13 @@
 //   10 relu'(x)·dy   11 leaky_relu'(x)·dy (alpha)   12 sigmoid: y(1−y)·dy
 //   13 softplus'(x)·dy = sigmoid(x)·dy              14 exp: y·dy
 // Bindings: 0 params, 1 a, 2 b, 3 out.
+// main_tex (Tuning::texture_reads) writes four outputs per invocation and reads a and b from
+// flat textures holding their spans from elements a_base, b_base: 1 out (vec4 view), 2 a,
+// 3 b (textures). With DENSE = 1 (both dense from a texel boundary) a texel each feeds four.
 
 struct Params {
     n: u32, op: u32, a_off: u32, b_off: u32,
-    ndim: u32, alpha: f32, pad0: u32, pad1: u32,
+    ndim: u32, alpha: f32, a_base: u32, b_base: u32,
     shape: array<vec4<u32>, 2>,
     sa: array<vec4<u32>, 2>,
     sb: array<vec4<u32>, 2>,
@@ -18,6 +21,14 @@ struct Params {
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+@group(0) @binding(1) var<storage, read_write> out4: array<vec4<f32>>;
+@group(0) @binding(2) var a_t: texture_2d<f32>;
+@group(0) @binding(3) var b_t: texture_2d<f32>;
+
+const DENSE: u32 = 0u;
+
+// #include flat
 
 // #include sigmoid
 
@@ -38,13 +49,8 @@ fn apply(op: u32, x: f32, y: f32) -> f32 {
     }
 }
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.y * nwg.x + wid.x) * 256u + lid;
-    if (i >= p.n) {
-        return;
-    }
+// The elements of a and b that output i reads.
+fn sources(i: u32) -> vec2<u32> {
     var rem = i;
     var ia = p.a_off;
     var ib = p.b_off;
@@ -56,5 +62,41 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ib += c * p.sb[du / 4u][du % 4u];
         rem /= size;
     }
-    out[i] = apply(p.op, a[ia], b[ib]);
+    return vec2(ia, ib);
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.y * nwg.x + wid.x) * 256u + lid;
+    if (i >= p.n) {
+        return;
+    }
+    let s = sources(i);
+    out[i] = apply(p.op, a[s.x], b[s.y]);
+}
+
+// Past n (the last vec4 of an n not divisible by 4) it writes into the buffer's slack, which
+// no tensor reads.
+@compute @workgroup_size(256)
+fn main_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_index) lid: u32) {
+    let q = (wid.y * nwg.x + wid.x) * 256u + lid;
+    if (4u * q >= p.n) {
+        return;
+    }
+    var x = vec4(0.0);
+    var y = vec4(0.0);
+    if (DENSE == 1u) {
+        x = flat_texel(a_t, q + (p.a_off - p.a_base) / 4u);
+        y = flat_texel(b_t, q + (p.b_off - p.b_base) / 4u);
+    } else {
+        for (var t = 0u; t < 4u; t += 1u) {
+            let s = sources(min(4u * q + t, p.n - 1u)) - vec2(p.a_base, p.b_base);
+            x[t] = flat_texel(a_t, s.x >> 2u)[s.x & 3u];
+            y[t] = flat_texel(b_t, s.y >> 2u)[s.y & 3u];
+        }
+    }
+    out4[q] = vec4(apply(p.op, x.x, y.x), apply(p.op, x.y, y.y), apply(p.op, x.z, y.z),
+                   apply(p.op, x.w, y.w));
 }

@@ -437,8 +437,9 @@ impl Gpu {
     }
 
     /// Records a copy of a dense row-major [rows, cols] f32 matrix at byte `offset` of `src`
-    /// into an rgba32float texture of (cols/4) × rows texels from the pool. Needs cols·4 to
-    /// be a multiple of 256 (the copy's row pitch) and `offset` a multiple of 16.
+    /// into an rgba32float texture of (cols/4) × rows texels from the pool. Needs cols a
+    /// multiple of 4 and `offset` of 16; rows of a multiple of 256 bytes (the copy's row
+    /// pitch) go in one copy, narrower ones one copy per row.
     pub fn matrix_texture(
         &self,
         src: &wgpu::Buffer,
@@ -449,22 +450,40 @@ impl Gpu {
         let (w, h) = (cols / 4, rows);
         let tex = self.pool.texture(&self.device, w, h);
         let mut rec = self.recorder.lock().unwrap();
-        self.encoder_for_copy(&mut rec).copy_buffer_to_texture(
-            wgpu::TexelCopyBufferInfo {
-                buffer: src,
-                layout: wgpu::TexelCopyBufferLayout {
-                    offset,
-                    bytes_per_row: Some(cols * 4),
-                    rows_per_image: None,
+        let encoder = self.encoder_for_copy(&mut rec);
+        let pitched = (cols * 4).is_multiple_of(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT);
+        let copies = if pitched {
+            vec![(0, h)]
+        } else {
+            (0..h).map(|r| (r, 1)).collect()
+        };
+        for (row0, height) in copies {
+            encoder.copy_buffer_to_texture(
+                wgpu::TexelCopyBufferInfo {
+                    buffer: src,
+                    layout: wgpu::TexelCopyBufferLayout {
+                        offset: offset + row0 as u64 * cols as u64 * 4,
+                        bytes_per_row: pitched.then_some(cols * 4),
+                        rows_per_image: None,
+                    },
                 },
-            },
-            tex.raw().as_image_copy(),
-            wgpu::Extent3d {
-                width: w,
-                height: h,
-                depth_or_array_layers: 1,
-            },
-        );
+                wgpu::TexelCopyTextureInfo {
+                    texture: tex.raw(),
+                    mip_level: 0,
+                    origin: wgpu::Origin3d {
+                        x: 0,
+                        y: row0,
+                        z: 0,
+                    },
+                    aspect: wgpu::TextureAspect::All,
+                },
+                wgpu::Extent3d {
+                    width: w,
+                    height,
+                    depth_or_array_layers: 1,
+                },
+            );
+        }
         tex
     }
 

@@ -1,7 +1,7 @@
 //! binary.wgsl: elementwise functions of two tensors with NumPy broadcasting,
 //! including the activation gradients (forward value, upstream gradient) → input gradient.
 
-use super::{fits_u32, groups_for, Params};
+use super::{fits_u32, groups_for, view_snapshot, Params};
 use crate::error::{Error, Result};
 use crate::gpu::Dispatch;
 use crate::tensor::shape::{broadcast_shapes, broadcast_strides, coalesce, MAX_DIMS};
@@ -91,24 +91,42 @@ pub fn binary(op: Binary, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         ));
     }
     let (code, alpha) = op.code();
-    let params = Params::default()
-        .u(out.numel())
-        .u(code)
-        .u(a.offset())
-        .u(b.offset())
-        .u(cshape.len())
-        .f(alpha)
-        .u(0)
-        .u(0)
-        .dims(&cshape)
-        .dims(&cstrides[0])
-        .dims(&cstrides[1])
-        .bytes();
-    a.gpu().dispatch(&Dispatch {
+    let params = |a_base: usize, b_base: usize| {
+        Params::default()
+            .u(out.numel())
+            .u(code)
+            .u(a.offset())
+            .u(b.offset())
+            .u(cshape.len())
+            .f(alpha)
+            .u(a_base)
+            .u(b_base)
+            .dims(&cshape)
+            .dims(&cstrides[0])
+            .dims(&cstrides[1])
+            .bytes()
+    };
+    let gpu = a.gpu();
+    if let (Some((ta, a_base, a_dense)), Some((tb, b_base, b_dense))) = (
+        view_snapshot(a, &cshape, &cstrides[0]),
+        view_snapshot(b, &cshape, &cstrides[1]),
+    ) {
+        gpu.dispatch(&Dispatch {
+            shader: "binary",
+            entry: "main_tex",
+            consts: &[("DENSE", (a_dense && b_dense) as u32)],
+            params: &params(a_base, b_base),
+            buffers: &[out.buffer()],
+            textures: &[ta.view(), tb.view()],
+            groups: groups_for(out.numel().div_ceil(4), 256),
+        })?;
+        return Ok(out);
+    }
+    gpu.dispatch(&Dispatch {
         shader: "binary",
         entry: "main",
         consts: &[],
-        params: &params,
+        params: &params(0, 0),
         buffers: &[a.buffer(), b.buffer(), out.buffer()],
         textures: &[],
         groups: groups_for(out.numel(), 256),

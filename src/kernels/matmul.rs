@@ -202,14 +202,19 @@ fn stored(g: &Geometry, trans_a: bool, trans_b: bool) -> [(usize, usize); 2] {
 }
 
 /// Whether matmul_tex can take this product: one matrix each (no batch), rows of whole
-/// 256-byte copy pitches, and textures within the device's 2-D limit.
+/// 256-byte copy pitches or few enough to copy one by one, and textures within the
+/// device's 2-D limit.
 fn texture_fits(g: &Geometry, trans_a: bool, trans_b: bool, max_dim: u32) -> bool {
     let max = max_dim as usize;
     g.batch == 1
-        && stored(g, trans_a, trans_b)
-            .iter()
-            .all(|&(r, c)| c % 64 == 0 && r <= max && c / 4 <= max)
+        && stored(g, trans_a, trans_b).iter().all(|&(r, c)| {
+            c % 4 == 0 && (c % 64 == 0 || r <= ROW_COPIES) && r <= max && c / 4 <= max
+        })
 }
+
+/// The most rows a matrix without 256-byte rows is copied into its texture by, one copy
+/// each (the 16-channel weights of the networks' outer convolutions).
+const ROW_COPIES: usize = 256;
 
 /// (TM4, TN4) of matmul_tex: 16×16 blocks, since a fetch costs a hundred FMAs there; 16×8
 /// where C is narrower than one 8-lane row of invocations needs (128 columns), so no lane idles.
@@ -271,8 +276,9 @@ mod tests {
                 ((64, 64, 64), true),
                 ((256, 512, 384), true),
                 ((7, 13, 5), false),
-                ((4, 8, 12), false),
-                ((12, 8, 16), false),
+                // Rows narrower than a copy pitch, few enough to copy one by one.
+                ((4, 8, 12), true),
+                ((12, 8, 16), true),
             ] {
                 let sa = if ta { [k, m] } else { [m, k] };
                 let sb = if tb { [n, k] } else { [k, n] };
@@ -284,13 +290,16 @@ mod tests {
                 );
             }
         }
-        // The edge shape: texture path for A·Bᵀ only.
+        // The edge shape, every transpose (its narrow stored rows are copied one by one).
         for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
             let sa = if ta { [192, 100] } else { [100, 192] };
             let sb = if tb { [132, 192] } else { [192, 132] };
             let g = geometry(&sa, &sb, ta, tb).unwrap();
-            assert_eq!(texture_fits(&g, ta, tb, 2048), !ta && tb, "{ta}/{tb}");
+            assert!(texture_fits(&g, ta, tb, 2048), "{ta}/{tb}");
         }
+        // Too many narrow rows to copy one by one.
+        let g = geometry(&[300, 12], &[12, 8], false, false).unwrap();
+        assert!(!texture_fits(&g, false, false, 2048));
         // Batched products and textures past the limit fall back.
         let g = geometry(&[3, 64, 64], &[3, 64, 64], false, false).unwrap();
         assert!(!texture_fits(&g, false, false, 2048));

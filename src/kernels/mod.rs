@@ -20,6 +20,7 @@ pub mod scatter;
 pub mod unary;
 
 use crate::error::{Error, Result};
+use crate::gpu::PooledTexture;
 use crate::tensor::shape::MAX_DIMS;
 use crate::tensor::Tensor;
 
@@ -77,6 +78,35 @@ pub(crate) fn texture_chunks(texels: usize) -> impl Iterator<Item = (usize, usiz
 /// The largest input a kernel snapshots into a texture whole (64 MiB); a larger one goes
 /// through the buffer.
 pub(crate) const MAX_SNAPSHOT_TEXELS: usize = 1 << 22;
+
+/// A flat texture of the texels a strided view (coalesced `shape`, `strides`, at
+/// `t.offset()`) reaches, and the element the texture starts at; whether the view is dense
+/// from a texel boundary (one texel then holds four consecutive elements). None when
+/// textures are not the adapter's path or the span is too large.
+pub(crate) fn view_snapshot(
+    t: &Tensor,
+    shape: &[usize],
+    strides: &[usize],
+) -> Option<(PooledTexture, usize, bool)> {
+    let gpu = t.gpu();
+    if !gpu.tuning().texture_reads {
+        return None;
+    }
+    let first = t.offset() / 4;
+    let last = t.offset()
+        + shape
+            .iter()
+            .zip(strides)
+            .map(|(n, s)| (n.max(&1) - 1) * s)
+            .sum::<usize>();
+    let texels = last / 4 + 1 - first;
+    if texels > MAX_SNAPSHOT_TEXELS {
+        return None;
+    }
+    let dense = shape.len() == 1 && strides[0] == 1 && t.offset().is_multiple_of(4);
+    let tex = gpu.flat_texture(t.buffer(), (first * 16) as u64, texels as u32)?;
+    Some((tex, 4 * first, dense))
+}
 
 /// Every size a kernel indexes with must fit its u32 arithmetic.
 pub(crate) fn fits_u32(op: &'static str, t: &Tensor) -> Result<()> {

@@ -1,6 +1,6 @@
 //! unary.wgsl: elementwise functions of one strided tensor, and `copy` (which makes views dense).
 
-use super::{fits_u32, groups_for, Params, MAX_SNAPSHOT_TEXELS};
+use super::{fits_u32, groups_for, view_snapshot, Params};
 use crate::error::{Error, Result};
 use crate::gpu::Dispatch;
 use crate::tensor::shape::{coalesce, MAX_DIMS};
@@ -84,32 +84,17 @@ pub fn unary(op: Unary, a: &Tensor) -> Result<Tensor> {
             .bytes()
     };
     let gpu = a.gpu();
-    if gpu.tuning().texture_reads {
-        // The texels the view reaches, from the one holding its first element.
-        let first = a.offset() / 4;
-        let last = a.offset()
-            + shape
-                .iter()
-                .zip(&strides[0])
-                .map(|(n, s)| (n - 1) * s)
-                .sum::<usize>();
-        let texels = last / 4 + 1 - first;
-        let dense = shape.len() == 1 && strides[0][0] == 1 && a.offset().is_multiple_of(4);
-        if texels <= MAX_SNAPSHOT_TEXELS {
-            if let Some(t) = gpu.flat_texture(a.buffer(), (first * 16) as u64, texels as u32) {
-                return gpu
-                    .dispatch(&Dispatch {
-                        shader: "unary",
-                        entry: "main_tex",
-                        consts: &[("DENSE", dense as u32)],
-                        params: &params(4 * first),
-                        buffers: &[out.buffer()],
-                        textures: &[t.view()],
-                        groups: groups_for(a.numel().div_ceil(4), 256),
-                    })
-                    .map(|()| out);
-            }
-        }
+    if let Some((t, base, dense)) = view_snapshot(a, &shape, &strides[0]) {
+        gpu.dispatch(&Dispatch {
+            shader: "unary",
+            entry: "main_tex",
+            consts: &[("DENSE", dense as u32)],
+            params: &params(base),
+            buffers: &[out.buffer()],
+            textures: &[t.view()],
+            groups: groups_for(a.numel().div_ceil(4), 256),
+        })?;
+        return Ok(out);
     }
     gpu.dispatch(&Dispatch {
         shader: "unary",

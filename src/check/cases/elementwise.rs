@@ -190,10 +190,14 @@ pub fn cases(v: &mut Vec<Case>) {
         (&[257, 129], &[257, 129], false),
         (&[512, 1024], &[1024], true),
     ];
-    for (i, op) in binary_ops.into_iter().enumerate() {
+    for (textures, (i, op)) in [false, true]
+        .into_iter()
+        .flat_map(|t| binary_ops.into_iter().enumerate().map(move |o| (t, o)))
+    {
+        let path = if textures { "textures" } else { "buffers" };
         for (j, (sa, sb, large)) in pairs.iter().enumerate() {
             let (sa, sb) = (sa.to_vec(), sb.to_vec());
-            let label = format!("{} {} · {}", op.name(), dims(&sa), dims(&sb));
+            let label = format!("{} {} · {} {path}", op.name(), dims(&sa), dims(&sb));
             v.push(Case::new("binary", label.clone(), *large, move |gpu| {
                 let mut rng = Rng::new(200 + (i * 10 + j) as u64);
                 let a = match op {
@@ -204,7 +208,12 @@ pub fn cases(v: &mut Vec<Case>) {
                     Binary::Div => rng.data(&sb, 0.5, 2.0),
                     _ => rng.data(&sb, -3.0, 3.0),
                 };
-                let y = binary::binary(op, &a.upload(gpu)?, &b.upload(gpu)?)?.to_vec()?;
+                let (ag, bg) = (a.upload(gpu)?, b.upload(gpu)?);
+                let tuned = |t| Tuning {
+                    texture_reads: textures,
+                    ..t
+                };
+                let y = with_tuning(gpu, tuned, || binary::binary(op, &ag, &bg))?.to_vec()?;
                 let (_, r) = binary::reference::binary(op, &a.f64, &sa, &b.f64, &sb);
                 let tol = match op {
                     Binary::Div => Tolerance::rounding(2.0),

@@ -1,7 +1,8 @@
 //! matmul: every kernel variant × every transpose combination × tiny, odd, aligned,
-//! batched and large shapes. The texture variant runs its own kernel where every stored
-//! operand has a multiple of 64 columns and no batch (64³, 256×512×384, A·Bᵀ at 100×132×192,
-//! and the 64³ views at offsets 4/8); the other shapes check its fallbacks.
+//! batched and large shapes. The texture variant runs its own kernel where there is no batch
+//! and every stored operand has a multiple of 4 columns and either a multiple of 64 or at
+//! most 256 rows (4×8×12, 64³, 100×132×192, 256×512×384, the views at offsets 4/8); the
+//! other shapes check its fallbacks.
 
 use crate::check::{compare, Case, Rng, Tolerance};
 use crate::gpu::MatmulVariant;
@@ -15,7 +16,7 @@ pub fn cases(v: &mut Vec<Case>) {
         (33, 17, 65, 0, 0, false),
         (4, 8, 12, 0, 0, false),
         (64, 64, 64, 0, 0, false),
-        // A·Bᵀ takes the texture path with 16×16 blocks past both edges of C.
+        // The texture path with 16×16 blocks past both edges of C.
         (100, 132, 192, 0, 0, false),
         (20, 12, 8, 3, 3, false),
         (12, 8, 16, 3, 0, false),
