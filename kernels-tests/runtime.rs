@@ -1,10 +1,11 @@
 //! The tensor runtime: adapter selection, buffer pool, batching, grid folding, views, timing.
 
 use vae_gpu::check::Rng;
+use vae_gpu::gpu::MatmulVariant;
 use vae_gpu::gpu::{adapter, Selection};
 use vae_gpu::kernels::binary::{add, mul};
 use vae_gpu::kernels::conv2d::{conv2d, Conv2dConfig};
-use vae_gpu::kernels::matmul::matmul;
+use vae_gpu::kernels::matmul::{matmul, matmul_with};
 use vae_gpu::kernels::reduce::sum_all;
 use vae_gpu::kernels::unary::{unary, Unary};
 use vae_gpu::Tensor;
@@ -179,8 +180,16 @@ fn kernel_time_is_measured_by_timestamps_or_by_the_wall_clock() {
         .data(&[256, 256], -1.0, 1.0)
         .upload(&gpu)
         .unwrap();
-    let (seconds, clock) =
-        vae_gpu::bench::time(&gpu, 1, 3, || matmul(&a, &a, false, false).map(|_| ())).unwrap();
+    // An op that copies its operands into textures first is timed by the wall clock.
+    let (_, clock) = vae_gpu::bench::time(&gpu, 1, 3, || {
+        matmul_with(MatmulVariant::Texture, &a, &a, false, false).map(|_| ())
+    })
+    .unwrap();
+    assert_eq!(clock, "wall-clock");
+    let (seconds, clock) = vae_gpu::bench::time(&gpu, 1, 3, || {
+        matmul_with(MatmulVariant::Vec4, &a, &a, false, false).map(|_| ())
+    })
+    .unwrap();
     let want = if gpu.has_timestamps() {
         "gpu-timestamps"
     } else {

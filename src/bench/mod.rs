@@ -44,7 +44,9 @@ impl Measurement {
 const ROUNDS: usize = 5;
 
 /// Times `run` (which records one launch) after `warmup` launches: `ROUNDS` rounds of
-/// `reps.div_ceil(ROUNDS)` launches; returns the median round's time per launch.
+/// `reps.div_ceil(ROUNDS)` launches; returns the median round's time per launch and the
+/// clock: GPU timestamps where the adapter has them and `run` records no copy, else the wall
+/// clock around a synchronised device.
 pub fn time(
     gpu: &Arc<Gpu>,
     warmup: usize,
@@ -54,12 +56,17 @@ pub fn time(
     for _ in 0..warmup {
         run()?;
     }
+    // Timestamps bracket dispatches only: an op that copies (operands into textures) is
+    // timed by the wall clock, copies included.
+    let copies = gpu.copies();
+    run()?;
+    let copies = gpu.copies() > copies;
     gpu.sync()?;
     let per = reps.div_ceil(ROUNDS).max(1);
     let mut rounds = Vec::with_capacity(ROUNDS);
     let mut clock = "wall-clock";
     for _ in 0..ROUNDS {
-        if gpu.begin_timing(per as u32 * 8).is_some() {
+        if !copies && gpu.begin_timing(per as u32 * 8).is_some() {
             for _ in 0..per {
                 run()?;
             }

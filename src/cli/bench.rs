@@ -275,5 +275,9 @@ fn print_step(name: &str, r: &StepReport, cpu: f64) {
                 100.0 * s / total
             );
         }
+        println!(
+            "  the step's time beyond these: {:.1} ms (copies into textures, which timestamps do not bracket; submits; host time the device waited for)",
+            (r.seconds_per_step - total).max(0.0) * 1e3
+        );
     }
 }

@@ -139,6 +139,8 @@ struct Recorder {
     bind_groups: recorder::BindGroups,
     dispatches: u64,
     submits: u64,
+    /// Copies recorded (buffer to buffer, into textures): work GPU timestamps do not bracket.
+    copies: u64,
     timing: Option<timer::Recording>,
     /// The last submission, for `flush_pipelined`.
     last: Option<wgpu::SubmissionIndex>,
@@ -260,6 +262,7 @@ impl Gpu {
                 bind_groups: Default::default(),
                 dispatches: 0,
                 submits: 0,
+                copies: 0,
                 timing: None,
                 last: None,
             }),
@@ -319,6 +322,11 @@ impl Gpu {
     /// Bind groups created since the device opened: flat once a loop's buffers are pooled.
     pub fn bind_groups_created(&self) -> u64 {
         self.recorder.lock().unwrap().bind_groups.created
+    }
+
+    /// Copies recorded since the device opened.
+    pub fn copies(&self) -> u64 {
+        self.recorder.lock().unwrap().copies
     }
 
     /// (dispatches recorded, submits made) since the device opened.
@@ -419,6 +427,7 @@ impl Gpu {
     /// The encoder, with the open compute pass ended, for a copy.
     fn encoder_for_copy<'a>(&self, rec: &'a mut Recorder) -> &'a mut wgpu::CommandEncoder {
         rec.pass = None;
+        rec.copies += 1;
         rec.encoder.get_or_insert_with(|| new_encoder(&self.device))
     }
 
