@@ -32,8 +32,8 @@ fn main() {
                 m.clock
             );
         }
-        // matmul_tex's blocks (4·TM4)×(4·TN4): how its 16×16 default was chosen.
-        for block in [(2, 2), (2, 4), (4, 2), (4, 4)] {
+        // matmul_tex's blocks (4·TM4)×(4·TN4): how its 32×32 default was chosen.
+        for block in [(2, 2), (4, 4), (4, 8), (8, 4), (8, 8)] {
             gpu.set_tuning(Tuning {
                 tex_block: Some(block),
                 ..default

@@ -122,7 +122,7 @@ pub struct Tuning {
     pub conv: ConvVariant,
     /// (TM4, TN4) of matmul_vec4: each invocation computes a (4·TM4)×(4·TN4) block of C.
     pub vec4_block: (u32, u32),
-    /// (TM4, TN4) of matmul_tex, each 2 or 4; `None` picks per product (the benchmark sweeps it).
+    /// (TM4, TN4) of matmul_tex, each 2, 4 or 8; `None` picks per product (the benchmark sweeps it).
     pub tex_block: Option<(u32, u32)>,
     /// Memory-bound kernels (Adam, accumulate) read their inputs from flat textures and write
     /// four elements per invocation. On llvmpipe a storage-buffer load is a loop over the lanes

@@ -1,8 +1,8 @@
 //! matmul: every kernel variant × every transpose combination × tiny, odd, aligned,
 //! batched and large shapes. The texture variant runs its own kernel where there is no batch
 //! and every stored operand has a multiple of 4 columns and either a multiple of 64 or at
-//! most 256 rows (4×8×12, 64³, 100×132×192, 256×512×384, the views at offsets 4/8); the
-//! other shapes check its fallbacks.
+//! most 256 rows (4×8×12, 64³, 100×132×192, 100×260×192, 256×512×384, the views at
+//! offsets 4/8); the other shapes check its fallbacks.
 
 use crate::check::{compare, Case, Rng, Tolerance};
 use crate::gpu::MatmulVariant;
@@ -10,14 +10,15 @@ use crate::kernels::matmul::{matmul_with, reference};
 
 pub fn cases(v: &mut Vec<Case>) {
     // (m, n, k, batch of A, batch of B; 0 = no batch dim), large?
-    let shapes: [(usize, usize, usize, usize, usize, bool); 10] = [
+    let shapes: [(usize, usize, usize, usize, usize, bool); 11] = [
         (1, 1, 1, 0, 0, false),
         (7, 13, 5, 0, 0, false),
         (33, 17, 65, 0, 0, false),
         (4, 8, 12, 0, 0, false),
         (64, 64, 64, 0, 0, false),
-        // The texture path with 16×16 blocks past both edges of C.
+        // The texture path with 32×16 and 32×32 blocks past both edges of C.
         (100, 132, 192, 0, 0, false),
+        (100, 260, 192, 0, 0, false),
         (20, 12, 8, 3, 3, false),
         (12, 8, 16, 3, 0, false),
         (256, 512, 384, 0, 0, true),
