@@ -94,7 +94,7 @@ pub fn binary(op: Binary, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let params = |a_base: usize, b_base: usize| {
         Params::default()
             .u(out.numel())
-            .u(code)
+            .u(0)
             .u(a.offset())
             .u(b.offset())
             .u(cshape.len())
@@ -114,7 +114,7 @@ pub fn binary(op: Binary, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         gpu.dispatch(&Dispatch {
             shader: "binary",
             entry: "main_tex",
-            consts: &[("DENSE", (a_dense && b_dense) as u32)],
+            consts: &[("DENSE", (a_dense && b_dense) as u32), ("OP", code as u32)],
             params: &params(a_base, b_base),
             buffers: &[out.buffer()],
             textures: &[ta.view(), tb.view()],
@@ -125,7 +125,7 @@ pub fn binary(op: Binary, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     gpu.dispatch(&Dispatch {
         shader: "binary",
         entry: "main",
-        consts: &[],
+        consts: &[("OP", code as u32)],
         params: &params(0, 0),
         buffers: &[a.buffer(), b.buffer(), out.buffer()],
         textures: &[],

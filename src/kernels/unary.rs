@@ -72,7 +72,7 @@ pub fn unary(op: Unary, a: &Tensor) -> Result<Tensor> {
     let params = |base: usize| {
         Params::default()
             .u(a.numel())
-            .u(code)
+            .u(0)
             .u(a.offset())
             .u(shape.len())
             .f(alpha)
@@ -88,7 +88,7 @@ pub fn unary(op: Unary, a: &Tensor) -> Result<Tensor> {
         gpu.dispatch(&Dispatch {
             shader: "unary",
             entry: "main_tex",
-            consts: &[("DENSE", dense as u32)],
+            consts: &[("DENSE", dense as u32), ("OP", code as u32)],
             params: &params(base),
             buffers: &[out.buffer()],
             textures: &[t.view()],
@@ -99,7 +99,7 @@ pub fn unary(op: Unary, a: &Tensor) -> Result<Tensor> {
     gpu.dispatch(&Dispatch {
         shader: "unary",
         entry: "main",
-        consts: &[],
+        consts: &[("OP", code as u32)],
         params: &params(0),
         buffers: &[a.buffer(), out.buffer()],
         textures: &[],
