@@ -18,27 +18,25 @@ fn main() {
     for s in [256usize, 512, 1024] {
         let cpu = bench::cpu_matmul(s, s, s);
         println!("{:<24} {s:>5}³ {:>8.2} GFLOP/s", cpu.kernel, cpu.gflops());
-        for block in [(1, 1), (1, 2), (2, 1), (2, 2), (2, 4), (4, 2)] {
-            gpu.set_tuning(Tuning {
-                vec4_block: block,
-                ..default
+        // The register blocks (4·TM4)×(4·TN4) each kernel's default was chosen from.
+        let vec4 = [(1, 1), (1, 2), (2, 1), (2, 2), (2, 4), (4, 2)];
+        let texture = [(2, 2), (4, 4), (4, 8), (8, 4), (8, 8)];
+        let sweeps = vec4
+            .iter()
+            .map(|&b| (MatmulVariant::Vec4, b))
+            .chain(texture.iter().map(|&b| (MatmulVariant::Texture, b)));
+        for (variant, block) in sweeps {
+            gpu.set_tuning(match variant {
+                MatmulVariant::Vec4 => Tuning {
+                    vec4_block: block,
+                    ..default
+                },
+                _ => Tuning {
+                    tex_block: Some(block),
+                    ..default
+                },
             });
-            let m = bench::matmul(&gpu, MatmulVariant::Vec4, s, s, s, 1.0).unwrap();
-            let name = format!("{} {}x{}", m.kernel, 4 * block.0, 4 * block.1);
-            println!(
-                "{name:<24} {s:>5}³ {:>8.2} GFLOP/s  {:>5.2}× CPU  ({})",
-                m.gflops(),
-                m.gflops() / cpu.gflops(),
-                m.clock
-            );
-        }
-        // matmul_tex's blocks (4·TM4)×(4·TN4): how its 32×32 default was chosen.
-        for block in [(2, 2), (4, 4), (4, 8), (8, 4), (8, 8)] {
-            gpu.set_tuning(Tuning {
-                tex_block: Some(block),
-                ..default
-            });
-            let m = bench::matmul(&gpu, MatmulVariant::Texture, s, s, s, 1.0).unwrap();
+            let m = bench::matmul(&gpu, variant, s, s, s, 1.0).unwrap();
             let name = format!("{} {}x{}", m.kernel, 4 * block.0, 4 * block.1);
             println!(
                 "{name:<24} {s:>5}³ {:>8.2} GFLOP/s  {:>5.2}× CPU  ({})",

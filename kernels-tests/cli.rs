@@ -202,8 +202,38 @@ fn vae_gpu_tuned(file: &std::path::Path, args: &[&str]) -> std::process::Output 
         .env("VAE_GPU_TUNING", file)
         .env_remove("VAE_GPU_MATMUL")
         .env_remove("VAE_GPU_CONV")
+        .env_remove("VAE_GPU_TEXTURE_READS")
         .output()
         .expect("run vae-gpu")
+}
+
+/// `VAE_GPU_TEXTURE_READS` turns the memory-bound kernels' texture inputs on or off (info
+/// says which), and any other value is refused naming the variable.
+#[test]
+fn texture_reads_follow_the_environment() {
+    let info = |value: &str| {
+        Command::new(env!("CARGO_BIN_EXE_vae-gpu"))
+            .args(["info", "--json"])
+            .env("VAE_GPU_TEXTURE_READS", value)
+            .output()
+            .expect("run vae-gpu")
+    };
+    for (value, on) in [("0", false), ("1", true)] {
+        let out = info(value);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let i: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(i["texture_reads"], on, "{i}");
+    }
+    let out = info("yes");
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && e.contains("VAE_GPU_TEXTURE_READS") && e.contains("'yes'"),
+        "{e}"
+    );
 }
 
 /// `bench tune` records this adapter's fastest kernels, later commands use them, an entry

@@ -51,6 +51,7 @@ pub fn run(sel: &Selection, json: bool) -> Result<i32> {
         "optional_features": features,
         "matmul_variant": tuning.matmul.name(),
         "conv_variant": tuning.conv.name(),
+        "texture_reads": tuning.texture_reads,
         "tuning_file": gpu.tuned_from.as_ref().map(|p| p.display().to_string()),
     });
     if json {
@@ -116,6 +117,14 @@ pub fn run(sel: &Selection, json: bool) -> Result<i32> {
             "built-in defaults; `vae-gpu bench tune` measures this adapter's".into(),
             |p| format!("tuned, from {}", p.display())
         )
+    );
+    println!(
+        "  memory-bound kernels read {} (VAE_GPU_TEXTURE_READS=0|1)",
+        if tuning.texture_reads {
+            "flat textures"
+        } else {
+            "storage buffers"
+        }
     );
     Ok(0)
 }

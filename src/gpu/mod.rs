@@ -111,6 +111,10 @@ impl ConvVariant {
     }
 }
 
+/// One buffer-to-texture copy: (buffer offset, bytes per row when more than one row, first
+/// texture row, width and height in texels).
+type Block = (u64, Option<u32>, u32, u32, u32);
+
 /// Texels per row of a flat texture (`Gpu::flat_texture`): a power of two, as
 /// shaders/include/flat.wgsl splits an index with a mask and a shift.
 pub const FLAT_ROW: u32 = 4096;
@@ -458,41 +462,15 @@ impl Gpu {
     ) -> pool::PooledTexture {
         let (w, h) = (cols / 4, rows);
         let tex = self.pool.texture(&self.device, w, h);
-        let mut rec = self.recorder.lock().unwrap();
-        let encoder = self.encoder_for_copy(&mut rec);
-        let pitched = (cols * 4).is_multiple_of(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT);
-        let copies = if pitched {
-            vec![(0, h)]
+        let pitch = cols * 4;
+        let blocks: Vec<Block> = if pitch.is_multiple_of(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT) {
+            vec![(offset, Some(pitch), 0, w, h)]
         } else {
-            (0..h).map(|r| (r, 1)).collect()
+            (0..h)
+                .map(|r| (offset + r as u64 * pitch as u64, None, r, w, 1))
+                .collect()
         };
-        for (row0, height) in copies {
-            encoder.copy_buffer_to_texture(
-                wgpu::TexelCopyBufferInfo {
-                    buffer: src,
-                    layout: wgpu::TexelCopyBufferLayout {
-                        offset: offset + row0 as u64 * cols as u64 * 4,
-                        bytes_per_row: pitched.then_some(cols * 4),
-                        rows_per_image: None,
-                    },
-                },
-                wgpu::TexelCopyTextureInfo {
-                    texture: tex.raw(),
-                    mip_level: 0,
-                    origin: wgpu::Origin3d {
-                        x: 0,
-                        y: row0,
-                        z: 0,
-                    },
-                    aspect: wgpu::TextureAspect::All,
-                },
-                wgpu::Extent3d {
-                    width: w,
-                    height,
-                    depth_or_array_layers: 1,
-                },
-            );
-        }
+        self.copy_to_texture(src, &tex, &blocks);
         tex
     }
 
@@ -519,42 +497,48 @@ impl Gpu {
             return None;
         }
         let tex = self.pool.texture(&self.device, texels.min(FLAT_ROW), rows);
-        let (full, rest) = (texels / FLAT_ROW, texels % FLAT_ROW);
-        let mut rec = self.recorder.lock().unwrap();
-        let encoder = self.encoder_for_copy(&mut rec);
         // Whole rows in one copy, the last partial row in another: the copy may not read
         // past the stretch, which need not end on a row.
-        for (row0, rows, width) in [(0, full, FLAT_ROW), (full, (rest > 0) as u32, rest)] {
-            if rows == 0 || width == 0 {
-                continue;
-            }
+        let (full, rest) = (texels / FLAT_ROW, texels % FLAT_ROW);
+        let pitch = FLAT_ROW * 16;
+        let mut blocks: Vec<Block> = Vec::new();
+        if full > 0 {
+            blocks.push((offset, Some(pitch), 0, FLAT_ROW, full));
+        }
+        if rest > 0 {
+            blocks.push((offset + full as u64 * pitch as u64, None, full, rest, 1));
+        }
+        self.copy_to_texture(src, &tex, &blocks);
+        Some(tex)
+    }
+
+    /// Records one buffer-to-texture copy per block.
+    fn copy_to_texture(&self, src: &wgpu::Buffer, tex: &pool::PooledTexture, blocks: &[Block]) {
+        let mut rec = self.recorder.lock().unwrap();
+        let encoder = self.encoder_for_copy(&mut rec);
+        for &(offset, bytes_per_row, y, width, height) in blocks {
             encoder.copy_buffer_to_texture(
                 wgpu::TexelCopyBufferInfo {
                     buffer: src,
                     layout: wgpu::TexelCopyBufferLayout {
-                        offset: offset + row0 as u64 * FLAT_ROW as u64 * 16,
-                        bytes_per_row: Some(FLAT_ROW * 16),
+                        offset,
+                        bytes_per_row,
                         rows_per_image: None,
                     },
                 },
                 wgpu::TexelCopyTextureInfo {
                     texture: tex.raw(),
                     mip_level: 0,
-                    origin: wgpu::Origin3d {
-                        x: 0,
-                        y: row0,
-                        z: 0,
-                    },
+                    origin: wgpu::Origin3d { x: 0, y, z: 0 },
                     aspect: wgpu::TextureAspect::All,
                 },
                 wgpu::Extent3d {
                     width,
-                    height: rows,
+                    height,
                     depth_or_array_layers: 1,
                 },
             );
         }
-        Some(tex)
     }
 
     /// Submits everything recorded so far as one command buffer.
