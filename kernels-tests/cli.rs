@@ -227,6 +227,8 @@ fn texture_reads_follow_the_environment() {
         );
         let i: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(i["texture_reads"], on, "{i}");
+        let by = i["overridden_by"].as_array().unwrap();
+        assert!(by.iter().any(|v| v == "VAE_GPU_TEXTURE_READS"), "{i}");
     }
     let out = info("yes");
     let e = String::from_utf8_lossy(&out.stderr);
@@ -281,6 +283,7 @@ fn tuning_is_recorded_per_adapter_and_read_back() {
     let i = info(&file);
     assert_eq!(i["matmul_variant"], winner.as_str(), "{i}");
     assert_eq!(i["tuning_file"], file.display().to_string(), "{i}");
+    assert_eq!(i["overridden_by"], serde_json::json!([]), "{i}");
 
     let mut edited = stored.clone();
     edited[&key]["matmul"] = "vec4".into();

@@ -28,6 +28,14 @@ fn adapter_json(info: &wgpu::AdapterInfo) -> serde_json::Value {
     })
 }
 
+/// The environment variables that override the tuning file and the defaults here.
+fn overrides() -> Vec<&'static str> {
+    ["VAE_GPU_MATMUL", "VAE_GPU_CONV", "VAE_GPU_TEXTURE_READS"]
+        .into_iter()
+        .filter(|v| std::env::var(v).is_ok_and(|s| !s.is_empty()))
+        .collect()
+}
+
 pub fn run(sel: &Selection, json: bool) -> Result<i32> {
     // List adapters on every backend, whatever the selection, so a user sees all choices.
     let (_inst, all) = adapter::enumerate(&Selection::default())?;
@@ -53,6 +61,7 @@ pub fn run(sel: &Selection, json: bool) -> Result<i32> {
         "conv_variant": tuning.conv.name(),
         "texture_reads": tuning.texture_reads,
         "tuning_file": gpu.tuned_from.as_ref().map(|p| p.display().to_string()),
+        "overridden_by": overrides(),
     });
     if json {
         println!("{}", serde_json::to_string_pretty(&report).expect("json"));
@@ -109,14 +118,21 @@ pub fn run(sel: &Selection, json: bool) -> Result<i32> {
         };
         println!("    {name:<18} {state}");
     }
+    let source = gpu.tuned_from.as_ref().map_or(
+        "built-in defaults; `vae-gpu bench tune` measures this adapter's".into(),
+        |p| format!("tuned, from {}", p.display()),
+    );
+    let overrides = overrides();
     println!(
-        "  kernels: matmul {}, conv {} ({})",
+        "  kernels: matmul {}, conv {} ({}{})",
         tuning.matmul.name(),
         tuning.conv.name(),
-        gpu.tuned_from.as_ref().map_or(
-            "built-in defaults; `vae-gpu bench tune` measures this adapter's".into(),
-            |p| format!("tuned, from {}", p.display())
-        )
+        source,
+        if overrides.is_empty() {
+            String::new()
+        } else {
+            format!("; overridden by {}", overrides.join(", "))
+        }
     );
     println!(
         "  memory-bound kernels read {} (VAE_GPU_TEXTURE_READS=0|1)",
