@@ -63,17 +63,21 @@ impl MatmulVariant {
     }
 
     pub fn parse(s: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|v| v.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = Self::ALL.iter().map(|v| v.name()).collect();
-                Error::flag(
-                    "VAE_GPU_MATMUL",
-                    format!("'{s}' is not one of {}", names.join(", ")),
-                )
-            })
+        parse_variant(&Self::ALL, Self::name, "VAE_GPU_MATMUL", s)
     }
+}
+
+/// The variant among `all` whose name is `s`, or an error naming the variable and the choices.
+fn parse_variant<T: Copy>(
+    all: &[T],
+    name: fn(T) -> &'static str,
+    var: &'static str,
+    s: &str,
+) -> Result<T> {
+    all.iter().copied().find(|&v| name(v) == s).ok_or_else(|| {
+        let names: Vec<_> = all.iter().map(|&v| name(v)).collect();
+        Error::flag(var, format!("'{s}' is not one of {}", names.join(", ")))
+    })
 }
 
 /// How conv2d and its gradients run; overridable with `VAE_GPU_CONV`.
@@ -98,16 +102,7 @@ impl ConvVariant {
     }
 
     pub fn parse(s: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|v| v.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = Self::ALL.iter().map(|v| v.name()).collect();
-                Error::flag(
-                    "VAE_GPU_CONV",
-                    format!("'{s}' is not one of {}", names.join(", ")),
-                )
-            })
+        parse_variant(&Self::ALL, Self::name, "VAE_GPU_CONV", s)
     }
 }
 

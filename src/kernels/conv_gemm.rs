@@ -8,7 +8,7 @@
 //! speed: on lavapipe the direct kernels reach 0.3–3.6 GFLOP/s and the vec4 matmul ~15.
 
 use super::conv2d::ConvGeom;
-use super::{groups_for, matmul, MAX_SNAPSHOT_TEXELS};
+use super::{groups_for, matmul, view_snapshot};
 use crate::error::Result;
 use crate::gpu::Dispatch;
 use crate::tensor::Tensor;
@@ -36,18 +36,13 @@ fn taps(g: &ConvGeom) -> usize {
 /// cols [R, N·P] of a contiguous x.
 fn im2col(g: &ConvGeom, x: &Tensor) -> Result<Tensor> {
     let cols = Tensor::empty(x.gpu(), &[taps(g), g.n * g.oh * g.ow])?;
-    let gpu = x.gpu();
-    let texels = (x.offset() % 4 + x.numel()).div_ceil(4);
-    if gpu.tuning().texture_reads
-        && (g.n * g.oh * g.ow).is_multiple_of(4)
-        && texels <= MAX_SNAPSHOT_TEXELS
-    {
-        if let Some(t) = gpu.flat_texture(x.buffer(), (x.offset() / 4 * 16) as u64, texels as u32) {
-            gpu.dispatch(&Dispatch {
+    if (g.n * g.oh * g.ow).is_multiple_of(4) {
+        if let Some((t, base, _)) = view_snapshot(x, &[x.numel()], &[1]) {
+            x.gpu().dispatch(&Dispatch {
                 shader: "im2col",
                 entry: "im2col_tex",
                 consts: &[],
-                params: &g.params(x.offset() % 4, 0),
+                params: &g.params(x.offset() - base, 0),
                 buffers: &[cols.buffer()],
                 textures: &[t.view()],
                 groups: groups_for(cols.numel() / 4, 256),

@@ -77,7 +77,7 @@ pub(crate) fn texture_chunks(texels: usize) -> impl Iterator<Item = (usize, usiz
 
 /// The largest input a kernel snapshots into a texture whole (64 MiB); a larger one goes
 /// through the buffer.
-pub(crate) const MAX_SNAPSHOT_TEXELS: usize = 1 << 22;
+const MAX_SNAPSHOT_TEXELS: usize = 1 << 22;
 
 /// A flat texture of the texels a strided view (coalesced `shape`, `strides`, at
 /// `t.offset()`) reaches, and the element the texture starts at; whether the view is dense
