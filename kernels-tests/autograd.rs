@@ -4,6 +4,7 @@
 use crate::common::gpu;
 use vae_gpu::autograd::Tape;
 use vae_gpu::check::Rng;
+use vae_gpu::kernels::channel::ChannelAct;
 use vae_gpu::kernels::matmul::reference::matmul;
 use vae_gpu::kernels::mmd::{reference as mmdref, MmdConfig, MmdKernel};
 use vae_gpu::nn::{Init, ParamsBuilder};
@@ -216,7 +217,8 @@ fn batch_norm_layer_eval_mode_uses_running_averages_and_differentiates() {
     // One training-mode pass moves the running averages halfway to the batch statistics.
     let mut t = Tape::new(&g);
     let xv = t.param(&store, xid).unwrap();
-    bn.forward(&mut t, &store, xv, true).unwrap();
+    bn.forward(&mut t, &store, xv, true, ChannelAct::Identity)
+        .unwrap();
     let (rm, rv) = bnref::running_update(&d, &x, &[0.0; 3], &[1.0; 3], 0.5);
     let got_rm = store.state(bn.running_mean).to_vec().unwrap();
     let got_rv = store.state(bn.running_var).to_vec().unwrap();
@@ -229,7 +231,9 @@ fn batch_norm_layer_eval_mode_uses_running_averages_and_differentiates() {
     store.zero_grad().unwrap();
     let mut t = Tape::new(&g);
     let xv = t.param(&store, xid).unwrap();
-    let y = bn.forward(&mut t, &store, xv, false).unwrap();
+    let y = bn
+        .forward(&mut t, &store, xv, false, ChannelAct::Identity)
+        .unwrap();
     let rv_ = t.constant(r.upload(&g).unwrap()).unwrap();
     let weighted = t.matmul(y, rv_, true, false).unwrap(); // [3, 3]: diag holds Σ_n y·r per channel
     let l = t.sum(weighted, false).unwrap();

@@ -4,6 +4,7 @@
 use vae_gpu::check::Rng;
 use vae_gpu::gpu::MatmulVariant;
 use vae_gpu::kernels::batchnorm::{batch_norm_backward, batch_norm_train, BatchNormConfig};
+use vae_gpu::kernels::channel::ChannelAct;
 use vae_gpu::kernels::conv2d::{conv2d, conv2d_grad_input, conv2d_grad_weight, Conv2dConfig};
 use vae_gpu::kernels::{matmul::matmul_with, reduce};
 use vae_gpu::{Result, Tensor};
@@ -59,8 +60,8 @@ fn kernels_are_bit_reproducible() {
     };
     twice("batch_norm", || {
         let (rm, rv) = (Tensor::zeros(&gpu, &[16])?, Tensor::full(&gpu, &[16], 1.0)?);
-        let f = batch_norm_train(&x, &g, &bt, &rm, &rv, bn)?;
-        let gr = batch_norm_backward(&x, &f, &g)?;
+        let f = batch_norm_train(&x, &g, &bt, &rm, &rv, bn, ChannelAct::Relu)?;
+        let gr = batch_norm_backward(&x, &f)?;
         Ok(vec![f.y, rm, rv, gr.dx, gr.dgamma, gr.dbeta])
     });
 }

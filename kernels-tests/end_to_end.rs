@@ -14,7 +14,8 @@ use crate::common::gpu;
 use vae_gpu::autograd::Tape;
 use vae_gpu::check::Rng;
 use vae_gpu::kernels::batchnorm::{reference as bn, BatchNormConfig};
-use vae_gpu::kernels::channel::reference::bias_add;
+use vae_gpu::kernels::channel::reference::bias_act;
+use vae_gpu::kernels::channel::ChannelAct;
 use vae_gpu::kernels::conv2d::{reference as conv, Conv2dConfig, ConvGeom};
 use vae_gpu::kernels::conv_transpose2d::{reference as deconv, ConvTranspose2dConfig};
 use vae_gpu::kernels::loss::reference as loss;
@@ -99,7 +100,8 @@ impl CpuModel<'_> {
     ) -> Vec<f64> {
         let w = self.p(flat, &format!("{name}.weight"));
         let y = matmul(x, &[N, inputs], w, &[outputs, inputs], false, true);
-        bias_add(&y, outputs, 1, self.p(flat, &format!("{name}.bias")))
+        let id = ChannelAct::Identity;
+        bias_act(&y, outputs, 1, self.p(flat, &format!("{name}.bias")), id)
     }
 
     fn conv(
@@ -114,11 +116,12 @@ impl CpuModel<'_> {
         let g = ConvGeom::forward("conv", &xs, &ws, Conv2dConfig::new(2, 1)).unwrap();
         let y = conv::forward(&g, x, self.p(flat, &format!("{name}.weight")));
         (
-            bias_add(
+            bias_act(
                 &y,
                 outputs,
                 g.oh * g.ow,
                 self.p(flat, &format!("{name}.bias")),
+                ChannelAct::Identity,
             ),
             [N, outputs, g.oh, g.ow],
         )
@@ -146,11 +149,12 @@ impl CpuModel<'_> {
         };
         let y = deconv::forward(&g, x, self.p(flat, &format!("{name}.weight")));
         (
-            bias_add(
+            bias_act(
                 &y,
                 outputs,
                 g.oh * g.ow,
                 self.p(flat, &format!("{name}.bias")),
+                ChannelAct::Identity,
             ),
             [N, outputs, g.oh, g.ow],
         )

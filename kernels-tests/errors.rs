@@ -3,6 +3,7 @@
 
 use vae_gpu::kernels::batchnorm::{batch_norm_train, BatchNormConfig};
 use vae_gpu::kernels::binary::add;
+use vae_gpu::kernels::channel::{bias_act, ChannelAct};
 use vae_gpu::kernels::conv2d::{conv2d, conv2d_grad_input, Conv2dConfig};
 use vae_gpu::kernels::conv_transpose2d::{conv_transpose2d, ConvTranspose2dConfig};
 use vae_gpu::kernels::matmul::matmul;
@@ -78,15 +79,21 @@ fn shape_errors_name_the_op_and_shapes() {
         eps: 1e-5,
         momentum: 0.9,
     };
+    let id = ChannelAct::Identity;
     expect_shape_error(
-        batch_norm_train(&t(&[4, 3]), &t(&[2]), &t(&[3]), &t(&[3]), &t(&[3]), bn),
+        batch_norm_train(&t(&[4, 3]), &t(&[2]), &t(&[3]), &t(&[3]), &t(&[3]), bn, id),
         "batch_norm",
         &["gamma", "[2]"],
     );
     expect_shape_error(
-        batch_norm_train(&t(&[0, 3]), &t(&[3]), &t(&[3]), &t(&[3]), &t(&[3]), bn),
+        batch_norm_train(&t(&[0, 3]), &t(&[3]), &t(&[3]), &t(&[3]), &t(&[3]), bn, id),
         "batch_norm",
         &["[0, 3]"],
+    );
+    expect_shape_error(
+        bias_act(&t(&[4, 3]), &t(&[3]), ChannelAct::LeakyRelu(-0.5)),
+        "bias_act",
+        &["slope", "-0.5"],
     );
     expect_shape_error(
         Tensor::from_slice(&gpu, &[1.0, 2.0], &[3]),

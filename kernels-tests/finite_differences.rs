@@ -12,6 +12,7 @@ use vae_gpu::check::Rng;
 use vae_gpu::kernels::batchnorm::reference as bn;
 use vae_gpu::kernels::binary::{reference as binref, Binary};
 use vae_gpu::kernels::channel::reference as ch;
+use vae_gpu::kernels::channel::ChannelAct;
 use vae_gpu::kernels::conv2d::{reference as conv, Conv2dConfig, ConvGeom};
 use vae_gpu::kernels::conv_transpose2d::{reference as deconv, ConvTranspose2dConfig};
 use vae_gpu::kernels::matmul::reference::matmul;
@@ -210,6 +211,56 @@ fn batchnorm_rules() {
                 &r,
             ),
         );
+        // With an activation fused after it: the sigmoid, smooth where a kink could sit
+        // within the step of an output that lands near 0 (act_grad's kinks: channel_act_rules).
+        let act = ChannelAct::Sigmoid;
+        let fused = |x: &[f64], g: &[f64], b: &[f64]| -> Vec<f64> {
+            bn::forward_train(&d, x, g, b, eps)
+                .iter()
+                .map(|v| ch::act(act, *v))
+                .collect()
+        };
+        let (dx, dgamma, dbeta) =
+            bn::backward_act(&d, &x, &r, &gamma, &beta, &mean, &var, eps, true, act);
+        assert_grad(
+            "bn + sigmoid dx",
+            &dx,
+            &numeric(&|x| fused(x, &gamma, &beta), &x, &r),
+        );
+        assert_grad(
+            "bn + sigmoid dgamma",
+            &dgamma,
+            &numeric(&|g| fused(&x, g, &beta), &gamma, &r),
+        );
+        assert_grad(
+            "bn + sigmoid dbeta",
+            &dbeta,
+            &numeric(&|b| fused(&x, &gamma, b), &beta, &r),
+        );
+    }
+}
+
+#[test]
+fn channel_act_rules() {
+    // Keep inputs away from the kinks at 0.
+    let x: Vec<f64> = rand(310, 64)
+        .iter()
+        .map(|v| v.signum() * (v.abs() + 0.05) * 4.0)
+        .collect();
+    let r = rand(311, 64);
+    for act in [
+        ChannelAct::Identity,
+        ChannelAct::Relu,
+        ChannelAct::LeakyRelu(0.2),
+        ChannelAct::Sigmoid,
+    ] {
+        let g: Vec<f64> = x
+            .iter()
+            .zip(&r)
+            .map(|(x, r)| ch::act_grad(act, *x) * r)
+            .collect();
+        let f = |x: &[f64]| -> Vec<f64> { x.iter().map(|v| ch::act(act, *v)).collect() };
+        assert_grad(&format!("{act:?}"), &g, &numeric(&f, &x, &r));
     }
 }
 
@@ -245,10 +296,11 @@ fn bias_and_reduction_rules() {
         rand(401, n * c * inner),
         rand(402, c),
     );
+    let id = ChannelAct::Identity;
     assert_grad(
-        "bias_add dbias",
+        "bias_act dbias",
         &ch::channel_sum(&r, c, inner),
-        &numeric(&|b| ch::bias_add(&x, c, inner, b), &b, &r),
+        &numeric(&|b| ch::bias_act(&x, c, inner, b, id), &b, &r),
     );
     // sum over axis 1 of [3, 4, 5]: dx = broadcast of dy; mean divides by 4.
     let shape = [n, c, inner];

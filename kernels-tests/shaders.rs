@@ -53,6 +53,12 @@ fn includes_are_spliced_once_and_unknown_ones_are_named() {
     let (_, reduce) = lookup("reduce").unwrap();
     assert_eq!(reduce.matches("fn tree_sum").count(), 1);
     assert!(!reduce.lines().any(|l| l.trim().starts_with("// #include")));
+    // An include's own include is spliced too, once however many ask for it.
+    let (_, channel) = lookup("channel").unwrap();
+    assert_eq!(channel.matches("fn sigmoid").count(), 1);
+    let both = expand("shaders/x.wgsl", "// #include sigmoid\n// #include act\n").unwrap();
+    assert_eq!(both.matches("fn sigmoid").count(), 1);
+    assert_eq!(both.matches("fn act_grad").count(), 1);
     let e = expand("shaders/x.wgsl", "// #include no_such_helper\n")
         .unwrap_err()
         .to_string();

@@ -1,23 +1,28 @@
 // Batch norm over (N) of [N, C] or (N, H, W) of [N, C, H, W], as a dense [N, C, inner]
-// with M = N·inner values per channel. stats is [2, C]: mean, then 1/sqrt(var + eps).
+// with M = N·inner values per channel, fused with the activation after it (include/act.wgsl,
+// constant ACT, slope p.slope). The forward's state is coef [4, C]: μ, a = γ·invstd, β, invstd
+// (batch statistics in training, running ones in eval), so pre = a·(x − μ) + β and y = act(pre).
 // Forward (train):  bn_stats (batch mean and biased variance, two-pass per channel for
 //                   stability; optionally running_x = momentum·running_x + (1−momentum)·batch_x
 //                   with the unbiased variance M/(M−1)·var, as PyTorch and TF's fused BN do)
-//                   → bn_normalize xhat = (x − mean)·invstd → bn_affine y = γ·xhat + β.
-// Forward (eval):   bn_eval_stats (stats from the running averages) → the same two.
-// Backward:         bn_backward_reduce dgb = [Σ dy·xhat (dγ); Σ dy (dβ)]
-//                   bn_backward_coef   coef = [k1; k0; kx] with k1 = γ·invstd and, in training,
-//                                      k0 = −k1·dβ/M, kx = −k1·dγ/M (eval: 0, 0)
-//                   bn_backward_dx     dx = k1·dy + k0 + kx·xhat
+//                   → bn_coef (a, β) → channel.wgsl's channel_map y = act(a·(x − μ) + β).
+// Forward (eval):   bn_eval_stats (μ and invstd from the running averages) → the same two.
+// Backward, with g = dy·act'(pre) recomputed from x (neither xhat nor pre is stored):
+//                   bn_backward_reduce dgb = [Σ g·xhat (dγ); Σ g (dβ)], xhat = invstd·(x − μ)
+//                   bn_backward_coef   back [5, C] = [μ; a; β; k0; kx] with, in training,
+//                                      k0 = −a·dβ/M, kx = −a·invstd·dγ/M (eval: 0, 0)
+//                   bn_backward_dx     dx = a·g + k0 + kx·(x − μ)
 // Bindings per entry (1..4): see each function. The reductions come in two forms: one
 // workgroup per channel with a tree sum (bn_stats, bn_backward_reduce), and one invocation per
 // channel summing in order with no barrier (the _seq entries), which the host picks where
 // barriers cost more than the parallelism within a channel gives (CPU rasterisers with enough
 // channels to fill the cores, and any adapter when a channel has few values).
+// bn_backward_dx_tex (Tuning::texture_reads) reads x and dy from flat textures and writes four
+// outputs per invocation: 1 dx (vec4 view), 2 back, 3 x, 4 dy (textures). SAME as in channel.wgsl.
 
 struct Params {
     n: u32, c: u32, inner: u32, update: u32,
-    eps: f32, momentum: f32, train: u32, pad: u32,
+    eps: f32, momentum: f32, train: u32, slope: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -25,8 +30,20 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> b2: array<f32>;
 @group(0) @binding(3) var<storage, read_write> b3: array<f32>;
 @group(0) @binding(4) var<storage, read_write> b4: array<f32>;
+// dy for the backward entries, read-only like x, so one buffer may be both.
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+
+@group(0) @binding(1) var<storage, read_write> dx4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> back_t: array<f32>;
+@group(0) @binding(3) var x_t: texture_2d<f32>;
+@group(0) @binding(4) var dy_t: texture_2d<f32>;
+
+const ACT: u32 = 0u;
+const SAME: u32 = 0u;
 
 // #include tree_sum
+// #include flat
+// #include act
 
 fn at(c: u32, j: u32) -> u32 {
     return ((j / p.inner) * p.c + c) * p.inner + j % p.inner;
@@ -36,7 +53,19 @@ fn channel(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return wid.y * nwg.x + wid.x;
 }
 
-// b1 = x, b2 = stats (out), b3 = running_mean, b4 = running_var (updated when p.update = 1).
+// Writes μ and invstd into coef's rows 0 and 3, and updates the running averages.
+fn finish_stats(c: u32, mean: f32, var_: f32, m: u32) {
+    b2[c] = mean;
+    b2[3u * p.c + c] = 1.0 / sqrt(var_ + p.eps);
+    if (p.update == 1u) {
+        let unbiased = var_ * f32(m) / f32(max(m, 2u) - 1u);
+        b3[c] = p.momentum * b3[c] + (1.0 - p.momentum) * mean;
+        b4[c] = p.momentum * b4[c] + (1.0 - p.momentum) * unbiased;
+    }
+}
+
+// b1 = x, b2 = coef (out: rows 0, 3), b3 = running_mean, b4 = running_var (updated when
+// p.update = 1).
 @compute @workgroup_size(256)
 fn bn_stats(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) lid: u32) {
@@ -57,13 +86,7 @@ fn bn_stats(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     }
     let var_ = tree_sum(lid, q) / f32(m);
     if (lid == 0u) {
-        b2[c] = mean;
-        b2[p.c + c] = 1.0 / sqrt(var_ + p.eps);
-        if (p.update == 1u) {
-            let unbiased = var_ * f32(m) / f32(max(m, 2u) - 1u);
-            b3[c] = p.momentum * b3[c] + (1.0 - p.momentum) * mean;
-            b4[c] = p.momentum * b4[c] + (1.0 - p.momentum) * unbiased;
-        }
+        finish_stats(c, mean, var_, m);
     }
 }
 
@@ -92,17 +115,10 @@ fn bn_stats_seq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
             q += d * d;
         }
     }
-    let var_ = q / f32(m);
-    b2[c] = mean;
-    b2[p.c + c] = 1.0 / sqrt(var_ + p.eps);
-    if (p.update == 1u) {
-        let unbiased = var_ * f32(m) / f32(max(m, 2u) - 1u);
-        b3[c] = p.momentum * b3[c] + (1.0 - p.momentum) * mean;
-        b4[c] = p.momentum * b4[c] + (1.0 - p.momentum) * unbiased;
-    }
+    finish_stats(c, mean, q / f32(m), m);
 }
 
-// b1 = running_mean, b2 = running_var, b3 = stats (out). One invocation per channel.
+// b1 = running_mean, b2 = running_var, b3 = coef (out: rows 0, 3). One invocation per channel.
 @compute @workgroup_size(256)
 fn bn_eval_stats(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_index) lid: u32) {
@@ -111,34 +127,40 @@ fn bn_eval_stats(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
         return;
     }
     b3[c] = b1[c];
-    b3[p.c + c] = 1.0 / sqrt(b2[c] + p.eps);
+    b3[3u * p.c + c] = 1.0 / sqrt(b2[c] + p.eps);
 }
 
-// b1 = x, b2 = stats, b3 = xhat (out).
+// b1 = gamma, b2 = beta, b3 = coef (rows 1, 2 out: γ·invstd, β). One invocation per channel.
 @compute @workgroup_size(256)
-fn bn_normalize(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                @builtin(local_invocation_index) lid: u32) {
-    let i = channel(wid, nwg) * 256u + lid;
-    if (i >= p.n * p.c * p.inner) {
+fn bn_coef(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+           @builtin(local_invocation_index) lid: u32) {
+    let c = channel(wid, nwg) * 256u + lid;
+    if (c >= p.c) {
         return;
     }
-    let c = (i / p.inner) % p.c;
-    b3[i] = (b1[i] - b2[c]) * b2[p.c + c];
+    b3[p.c + c] = b1[c] * b3[3u * p.c + c];
+    b3[2u * p.c + c] = b2[c];
 }
 
-// b1 = xhat, b2 = gamma, b3 = beta, b4 = y (out).
-@compute @workgroup_size(256)
-fn bn_affine(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-             @builtin(local_invocation_index) lid: u32) {
-    let i = channel(wid, nwg) * 256u + lid;
-    if (i >= p.n * p.c * p.inner) {
-        return;
-    }
-    let c = (i / p.inner) % p.c;
-    b4[i] = fma(b2[c], b1[i], b3[c]);
+// Channel c's μ, a, β from coef (b3), loaded once before a reduction's loop: llvmpipe's LLVM
+// passes do not hoist loop-invariant loads (the reductions ran 2–4× slower with them inside).
+fn forward_coef(c: u32) -> vec3<f32> {
+    return vec3(b3[c], b3[p.c + c], b3[2u * p.c + c]);
 }
 
-// b1 = xhat, b2 = dy, b3 = dgb (out, [2, C]).
+// g = dy·act'(pre) at element i, and x − μ there, with k = forward_coef(c); b1 = x.
+fn grad_and_centred(i: u32, k: vec3<f32>) -> vec2<f32> {
+    let d = b1[i] - k.x;
+    return vec2(dy[i] * act_grad(ACT, fma(k.y, d, k.z), p.slope), d);
+}
+
+// Σ g·(x − μ) and Σ g finish as dγ = invstd·Σ g·(x − μ) and dβ.
+fn finish_reduce(c: u32, sg: f32, sb: f32) {
+    b4[c] = sg * b3[3u * p.c + c];
+    b4[p.c + c] = sb;
+}
+
+// b1 = x, b2 = dy, b3 = coef, b4 = dgb (out, [2, C]).
 @compute @workgroup_size(256)
 fn bn_backward_reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                       @builtin(local_invocation_index) lid: u32) {
@@ -146,18 +168,18 @@ fn bn_backward_reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgr
     if (c >= p.c) {
         return;
     }
+    let k = forward_coef(c);
     var sg = 0.0;
     var sb = 0.0;
     for (var j = lid; j < p.n * p.inner; j += 256u) {
-        let i = at(c, j);
-        sg += b2[i] * b1[i];
-        sb += b2[i];
+        let gd = grad_and_centred(at(c, j), k);
+        sg += gd.x * gd.y;
+        sb += gd.x;
     }
     let dg = tree_sum(lid, sg);
     let db = tree_sum(lid, sb);
     if (lid == 0u) {
-        b3[c] = dg;
-        b3[p.c + c] = db;
+        finish_reduce(c, dg, db);
     }
 }
 
@@ -170,21 +192,21 @@ fn bn_backward_reduce_seq(@builtin(workgroup_id) wid: vec3<u32>,
     if (c >= p.c) {
         return;
     }
+    let k = forward_coef(c);
     var sg = 0.0;
     var sb = 0.0;
     for (var n = 0u; n < p.n; n += 1u) {
         let base = (n * p.c + c) * p.inner;
-        for (var k = 0u; k < p.inner; k += 1u) {
-            let i = base + k;
-            sg += b2[i] * b1[i];
-            sb += b2[i];
+        for (var j = 0u; j < p.inner; j += 1u) {
+            let gd = grad_and_centred(base + j, k);
+            sg += gd.x * gd.y;
+            sb += gd.x;
         }
     }
-    b3[c] = sg;
-    b3[p.c + c] = sb;
+    finish_reduce(c, sg, sb);
 }
 
-// b1 = stats, b2 = gamma, b3 = dgb, b4 = coef (out, [3, C]). One invocation per channel.
+// b1 = coef, b2 = dgb, b3 = back (out, [5, C]). One invocation per channel.
 @compute @workgroup_size(256)
 fn bn_backward_coef(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                     @builtin(local_invocation_index) lid: u32) {
@@ -192,20 +214,34 @@ fn bn_backward_coef(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
     if (c >= p.c) {
         return;
     }
-    let k1 = b2[c] * b1[p.c + c];
+    let a = b1[p.c + c];
     let m = f32(p.n * p.inner);
     var k0 = 0.0;
     var kx = 0.0;
     if (p.train == 1u) {
-        k0 = -k1 * b3[p.c + c] / m;
-        kx = -k1 * b3[c] / m;
+        k0 = -a * b2[p.c + c] / m;
+        kx = -a * b1[3u * p.c + c] * b2[c] / m;
     }
-    b4[c] = k1;
-    b4[p.c + c] = k0;
-    b4[2u * p.c + c] = kx;
+    b3[c] = b1[c];
+    b3[p.c + c] = a;
+    b3[2u * p.c + c] = b1[2u * p.c + c];
+    b3[3u * p.c + c] = k0;
+    b3[4u * p.c + c] = kx;
 }
 
-// b1 = xhat, b2 = dy, b3 = coef, b4 = dx (out).
+// dx of one element from x, dy and channel c's row of back (in bn_backward_dx's b3, or
+// bn_backward_dx_tex's back_t: `k` holds μ, a, β, k0 and `kx` the fifth).
+fn dx_of(x: f32, g_out: f32, k: vec4<f32>, kx: f32) -> f32 {
+    let d = x - k.x;
+    let g = g_out * act_grad(ACT, fma(k.y, d, k.z), p.slope);
+    return fma(k.y, g, fma(kx, d, k.w));
+}
+
+fn back_row(c: u32) -> vec4<f32> {
+    return vec4(back_t[c], back_t[p.c + c], back_t[2u * p.c + c], back_t[3u * p.c + c]);
+}
+
+// b1 = x, b2 = dy, b3 = back, b4 = dx (out).
 @compute @workgroup_size(256)
 fn bn_backward_dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                   @builtin(local_invocation_index) lid: u32) {
@@ -214,5 +250,38 @@ fn bn_backward_dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
         return;
     }
     let c = (i / p.inner) % p.c;
-    b4[i] = b3[c] * b2[i] + b3[p.c + c] + b3[2u * p.c + c] * b1[i];
+    let k = vec4(b3[c], b3[p.c + c], b3[2u * p.c + c], b3[3u * p.c + c]);
+    b4[i] = dx_of(b1[i], dy[i], k, b3[4u * p.c + c]);
+}
+
+// Four outputs per invocation, stepping along the row as channel.wgsl's channel_map_tex does.
+@compute @workgroup_size(256)
+fn bn_backward_dx_tex(@builtin(workgroup_id) wid: vec3<u32>,
+                      @builtin(num_workgroups) nwg: vec3<u32>,
+                      @builtin(local_invocation_index) lid: u32) {
+    let q = channel(wid, nwg) * 256u + lid;
+    if (4u * q >= p.n * p.c * p.inner) {
+        return;
+    }
+    let xv = flat_texel(x_t, q);
+    let dv = flat_texel(dy_t, q);
+    let row = 4u * q / p.inner;
+    var j = 4u * q - row * p.inner;
+    var c = row % p.c;
+    var k = back_row(c);
+    var kx = back_t[4u * p.c + c];
+    var r = vec4(0.0);
+    for (var t = 0u; t < 4u; t += 1u) {
+        r[t] = dx_of(xv[t], dv[t], k, kx);
+        if (SAME == 0u) {
+            j += 1u;
+            if (j == p.inner) {
+                j = 0u;
+                c = select(c + 1u, 0u, c + 1u == p.c);
+            }
+            k = back_row(c);
+            kx = back_t[4u * p.c + c];
+        }
+    }
+    dx4[q] = r;
 }

@@ -1,20 +1,88 @@
-// bias_add on a dense [N, C, inner] tensor (inner = H·W, or 1 for [N, C]):
-//   y[n,c,i] = x[n,c,i] + bias[c]. Its gradient, a per-channel sum, is reduce.wgsl's reduce_channel.
-// Bindings: 0 params, 1 x, 2 bias, 3 y.
+// Per-channel maps on a dense [N, C, inner] tensor (inner = H·W, or 1 for [N, C]), fused with
+// the activation after them (include/act.wgsl, constant ACT, slope p.slope):
+//   AFFINE = 0   y = act(x + coef[c])                        bias (+ activation)
+//   AFFINE = 1   y = act(coef[C + c]·(x − coef[c]) + coef[2C + c])
+//                with coef = [μ; γ·invstd; β; ...]            batch norm's output (+ activation)
+// One pass where separate bias, normalise, scale and activation kernels made four. The bias
+// gradient, a per-channel sum, is reduce.wgsl's reduce_channel.
+// Bindings: 0 params, 1 x, 2 coef, 3 y.
+// channel_map_tex (Tuning::texture_reads) reads x from a flat texture and writes four outputs
+// per invocation: 1 y (vec4 view), 2 coef, 3 x (texture). With SAME = 1 (inner divisible by 4)
+// the four share one channel, so its coefficients are loaded once.
 
-struct Params { n: u32, c: u32, inner: u32, pad: u32 }
+struct Params { n: u32, c: u32, inner: u32, slope: f32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(2) var<storage, read> coef: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
+@group(0) @binding(1) var<storage, read_write> out4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> coef_t: array<f32>;
+@group(0) @binding(3) var x_t: texture_2d<f32>;
+
+const ACT: u32 = 0u;
+const AFFINE: u32 = 0u;
+const SAME: u32 = 0u;
+
+// #include flat
+// #include act
+
+// (shift, scale, offset) of channel c: y = act(scale·(x − shift) + offset).
+fn coefficients(c: u32) -> vec3<f32> {
+    if (AFFINE == 1u) {
+        return vec3(coef[c], coef[p.c + c], coef[2u * p.c + c]);
+    }
+    return vec3(0.0, 1.0, coef[c]);
+}
+
+fn coefficients_t(c: u32) -> vec3<f32> {
+    if (AFFINE == 1u) {
+        return vec3(coef_t[c], coef_t[p.c + c], coef_t[2u * p.c + c]);
+    }
+    return vec3(0.0, 1.0, coef_t[c]);
+}
+
+fn apply(k: vec3<f32>, v: f32) -> f32 {
+    return act(ACT, fma(k.y, v - k.x, k.z), p.slope);
+}
+
 @compute @workgroup_size(256)
-fn bias_add(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_index) lid: u32) {
+fn channel_map(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) lid: u32) {
     let i = (wid.y * nwg.x + wid.x) * 256u + lid;
     if (i >= p.n * p.c * p.inner) {
         return;
     }
-    out[i] = x[i] + bias[(i / p.inner) % p.c];
+    out[i] = apply(coefficients((i / p.inner) % p.c), x[i]);
+}
+
+// Two divisions per four outputs (llvmpipe divides lane by lane): the channel of the first,
+// then a step along the row for each of the others. Past the end (a total not divisible by 4)
+// it writes into the buffer's slack, which no tensor reads.
+@compute @workgroup_size(256)
+fn channel_map_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                   @builtin(local_invocation_index) lid: u32) {
+    let q = (wid.y * nwg.x + wid.x) * 256u + lid;
+    if (4u * q >= p.n * p.c * p.inner) {
+        return;
+    }
+    let v = flat_texel(x_t, q);
+    let row = 4u * q / p.inner;
+    var k = 4u * q - row * p.inner;
+    var c = row % p.c;
+    var cf = coefficients_t(c);
+    var r = vec4(0.0);
+    for (var t = 0u; t < 4u; t += 1u) {
+        r[t] = apply(cf, v[t]);
+        if (SAME == 0u) {
+            k += 1u;
+            if (k == p.inner) {
+                k = 0u;
+                c = select(c + 1u, 0u, c + 1u == p.c);
+            }
+            cf = coefficients_t(c);
+        }
+    }
+    out4[q] = r;
 }

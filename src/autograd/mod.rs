@@ -16,12 +16,13 @@ use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::kernels::batchnorm::{self, BatchNormConfig, BatchNormForward};
 use crate::kernels::binary::{self, Binary};
+use crate::kernels::channel::{self, ChannelAct};
 use crate::kernels::conv2d::{self, Conv2dConfig};
 use crate::kernels::conv_transpose2d::{self, ConvTranspose2dConfig};
 use crate::kernels::mmd::{self, MmdConfig};
 use crate::kernels::random::{self, RandomKey};
 use crate::kernels::unary::{self, Unary};
-use crate::kernels::{channel, loss, matmul, reduce, scatter};
+use crate::kernels::{loss, matmul, reduce, scatter};
 use crate::nn::{ParamId, ParamStore};
 use crate::tensor::Tensor;
 
@@ -51,9 +52,10 @@ pub(crate) enum Op {
         trans_a: bool,
         trans_b: bool,
     },
-    BiasAdd {
+    BiasAct {
         x: Var,
         bias: Var,
+        act: ChannelAct,
     },
     Conv2d {
         x: Var,
@@ -233,10 +235,10 @@ impl Tape {
         )
     }
 
-    /// y[n, c, ...] = x[n, c, ...] + bias[c]
-    pub fn bias_add(&mut self, x: Var, bias: Var) -> Result<Var> {
-        let y = channel::bias_add(self.value(x), self.value(bias))?;
-        self.push(y, &[x, bias], Op::BiasAdd { x, bias })
+    /// y[n, c, ...] = act(x[n, c, ...] + bias[c]), in one pass.
+    pub fn bias_act(&mut self, x: Var, bias: Var, act: ChannelAct) -> Result<Var> {
+        let y = channel::bias_act(self.value(x), self.value(bias), act)?;
+        self.push(y, &[x, bias], Op::BiasAct { x, bias, act })
     }
 
     pub fn conv2d(&mut self, x: Var, w: Var, cfg: Conv2dConfig) -> Result<Var> {
@@ -249,7 +251,8 @@ impl Tape {
         self.push(y, &[x, w], Op::ConvTranspose2d { x, w, cfg })
     }
 
-    /// Batch norm; in training mode the running averages are updated in place.
+    /// act(batch_norm(x)) in one pass; in training mode the running averages are updated in
+    /// place.
     #[allow(clippy::too_many_arguments)]
     pub fn batch_norm(
         &mut self,
@@ -260,12 +263,13 @@ impl Tape {
         running_var: &Tensor,
         cfg: BatchNormConfig,
         train: bool,
+        act: ChannelAct,
     ) -> Result<Var> {
         let (xv, gv, bv) = (self.value(x), self.value(gamma), self.value(beta));
         let fwd = if train {
-            batchnorm::batch_norm_train(xv, gv, bv, running_mean, running_var, cfg)?
+            batchnorm::batch_norm_train(xv, gv, bv, running_mean, running_var, cfg, act)?
         } else {
-            batchnorm::batch_norm_eval(xv, gv, bv, running_mean, running_var, cfg)?
+            batchnorm::batch_norm_eval(xv, gv, bv, running_mean, running_var, cfg, act)?
         };
         let y = fwd.y.clone();
         self.push(

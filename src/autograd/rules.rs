@@ -45,9 +45,12 @@ pub(super) fn backward(nodes: &[Node], node: &Node, g: &Tensor) -> Result<Vec<(V
                 (true, true) => matmul::matmul(g, av, true, true),    // Gᵀ·Aᵀ
             })?;
         }
-        &Op::BiasAdd { x, bias } => {
-            emit(x, &|| Ok(g.clone()))?;
-            emit(bias, &|| channel::channel_sum(g))?;
+        &Op::BiasAct { x, bias, act } => {
+            if need(x) || need(bias) {
+                let g = channel::bias_act_grad(&node.value, g, act)?;
+                emit(x, &|| Ok(g.clone()))?;
+                emit(bias, &|| channel::channel_sum(&g))?;
+            }
         }
         &Op::Conv2d { x, w, cfg } => {
             let (xs, ws) = (val(x).shape(), val(w).shape());
@@ -75,7 +78,7 @@ pub(super) fn backward(nodes: &[Node], node: &Node, g: &Tensor) -> Result<Vec<(V
         } => {
             // One set of kernels yields all three; computed once if any is needed.
             if need(*x) || need(*gamma) || need(*beta) {
-                let grads = batchnorm::batch_norm_backward(g, fwd, val(*gamma))?;
+                let grads = batchnorm::batch_norm_backward(g, fwd)?;
                 emit(*x, &|| Ok(grads.dx.clone()))?;
                 emit(*gamma, &|| Ok(grads.dgamma.clone()))?;
                 emit(*beta, &|| Ok(grads.dbeta.clone()))?;

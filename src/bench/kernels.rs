@@ -10,6 +10,7 @@ use crate::gpu::{ConvVariant, Gpu, MatmulVariant, Tuning};
 use crate::kernels::adam::{adam_update, AdamConfig};
 use crate::kernels::batchnorm::{batch_norm_train, BatchNormConfig};
 use crate::kernels::binary::add;
+use crate::kernels::channel::ChannelAct;
 use crate::kernels::conv2d::{self, Conv2dConfig, ConvGeom};
 use crate::kernels::loss::gaussian_nll;
 use crate::kernels::matmul::{self, matmul_with};
@@ -163,8 +164,9 @@ fn memory_bound(gpu: &Arc<Gpu>, n: usize, budget: f64) -> Result<Vec<Measurement
     })?;
     row("binary/add", 3.0 * f, &mut || add(&a, &b).map(drop))?;
     row("reduce/sum_all", f, &mut || sum_all(&a, false).map(drop))?;
-    row("batchnorm/train forward", 3.0 * f, &mut || {
-        batch_norm_train(&x4, &g, &bt, &rm, &rv, bn).map(drop)
+    // Statistics read x twice; the fused normalise + ReLU reads it once more and writes y.
+    row("batchnorm/train forward + relu", 4.0 * f, &mut || {
+        batch_norm_train(&x4, &g, &bt, &rm, &rv, bn, ChannelAct::Relu).map(drop)
     })?;
     row("random/reparameterize", 3.0 * f, &mut || {
         reparameterize(&a, &b, key).map(drop)

@@ -121,6 +121,11 @@ pub const INCLUDES: &[(&str, &str, &str)] = &[
         "shaders/include/flat.wgsl",
         include_str!("../../shaders/include/flat.wgsl"),
     ),
+    (
+        "act",
+        "shaders/include/act.wgsl",
+        include_str!("../../shaders/include/act.wgsl"),
+    ),
 ];
 
 const INCLUDE: &str = "// #include ";
@@ -135,29 +140,43 @@ pub fn lookup(name: &str) -> Result<(&'static str, String)> {
     Ok((file, expand(file, src)?))
 }
 
-/// Splices the includes into `src` (one level: includes do not include). Validation errors
-/// then count lines of the spliced source: a file's lines after an include shift by its length.
+/// Splices the includes into `src`, each once (an include may include another: act needs
+/// sigmoid, and a kernel that includes both gets one sigmoid). Validation errors then count
+/// lines of the spliced source: a file's lines after an include shift by its length.
 pub fn expand(file: &'static str, src: &str) -> Result<String> {
     let mut out = String::with_capacity(src.len());
+    splice(file, src, &mut Vec::new(), &mut out)?;
+    Ok(out)
+}
+
+fn splice(
+    file: &'static str,
+    src: &str,
+    done: &mut Vec<&'static str>,
+    out: &mut String,
+) -> Result<()> {
     for line in src.lines() {
         match line.trim().strip_prefix(INCLUDE) {
             Some(name) => {
-                let (_, _, inc) = INCLUDES
+                let (n, _, inc) = INCLUDES
                     .iter()
                     .find(|(n, _, _)| *n == name.trim())
                     .ok_or_else(|| Error::Shader {
                         file,
                         message: format!("includes unknown '{}'", name.trim()),
                     })?;
-                out += inc;
+                if !done.contains(n) {
+                    done.push(n);
+                    splice(file, inc, done, out)?;
+                }
             }
             None => {
-                out += line;
+                *out += line;
                 out.push('\n');
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Replaces the value of each `const NAME: u32 = ...;` named in `consts`.

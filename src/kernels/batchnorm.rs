@@ -1,9 +1,10 @@
-//! batchnorm.wgsl: batch normalisation over (N) of [N, C] or (N, H, W) of [N, C, H, W].
-//! Training mode uses batch statistics and updates running averages in place;
-//! eval mode uses the running averages. The forward keeps `xhat` and `stats` for backward.
+//! batchnorm.wgsl: batch normalisation over (N) of [N, C] or (N, H, W) of [N, C, H, W], fused
+//! with the activation after it (`ChannelAct`). Training mode uses batch statistics and updates
+//! running averages in place; eval mode uses the running averages. The forward keeps its input
+//! and per-channel coefficients for the backward, not the normalised input.
 
-use super::channel::{channel_dims, expect_channels};
-use super::{dense, fits_u32, groups_for, per_channel_launch, Params};
+use super::channel::{channel_dims, channel_map, expect_channels, ChannelAct};
+use super::{dense, fits_u32, groups_for, per_channel_launch, view_snapshot, Params};
 use crate::error::{Error, Result};
 use crate::gpu::Dispatch;
 use crate::tensor::Tensor;
@@ -15,14 +16,15 @@ pub struct BatchNormConfig {
     pub momentum: f32,
 }
 
-/// What the forward pass leaves for the backward pass.
+/// What the forward pass leaves for the backward pass: its input and [4, C] coefficients
+/// (μ, γ·invstd, β, invstd; batch statistics in training, running ones in eval), from which
+/// the backward recomputes the normalised input and the activation's derivative.
 pub struct BatchNormForward {
     pub y: Tensor,
-    /// (x − mean)·invstd
-    pub xhat: Tensor,
-    /// [2, C]: mean, then 1/sqrt(var + eps) — batch statistics in training, running ones in eval.
-    pub stats: Tensor,
-    pub train: bool,
+    x: Tensor,
+    coef: Tensor,
+    act: ChannelAct,
+    train: bool,
 }
 
 pub struct BatchNormGrads {
@@ -31,6 +33,7 @@ pub struct BatchNormGrads {
     pub dbeta: Tensor,
 }
 
+#[allow(clippy::too_many_arguments)] // the uniform's fields
 fn params(
     n: usize,
     c: usize,
@@ -38,6 +41,7 @@ fn params(
     update: bool,
     cfg: BatchNormConfig,
     train: bool,
+    slope: f32,
 ) -> Vec<u8> {
     Params::default()
         .u(n)
@@ -47,13 +51,14 @@ fn params(
         .f(cfg.eps)
         .f(cfg.momentum)
         .u(train as usize)
-        .u(0)
+        .f(slope)
         .bytes()
 }
 
 fn launch(
     entry: &'static str,
     x: &Tensor,
+    consts: &[(&'static str, u32)],
     params: &[u8],
     buffers: &[&wgpu::Buffer],
     groups: [u32; 3],
@@ -61,7 +66,7 @@ fn launch(
     x.gpu().dispatch(&Dispatch {
         shader: "batchnorm",
         entry,
-        consts: &[],
+        consts,
         params,
         buffers,
         textures: &[],
@@ -80,36 +85,31 @@ fn expect_state(op: &'static str, what: &str, t: &Tensor, c: usize) -> Result<()
     Ok(())
 }
 
-/// Normalises x with `stats`, then scales and shifts.
-fn normalize_affine(
-    x: &Tensor,
-    stats: Tensor,
+/// Fills in γ·invstd and β beside the statistics, then y = act(γ·invstd·(x − μ) + β).
+fn finish(
+    x: Tensor,
+    coef: Tensor,
     gamma: &Tensor,
     beta: &Tensor,
     p: &[u8],
+    act: ChannelAct,
     train: bool,
 ) -> Result<BatchNormForward> {
-    let xhat = Tensor::empty(x.gpu(), x.shape())?;
-    let y = Tensor::empty(x.gpu(), x.shape())?;
-    let groups = groups_for(x.numel(), 256);
+    let c = gamma.numel();
     launch(
-        "bn_normalize",
-        x,
+        "bn_coef",
+        &x,
+        &[],
         p,
-        &[x.buffer(), stats.buffer(), xhat.buffer()],
-        groups,
+        &[gamma.buffer(), beta.buffer(), coef.buffer()],
+        groups_for(c, 256),
     )?;
-    launch(
-        "bn_affine",
-        x,
-        p,
-        &[xhat.buffer(), gamma.buffer(), beta.buffer(), y.buffer()],
-        groups,
-    )?;
+    let y = channel_map("batch_norm", &x, &coef, true, act)?;
     Ok(BatchNormForward {
         y,
-        xhat,
-        stats,
+        x,
+        coef,
+        act,
         train,
     })
 }
@@ -119,7 +119,8 @@ fn check(
     x: &Tensor,
     gamma: &Tensor,
     beta: &Tensor,
-) -> Result<(usize, usize, usize)> {
+    act: ChannelAct,
+) -> Result<(usize, usize, usize, f32)> {
     let (n, c, inner) = channel_dims(op, x)?;
     expect_channels(op, "gamma", gamma, c)?;
     expect_channels(op, "beta", beta, c)?;
@@ -130,10 +131,11 @@ fn check(
             format!("cannot normalise an empty batch {:?}", x.shape()),
         ));
     }
-    Ok((n, c, inner))
+    Ok((n, c, inner, act.code(op)?.1))
 }
 
-/// Training mode: batch statistics; `running_mean`/`running_var` ([C], dense) are updated in place.
+/// Training mode: batch statistics; `running_mean`/`running_var` ([C], dense) are updated in
+/// place. The output is act(batch_norm(x)).
 pub fn batch_norm_train(
     x: &Tensor,
     gamma: &Tensor,
@@ -141,28 +143,30 @@ pub fn batch_norm_train(
     running_mean: &Tensor,
     running_var: &Tensor,
     cfg: BatchNormConfig,
+    act: ChannelAct,
 ) -> Result<BatchNormForward> {
     const OP: &str = "batch_norm";
-    let (n, c, inner) = check(OP, x, gamma, beta)?;
+    let (n, c, inner, slope) = check(OP, x, gamma, beta, act)?;
     expect_state(OP, "running_mean", running_mean, c)?;
     expect_state(OP, "running_var", running_var, c)?;
     let (x, gamma, beta) = (dense(x)?, dense(gamma)?, dense(beta)?);
-    let p = params(n, c, inner, true, cfg, true);
-    let stats = Tensor::empty(x.gpu(), &[2, c])?;
+    let p = params(n, c, inner, true, cfg, true, slope);
+    let coef = Tensor::empty(x.gpu(), &[4, c])?;
     let (entry, groups) = per_channel_launch(x.gpu(), c, n * inner, "bn_stats", "bn_stats_seq");
     launch(
         entry,
         &x,
+        &[],
         &p,
         &[
             x.buffer(),
-            stats.buffer(),
+            coef.buffer(),
             running_mean.buffer(),
             running_var.buffer(),
         ],
         groups,
     )?;
-    normalize_affine(&x, stats, &gamma, &beta, &p, true)
+    finish(x, coef, &gamma, &beta, &p, act, true)
 }
 
 /// Eval mode: the running averages stand in for the batch statistics.
@@ -173,52 +177,52 @@ pub fn batch_norm_eval(
     running_mean: &Tensor,
     running_var: &Tensor,
     cfg: BatchNormConfig,
+    act: ChannelAct,
 ) -> Result<BatchNormForward> {
     const OP: &str = "batch_norm_eval";
-    let (n, c, inner) = check(OP, x, gamma, beta)?;
+    let (n, c, inner, slope) = check(OP, x, gamma, beta, act)?;
     expect_channels(OP, "running_mean", running_mean, c)?;
     expect_channels(OP, "running_var", running_var, c)?;
     let (x, gamma, beta) = (dense(x)?, dense(gamma)?, dense(beta)?);
     let (rm, rv) = (dense(running_mean)?, dense(running_var)?);
-    let p = params(n, c, inner, false, cfg, false);
-    let stats = Tensor::empty(x.gpu(), &[2, c])?;
+    let p = params(n, c, inner, false, cfg, false, slope);
+    let coef = Tensor::empty(x.gpu(), &[4, c])?;
     launch(
         "bn_eval_stats",
         &x,
+        &[],
         &p,
-        &[rm.buffer(), rv.buffer(), stats.buffer()],
+        &[rm.buffer(), rv.buffer(), coef.buffer()],
         groups_for(c, 256),
     )?;
-    normalize_affine(&x, stats, &gamma, &beta, &p, false)
+    finish(x, coef, &gamma, &beta, &p, act, false)
 }
 
-/// Gradients of y = batch_norm(x) given dy, in the mode the forward ran in.
-pub fn batch_norm_backward(
-    dy: &Tensor,
-    fwd: &BatchNormForward,
-    gamma: &Tensor,
-) -> Result<BatchNormGrads> {
+/// Gradients of y = act(batch_norm(x)) given dy, in the mode the forward ran in.
+pub fn batch_norm_backward(dy: &Tensor, fwd: &BatchNormForward) -> Result<BatchNormGrads> {
     const OP: &str = "batch_norm_backward";
-    if dy.shape() != fwd.xhat.shape() {
+    let x = &fwd.x;
+    if dy.shape() != x.shape() {
         return Err(Error::shape(
             OP,
             format!(
                 "gradient {:?} does not match the forward input {:?}",
                 dy.shape(),
-                fwd.xhat.shape()
+                x.shape()
             ),
         ));
     }
     let (n, c, inner) = channel_dims(OP, dy)?;
-    expect_channels(OP, "gamma", gamma, c)?;
-    let (dy, gamma) = (dense(dy)?, dense(gamma)?);
+    let (code, slope) = fwd.act.code(OP)?;
+    let act = [("ACT", code)];
+    let dy = dense(dy)?;
     let cfg = BatchNormConfig {
         eps: 0.0,
         momentum: 0.0,
     };
-    let p = params(n, c, inner, false, cfg, fwd.train);
+    let p = params(n, c, inner, false, cfg, fwd.train, slope);
     let dgb = Tensor::empty(dy.gpu(), &[2, c])?;
-    let coef = Tensor::empty(dy.gpu(), &[3, c])?;
+    let back = Tensor::empty(dy.gpu(), &[5, c])?;
     let dx = Tensor::empty(dy.gpu(), dy.shape())?;
     let (entry, groups) = per_channel_launch(
         dy.gpu(),
@@ -230,29 +234,40 @@ pub fn batch_norm_backward(
     launch(
         entry,
         &dy,
+        &act,
         &p,
-        &[fwd.xhat.buffer(), dy.buffer(), dgb.buffer()],
+        &[x.buffer(), dy.buffer(), fwd.coef.buffer(), dgb.buffer()],
         groups,
     )?;
     launch(
         "bn_backward_coef",
         &dy,
+        &[],
         &p,
-        &[
-            fwd.stats.buffer(),
-            gamma.buffer(),
-            dgb.buffer(),
-            coef.buffer(),
-        ],
+        &[fwd.coef.buffer(), dgb.buffer(), back.buffer()],
         groups_for(c, 256),
     )?;
-    launch(
-        "bn_backward_dx",
-        &dy,
-        &p,
-        &[fwd.xhat.buffer(), dy.buffer(), coef.buffer(), dx.buffer()],
-        groups_for(dy.numel(), 256),
-    )?;
+    let snapshots =
+        view_snapshot(x, &[x.numel()], &[1]).zip(view_snapshot(&dy, &[dy.numel()], &[1]));
+    match snapshots {
+        Some(((xt, _, true), (dyt, _, true))) => dy.gpu().dispatch(&Dispatch {
+            shader: "batchnorm",
+            entry: "bn_backward_dx_tex",
+            consts: &[act[0], ("SAME", inner.is_multiple_of(4) as u32)],
+            params: &p,
+            buffers: &[dx.buffer(), back.buffer()],
+            textures: &[xt.view(), dyt.view()],
+            groups: groups_for(dx.numel().div_ceil(4), 256),
+        })?,
+        _ => launch(
+            "bn_backward_dx",
+            &dy,
+            &act,
+            &p,
+            &[x.buffer(), dy.buffer(), back.buffer(), dx.buffer()],
+            groups_for(dy.numel(), 256),
+        )?,
+    }
     let dgamma = dgb.narrow0(0, 1)?.reshape(&[c])?;
     let dbeta = dgb.narrow0(1, 1)?.reshape(&[c])?;
     Ok(BatchNormGrads { dx, dgamma, dbeta })
@@ -260,6 +275,8 @@ pub fn batch_norm_backward(
 
 /// Textbook formulas in f64 over a dense [N, C, inner] array.
 pub mod reference {
+    use crate::kernels::channel::reference::act_grad;
+    use crate::kernels::channel::ChannelAct;
     pub struct Dims {
         pub n: usize,
         pub c: usize,
@@ -364,5 +381,29 @@ pub mod reference {
             }
         }
         (dx, dgamma, dbeta)
+    }
+
+    /// `backward` of act(batch_norm(x)): the chain rule through the activation at the
+    /// pre-activation γ·xhat + β.
+    #[allow(clippy::too_many_arguments)] // the arguments are the formula's symbols
+    pub fn backward_act(
+        d: &Dims,
+        x: &[f64],
+        dy: &[f64],
+        gamma: &[f64],
+        beta: &[f64],
+        mean: &[f64],
+        var: &[f64],
+        eps: f64,
+        train: bool,
+        a: ChannelAct,
+    ) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let pre = normalize(d, x, mean, var, gamma, beta, eps);
+        let g: Vec<f64> = pre
+            .iter()
+            .zip(dy)
+            .map(|(p, g)| act_grad(a, *p) * g)
+            .collect();
+        backward(d, x, &g, gamma, mean, var, eps, train)
     }
 }

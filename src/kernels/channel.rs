@@ -1,8 +1,10 @@
-//! channel.wgsl: per-channel bias add; its gradient (a sum over all but the channel dim)
-//! runs reduce.wgsl's `reduce_channel`.
+//! channel.wgsl: per-channel maps fused with the activation after them: bias + activation
+//! here, batch norm's output in `batchnorm`. The bias gradient (a sum over all but the channel
+//! dim) runs reduce.wgsl's `reduce_channel`.
 //! Tensors are [N, C] or [N, C, H, W]; "inner" is H·W (1 for [N, C]).
 
-use super::{dense, fits_u32, groups_for, per_channel_launch, Params};
+use super::binary::{binary, Binary};
+use super::{dense, fits_u32, groups_for, per_channel_launch, view_snapshot, Params};
 use crate::error::{Error, Result};
 use crate::gpu::Dispatch;
 use crate::tensor::Tensor;
@@ -28,26 +30,98 @@ pub fn expect_channels(op: &'static str, what: &str, t: &Tensor, c: usize) -> Re
     Ok(())
 }
 
-/// y[n, c, ...] = x[n, c, ...] + bias[c]
-pub fn bias_add(x: &Tensor, bias: &Tensor) -> Result<Tensor> {
-    const OP: &str = "bias_add";
-    let (n, c, inner) = channel_dims(OP, x)?;
-    expect_channels(OP, "bias", bias, c)?;
-    fits_u32(OP, x)?;
-    let (x, bias) = (dense(x)?, dense(bias)?);
+/// The activation that ends a fused per-channel map (`bias_act`, batch norm).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ChannelAct {
+    Identity,
+    Relu,
+    /// x for x > 0, slope·x otherwise; the slope must be positive (so that the output's sign
+    /// is the input's, which the backward of `bias_act` reads).
+    LeakyRelu(f32),
+    Sigmoid,
+}
+
+impl ChannelAct {
+    /// The kernels' ACT constant and slope (include/act.wgsl): piecewise linear with a slope
+    /// (1 the identity, 0 ReLU), or the sigmoid.
+    pub(crate) fn code(self, op: &'static str) -> Result<(u32, f32)> {
+        match self {
+            ChannelAct::Identity => Ok((0, 1.0)),
+            ChannelAct::Relu => Ok((0, 0.0)),
+            ChannelAct::LeakyRelu(a) if a > 0.0 && a.is_finite() => Ok((0, a)),
+            ChannelAct::LeakyRelu(a) => Err(Error::shape(
+                op,
+                format!("leaky ReLU needs a positive finite slope, not {a}"),
+            )),
+            ChannelAct::Sigmoid => Ok((1, 0.0)),
+        }
+    }
+}
+
+/// y = act(scale·(x − shift) + offset) per channel of a dense x, coefficients in `coef`:
+/// `affine` rows [shift; scale; offset; ...] of C each, or else one row, the offset (a bias).
+pub(crate) fn channel_map(
+    op: &'static str,
+    x: &Tensor,
+    coef: &Tensor,
+    affine: bool,
+    act: ChannelAct,
+) -> Result<Tensor> {
+    let (n, c, inner) = channel_dims(op, x)?;
+    let (code, slope) = act.code(op)?;
     let y = Tensor::empty(x.gpu(), x.shape())?;
-    if y.numel() > 0 {
+    if y.numel() == 0 {
+        return Ok(y);
+    }
+    let params = Params::default().u(n).u(c).u(inner).f(slope).bytes();
+    let consts = [("ACT", code), ("AFFINE", affine as u32)];
+    if let Some((t, _, true)) = view_snapshot(x, &[x.numel()], &[1]) {
         x.gpu().dispatch(&Dispatch {
             shader: "channel",
-            entry: "bias_add",
-            consts: &[],
-            params: &Params::default().u(n).u(c).u(inner).bytes(),
-            buffers: &[x.buffer(), bias.buffer(), y.buffer()],
-            textures: &[],
-            groups: groups_for(y.numel(), 256),
+            entry: "channel_map_tex",
+            consts: &[
+                consts[0],
+                consts[1],
+                ("SAME", inner.is_multiple_of(4) as u32),
+            ],
+            params: &params,
+            buffers: &[y.buffer(), coef.buffer()],
+            textures: &[t.view()],
+            groups: groups_for(y.numel().div_ceil(4), 256),
         })?;
+        return Ok(y);
     }
+    x.gpu().dispatch(&Dispatch {
+        shader: "channel",
+        entry: "channel_map",
+        consts: &consts,
+        params: &params,
+        buffers: &[x.buffer(), coef.buffer(), y.buffer()],
+        textures: &[],
+        groups: groups_for(y.numel(), 256),
+    })?;
     Ok(y)
+}
+
+/// y[n, c, ...] = act(x[n, c, ...] + bias[c]), in one pass.
+pub fn bias_act(x: &Tensor, bias: &Tensor, act: ChannelAct) -> Result<Tensor> {
+    const OP: &str = "bias_act";
+    let (_, c, _) = channel_dims(OP, x)?;
+    expect_channels(OP, "bias", bias, c)?;
+    fits_u32(OP, x)?;
+    channel_map(OP, &dense(x)?, &dense(bias)?, false, act)
+}
+
+/// The gradient at the input of `bias_act` from its output y and the output's gradient g
+/// (the sign of y is the input's, and the sigmoid's derivative is y·(1 − y)).
+pub fn bias_act_grad(y: &Tensor, g: &Tensor, act: ChannelAct) -> Result<Tensor> {
+    act.code("bias_act_grad")?;
+    match act {
+        ChannelAct::Identity => Ok(g.clone()),
+        ChannelAct::Relu => binary(Binary::ReluGrad, y, g),
+        ChannelAct::LeakyRelu(a) => binary(Binary::LeakyReluGrad(a), y, g),
+        ChannelAct::Sigmoid => binary(Binary::SigmoidGrad, y, g),
+    }
 }
 
 /// out[c] = Σ over n and spatial positions of x[n, c, ...] (the bias gradient).
@@ -79,10 +153,35 @@ pub fn channel_sum(x: &Tensor) -> Result<Tensor> {
 }
 
 pub mod reference {
-    pub fn bias_add(x: &[f64], c: usize, inner: usize, bias: &[f64]) -> Vec<f64> {
+    use super::ChannelAct;
+    use crate::kernels::unary::reference::sigmoid;
+
+    pub fn act(a: ChannelAct, x: f64) -> f64 {
+        match a {
+            ChannelAct::Identity => x,
+            ChannelAct::Relu => x.max(0.0),
+            ChannelAct::LeakyRelu(s) if x <= 0.0 => s as f64 * x,
+            ChannelAct::LeakyRelu(_) => x,
+            ChannelAct::Sigmoid => sigmoid(x),
+        }
+    }
+
+    /// d act / dx at x (ReLU's at 0 taken as 0, like the kernels).
+    pub fn act_grad(a: ChannelAct, x: f64) -> f64 {
+        match a {
+            ChannelAct::Identity => 1.0,
+            ChannelAct::Relu if x > 0.0 => 1.0,
+            ChannelAct::Relu => 0.0,
+            ChannelAct::LeakyRelu(_) if x > 0.0 => 1.0,
+            ChannelAct::LeakyRelu(s) => s as f64,
+            ChannelAct::Sigmoid => sigmoid(x) * (1.0 - sigmoid(x)),
+        }
+    }
+
+    pub fn bias_act(x: &[f64], c: usize, inner: usize, bias: &[f64], a: ChannelAct) -> Vec<f64> {
         x.iter()
             .enumerate()
-            .map(|(i, v)| v + bias[(i / inner) % c])
+            .map(|(i, v)| act(a, v + bias[(i / inner) % c]))
             .collect()
     }
 

@@ -10,6 +10,7 @@ use super::trainable::{Batch, Metric, Trainable};
 use super::Vae;
 use crate::autograd::{Tape, Var};
 use crate::error::{Error, Result};
+use crate::kernels::channel::ChannelAct;
 use crate::kernels::conv2d::Conv2dConfig;
 use crate::kernels::random::RandomKey;
 use crate::nn::layers::{Conv2d, Linear};
@@ -64,14 +65,12 @@ impl Classifier {
     /// x [N, C, side, side] → features [N, FEATURES].
     pub fn features(&self, t: &mut Tape, s: &ParamStore, x: Var) -> Result<Var> {
         let n = t.value(x).shape()[0];
-        let h = self.conv1.forward(t, s, x)?;
-        let h = t.leaky_relu(h, SLOPE)?;
-        let h = self.conv2.forward(t, s, h)?;
-        let h = t.leaky_relu(h, SLOPE)?;
+        let leaky = ChannelAct::LeakyRelu(SLOPE);
+        let h = self.conv1.forward_act(t, s, x, leaky)?;
+        let h = self.conv2.forward_act(t, s, h, leaky)?;
         let q = self.side / 4;
         let h = t.reshape(h, &[n, 64 * q * q])?;
-        let h = self.fc1.forward(t, s, h)?;
-        t.leaky_relu(h, SLOPE)
+        self.fc1.forward_act(t, s, h, leaky)
     }
 
     /// features → one output per class.

@@ -13,6 +13,7 @@
 use crate::autograd::{Tape, Var};
 use crate::error::{Error, Result};
 use crate::kernels::batchnorm::BatchNormConfig;
+use crate::kernels::channel::ChannelAct;
 use crate::kernels::conv2d::Conv2dConfig;
 use crate::kernels::conv_transpose2d::ConvTranspose2dConfig;
 use crate::models::Network;
@@ -114,16 +115,14 @@ impl Network for InfoGan {
     fn encode(&self, t: &mut Tape, s: &ParamStore, x: Var, train: bool) -> Result<(Var, Var)> {
         let c = &self.cfg;
         let n = t.value(x).shape()[0];
-        let h = self.enc_conv1.forward(t, s, x)?;
-        let h = t.leaky_relu(h, LEAK)?;
+        let leaky = ChannelAct::LeakyRelu(LEAK);
+        let h = self.enc_conv1.forward_act(t, s, x, leaky)?;
         let h = self.enc_conv2.forward(t, s, h)?;
-        let h = self.enc_bn2.forward(t, s, h, train)?;
-        let h = t.leaky_relu(h, LEAK)?;
+        let h = self.enc_bn2.forward(t, s, h, train, leaky)?;
         let flat = t.value(h).numel() / n;
         let h = t.reshape(h, &[n, flat])?;
         let h = self.enc_fc1.forward(t, s, h)?;
-        let h = self.enc_bn3.forward(t, s, h, train)?;
-        let h = t.leaky_relu(h, LEAK)?;
+        let h = self.enc_bn3.forward(t, s, h, train, leaky)?;
         let h = self.enc_fc2.forward(t, s, h)?;
         super::split_mu_sigma(t, h, c.latent)
     }
@@ -134,17 +133,13 @@ impl Network for InfoGan {
         let n = t.value(z).shape()[0];
         let q = c.side / 4;
         let h = self.dec_fc1.forward(t, s, z)?;
-        let h = self.dec_bn1.forward(t, s, h, train)?;
-        let h = t.relu(h)?;
+        let h = self.dec_bn1.forward(t, s, h, train, ChannelAct::Relu)?;
         let h = self.dec_fc2.forward(t, s, h)?;
-        let h = self.dec_bn2.forward(t, s, h, train)?;
-        let h = t.relu(h)?;
+        let h = self.dec_bn2.forward(t, s, h, train, ChannelAct::Relu)?;
         let h = t.reshape(h, &[n, c.conv.1, q, q])?;
         let h = self.dec_deconv1.forward(t, s, h)?;
-        let h = self.dec_bn3.forward(t, s, h, train)?;
-        let h = t.relu(h)?;
-        let h = self.dec_deconv2.forward(t, s, h)?;
-        t.sigmoid(h)
+        let h = self.dec_bn3.forward(t, s, h, train, ChannelAct::Relu)?;
+        self.dec_deconv2.forward_act(t, s, h, ChannelAct::Sigmoid)
     }
 
     /// Multiply-add FLOPs (2 per MAC) of the convolutions and fully connected layers of one

@@ -5,6 +5,7 @@
 use super::Network;
 use crate::autograd::{Tape, Var};
 use crate::error::Result;
+use crate::kernels::channel::ChannelAct;
 use crate::nn::layers::Linear;
 use crate::nn::{Init, ParamStore, ParamsBuilder};
 
@@ -62,10 +63,12 @@ impl Network for Mlp {
         let n = t.value(x).shape()[0];
         let mut h = t.reshape(x, &[n, self.channels * self.side * self.side])?;
         for (i, layer) in self.enc.iter().enumerate() {
-            h = layer.forward(t, s, h)?;
-            if i < 2 {
-                h = t.relu(h)?;
-            }
+            let act = if i < 2 {
+                ChannelAct::Relu
+            } else {
+                ChannelAct::Identity
+            };
+            h = layer.forward_act(t, s, h, act)?;
         }
         super::split_mu_sigma(t, h, self.latent)
     }
@@ -74,12 +77,13 @@ impl Network for Mlp {
         let n = t.value(z).shape()[0];
         let mut h = z;
         for (i, layer) in self.dec.iter().enumerate() {
-            h = layer.forward(t, s, h)?;
-            if i < 2 {
-                h = t.relu(h)?;
-            }
+            let act = if i < 2 {
+                ChannelAct::Relu
+            } else {
+                ChannelAct::Sigmoid
+            };
+            h = layer.forward_act(t, s, h, act)?;
         }
-        let h = t.sigmoid(h)?;
         t.reshape(h, &[n, self.channels, self.side, self.side])
     }
 

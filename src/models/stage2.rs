@@ -14,6 +14,7 @@
 use super::Network;
 use crate::autograd::{Tape, Var};
 use crate::error::{Error, Result};
+use crate::kernels::channel::ChannelAct;
 use crate::nn::layers::Linear;
 use crate::nn::{Init, ParamStore, ParamsBuilder};
 
@@ -80,8 +81,7 @@ impl Stage2Net {
     fn trunk(t: &mut Tape, s: &ParamStore, stack: &[Linear], x: Var) -> Result<Var> {
         let mut h = x;
         for layer in stack {
-            h = layer.forward(t, s, h)?;
-            h = t.relu(h)?;
+            h = layer.forward_act(t, s, h, ChannelAct::Relu)?;
         }
         t.concat(&[x, h])
     }

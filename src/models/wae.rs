@@ -14,6 +14,7 @@
 use super::Network;
 use crate::autograd::{Tape, Var};
 use crate::error::{Error, Result};
+use crate::kernels::channel::ChannelAct;
 use crate::kernels::conv2d::Conv2dConfig;
 use crate::kernels::conv_transpose2d::ConvTranspose2dConfig;
 use crate::nn::layers::{BatchNorm, Conv2d, ConvTranspose2d, Linear};
@@ -115,8 +116,7 @@ impl Network for Wae {
         let mut h = x;
         for (conv, bn) in &self.convs {
             h = conv.forward(t, s, h)?;
-            h = bn.forward(t, s, h, train)?;
-            h = t.relu(h)?;
+            h = bn.forward(t, s, h, train, ChannelAct::Relu)?;
         }
         let flat = t.value(h).numel() / n;
         let h = t.reshape(h, &[n, flat])?;
@@ -128,16 +128,13 @@ impl Network for Wae {
     fn decode(&self, t: &mut Tape, s: &ParamStore, z: Var, train: bool) -> Result<Var> {
         let n = t.value(z).shape()[0];
         let q = self.side / 8;
-        let h = self.dec_fc.forward(t, s, z)?;
-        let h = t.relu(h)?;
+        let h = self.dec_fc.forward_act(t, s, z, ChannelAct::Relu)?;
         let mut h = t.reshape(h, &[n, self.widths[3], q, q])?;
         for (deconv, bn) in &self.deconvs {
             h = deconv.forward(t, s, h)?;
-            h = bn.forward(t, s, h, train)?;
-            h = t.relu(h)?;
+            h = bn.forward(t, s, h, train, ChannelAct::Relu)?;
         }
-        let h = self.out.forward(t, s, h)?;
-        t.sigmoid(h)
+        self.out.forward_act(t, s, h, ChannelAct::Sigmoid)
     }
 
     fn forward_flops(&self, batch: usize) -> f64 {

@@ -1,27 +1,30 @@
 //! Layers: each registers its parameters (and state) under `name.` in a `ParamsBuilder`
-//! and records its forward pass on a `Tape`. Activations, concatenation and reshape are tape
-//! ops (`Tape::relu`, `Tape::concat`, ...), having no parameters.
+//! and records its forward pass on a `Tape`. An activation right after a layer's bias or batch
+//! norm is fused into that pass (`forward_act`, `BatchNorm::forward`'s `act`); others,
+//! concatenation and reshape are tape ops (`Tape::relu`, `Tape::concat`, ...).
 
 use crate::autograd::{Tape, Var};
 use crate::error::Result;
 use crate::kernels::batchnorm::BatchNormConfig;
+use crate::kernels::channel::ChannelAct;
 use crate::kernels::conv2d::Conv2dConfig;
 use crate::kernels::conv_transpose2d::ConvTranspose2dConfig;
 use crate::nn::{Init, ParamId, ParamStore, ParamsBuilder, StateId};
 
-/// op(x, W) + bias per channel: the shape of every layer with weights.
+/// act(op(x, W) + bias per channel): the shape of every layer with weights, the bias and the
+/// activation in one pass.
 fn with_bias(
     t: &mut Tape,
     s: &ParamStore,
     x: Var,
-    weight: ParamId,
-    bias: ParamId,
+    (weight, bias): (ParamId, ParamId),
+    act: ChannelAct,
     op: impl FnOnce(&mut Tape, Var, Var) -> Result<Var>,
 ) -> Result<Var> {
     let w = t.param(s, weight)?;
     let b = t.param(s, bias)?;
     let y = op(t, x, w)?;
-    t.bias_add(y, b)
+    t.bias_act(y, b, act)
 }
 
 /// y = x·Wᵀ + b with W [out, in], x [N, in].
@@ -45,7 +48,18 @@ impl Linear {
     }
 
     pub fn forward(&self, t: &mut Tape, s: &ParamStore, x: Var) -> Result<Var> {
-        with_bias(t, s, x, self.weight, self.bias, |t, x, w| {
+        self.forward_act(t, s, x, ChannelAct::Identity)
+    }
+
+    /// act(x·Wᵀ + b), the activation fused with the bias.
+    pub fn forward_act(
+        &self,
+        t: &mut Tape,
+        s: &ParamStore,
+        x: Var,
+        act: ChannelAct,
+    ) -> Result<Var> {
+        with_bias(t, s, x, (self.weight, self.bias), act, |t, x, w| {
             t.matmul(x, w, false, true)
         })
     }
@@ -81,7 +95,18 @@ impl Conv2d {
     }
 
     pub fn forward(&self, t: &mut Tape, s: &ParamStore, x: Var) -> Result<Var> {
-        with_bias(t, s, x, self.weight, self.bias, |t, x, w| {
+        self.forward_act(t, s, x, ChannelAct::Identity)
+    }
+
+    /// act(conv2d(x, W) + b), the activation fused with the bias.
+    pub fn forward_act(
+        &self,
+        t: &mut Tape,
+        s: &ParamStore,
+        x: Var,
+        act: ChannelAct,
+    ) -> Result<Var> {
+        with_bias(t, s, x, (self.weight, self.bias), act, |t, x, w| {
             t.conv2d(x, w, self.cfg)
         })
     }
@@ -119,7 +144,18 @@ impl ConvTranspose2d {
     }
 
     pub fn forward(&self, t: &mut Tape, s: &ParamStore, x: Var) -> Result<Var> {
-        with_bias(t, s, x, self.weight, self.bias, |t, x, w| {
+        self.forward_act(t, s, x, ChannelAct::Identity)
+    }
+
+    /// act(conv_transpose2d(x, W) + b), the activation fused with the bias.
+    pub fn forward_act(
+        &self,
+        t: &mut Tape,
+        s: &ParamStore,
+        x: Var,
+        act: ChannelAct,
+    ) -> Result<Var> {
+        with_bias(t, s, x, (self.weight, self.bias), act, |t, x, w| {
             t.conv_transpose2d(x, w, self.cfg)
         })
     }
@@ -151,9 +187,16 @@ impl BatchNorm {
         }
     }
 
-    /// Training mode normalises with batch statistics and updates the running averages;
-    /// eval mode normalises with the running averages.
-    pub fn forward(&self, t: &mut Tape, s: &ParamStore, x: Var, train: bool) -> Result<Var> {
+    /// act(batch_norm(x)) in one pass. Training mode normalises with batch statistics and
+    /// updates the running averages; eval mode normalises with the running averages.
+    pub fn forward(
+        &self,
+        t: &mut Tape,
+        s: &ParamStore,
+        x: Var,
+        train: bool,
+        act: ChannelAct,
+    ) -> Result<Var> {
         let gamma = t.param(s, self.gamma)?;
         let beta = t.param(s, self.beta)?;
         t.batch_norm(
@@ -164,6 +207,7 @@ impl BatchNorm {
             s.state(self.running_var),
             self.cfg,
             train,
+            act,
         )
     }
 }

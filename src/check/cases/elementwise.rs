@@ -1,11 +1,12 @@
-//! fill, unary, binary (with broadcasting), reductions, bias add.
+//! fill, unary, binary (with broadcasting), reductions, bias + activation.
 
 use super::dims;
 use crate::check::{compare, with_tuning, Case, Rng, Tolerance};
 use crate::gpu::Tuning;
 use crate::kernels::binary::{self, Binary};
+use crate::kernels::channel::{self, ChannelAct};
+use crate::kernels::reduce;
 use crate::kernels::unary::{self, Unary};
-use crate::kernels::{channel, reduce};
 use crate::tensor::Tensor;
 
 pub fn cases(v: &mut Vec<Case>) {
@@ -287,7 +288,9 @@ pub fn cases(v: &mut Vec<Case>) {
     }
 
     // [8, 16, 6, 6] takes the tree-sum gradient on every adapter, [64, 128, 14, 14] the in-order
-    // one on CPU adapters (see kernels::per_channel_launch).
+    // one on CPU adapters (see kernels::per_channel_launch). Inner sizes 1, 36, 30 and 196 step
+    // the texture path's four outputs within a channel (inner divisible by 4) and across
+    // channels ([5, 7]: four channels of one row; [3, 4, 5, 6]: 30 values per channel).
     let bias_shapes: [(&[usize], bool); 5] = [
         (&[1, 1], false),
         (&[8, 16, 6, 6], false),
@@ -295,40 +298,83 @@ pub fn cases(v: &mut Vec<Case>) {
         (&[3, 4, 5, 6], false),
         (&[64, 128, 14, 14], true),
     ];
-    for (j, (shape, large)) in bias_shapes.iter().enumerate() {
-        let shape = shape.to_vec();
-        v.push(Case::new(
-            "bias",
-            format!("bias_add and its gradient {}", dims(&shape)),
-            *large,
-            move |gpu| {
-                let mut rng = Rng::new(400 + j as u64);
-                let (c, inner) = (shape[1], shape[2..].iter().product::<usize>());
-                let x = rng.data(&shape, -1.0, 1.0);
-                let b = rng.data(&[c], -1.0, 1.0);
-                let xt = x.upload(gpu)?;
-                let y = channel::bias_add(&xt, &b.upload(gpu)?)?.to_vec()?;
-                let g = channel::channel_sum(&xt)?.to_vec()?;
-                let terms = shape[0] * inner;
-                Ok(vec![
-                    compare(
-                        "bias_add",
-                        &dims(&shape),
-                        &y,
-                        &channel::reference::bias_add(&x.f64, c, inner, &b.f64),
-                        None,
-                        Tolerance::rounding(1.0),
-                    ),
-                    compare(
-                        "channel_sum",
-                        &dims(&shape),
-                        &g,
-                        &channel::reference::channel_sum(&x.f64, c, inner),
-                        Some(&channel::reference::channel_sum(&x.abs(), c, inner)),
-                        Tolerance::accumulation(terms),
-                    ),
-                ])
-            },
-        ));
+    let acts = [
+        ChannelAct::Identity,
+        ChannelAct::Relu,
+        ChannelAct::LeakyRelu(0.2),
+        ChannelAct::Sigmoid,
+    ];
+    for textures in [false, true] {
+        let path = if textures { "textures" } else { "buffers" };
+        let tuned = move |t: Tuning| Tuning {
+            texture_reads: textures,
+            ..t
+        };
+        for (j, (shape, large)) in bias_shapes.iter().enumerate() {
+            let act = acts[j % acts.len()];
+            let shape = shape.to_vec();
+            v.push(Case::new(
+                "bias",
+                format!(
+                    "bias_act {act:?} and the bias gradient {} through {path}",
+                    dims(&shape)
+                ),
+                *large,
+                move |gpu| {
+                    let mut rng = Rng::new(400 + j as u64);
+                    let (c, inner) = (shape[1], shape[2..].iter().product::<usize>());
+                    let x = rng.data(&shape, -1.0, 1.0);
+                    let b = rng.data(&[c], -1.0, 1.0);
+                    let dy = rng.data(&shape, -1.0, 1.0);
+                    let xt = x.upload(gpu)?;
+                    let yt =
+                        with_tuning(gpu, tuned, || channel::bias_act(&xt, &b.upload(gpu)?, act))?;
+                    let y = yt.to_vec()?;
+                    let dpre = channel::bias_act_grad(&yt, &dy.upload(gpu)?, act)?.to_vec()?;
+                    let rdpre: Vec<f64> = (0..x.f64.len())
+                        .map(|i| {
+                            let pre = x.f64[i] + b.f64[(i / inner) % c];
+                            channel::reference::act_grad(act, pre) * dy.f64[i]
+                        })
+                        .collect();
+                    let g = channel::channel_sum(&xt)?.to_vec()?;
+                    let terms = shape[0] * inner;
+                    // The add rounds once; the sigmoid adds its exp's error.
+                    let tol = if act == ChannelAct::Sigmoid {
+                        Tolerance::transcendental()
+                    } else {
+                        Tolerance::rounding(1.0)
+                    };
+                    let label = format!("{} {path}", dims(&shape));
+                    Ok(vec![
+                        compare(
+                            "bias_act",
+                            &label,
+                            &y,
+                            &channel::reference::bias_act(&x.f64, c, inner, &b.f64, act),
+                            None,
+                            tol,
+                        ),
+                        // From y: y(1 − y) for the sigmoid (a few roundings), masks otherwise.
+                        compare(
+                            "bias_act_grad",
+                            &label,
+                            &dpre,
+                            &rdpre,
+                            None,
+                            Tolerance::transcendental(),
+                        ),
+                        compare(
+                            "channel_sum",
+                            &label,
+                            &g,
+                            &channel::reference::channel_sum(&x.f64, c, inner),
+                            Some(&channel::reference::channel_sum(&x.abs(), c, inner)),
+                            Tolerance::accumulation(terms),
+                        ),
+                    ])
+                },
+            ));
+        }
     }
 }

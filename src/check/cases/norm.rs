@@ -1,10 +1,12 @@
-//! Batch norm, 1-D ([N, C]) and 2-D ([N, C, H, W]): training forward with running-average
-//! update, eval forward, and the backward of both modes.
+//! Batch norm, 1-D ([N, C]) and 2-D ([N, C, H, W]), with the activation fused after it:
+//! training forward with running-average update, eval forward, and the backward of both modes.
 
 use super::dims;
-use crate::check::{compare, Case, Outcome, Rng, Tolerance};
+use crate::check::{compare, with_tuning, Case, Outcome, Rng, Tolerance};
+use crate::gpu::Tuning;
 use crate::kernels::batchnorm::{self as bn, reference as r, BatchNormConfig};
-use crate::kernels::channel::reference::channel_sum;
+use crate::kernels::channel::reference::{self as ch, channel_sum};
+use crate::kernels::channel::ChannelAct;
 
 pub fn cases(v: &mut Vec<Case>) {
     // Reductions run in order per channel for ≤ 256 values per channel (every adapter) or
@@ -23,11 +25,28 @@ pub fn cases(v: &mut Vec<Case>) {
         eps: 1e-5,
         momentum: 0.9,
     };
-    for (i, (shape, large)) in shapes.iter().enumerate() {
+    // Each shape with one of the activations fused after it; through the buffers and through
+    // textures (the dx kernel's two paths), on every adapter.
+    let acts = [
+        ChannelAct::Identity,
+        ChannelAct::Relu,
+        ChannelAct::LeakyRelu(0.2),
+        ChannelAct::Sigmoid,
+    ];
+    for (textures, (i, (shape, large))) in [false, true]
+        .into_iter()
+        .flat_map(|textures| shapes.iter().enumerate().map(move |s| (textures, s)))
+    {
+        let act = acts[i % acts.len()];
+        let path = if textures { "textures" } else { "buffers" };
+        let tuned = move |t: Tuning| Tuning {
+            texture_reads: textures,
+            ..t
+        };
         let shape = shape.to_vec();
         v.push(Case::new(
             "batchnorm",
-            format!("batch_norm {}", dims(&shape)),
+            format!("batch_norm + {act:?} {} through {path}", dims(&shape)),
             *large,
             move |gpu| {
                 let mut rng = Rng::new(4000 + i as u64);
@@ -44,8 +63,10 @@ pub fn cases(v: &mut Vec<Case>) {
                 let rm = rng.data(&[d.c], -1.0, 1.0);
                 let rv = rng.data(&[d.c], 0.5, 2.0);
                 let eps = cfg.eps as f64;
-                let label = dims(&shape);
+                let label = format!("{} {path}", dims(&shape));
                 let tol = Tolerance::statistics(m);
+                let activate =
+                    |y: Vec<f64>| -> Vec<f64> { y.iter().map(|v| ch::act(act, *v)).collect() };
                 let (xg, dyg, gg, bg) = (
                     x.upload(gpu)?,
                     dy.upload(gpu)?,
@@ -62,8 +83,9 @@ pub fn cases(v: &mut Vec<Case>) {
                                    var: &[f64],
                                    train: bool|
                  -> crate::Result<()> {
-                    let (dx, dgamma, dbeta) =
-                        r::backward(&d, &x.f64, &dy.f64, &gamma.f64, mean, var, eps, train);
+                    let (dx, dgamma, dbeta) = r::backward_act(
+                        &d, &x.f64, &dy.f64, &gamma.f64, &beta.f64, mean, var, eps, train, act,
+                    );
                     let xhat_abs: Vec<f64> = (0..x.f64.len())
                         .map(|i| {
                             let c = (i / d.inner) % d.c;
@@ -99,13 +121,15 @@ pub fn cases(v: &mut Vec<Case>) {
 
                 // Training mode.
                 let (rmg, rvg) = (rm.upload(gpu)?, rv.upload(gpu)?);
-                let fwd = bn::batch_norm_train(&xg, &gg, &bg, &rmg, &rvg, cfg)?;
+                let fwd = with_tuning(gpu, tuned, || {
+                    bn::batch_norm_train(&xg, &gg, &bg, &rmg, &rvg, cfg, act)
+                })?;
                 let (mean, var) = r::moments(&d, &x.f64);
                 out.push(compare(
                     "batch_norm_train",
                     &label,
                     &fwd.y.to_vec()?,
-                    &r::forward_train(&d, &x.f64, &gamma.f64, &beta.f64, eps),
+                    &activate(r::forward_train(&d, &x.f64, &gamma.f64, &beta.f64, eps)),
                     None,
                     tol,
                 ));
@@ -130,7 +154,7 @@ pub fn cases(v: &mut Vec<Case>) {
                 grad_checks(
                     &mut out,
                     "train",
-                    bn::batch_norm_backward(&dyg, &fwd, &gg)?,
+                    with_tuning(gpu, tuned, || bn::batch_norm_backward(&dyg, &fwd))?,
                     &mean,
                     &var,
                     true,
@@ -138,8 +162,12 @@ pub fn cases(v: &mut Vec<Case>) {
 
                 // Eval mode, with the original running averages.
                 let (rmg, rvg) = (rm.upload(gpu)?, rv.upload(gpu)?);
-                let fwd = bn::batch_norm_eval(&xg, &gg, &bg, &rmg, &rvg, cfg)?;
-                let y = r::normalize(&d, &x.f64, &rm.f64, &rv.f64, &gamma.f64, &beta.f64, eps);
+                let fwd = with_tuning(gpu, tuned, || {
+                    bn::batch_norm_eval(&xg, &gg, &bg, &rmg, &rvg, cfg, act)
+                })?;
+                let y = activate(r::normalize(
+                    &d, &x.f64, &rm.f64, &rv.f64, &gamma.f64, &beta.f64, eps,
+                ));
                 out.push(compare(
                     "batch_norm_eval",
                     &label,
@@ -151,7 +179,7 @@ pub fn cases(v: &mut Vec<Case>) {
                 grad_checks(
                     &mut out,
                     "eval",
-                    bn::batch_norm_backward(&dyg, &fwd, &gg)?,
+                    with_tuning(gpu, tuned, || bn::batch_norm_backward(&dyg, &fwd))?,
                     &rm.f64,
                     &rv.f64,
                     false,
