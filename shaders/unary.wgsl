@@ -6,9 +6,16 @@
 // main_tex (Tuning::texture_reads) writes four outputs per invocation and reads `a` from a
 // flat texture holding the view's span from element `base`: 1 out (vec4 view), 2 a (texture).
 // With DENSE = 1 (a contiguous view at a texel boundary) one texel feeds all four outputs.
+// With ROWS ≠ 0 the view is three dims (d0, d1, d2) = shape[0].xyz with strides (s0, s1, 1) =
+// sa[0].xy: rows of d2 contiguous elements (a conv's [K, N, P] ↔ [N, K, P], a narrowed or
+// broadcast view). Two divisions then place the first output and the others step along the
+// row, where the general path divides twice per dim and output (6.4 M elements of such
+// transposes a stage-1 step ran ~27 ns each). ROWS = 2: d2, s0, s1 and the start divisible by
+// 4, so the four outputs are one texel; ROWS = 1: one fetch per output, the texel clamped to
+// `last`, the snapshot's last (the final group's outputs past n only fill the slack).
 
 struct Params {
-    n: u32, pad0: u32, a_off: u32, ndim: u32,
+    n: u32, last: u32, a_off: u32, ndim: u32,
     alpha: f32, beta: f32, base: u32, pad1: u32,
     shape: array<vec4<u32>, 2>,
     sa: array<vec4<u32>, 2>,
@@ -22,6 +29,7 @@ struct Params {
 @group(0) @binding(2) var a_t: texture_2d<f32>;
 
 const DENSE: u32 = 0u;
+const ROWS: u32 = 0u;
 // The op, a pipeline constant: llvmpipe runs every arm of a switch on a value it cannot see
 // is uniform, each under a lane mask (the transcendental ones too), so each op is a pipeline
 // of its own and the switch folds to one arm (a dense unary copy ran 2× faster).
@@ -97,6 +105,31 @@ fn main_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     var v = vec4(0.0);
     if (DENSE == 1u) {
         v = flat_texel(a_t, q + (p.a_off - p.base) / 4u);
+    } else if (ROWS != 0u) {
+        let d1 = p.shape[0].y;
+        let d2 = p.shape[0].z;
+        let row = 4u * q / d2;
+        var i2 = 4u * q - row * d2;
+        var i0 = row / d1;
+        var i1 = row - i0 * d1;
+        let start = p.a_off - p.base;
+        if (ROWS == 2u) {
+            v = flat_texel(a_t, (start + i0 * p.sa[0].x + i1 * p.sa[0].y + i2) >> 2u);
+        } else {
+            for (var t = 0u; t < 4u; t += 1u) {
+                let s = start + i0 * p.sa[0].x + i1 * p.sa[0].y + i2;
+                v[t] = flat_texel(a_t, min(s >> 2u, p.last))[s & 3u];
+                i2 += 1u;
+                if (i2 == d2) {
+                    i2 = 0u;
+                    i1 += 1u;
+                    if (i1 == d1) {
+                        i1 = 0u;
+                        i0 += 1u;
+                    }
+                }
+            }
+        }
     } else {
         for (var t = 0u; t < 4u; t += 1u) {
             let s = source(min(4u * q + t, p.n - 1u)) - p.base;

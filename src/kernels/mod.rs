@@ -79,6 +79,16 @@ pub(crate) fn texture_chunks(texels: usize) -> impl Iterator<Item = (usize, usiz
 /// through the buffer.
 const MAX_SNAPSHOT_TEXELS: usize = 1 << 22;
 
+/// The last element a strided view at `offset` reaches.
+pub(crate) fn view_last(offset: usize, shape: &[usize], strides: &[usize]) -> usize {
+    offset
+        + shape
+            .iter()
+            .zip(strides)
+            .map(|(n, s)| (n.max(&1) - 1) * s)
+            .sum::<usize>()
+}
+
 /// A flat texture of the texels a strided view (coalesced `shape`, `strides`, at
 /// `t.offset()`) reaches, and the element the texture starts at; whether the view is dense
 /// from a texel boundary (one texel then holds four consecutive elements). None when
@@ -93,12 +103,7 @@ pub(crate) fn view_snapshot(
         return None;
     }
     let first = t.offset() / 4;
-    let last = t.offset()
-        + shape
-            .iter()
-            .zip(strides)
-            .map(|(n, s)| (n.max(&1) - 1) * s)
-            .sum::<usize>();
+    let last = view_last(t.offset(), shape, strides);
     let texels = last / 4 + 1 - first;
     if texels > MAX_SNAPSHOT_TEXELS {
         return None;

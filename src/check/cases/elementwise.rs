@@ -126,6 +126,34 @@ pub fn cases(v: &mut Vec<Case>) {
                 )])
             },
         ));
+        // A conv's [K, N, P] → [N, K, P] with whole-texel rows (P = 196) and without (49, 5):
+        // the texture path's two ROWS modes.
+        for (k, n, px) in [(6usize, 5usize, 196usize), (128, 64, 49), (3, 7, 5)] {
+            v.push(Case::new(
+                "unary",
+                format!("copy of a {k}×{n}×{px} view with its outer dims swapped through {path}"),
+                false,
+                move |gpu| {
+                    let x = Rng::new(10).data(&[k, n, px], -1.0, 1.0);
+                    let xt = x.upload(gpu)?.transpose(0, 1)?;
+                    let y = with_tuning(gpu, tuned, || unary::copy(&xt))?.to_vec()?;
+                    let r: Vec<f64> = (0..k * n * px)
+                        .map(|i| {
+                            let (j, p) = (i / px, i % px);
+                            x.f64[((j % k) * n + j / k) * px + p]
+                        })
+                        .collect();
+                    Ok(vec![compare(
+                        "copy",
+                        &format!("{n}×{k}×{px} (swapped view) {path}"),
+                        &y,
+                        &r,
+                        None,
+                        Tolerance::rounding(0.0),
+                    )])
+                },
+            ));
+        }
         v.push(Case::new(
             "unary",
             format!("relu of a broadcast 4×1×6 → 4×3×6 view through {path}"),
