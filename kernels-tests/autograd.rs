@@ -44,7 +44,7 @@ fn concat_slice_sum_mmd_and_a_shared_parameter_match_finite_differences() {
     let mut rng = Rng::new(2);
     let (x, y) = (rng.data(&[5, 4], -1.0, 1.0), rng.data(&[6, 4], 0.0, 1.0));
 
-    store.zero_grad().unwrap();
+    store.zero_grad();
     let mut t = Tape::new(&g);
     let xv = t.constant(x.upload(&g).unwrap()).unwrap();
     let yv = t.constant(y.upload(&g).unwrap()).unwrap();
@@ -76,7 +76,7 @@ fn concat_slice_sum_mmd_and_a_shared_parameter_match_finite_differences() {
         (got - want).abs() < 1e-5 * want.abs().max(1.0),
         "loss {got} vs {want}"
     );
-    let grad = store.grad(wid).to_vec().unwrap();
+    let grad = store.grad(wid).unwrap().to_vec().unwrap();
     let h = 1e-6;
     for i in 0..w.len() {
         let (mut p, mut q) = (w.clone(), w.clone());
@@ -149,7 +149,7 @@ fn misuse_is_an_error_that_names_the_problem() {
 #[test]
 fn a_nan_gradient_is_reported_with_the_parameter_name() {
     let (g, _lock, store, id) = simple();
-    store.zero_grad().unwrap();
+    store.zero_grad();
     let mut t = Tape::new(&g);
     let w = t.param(&store, id).unwrap();
     let x = t
@@ -171,16 +171,49 @@ fn a_nan_gradient_is_reported_with_the_parameter_name() {
 #[test]
 fn gradients_accumulate_until_zeroed() {
     let (g, _lock, store, id) = simple();
-    store.zero_grad().unwrap();
+    store.zero_grad();
     for _ in 0..2 {
         let mut t = Tape::new(&g);
         let w = t.param(&store, id).unwrap();
         let l = t.sum(w, false).unwrap();
         t.backward(l, &store).unwrap();
     }
-    assert_eq!(store.grad(id).to_vec().unwrap(), vec![2.0; 6]);
-    store.zero_grad().unwrap();
-    assert_eq!(store.grad(id).to_vec().unwrap(), vec![0.0; 6]);
+    assert_eq!(store.grad(id).unwrap().to_vec().unwrap(), vec![2.0; 6]);
+    store.zero_grad();
+    assert_eq!(store.grad(id).unwrap().to_vec().unwrap(), vec![0.0; 6]);
+}
+
+/// zero_grad dispatches nothing: the next backward's gradient replaces the old one, and a
+/// parameter no backward reached reads as zero, through its view and the flat buffer.
+#[test]
+fn zeroed_gradients_are_replaced_and_untouched_ones_read_zero() {
+    let (g, _lock) = gpu();
+    let mut b = ParamsBuilder::new(1);
+    let used = b.param("a.w", &[2, 3], Init::GlorotUniform);
+    let unused = b.param("b.w", &[5], Init::GlorotUniform);
+    let store = b.build(&g).unwrap();
+    let step = |scale: f32| {
+        let mut t = Tape::new(&g);
+        let w = t.param(&store, used).unwrap();
+        let u = t.param(&store, unused).unwrap();
+        let l = t.sum(w, false).unwrap();
+        let l = t.affine(l, scale, 0.0).unwrap();
+        let lu = t.sum(u, false).unwrap();
+        (t, l, lu)
+    };
+    // Both parameters get gradients, then a zero_grad, then only `used` does.
+    let (mut t, l, lu) = step(3.0);
+    let both = t.add(l, lu).unwrap();
+    t.backward(both, &store).unwrap();
+    assert_eq!(store.grad(unused).unwrap().to_vec().unwrap(), vec![1.0; 5]);
+    store.zero_grad();
+    let (mut t, l, _) = step(2.0);
+    t.backward(l, &store).unwrap();
+    let flat = store.flat_grads().unwrap().to_vec().unwrap();
+    let (a, bi) = (store.info(used).offset, store.info(unused).offset);
+    assert_eq!(&flat[a..a + 6], &[2.0; 6]);
+    assert_eq!(&flat[bi..bi + 5], &[0.0; 5]);
+    assert_eq!(store.grad(unused).unwrap().to_vec().unwrap(), vec![0.0; 5]);
 }
 
 /// Batch norm through the tape in both modes: training updates the running averages, eval
@@ -228,7 +261,7 @@ fn batch_norm_layer_eval_mode_uses_running_averages_and_differentiates() {
 
     // Eval mode: L = Σ r ⊙ bn_eval(x).
     let r = Rng::new(5).data(&[4, 3], -1.0, 1.0);
-    store.zero_grad().unwrap();
+    store.zero_grad();
     let mut t = Tape::new(&g);
     let xv = t.param(&store, xid).unwrap();
     let y = bn
@@ -262,17 +295,17 @@ fn batch_norm_layer_eval_mode_uses_running_averages_and_differentiates() {
     let checks: [(&str, Vec<f32>, Vec<f64>); 3] = [
         (
             "x",
-            store.grad(xid).to_vec().unwrap(),
+            store.grad(xid).unwrap().to_vec().unwrap(),
             fd(&|v| loss(v, &gamma, &beta), &x),
         ),
         (
             "gamma",
-            store.grad(bn.gamma).to_vec().unwrap(),
+            store.grad(bn.gamma).unwrap().to_vec().unwrap(),
             fd(&|v| loss(&x, v, &beta), &gamma),
         ),
         (
             "beta",
-            store.grad(bn.beta).to_vec().unwrap(),
+            store.grad(bn.beta).unwrap().to_vec().unwrap(),
             fd(&|v| loss(&x, &gamma, v), &beta),
         ),
     ];

@@ -337,7 +337,7 @@ fn check_against_cpu(objective: Objective) {
         store.set_state("geco.c_ma", &[C_MA_BEFORE]).unwrap();
     }
 
-    store.zero_grad().unwrap();
+    store.zero_grad();
     let mut tape = Tape::new(&g);
     let xv = tape.constant(x.upload(&g).unwrap()).unwrap();
     let l = model.losses(&mut tape, &store, xv, key, true).unwrap();
@@ -345,6 +345,7 @@ fn check_against_cpu(objective: Objective) {
     let gpu_loss = tape.value(l.total).to_vec().unwrap()[0] as f64;
     let gpu_grads: Vec<f64> = store
         .flat_grads()
+        .unwrap()
         .to_vec()
         .unwrap()
         .iter()
@@ -450,7 +451,7 @@ fn frozen_parameters_get_no_gradient_and_do_not_move() {
     model.train_step(&store, &mut adam, &x, key, 1e-2).unwrap();
     g.flush().unwrap();
     let after = store.flat_values().to_vec().unwrap();
-    let grads = store.flat_grads().to_vec().unwrap();
+    let grads = store.flat_grads().unwrap().to_vec().unwrap();
     for info in store.params() {
         let r = info.offset..info.offset + info.shape.iter().product::<usize>();
         let moved = before[r.clone()] != after[r.clone()];

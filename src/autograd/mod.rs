@@ -482,7 +482,7 @@ impl Tape {
             let Some(g) = grads[i].take() else { continue };
             let node = &self.nodes[i];
             if let Op::Param(id) = node.op {
-                scatter::accumulate(&store.grad(id), &g)?;
+                store.add_grad(id, &g)?;
                 continue;
             }
             for (input, gi) in rules::backward(&self.nodes, node, &g)? {

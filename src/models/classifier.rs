@@ -113,7 +113,7 @@ impl Trainable for ClassifierModel<'_> {
             .as_ref()
             .ok_or_else(|| Error::shape("classifier step", "a batch without labels"))?;
         let s = self.store;
-        s.zero_grad()?;
+        s.zero_grad();
         let mut t = Tape::new(s.gpu());
         let x = t.constant(batch.x.clone())?;
         let y = t.constant(targets.clone())?;

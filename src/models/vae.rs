@@ -219,7 +219,7 @@ impl Vae {
         key: RandomKey,
         lr: f32,
     ) -> Result<StepOutput> {
-        s.zero_grad()?;
+        s.zero_grad();
         let mut t = Tape::new(s.gpu());
         let xv = t.constant(x.clone())?;
         let l = self.losses(&mut t, s, xv, key, true)?;

@@ -31,7 +31,7 @@ impl Adam {
         for (start, len) in store.trainable_ranges() {
             adam_update(
                 store.flat_values(),
-                store.flat_grads(),
+                store.flat_grads()?,
                 &self.m,
                 &self.v,
                 start,

@@ -1,18 +1,20 @@
 //! The parameter registry. Every trainable parameter of a model lives in one flat device
 //! buffer (and its gradient in another), each at a 64-element-aligned offset under a stable
 //! hierarchical name such as `encoder.conv1.weight` — the checkpoint keys. One buffer means
-//! one dispatch zeroes every gradient and one Adam dispatch updates every parameter.
+//! one Adam pass updates every parameter. Zeroing the gradients costs nothing: the first
+//! gradient a parameter receives after `zero_grad` is copied in rather than added, and only
+//! what no backward wrote is filled with zeros, when the buffer is read.
 //! Non-trainable state (batch-norm running averages) are separate named buffers.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rand::{rngs::StdRng, SeedableRng};
 
 use super::init::{draw, fans, Init};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
-use crate::kernels::{fill::fill_bits, reduce::sum_all};
+use crate::kernels::{fill::fill_bits, reduce::sum_all, scatter, unary};
 use crate::tensor::{numel, Tensor};
 
 /// Offsets are multiples of this many elements (256 bytes: the vec4 matmul's alignment and
@@ -147,6 +149,7 @@ impl ParamsBuilder {
             uid: self.uid,
             values: Tensor::from_slice(gpu, &values, &[total])?,
             grads: Tensor::zeros(gpu, &[total])?,
+            unwritten: Mutex::new(vec![false; self.params.len()]),
             params: self.params,
             state: self
                 .state
@@ -163,6 +166,9 @@ pub struct ParamStore {
     params: Vec<ParamInfo>,
     values: Tensor,
     grads: Tensor,
+    /// Per parameter: its gradient is zero since `zero_grad`, but the buffer still holds the
+    /// old one.
+    unwritten: Mutex<Vec<bool>>,
     state: Vec<(String, Tensor)>,
 }
 
@@ -292,16 +298,71 @@ impl ParamStore {
         Ok(())
     }
 
-    pub fn grad(&self, id: ParamId) -> Tensor {
-        self.view(&self.grads, id)
+    /// The parameter's gradient: a view into the flat buffer.
+    pub fn grad(&self, id: ParamId) -> Result<Tensor> {
+        let i = self.index(id);
+        let view = self.view(&self.grads, id);
+        let mut unwritten = self.unwritten.lock().unwrap();
+        if unwritten[i] {
+            fill_bits(&view, 0)?;
+            unwritten[i] = false;
+        }
+        Ok(view)
+    }
+
+    /// Adds g into the parameter's gradient; the first gradient after `zero_grad` is copied
+    /// in (no zero fill before it, no read of the old value).
+    pub fn add_grad(&self, id: ParamId, g: &Tensor) -> Result<()> {
+        let i = self.index(id);
+        let view = self.view(&self.grads, id);
+        let mut unwritten = self.unwritten.lock().unwrap();
+        if !unwritten[i] {
+            return scatter::accumulate(&view, g);
+        }
+        if g.shape() != view.shape() {
+            return Err(Error::shape(
+                "add_grad",
+                format!(
+                    "gradient {:?} for parameter {} of shape {:?}",
+                    g.shape(),
+                    self.params[i].name,
+                    view.shape()
+                ),
+            ));
+        }
+        let g = if g.is_contiguous() {
+            g.clone()
+        } else {
+            unary::copy(g)?
+        };
+        self.gpu().copy(
+            g.buffer(),
+            (g.offset() * 4) as u64,
+            view.buffer(),
+            (view.offset() * 4) as u64,
+            (g.numel() * 4) as u64,
+        );
+        unwritten[i] = false;
+        Ok(())
     }
 
     /// The flat buffers (for the optimiser and checkpoints).
     pub fn flat_values(&self) -> &Tensor {
         &self.values
     }
-    pub fn flat_grads(&self) -> &Tensor {
-        &self.grads
+    pub fn flat_grads(&self) -> Result<&Tensor> {
+        let mut unwritten = self.unwritten.lock().unwrap();
+        if unwritten.iter().all(|u| *u) {
+            fill_bits(&self.grads, 0)?;
+        } else {
+            for (i, p) in self.params.iter().enumerate() {
+                if unwritten[i] {
+                    fill_bits(&self.grads.narrow0(p.offset, numel(&p.shape))?, 0)?;
+                }
+            }
+        }
+        unwritten.fill(false);
+        Ok(&self.grads)
     }
 
     pub fn state(&self, id: StateId) -> &Tensor {
@@ -313,9 +374,10 @@ impl ParamStore {
         self.state.iter().map(|(n, t)| (n.as_str(), t))
     }
 
-    /// Sets every gradient to zero (one dispatch).
-    pub fn zero_grad(&self) -> Result<()> {
-        fill_bits(&self.grads, 0)
+    /// Sets every gradient to zero, lazily: nothing is dispatched until the gradients are
+    /// read or a backward adds to them.
+    pub fn zero_grad(&self) {
+        self.unwritten.lock().unwrap().fill(true);
     }
 
     /// Freezes (or unfreezes) every parameter whose name starts with `prefix`: the tape
@@ -365,7 +427,7 @@ impl ParamStore {
     /// Fails naming the first parameter whose gradient holds a NaN or infinity. Costs one
     /// reduction and a 4-byte readback when all is well (so call it between steps, not in one).
     pub fn check_grads_finite(&self) -> Result<()> {
-        self.check_finite(&self.grads, "the gradient of")
+        self.check_finite(self.flat_grads()?, "the gradient of")
     }
 
     /// Fails naming the first parameter or state tensor holding a NaN or infinity: checked
