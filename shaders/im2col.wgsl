@@ -11,12 +11,28 @@
 // Bindings: 1 source, 2 destination.
 
 // The same parameter block as conv2d.wgsl (ConvGeom::params); off0 is the source's offset.
+// Only n and the offsets are read from it: the rest of the geometry are pipeline constants
+// (one pipeline per layer shape), so every division and modulo is by a constant, which the
+// compiler turns into a multiply and shift (llvmpipe divides a vector lane by lane), and the
+// tap loops have constant bounds.
 struct Params {
     n: u32, c: u32, h: u32, w: u32,
     k: u32, oh: u32, ow: u32, kh: u32,
     kw: u32, sh: u32, sw: u32, ph: u32,
     pw: u32, off0: u32, off1: u32, pad: u32,
 }
+
+const C: u32 = 1u;
+const H: u32 = 1u;
+const W: u32 = 1u;
+const OH: u32 = 1u;
+const OW: u32 = 1u;
+const KH: u32 = 1u;
+const KW: u32 = 1u;
+const SH: u32 = 1u;
+const SW: u32 = 1u;
+const PH: u32 = 0u;
+const PW: u32 = 0u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
@@ -35,23 +51,23 @@ fn index(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
 fn im2col(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) lid: u32) {
     let e = index(wid, nwg, lid);
-    let np = p.n * p.oh * p.ow;
-    if (e >= p.c * p.kh * p.kw * np) {
+    let np = p.n * OH * OW;
+    if (e >= C * KH * KW * np) {
         return;
     }
     let r = e / np;
     let col = e % np;
-    let n = col / (p.oh * p.ow);
-    let pos = col % (p.oh * p.ow);
-    let j = r % p.kw;
-    let i = (r / p.kw) % p.kh;
-    let c = r / (p.kw * p.kh);
+    let n = col / (OH * OW);
+    let pos = col % (OH * OW);
+    let j = r % KW;
+    let i = (r / KW) % KH;
+    let c = r / (KW * KH);
     // Unsigned arithmetic: a position left of or above the padding wraps to a huge value.
-    let ih = (pos / p.ow) * p.sh + i - p.ph;
-    let iw = (pos % p.ow) * p.sw + j - p.pw;
+    let ih = (pos / OW) * SH + i - PH;
+    let iw = (pos % OW) * SW + j - PW;
     var v = 0.0;
-    if (ih < p.h && iw < p.w) {
-        v = src[p.off0 + ((n * p.c + c) * p.h + ih) * p.w + iw];
+    if (ih < H && iw < W) {
+        v = src[p.off0 + ((n * C + c) * H + ih) * W + iw];
     }
     dst[e] = v;
 }
@@ -60,33 +76,33 @@ fn im2col(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
 fn im2col_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) lid: u32) {
     let q = index(wid, nwg, lid);
-    let np = p.n * p.oh * p.ow;
-    if (4u * q >= p.c * p.kh * p.kw * np) {
+    let np = p.n * OH * OW;
+    if (4u * q >= C * KH * KW * np) {
         return;
     }
     let r = 4u * q / np;
     let col = 4u * q % np;
-    let j = r % p.kw;
-    let i = (r / p.kw) % p.kh;
-    let c = r / (p.kw * p.kh);
+    let j = r % KW;
+    let i = (r / KW) % KH;
+    let c = r / (KW * KH);
     // The first column's position, then the next three by counting on (no division).
-    var n = col / (p.oh * p.ow);
-    let pos = col % (p.oh * p.ow);
-    var oy = pos / p.ow;
-    var ox = pos % p.ow;
+    var n = col / (OH * OW);
+    let pos = col % (OH * OW);
+    var oy = pos / OW;
+    var ox = pos % OW;
     var v = vec4(0.0);
     for (var t = 0u; t < 4u; t += 1u) {
-        let ih = oy * p.sh + i - p.ph;
-        let iw = ox * p.sw + j - p.pw;
-        if (ih < p.h && iw < p.w) {
-            let s = p.off0 + ((n * p.c + c) * p.h + ih) * p.w + iw;
+        let ih = oy * SH + i - PH;
+        let iw = ox * SW + j - PW;
+        if (ih < H && iw < W) {
+            let s = p.off0 + ((n * C + c) * H + ih) * W + iw;
             v[t] = flat_texel(src_t, s >> 2u)[s & 3u];
         }
         ox += 1u;
-        if (ox == p.ow) {
+        if (ox == OW) {
             ox = 0u;
             oy += 1u;
-            if (oy == p.oh) {
+            if (oy == OH) {
                 oy = 0u;
                 n += 1u;
             }
@@ -99,36 +115,36 @@ fn im2col_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
 fn col2im(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) lid: u32) {
     let e = index(wid, nwg, lid);
-    if (e >= p.n * p.c * p.h * p.w) {
+    if (e >= p.n * C * H * W) {
         return;
     }
-    let x = e % p.w;
-    let y = (e / p.w) % p.h;
-    let c = (e / (p.w * p.h)) % p.c;
-    let n = e / (p.w * p.h * p.c);
-    let np = p.n * p.oh * p.ow;
+    let x = e % W;
+    let y = (e / W) % H;
+    let c = (e / (W * H)) % C;
+    let n = e / (W * H * C);
+    let np = p.n * OH * OW;
     var acc = 0.0;
     // Taps i with y + ph − i = oh·sh for some 0 ≤ oh < OH (likewise j, ow).
-    for (var i = (y + p.ph) % p.sh; i < p.kh; i += p.sh) {
-        let ty = y + p.ph;
+    for (var i = (y + PH) % SH; i < KH; i += SH) {
+        let ty = y + PH;
         if (ty < i) {
             break;
         }
-        let oy = (ty - i) / p.sh;
-        if (oy >= p.oh) {
+        let oy = (ty - i) / SH;
+        if (oy >= OH) {
             continue;
         }
-        for (var j = (x + p.pw) % p.sw; j < p.kw; j += p.sw) {
-            let tx = x + p.pw;
+        for (var j = (x + PW) % SW; j < KW; j += SW) {
+            let tx = x + PW;
             if (tx < j) {
                 break;
             }
-            let ox = (tx - j) / p.sw;
-            if (ox >= p.ow) {
+            let ox = (tx - j) / SW;
+            if (ox >= OW) {
                 continue;
             }
-            let r = (c * p.kh + i) * p.kw + j;
-            acc += src[p.off0 + r * np + n * p.oh * p.ow + oy * p.ow + ox];
+            let r = (c * KH + i) * KW + j;
+            acc += src[p.off0 + r * np + n * OH * OW + oy * OW + ox];
         }
     }
     dst[e] = acc;

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use super::shaders::{self, Slot};
 use crate::error::{Error, Result};
 
-/// The most specialisation constants one pipeline takes (matmul has four).
-pub const MAX_CONSTS: usize = 6;
+/// The most specialisation constants one pipeline takes (im2col has eleven: a layer's geometry).
+pub const MAX_CONSTS: usize = 12;
 
 /// Bytes of uniform parameters one dispatch may carry: one slot of the uniform ring, which is
 /// also the smallest dynamic-offset alignment every adapter accepts.

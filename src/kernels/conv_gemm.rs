@@ -13,6 +13,24 @@ use crate::error::Result;
 use crate::gpu::Dispatch;
 use crate::tensor::Tensor;
 
+/// im2col.wgsl's geometry constants: a pipeline per layer shape, every division by a constant.
+fn consts(g: &ConvGeom) -> [(&'static str, u32); 11] {
+    let u = |v: usize| v as u32;
+    [
+        ("C", u(g.c)),
+        ("H", u(g.h)),
+        ("W", u(g.w)),
+        ("OH", u(g.oh)),
+        ("OW", u(g.ow)),
+        ("KH", u(g.kh)),
+        ("KW", u(g.kw)),
+        ("SH", u(g.cfg.stride.0)),
+        ("SW", u(g.cfg.stride.1)),
+        ("PH", u(g.cfg.padding.0)),
+        ("PW", u(g.cfg.padding.1)),
+    ]
+}
+
 fn launch(entry: &'static str, g: &ConvGeom, src: &Tensor, dst: &Tensor) -> Result<()> {
     let total = dst.numel();
     if total == 0 {
@@ -21,7 +39,7 @@ fn launch(entry: &'static str, g: &ConvGeom, src: &Tensor, dst: &Tensor) -> Resu
     src.gpu().dispatch(&Dispatch {
         shader: "im2col",
         entry,
-        consts: &[],
+        consts: &consts(g),
         params: &g.params(src.offset(), 0),
         buffers: &[src.buffer(), dst.buffer()],
         textures: &[],
@@ -41,7 +59,7 @@ fn im2col(g: &ConvGeom, x: &Tensor) -> Result<Tensor> {
             x.gpu().dispatch(&Dispatch {
                 shader: "im2col",
                 entry: "im2col_tex",
-                consts: &[],
+                consts: &consts(g),
                 params: &g.params(x.offset() - base, 0),
                 buffers: &[cols.buffer()],
                 textures: &[t.view()],
