@@ -21,8 +21,8 @@
 // outputs per invocation: 1 dx (vec4 view), 2 back, 3 x, 4 dy (textures). SAME as in channel.wgsl.
 
 struct Params {
-    n: u32, c: u32, inner: u32, update: u32,
-    eps: f32, momentum: f32, train: u32, slope: f32,
+    n: u32, update: u32, train: u32, slope: f32,
+    eps: f32, momentum: f32, pad0: u32, pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -40,13 +40,17 @@ struct Params {
 
 const ACT: u32 = 0u;
 const SAME: u32 = 0u;
+// C and inner, constants (a pipeline per shape): no division by a run-time value, which
+// llvmpipe does lane by lane, and constant bounds on the in-order loops.
+const CH: u32 = 1u;
+const INNER: u32 = 1u;
 
 // #include tree_sum
 // #include flat
 // #include act
 
 fn at(c: u32, j: u32) -> u32 {
-    return ((j / p.inner) * p.c + c) * p.inner + j % p.inner;
+    return ((j / INNER) * CH + c) * INNER + j % INNER;
 }
 
 fn channel(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
@@ -56,7 +60,7 @@ fn channel(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
 // Writes μ and invstd into coef's rows 0 and 3, and updates the running averages.
 fn finish_stats(c: u32, mean: f32, var_: f32, m: u32) {
     b2[c] = mean;
-    b2[3u * p.c + c] = 1.0 / sqrt(var_ + p.eps);
+    b2[3u * CH + c] = 1.0 / sqrt(var_ + p.eps);
     if (p.update == 1u) {
         let unbiased = var_ * f32(m) / f32(max(m, 2u) - 1u);
         b3[c] = p.momentum * b3[c] + (1.0 - p.momentum) * mean;
@@ -70,10 +74,10 @@ fn finish_stats(c: u32, mean: f32, var_: f32, m: u32) {
 fn bn_stats(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) lid: u32) {
     let c = channel(wid, nwg);
-    if (c >= p.c) {
+    if (c >= CH) {
         return;
     }
-    let m = p.n * p.inner;
+    let m = p.n * INNER;
     var s = 0.0;
     for (var j = lid; j < m; j += 256u) {
         s += b1[at(c, j)];
@@ -95,22 +99,22 @@ fn bn_stats(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
 fn bn_stats_seq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(local_invocation_index) lid: u32) {
     let c = channel(wid, nwg) * 64u + lid;
-    if (c >= p.c) {
+    if (c >= CH) {
         return;
     }
-    let m = p.n * p.inner;
+    let m = p.n * INNER;
     var s = 0.0;
     for (var n = 0u; n < p.n; n += 1u) {
-        let base = (n * p.c + c) * p.inner;
-        for (var k = 0u; k < p.inner; k += 1u) {
+        let base = (n * CH + c) * INNER;
+        for (var k = 0u; k < INNER; k += 1u) {
             s += b1[base + k];
         }
     }
     let mean = s / f32(m);
     var q = 0.0;
     for (var n = 0u; n < p.n; n += 1u) {
-        let base = (n * p.c + c) * p.inner;
-        for (var k = 0u; k < p.inner; k += 1u) {
+        let base = (n * CH + c) * INNER;
+        for (var k = 0u; k < INNER; k += 1u) {
             let d = b1[base + k] - mean;
             q += d * d;
         }
@@ -123,11 +127,11 @@ fn bn_stats_seq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
 fn bn_eval_stats(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_index) lid: u32) {
     let c = channel(wid, nwg) * 256u + lid;
-    if (c >= p.c) {
+    if (c >= CH) {
         return;
     }
     b3[c] = b1[c];
-    b3[3u * p.c + c] = 1.0 / sqrt(b2[c] + p.eps);
+    b3[3u * CH + c] = 1.0 / sqrt(b2[c] + p.eps);
 }
 
 // b1 = gamma, b2 = beta, b3 = coef (rows 1, 2 out: γ·invstd, β). One invocation per channel.
@@ -135,17 +139,17 @@ fn bn_eval_stats(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
 fn bn_coef(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
     let c = channel(wid, nwg) * 256u + lid;
-    if (c >= p.c) {
+    if (c >= CH) {
         return;
     }
-    b3[p.c + c] = b1[c] * b3[3u * p.c + c];
-    b3[2u * p.c + c] = b2[c];
+    b3[CH + c] = b1[c] * b3[3u * CH + c];
+    b3[2u * CH + c] = b2[c];
 }
 
 // Channel c's μ, a, β from coef (b3), loaded once before a reduction's loop: llvmpipe's LLVM
 // passes do not hoist loop-invariant loads (the reductions ran 2–4× slower with them inside).
 fn forward_coef(c: u32) -> vec3<f32> {
-    return vec3(b3[c], b3[p.c + c], b3[2u * p.c + c]);
+    return vec3(b3[c], b3[CH + c], b3[2u * CH + c]);
 }
 
 // g = dy·act'(pre) at element i, and x − μ there, with k = forward_coef(c); b1 = x.
@@ -156,8 +160,8 @@ fn grad_and_centred(i: u32, k: vec3<f32>) -> vec2<f32> {
 
 // Σ g·(x − μ) and Σ g finish as dγ = invstd·Σ g·(x − μ) and dβ.
 fn finish_reduce(c: u32, sg: f32, sb: f32) {
-    b4[c] = sg * b3[3u * p.c + c];
-    b4[p.c + c] = sb;
+    b4[c] = sg * b3[3u * CH + c];
+    b4[CH + c] = sb;
 }
 
 // b1 = x, b2 = dy, b3 = coef, b4 = dgb (out, [2, C]).
@@ -165,13 +169,13 @@ fn finish_reduce(c: u32, sg: f32, sb: f32) {
 fn bn_backward_reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                       @builtin(local_invocation_index) lid: u32) {
     let c = channel(wid, nwg);
-    if (c >= p.c) {
+    if (c >= CH) {
         return;
     }
     let k = forward_coef(c);
     var sg = 0.0;
     var sb = 0.0;
-    for (var j = lid; j < p.n * p.inner; j += 256u) {
+    for (var j = lid; j < p.n * INNER; j += 256u) {
         let gd = grad_and_centred(at(c, j), k);
         sg += gd.x * gd.y;
         sb += gd.x;
@@ -189,15 +193,15 @@ fn bn_backward_reduce_seq(@builtin(workgroup_id) wid: vec3<u32>,
                           @builtin(num_workgroups) nwg: vec3<u32>,
                           @builtin(local_invocation_index) lid: u32) {
     let c = channel(wid, nwg) * 64u + lid;
-    if (c >= p.c) {
+    if (c >= CH) {
         return;
     }
     let k = forward_coef(c);
     var sg = 0.0;
     var sb = 0.0;
     for (var n = 0u; n < p.n; n += 1u) {
-        let base = (n * p.c + c) * p.inner;
-        for (var j = 0u; j < p.inner; j += 1u) {
+        let base = (n * CH + c) * INNER;
+        for (var j = 0u; j < INNER; j += 1u) {
             let gd = grad_and_centred(base + j, k);
             sg += gd.x * gd.y;
             sb += gd.x;
@@ -211,22 +215,22 @@ fn bn_backward_reduce_seq(@builtin(workgroup_id) wid: vec3<u32>,
 fn bn_backward_coef(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                     @builtin(local_invocation_index) lid: u32) {
     let c = channel(wid, nwg) * 256u + lid;
-    if (c >= p.c) {
+    if (c >= CH) {
         return;
     }
-    let a = b1[p.c + c];
-    let m = f32(p.n * p.inner);
+    let a = b1[CH + c];
+    let m = f32(p.n * INNER);
     var k0 = 0.0;
     var kx = 0.0;
     if (p.train == 1u) {
-        k0 = -a * b2[p.c + c] / m;
-        kx = -a * b1[3u * p.c + c] * b2[c] / m;
+        k0 = -a * b2[CH + c] / m;
+        kx = -a * b1[3u * CH + c] * b2[c] / m;
     }
     b3[c] = b1[c];
-    b3[p.c + c] = a;
-    b3[2u * p.c + c] = b1[2u * p.c + c];
-    b3[3u * p.c + c] = k0;
-    b3[4u * p.c + c] = kx;
+    b3[CH + c] = a;
+    b3[2u * CH + c] = b1[2u * CH + c];
+    b3[3u * CH + c] = k0;
+    b3[4u * CH + c] = kx;
 }
 
 // dx of one element from x, dy and channel c's row of back (in bn_backward_dx's b3, or
@@ -238,7 +242,7 @@ fn dx_of(x: f32, g_out: f32, k: vec4<f32>, kx: f32) -> f32 {
 }
 
 fn back_row(c: u32) -> vec4<f32> {
-    return vec4(back_t[c], back_t[p.c + c], back_t[2u * p.c + c], back_t[3u * p.c + c]);
+    return vec4(back_t[c], back_t[CH + c], back_t[2u * CH + c], back_t[3u * CH + c]);
 }
 
 // b1 = x, b2 = dy, b3 = back, b4 = dx (out).
@@ -246,12 +250,12 @@ fn back_row(c: u32) -> vec4<f32> {
 fn bn_backward_dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                   @builtin(local_invocation_index) lid: u32) {
     let i = channel(wid, nwg) * 256u + lid;
-    if (i >= p.n * p.c * p.inner) {
+    if (i >= p.n * CH * INNER) {
         return;
     }
-    let c = (i / p.inner) % p.c;
-    let k = vec4(b3[c], b3[p.c + c], b3[2u * p.c + c], b3[3u * p.c + c]);
-    b4[i] = dx_of(b1[i], dy[i], k, b3[4u * p.c + c]);
+    let c = (i / INNER) % CH;
+    let k = vec4(b3[c], b3[CH + c], b3[2u * CH + c], b3[3u * CH + c]);
+    b4[i] = dx_of(b1[i], dy[i], k, b3[4u * CH + c]);
 }
 
 // Four outputs per invocation, stepping along the row as channel.wgsl's channel_map_tex does.
@@ -260,27 +264,27 @@ fn bn_backward_dx_tex(@builtin(workgroup_id) wid: vec3<u32>,
                       @builtin(num_workgroups) nwg: vec3<u32>,
                       @builtin(local_invocation_index) lid: u32) {
     let q = channel(wid, nwg) * 256u + lid;
-    if (4u * q >= p.n * p.c * p.inner) {
+    if (4u * q >= p.n * CH * INNER) {
         return;
     }
     let xv = flat_texel(x_t, q);
     let dv = flat_texel(dy_t, q);
-    let row = 4u * q / p.inner;
-    var j = 4u * q - row * p.inner;
-    var c = row % p.c;
+    let row = 4u * q / INNER;
+    var j = 4u * q - row * INNER;
+    var c = row % CH;
     var k = back_row(c);
-    var kx = back_t[4u * p.c + c];
+    var kx = back_t[4u * CH + c];
     var r = vec4(0.0);
     for (var t = 0u; t < 4u; t += 1u) {
         r[t] = dx_of(xv[t], dv[t], k, kx);
         if (SAME == 0u) {
             j += 1u;
-            if (j == p.inner) {
+            if (j == INNER) {
                 j = 0u;
-                c = select(c + 1u, 0u, c + 1u == p.c);
+                c = select(c + 1u, 0u, c + 1u == CH);
             }
             k = back_row(c);
-            kx = back_t[4u * p.c + c];
+            kx = back_t[4u * CH + c];
         }
     }
     dx4[q] = r;

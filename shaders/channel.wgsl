@@ -10,7 +10,7 @@
 // per invocation: 1 y (vec4 view), 2 coef, 3 x (texture). With SAME = 1 (inner divisible by 4)
 // the four share one channel, so its coefficients are loaded once.
 
-struct Params { n: u32, c: u32, inner: u32, slope: f32 }
+struct Params { n: u32, slope: f32, pad0: u32, pad1: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -24,6 +24,10 @@ struct Params { n: u32, c: u32, inner: u32, slope: f32 }
 const ACT: u32 = 0u;
 const AFFINE: u32 = 0u;
 const SAME: u32 = 0u;
+// The tensor's C and inner sizes, constants (a pipeline per shape): llvmpipe divides a vector
+// lane by lane, by a constant it multiplies and shifts (the stage-1 step's 13 maps 34 → 4–9 ms).
+const CH: u32 = 1u;
+const INNER: u32 = 1u;
 
 // #include flat
 // #include act
@@ -31,14 +35,14 @@ const SAME: u32 = 0u;
 // (shift, scale, offset) of channel c: y = act(scale·(x − shift) + offset).
 fn coefficients(c: u32) -> vec3<f32> {
     if (AFFINE == 1u) {
-        return vec3(coef[c], coef[p.c + c], coef[2u * p.c + c]);
+        return vec3(coef[c], coef[CH + c], coef[2u * CH + c]);
     }
     return vec3(0.0, 1.0, coef[c]);
 }
 
 fn coefficients_t(c: u32) -> vec3<f32> {
     if (AFFINE == 1u) {
-        return vec3(coef_t[c], coef_t[p.c + c], coef_t[2u * p.c + c]);
+        return vec3(coef_t[c], coef_t[CH + c], coef_t[2u * CH + c]);
     }
     return vec3(0.0, 1.0, coef_t[c]);
 }
@@ -51,10 +55,10 @@ fn apply(k: vec3<f32>, v: f32) -> f32 {
 fn channel_map(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) lid: u32) {
     let i = (wid.y * nwg.x + wid.x) * 256u + lid;
-    if (i >= p.n * p.c * p.inner) {
+    if (i >= p.n * CH * INNER) {
         return;
     }
-    out[i] = apply(coefficients((i / p.inner) % p.c), x[i]);
+    out[i] = apply(coefficients((i / INNER) % CH), x[i]);
 }
 
 // Two divisions per four outputs (llvmpipe divides lane by lane): the channel of the first,
@@ -64,22 +68,22 @@ fn channel_map(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
 fn channel_map_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                    @builtin(local_invocation_index) lid: u32) {
     let q = (wid.y * nwg.x + wid.x) * 256u + lid;
-    if (4u * q >= p.n * p.c * p.inner) {
+    if (4u * q >= p.n * CH * INNER) {
         return;
     }
     let v = flat_texel(x_t, q);
-    let row = 4u * q / p.inner;
-    var k = 4u * q - row * p.inner;
-    var c = row % p.c;
+    let row = 4u * q / INNER;
+    var k = 4u * q - row * INNER;
+    var c = row % CH;
     var cf = coefficients_t(c);
     var r = vec4(0.0);
     for (var t = 0u; t < 4u; t += 1u) {
         r[t] = apply(cf, v[t]);
         if (SAME == 0u) {
             k += 1u;
-            if (k == p.inner) {
+            if (k == INNER) {
                 k = 0u;
-                c = select(c + 1u, 0u, c + 1u == p.c);
+                c = select(c + 1u, 0u, c + 1u == CH);
             }
             cf = coefficients_t(c);
         }

@@ -33,45 +33,60 @@ pub struct BatchNormGrads {
     pub dbeta: Tensor,
 }
 
-#[allow(clippy::too_many_arguments)] // the uniform's fields
-fn params(
-    n: usize,
+/// One batch norm's uniform and shape: C and inner are pipeline constants of every entry.
+struct Setup {
     c: usize,
     inner: usize,
-    update: bool,
-    cfg: BatchNormConfig,
-    train: bool,
-    slope: f32,
-) -> Vec<u8> {
-    Params::default()
-        .u(n)
-        .u(c)
-        .u(inner)
-        .u(update as usize)
-        .f(cfg.eps)
-        .f(cfg.momentum)
-        .u(train as usize)
-        .f(slope)
-        .bytes()
+    params: Vec<u8>,
 }
 
-fn launch(
-    entry: &'static str,
-    x: &Tensor,
-    consts: &[(&'static str, u32)],
-    params: &[u8],
-    buffers: &[&wgpu::Buffer],
-    groups: [u32; 3],
-) -> Result<()> {
-    x.gpu().dispatch(&Dispatch {
-        shader: "batchnorm",
-        entry,
-        consts,
-        params,
-        buffers,
-        textures: &[],
-        groups,
-    })
+impl Setup {
+    fn new(n: usize, c: usize, inner: usize, cfg: BatchNormConfig, mode: Mode) -> Setup {
+        let params = Params::default()
+            .u(n)
+            .u(mode.update as usize)
+            .u(mode.train as usize)
+            .f(mode.slope)
+            .f(cfg.eps)
+            .f(cfg.momentum)
+            .bytes();
+        Setup { c, inner, params }
+    }
+
+    fn consts(&self, extra: &[(&'static str, u32)]) -> Vec<(&'static str, u32)> {
+        let mut v = vec![("CH", self.c as u32), ("INNER", self.inner as u32)];
+        v.extend_from_slice(extra);
+        v
+    }
+
+    fn launch(
+        &self,
+        entry: &'static str,
+        x: &Tensor,
+        extra: &[(&'static str, u32)],
+        buffers: &[&wgpu::Buffer],
+        textures: &[&wgpu::TextureView],
+        groups: [u32; 3],
+    ) -> Result<()> {
+        x.gpu().dispatch(&Dispatch {
+            shader: "batchnorm",
+            entry,
+            consts: &self.consts(extra),
+            params: &self.params,
+            buffers,
+            textures,
+            groups,
+        })
+    }
+}
+
+/// What a pass does besides normalising: update the running averages, differentiate through
+/// the batch statistics, and the leaky activation's slope.
+#[derive(Clone, Copy)]
+struct Mode {
+    update: bool,
+    train: bool,
+    slope: f32,
 }
 
 fn expect_state(op: &'static str, what: &str, t: &Tensor, c: usize) -> Result<()> {
@@ -91,18 +106,17 @@ fn finish(
     coef: Tensor,
     gamma: &Tensor,
     beta: &Tensor,
-    p: &[u8],
+    setup: &Setup,
     act: ChannelAct,
     train: bool,
 ) -> Result<BatchNormForward> {
-    let c = gamma.numel();
-    launch(
+    setup.launch(
         "bn_coef",
         &x,
         &[],
-        p,
         &[gamma.buffer(), beta.buffer(), coef.buffer()],
-        groups_for(c, 256),
+        &[],
+        groups_for(setup.c, 256),
     )?;
     let y = channel_map("batch_norm", &x, &coef, true, act)?;
     Ok(BatchNormForward {
@@ -150,23 +164,28 @@ pub fn batch_norm_train(
     expect_state(OP, "running_mean", running_mean, c)?;
     expect_state(OP, "running_var", running_var, c)?;
     let (x, gamma, beta) = (dense(x)?, dense(gamma)?, dense(beta)?);
-    let p = params(n, c, inner, true, cfg, true, slope);
+    let mode = Mode {
+        update: true,
+        train: true,
+        slope,
+    };
+    let setup = Setup::new(n, c, inner, cfg, mode);
     let coef = Tensor::empty(x.gpu(), &[4, c])?;
     let (entry, groups) = per_channel_launch(x.gpu(), c, n * inner, "bn_stats", "bn_stats_seq");
-    launch(
+    setup.launch(
         entry,
         &x,
         &[],
-        &p,
         &[
             x.buffer(),
             coef.buffer(),
             running_mean.buffer(),
             running_var.buffer(),
         ],
+        &[],
         groups,
     )?;
-    finish(x, coef, &gamma, &beta, &p, act, true)
+    finish(x, coef, &gamma, &beta, &setup, act, true)
 }
 
 /// Eval mode: the running averages stand in for the batch statistics.
@@ -185,17 +204,22 @@ pub fn batch_norm_eval(
     expect_channels(OP, "running_var", running_var, c)?;
     let (x, gamma, beta) = (dense(x)?, dense(gamma)?, dense(beta)?);
     let (rm, rv) = (dense(running_mean)?, dense(running_var)?);
-    let p = params(n, c, inner, false, cfg, false, slope);
+    let mode = Mode {
+        update: false,
+        train: false,
+        slope,
+    };
+    let setup = Setup::new(n, c, inner, cfg, mode);
     let coef = Tensor::empty(x.gpu(), &[4, c])?;
-    launch(
+    setup.launch(
         "bn_eval_stats",
         &x,
         &[],
-        &p,
         &[rm.buffer(), rv.buffer(), coef.buffer()],
+        &[],
         groups_for(c, 256),
     )?;
-    finish(x, coef, &gamma, &beta, &p, act, false)
+    finish(x, coef, &gamma, &beta, &setup, act, false)
 }
 
 /// Gradients of y = act(batch_norm(x)) given dy, in the mode the forward ran in.
@@ -220,7 +244,12 @@ pub fn batch_norm_backward(dy: &Tensor, fwd: &BatchNormForward) -> Result<BatchN
         eps: 0.0,
         momentum: 0.0,
     };
-    let p = params(n, c, inner, false, cfg, fwd.train, slope);
+    let mode = Mode {
+        update: false,
+        train: fwd.train,
+        slope,
+    };
+    let setup = Setup::new(n, c, inner, cfg, mode);
     let dgb = Tensor::empty(dy.gpu(), &[2, c])?;
     let back = Tensor::empty(dy.gpu(), &[5, c])?;
     let dx = Tensor::empty(dy.gpu(), dy.shape())?;
@@ -231,40 +260,39 @@ pub fn batch_norm_backward(dy: &Tensor, fwd: &BatchNormForward) -> Result<BatchN
         "bn_backward_reduce",
         "bn_backward_reduce_seq",
     );
-    launch(
+    setup.launch(
         entry,
         &dy,
         &act,
-        &p,
         &[x.buffer(), dy.buffer(), fwd.coef.buffer(), dgb.buffer()],
+        &[],
         groups,
     )?;
-    launch(
+    setup.launch(
         "bn_backward_coef",
         &dy,
         &[],
-        &p,
         &[fwd.coef.buffer(), dgb.buffer(), back.buffer()],
+        &[],
         groups_for(c, 256),
     )?;
     let snapshots =
         view_snapshot(x, &[x.numel()], &[1]).zip(view_snapshot(&dy, &[dy.numel()], &[1]));
     match snapshots {
-        Some(((xt, _, true), (dyt, _, true))) => dy.gpu().dispatch(&Dispatch {
-            shader: "batchnorm",
-            entry: "bn_backward_dx_tex",
-            consts: &[act[0], ("SAME", inner.is_multiple_of(4) as u32)],
-            params: &p,
-            buffers: &[dx.buffer(), back.buffer()],
-            textures: &[xt.view(), dyt.view()],
-            groups: groups_for(dx.numel().div_ceil(4), 256),
-        })?,
-        _ => launch(
+        Some(((xt, _, true), (dyt, _, true))) => setup.launch(
+            "bn_backward_dx_tex",
+            &dy,
+            &[act[0], ("SAME", inner.is_multiple_of(4) as u32)],
+            &[dx.buffer(), back.buffer()],
+            &[xt.view(), dyt.view()],
+            groups_for(dx.numel().div_ceil(4), 256),
+        )?,
+        _ => setup.launch(
             "bn_backward_dx",
             &dy,
             &act,
-            &p,
             &[x.buffer(), dy.buffer(), back.buffer(), dx.buffer()],
+            &[],
             groups_for(dy.numel(), 256),
         )?,
     }

@@ -73,17 +73,19 @@ pub(crate) fn channel_map(
     if y.numel() == 0 {
         return Ok(y);
     }
-    let params = Params::default().u(n).u(c).u(inner).f(slope).bytes();
-    let consts = [("ACT", code), ("AFFINE", affine as u32)];
+    let params = Params::default().u(n).f(slope).bytes();
+    let consts = [
+        ("ACT", code),
+        ("AFFINE", affine as u32),
+        ("CH", c as u32),
+        ("INNER", inner as u32),
+    ];
     if let Some((t, _, true)) = view_snapshot(x, &[x.numel()], &[1]) {
+        let same = ("SAME", inner.is_multiple_of(4) as u32);
         x.gpu().dispatch(&Dispatch {
             shader: "channel",
             entry: "channel_map_tex",
-            consts: &[
-                consts[0],
-                consts[1],
-                ("SAME", inner.is_multiple_of(4) as u32),
-            ],
+            consts: &[consts[0], consts[1], consts[2], consts[3], same],
             params: &params,
             buffers: &[y.buffer(), coef.buffer()],
             textures: &[t.view()],
