@@ -70,7 +70,7 @@ def load(p):
 v = [load(f"{out}/vae-gpu-{r}.json") for r in (1, 2)]
 print(f"stage-1 training step (InfoGAN VAE, 28x28x1, kappa 64, learned gamma, Adam), batch {v[0].get('batch')}, "
       f"{v[0].get('steps')} timed steps after warm-up, two interleaved rounds")
-print(f"{'':34} {'round 1 img/s':>14} {'round 2 img/s':>14} {'ms/step':>9} {'peak MiB':>9}  vae-gpu / it")
+print(f"{'':50} {'round 1 img/s':>14} {'round 2 img/s':>14} {'ms/step':>9} {'peak MiB':>9}  vae-gpu / it")
 def row(name, docs, ref):
     ips = [d.get("images_per_second") for d in docs]
     ms = [d.get("ms_per_step") for d in docs if d.get("ms_per_step")]
@@ -79,11 +79,11 @@ def row(name, docs, ref):
     if ref and all(ips):
         ratio = " / ".join(f"{a / b:.2f}x" for a, b in zip(ref, ips))
     cells = [f"{x:14.1f}" if x else f"{'failed':>14}" for x in ips]
-    print(f"{name:34} {cells[0]} {cells[1]} {min(ms) if ms else float('nan'):9.1f} {peak:9.1f}  {ratio}")
+    print(f"{name:50} {cells[0]} {cells[1]} {min(ms) if ms else float('nan'):9.1f} {peak:9.1f}  {ratio}")
 vips = [d.get("images_per_second") for d in v]
-row(f"vae-gpu, {v[0].get('adapter', '?')}"[:34], v, None)
+row(f"vae-gpu, {v[0].get('backend', '?')}: {v[0].get('adapter', '?')}"[:50], v, None)
 for m in modes:
     t = [load(f"{out}/torch-{m}-{r}.json") for r in (1, 2)]
-    row(f"{t[0].get('framework', 'PyTorch')} {t[0].get('device', '')} {m}"[:34], t, vips)
+    row(f"{t[0].get('framework', 'PyTorch')} {t[0].get('device', '')} {m}"[:50], t, vips)
 print("peak: vae-gpu's is its pool's device bytes; PyTorch's is", load(f"{out}/torch-{modes[0]}-1.json").get("peak_is", "?"))
 PY
