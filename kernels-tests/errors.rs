@@ -5,7 +5,9 @@ use vae_gpu::kernels::batchnorm::{batch_norm_train, BatchNormConfig};
 use vae_gpu::kernels::binary::add;
 use vae_gpu::kernels::channel::{bias_act, ChannelAct};
 use vae_gpu::kernels::conv2d::{conv2d, conv2d_grad_input, Conv2dConfig};
-use vae_gpu::kernels::conv_transpose2d::{conv_transpose2d, ConvTranspose2dConfig};
+use vae_gpu::kernels::conv_transpose2d::{
+    conv_transpose2d, conv_transpose2d_backward, ConvTranspose2dConfig,
+};
 use vae_gpu::kernels::matmul::matmul;
 use vae_gpu::kernels::reduce::sum_axis;
 use vae_gpu::{Error, Tensor};
@@ -74,6 +76,19 @@ fn shape_errors_name_the_op_and_shapes() {
         conv_transpose2d(&t(&[1, 2, 4, 4]), &t(&[2, 3, 4, 4]), bad),
         "conv_transpose2d",
         &["output_padding"],
+    );
+    // Both gradients at once check the input against the gradient and weight.
+    let up = ConvTranspose2dConfig::new(2, 1, 0);
+    expect_shape_error(
+        conv_transpose2d_backward(
+            &t(&[1, 3, 8, 8]),
+            &t(&[1, 2, 5, 5]),
+            &t(&[2, 3, 4, 4]),
+            up,
+            (true, true),
+        ),
+        "conv_transpose2d_backward",
+        &["[1, 2, 5, 5]", "[1, 2, 4, 4]"],
     );
     let bn = BatchNormConfig {
         eps: 1e-5,

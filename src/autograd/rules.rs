@@ -62,13 +62,19 @@ pub(super) fn backward(nodes: &[Node], node: &Node, g: &Tensor) -> Result<Vec<(V
             })?;
         }
         &Op::ConvTranspose2d { x, w, cfg } => {
-            let ws = val(w).shape();
-            emit(x, &|| {
-                conv_transpose2d::conv_transpose2d_grad_input(g, val(w), cfg)
-            })?;
-            emit(w, &|| {
-                conv_transpose2d::conv_transpose2d_grad_weight(g, val(x), (ws[2], ws[3]), cfg)
-            })?;
+            // Both at once: they share one im2col of g.
+            let (dx, dw) = conv_transpose2d::conv_transpose2d_backward(
+                g,
+                val(x),
+                val(w),
+                cfg,
+                (need(x), need(w)),
+            )?;
+            for (v, d) in [(x, dx), (w, dw)] {
+                if let Some(d) = d {
+                    emit(v, &|| Ok(d.clone()))?;
+                }
+            }
         }
         Op::BatchNorm {
             x,

@@ -81,8 +81,11 @@ fn outputs_by_channel(g: &ConvGeom, dy: &Tensor) -> Result<Tensor> {
 }
 
 pub(super) fn forward(g: &ConvGeom, x: &Tensor, w: &Tensor) -> Result<Tensor> {
-    let cols = im2col(g, x)?;
-    let y = matmul::matmul(&w.reshape(&[g.k, taps(g)])?, &cols, false, false)?;
+    forward_from_cols(g, &im2col(g, x)?, w)
+}
+
+fn forward_from_cols(g: &ConvGeom, cols: &Tensor, w: &Tensor) -> Result<Tensor> {
+    let y = matmul::matmul(&w.reshape(&[g.k, taps(g)])?, cols, false, false)?;
     y.reshape(&[g.k, g.n, g.oh * g.ow])?
         .transpose(0, 1)?
         .contiguous()?
@@ -102,7 +105,25 @@ pub(super) fn grad_input(g: &ConvGeom, dy: &Tensor, w: &Tensor) -> Result<Tensor
 }
 
 pub(super) fn grad_weight(g: &ConvGeom, dy: &Tensor, x: &Tensor) -> Result<Tensor> {
-    let cols = im2col(g, x)?;
-    matmul::matmul(&outputs_by_channel(g, dy)?, &cols, false, true)?
-        .reshape(&[g.k, g.c, g.kh, g.kw])
+    grad_weight_from_cols(g, dy, &im2col(g, x)?)
+}
+
+fn grad_weight_from_cols(g: &ConvGeom, dy: &Tensor, cols: &Tensor) -> Result<Tensor> {
+    matmul::matmul(&outputs_by_channel(g, dy)?, cols, false, true)?.reshape(&[g.k, g.c, g.kh, g.kw])
+}
+
+/// Both gradients of a transposed convolution, whose conv2d geometry `g` has the gradient
+/// gy as its input and the transposed convolution's input x as its output: dx = conv2d(gy, w)
+/// and dw = conv2d_grad_weight(x, gy) read the same im2col of gy, built once.
+pub(super) fn transposed_backward(
+    g: &ConvGeom,
+    gy: &Tensor,
+    x: &Tensor,
+    w: &Tensor,
+) -> Result<(Tensor, Tensor)> {
+    let cols = im2col(g, gy)?;
+    Ok((
+        forward_from_cols(g, &cols, w)?,
+        grad_weight_from_cols(g, x, &cols)?,
+    ))
 }

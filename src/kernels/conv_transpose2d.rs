@@ -7,8 +7,9 @@
 //!   grad_weight  = conv2d_grad_weight with x and dy swapped.
 
 use super::conv2d::{conv2d, conv2d_grad_input, conv2d_grad_weight, Conv2dConfig, ConvGeom};
-use super::expect_rank;
+use super::{conv_gemm, expect_rank, fits_u32};
 use crate::error::{Error, Result};
+use crate::gpu::ConvVariant;
 use crate::tensor::Tensor;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,6 +103,55 @@ pub fn conv_transpose2d_grad_weight(
     cfg: ConvTranspose2dConfig,
 ) -> Result<Tensor> {
     conv2d_grad_weight(x, dy, kernel, cfg.conv())
+}
+
+/// Both gradients of y = conv_transpose2d(x, w) given dy, each only where asked for; with the
+/// GEMM convolution the two share one im2col of dy (3.2 M floats for the stage-1 decoder's
+/// first layer), which separate calls would build twice.
+pub fn conv_transpose2d_backward(
+    dy: &Tensor,
+    x: &Tensor,
+    w: &Tensor,
+    cfg: ConvTranspose2dConfig,
+    (need_x, need_w): (bool, bool),
+) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    const OP: &str = "conv_transpose2d_backward";
+    expect_rank(OP, "weight", w, 4)?;
+    if !(need_x && need_w && dy.gpu().tuning().conv == ConvVariant::Gemm) {
+        let dx = match need_x {
+            true => Some(conv_transpose2d_grad_input(dy, w, cfg)?),
+            false => None,
+        };
+        let kernel = (w.shape()[2], w.shape()[3]);
+        let dw = match need_w {
+            true => Some(conv_transpose2d_grad_weight(dy, x, kernel, cfg)?),
+            false => None,
+        };
+        return Ok((dx, dw));
+    }
+    for (what, t) in [("gradient", dy), ("input", x), ("weight", w)] {
+        expect_rank(OP, what, t, 4)?;
+        fits_u32(OP, t)?;
+    }
+    let g = ConvGeom::forward(OP, dy.shape(), w.shape(), cfg.conv())?;
+    if [g.n, g.k, g.oh, g.ow] != x.shape() {
+        return Err(Error::shape(
+            OP,
+            format!(
+                "input {:?} does not match gradient {:?} with weight {:?}: expected [{}, {}, {}, {}]",
+                x.shape(),
+                dy.shape(),
+                w.shape(),
+                g.n,
+                g.k,
+                g.oh,
+                g.ow
+            ),
+        ));
+    }
+    let (dx, dw) =
+        conv_gemm::transposed_backward(&g, &dy.contiguous()?, &x.contiguous()?, &w.contiguous()?)?;
+    Ok((Some(dx), Some(dw)))
 }
 
 /// The geometry of the equivalent conv2d (x ↔ y swapped), for FLOP counts.

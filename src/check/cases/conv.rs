@@ -227,6 +227,15 @@ fn cases_for(v: &mut Vec<Case>, variant: Path) {
                     let dx = ct::conv_transpose2d_grad_input(&dyg, &wg, cfg)?.to_vec()?;
                     let dw =
                         ct::conv_transpose2d_grad_weight(&dyg, &xg, (kk, kk), cfg)?.to_vec()?;
+                    // Both at once, as the tape asks (one im2col of dy shared on the GEMM path).
+                    let (bx, bw) =
+                        ct::conv_transpose2d_backward(&dyg, &xg, &wg, cfg, (true, true))?;
+                    let (Some(bx), Some(bw)) = (bx, bw) else {
+                        return Err(crate::Error::Autograd(
+                            "conv_transpose2d_backward left out a gradient asked for".into(),
+                        ));
+                    };
+                    let (bx, bw) = (bx.to_vec()?, bw.to_vec()?);
                     let g = ct::reference::Geom {
                         n,
                         ci,
@@ -261,6 +270,22 @@ fn cases_for(v: &mut Vec<Case>, variant: Path) {
                             "conv_transpose2d_grad_weight",
                             &label,
                             &dw,
+                            &r::grad_weight(&g, &dy.f64, &x.f64),
+                            Some(&r::grad_weight(&g, &dy.abs(), &x.abs())),
+                            Tolerance::accumulation(n * h * w),
+                        ),
+                        compare(
+                            "conv_transpose2d_backward dx",
+                            &label,
+                            &bx,
+                            &r::grad_input(&g, &dy.f64, &wt.f64),
+                            Some(&r::grad_input(&g, &dy.abs(), &wt.abs())),
+                            Tolerance::accumulation(co * kk * kk),
+                        ),
+                        compare(
+                            "conv_transpose2d_backward dw",
+                            &label,
+                            &bw,
                             &r::grad_weight(&g, &dy.f64, &x.f64),
                             Some(&r::grad_weight(&g, &dy.abs(), &x.abs())),
                             Tolerance::accumulation(n * h * w),
