@@ -48,6 +48,7 @@ const INNER: u32 = 1u;
 // #include tree_sum
 // #include flat
 // #include act
+// #include channel_walk
 
 fn at(c: u32, j: u32) -> u32 {
     return ((j / INNER) * CH + c) * INNER + j % INNER;
@@ -258,7 +259,7 @@ fn bn_backward_dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
     b4[i] = dx_of(b1[i], dy[i], k, b3[4u * CH + c]);
 }
 
-// Four outputs per invocation, stepping along the row as channel.wgsl's channel_map_tex does.
+// Four outputs per invocation, walking the row as channel.wgsl's channel_map_tex does.
 @compute @workgroup_size(256)
 fn bn_backward_dx_tex(@builtin(workgroup_id) wid: vec3<u32>,
                       @builtin(num_workgroups) nwg: vec3<u32>,
@@ -269,22 +270,16 @@ fn bn_backward_dx_tex(@builtin(workgroup_id) wid: vec3<u32>,
     }
     let xv = flat_texel(x_t, q);
     let dv = flat_texel(dy_t, q);
-    let row = 4u * q / INNER;
-    var j = 4u * q - row * INNER;
-    var c = row % CH;
-    var k = back_row(c);
-    var kx = back_t[4u * CH + c];
+    var kc = walk_start(q, INNER, CH);
+    var k = back_row(kc.y);
+    var kx = back_t[4u * CH + kc.y];
     var r = vec4(0.0);
     for (var t = 0u; t < 4u; t += 1u) {
         r[t] = dx_of(xv[t], dv[t], k, kx);
         if (SAME == 0u) {
-            j += 1u;
-            if (j == INNER) {
-                j = 0u;
-                c = select(c + 1u, 0u, c + 1u == CH);
-            }
-            k = back_row(c);
-            kx = back_t[4u * CH + c];
+            kc = walk_next(kc, INNER, CH);
+            k = back_row(kc.y);
+            kx = back_t[4u * CH + kc.y];
         }
     }
     dx4[q] = r;

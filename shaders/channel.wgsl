@@ -31,6 +31,7 @@ const INNER: u32 = 1u;
 
 // #include flat
 // #include act
+// #include channel_walk
 
 // (shift, scale, offset) of channel c: y = act(scale·(x − shift) + offset).
 fn coefficients(c: u32) -> vec3<f32> {
@@ -61,8 +62,8 @@ fn channel_map(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     out[i] = apply(coefficients((i / INNER) % CH), x[i]);
 }
 
-// Two divisions per four outputs (llvmpipe divides lane by lane): the channel of the first,
-// then a step along the row for each of the others. Past the end (a total not divisible by 4)
+// Two divisions per four outputs (include/channel_walk.wgsl): the channel of the first, then
+// a step along the row for each of the others. Past the end (a total not divisible by 4)
 // it writes into the buffer's slack, which no tensor reads.
 @compute @workgroup_size(256)
 fn channel_map_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -72,20 +73,14 @@ fn channel_map_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
         return;
     }
     let v = flat_texel(x_t, q);
-    let row = 4u * q / INNER;
-    var k = 4u * q - row * INNER;
-    var c = row % CH;
-    var cf = coefficients_t(c);
+    var kc = walk_start(q, INNER, CH);
+    var cf = coefficients_t(kc.y);
     var r = vec4(0.0);
     for (var t = 0u; t < 4u; t += 1u) {
         r[t] = apply(cf, v[t]);
         if (SAME == 0u) {
-            k += 1u;
-            if (k == INNER) {
-                k = 0u;
-                c = select(c + 1u, 0u, c + 1u == CH);
-            }
-            cf = coefficients_t(c);
+            kc = walk_next(kc, INNER, CH);
+            cf = coefficients_t(kc.y);
         }
     }
     out4[q] = r;

@@ -126,6 +126,11 @@ pub const INCLUDES: &[(&str, &str, &str)] = &[
         "shaders/include/act.wgsl",
         include_str!("../../shaders/include/act.wgsl"),
     ),
+    (
+        "channel_walk",
+        "shaders/include/channel_walk.wgsl",
+        include_str!("../../shaders/include/channel_walk.wgsl"),
+    ),
 ];
 
 const INCLUDE: &str = "// #include ";
