@@ -30,6 +30,9 @@ struct Params {
 
 const DENSE: u32 = 0u;
 const ROWS: u32 = 0u;
+// With ROWS ≠ 0, the view's d1 and d2 (constants, so the two divisions are by constants).
+const D1: u32 = 1u;
+const D2: u32 = 1u;
 // The op, a pipeline constant: llvmpipe runs every arm of a switch on a value it cannot see
 // is uniform, each under a lane mask (the transcendental ones too), so each op is a pipeline
 // of its own and the switch folds to one arm (a dense unary copy ran 2× faster).
@@ -106,8 +109,8 @@ fn main_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     if (DENSE == 1u) {
         v = flat_texel(a_t, q + (p.a_off - p.base) / 4u);
     } else if (ROWS != 0u) {
-        let d1 = p.shape[0].y;
-        let d2 = p.shape[0].z;
+        let d1 = D1;
+        let d2 = D2;
         let row = 4u * q / d2;
         var i2 = 4u * q - row * d2;
         var i0 = row / d1;
