@@ -124,27 +124,21 @@ fn col2im(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     let n = e / (W * H * C);
     let np = p.n * OH * OW;
     var acc = 0.0;
-    // Taps i with y + ph − i = oh·sh for some 0 ≤ oh < OH (likewise j, ow).
-    for (var i = (y + PH) % SH; i < KH; i += SH) {
-        let ty = y + PH;
-        if (ty < i) {
-            break;
-        }
+    // Taps i with y + PH − i = oy·SH for some 0 ≤ oy < OH (likewise j, ox): i ≡ y + PH mod SH,
+    // so at most ceil(KH / SH) of them, a constant trip count the compiler unrolls. A tap
+    // below zero wraps to a huge oy and fails the bound like one past the edge.
+    let ty = y + PH;
+    let tx = x + PW;
+    for (var a = 0u; a < (KH + SH - 1u) / SH; a += 1u) {
+        let i = ty % SH + a * SH;
         let oy = (ty - i) / SH;
-        if (oy >= OH) {
-            continue;
-        }
-        for (var j = (x + PW) % SW; j < KW; j += SW) {
-            let tx = x + PW;
-            if (tx < j) {
-                break;
-            }
+        for (var b = 0u; b < (KW + SW - 1u) / SW; b += 1u) {
+            let j = tx % SW + b * SW;
             let ox = (tx - j) / SW;
-            if (ox >= OW) {
-                continue;
+            if (i < KH && oy < OH && j < KW && ox < OW) {
+                let r = (c * KH + i) * KW + j;
+                acc += src[p.off0 + r * np + n * OH * OW + oy * OW + ox];
             }
-            let r = (c * KH + i) * KW + j;
-            acc += src[p.off0 + r * np + n * OH * OW + oy * OW + ox];
         }
     }
     dst[e] = acc;
