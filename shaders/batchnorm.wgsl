@@ -44,6 +44,8 @@ const SAME: u32 = 0u;
 // llvmpipe does lane by lane, and constant bounds on the in-order loops.
 const CH: u32 = 1u;
 const INNER: u32 = 1u;
+// The in-order entries' workgroup size (kernels::per_channel_launch).
+const SEQ_WG: u32 = 64u;
 
 // #include tree_sum
 // #include flat
@@ -96,10 +98,10 @@ fn bn_stats(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
 }
 
 // bn_stats with one invocation per channel, summing in order (no barrier).
-@compute @workgroup_size(64)
+@compute @workgroup_size(SEQ_WG)
 fn bn_stats_seq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(local_invocation_index) lid: u32) {
-    let c = channel(wid, nwg) * 64u + lid;
+    let c = channel(wid, nwg) * SEQ_WG + lid;
     if (c >= CH) {
         return;
     }
@@ -189,11 +191,11 @@ fn bn_backward_reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgr
 }
 
 // bn_backward_reduce with one invocation per channel, summing in order (no barrier).
-@compute @workgroup_size(64)
+@compute @workgroup_size(SEQ_WG)
 fn bn_backward_reduce_seq(@builtin(workgroup_id) wid: vec3<u32>,
                           @builtin(num_workgroups) nwg: vec3<u32>,
                           @builtin(local_invocation_index) lid: u32) {
-    let c = channel(wid, nwg) * 64u + lid;
+    let c = channel(wid, nwg) * SEQ_WG + lid;
     if (c >= CH) {
         return;
     }

@@ -19,6 +19,9 @@ struct Params {
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
+// The in-order entry's workgroup size (kernels::per_channel_launch).
+const SEQ_WG: u32 = 64u;
+
 // #include tree_sum
 
 @compute @workgroup_size(256)
@@ -58,10 +61,10 @@ fn reduce_chunks(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(SEQ_WG)
 fn reduce_channel_seq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                       @builtin(local_invocation_index) lid: u32) {
-    let c = (wid.y * nwg.x + wid.x) * 64u + lid;
+    let c = (wid.y * nwg.x + wid.x) * SEQ_WG + lid;
     if (c >= p.r) {
         return;
     }

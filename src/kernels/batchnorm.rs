@@ -171,11 +171,11 @@ pub fn batch_norm_train(
     };
     let setup = Setup::new(n, c, inner, cfg, mode);
     let coef = Tensor::empty(x.gpu(), &[4, c])?;
-    let (entry, groups) = per_channel_launch(x.gpu(), c, n * inner, "bn_stats", "bn_stats_seq");
+    let (entry, groups, wg) = per_channel_launch(x.gpu(), c, n * inner, "bn_stats", "bn_stats_seq");
     setup.launch(
         entry,
         &x,
-        &[],
+        &[wg],
         &[
             x.buffer(),
             coef.buffer(),
@@ -253,7 +253,7 @@ pub fn batch_norm_backward(dy: &Tensor, fwd: &BatchNormForward) -> Result<BatchN
     let dgb = Tensor::empty(dy.gpu(), &[2, c])?;
     let back = Tensor::empty(dy.gpu(), &[5, c])?;
     let dx = Tensor::empty(dy.gpu(), dy.shape())?;
-    let (entry, groups) = per_channel_launch(
+    let (entry, groups, wg) = per_channel_launch(
         dy.gpu(),
         c,
         n * inner,
@@ -263,7 +263,7 @@ pub fn batch_norm_backward(dy: &Tensor, fwd: &BatchNormForward) -> Result<BatchN
     setup.launch(
         entry,
         &dy,
-        &act,
+        &[act[0], wg],
         &[x.buffer(), dy.buffer(), fwd.coef.buffer(), dgb.buffer()],
         &[],
         groups,

@@ -134,7 +134,7 @@ pub fn channel_sum(x: &Tensor) -> Result<Tensor> {
     let x = dense(x)?;
     let out = Tensor::empty(x.gpu(), &[c])?;
     if c > 0 {
-        let (entry, groups) = per_channel_launch(
+        let (entry, groups, wg) = per_channel_launch(
             x.gpu(),
             c,
             n * inner,
@@ -144,7 +144,7 @@ pub fn channel_sum(x: &Tensor) -> Result<Tensor> {
         x.gpu().dispatch(&Dispatch {
             shader: "reduce",
             entry,
-            consts: &[],
+            consts: &[wg],
             params: &Params::default().u(n).u(c).u(inner).u(0).f(1.0).bytes(),
             buffers: &[x.buffer(), out.buffer()],
             textures: &[],

@@ -138,26 +138,34 @@ pub(crate) fn expect_rank(op: &'static str, what: &str, t: &Tensor, rank: usize)
 }
 
 /// Whether a per-channel reduction over `c` channels of `m` values each runs as one invocation
-/// per channel summing in order (the `_seq` entries: no barrier, workgroups of 64) rather than
-/// one workgroup per channel with a tree sum. On CPU rasterisers a barrier suspends every
-/// 8-lane chunk of the workgroup, so in-order sums win once 128 channels give each core a
-/// workgroup; on any adapter they win when a channel has too few values to fill a workgroup.
+/// per channel summing in order (the `_seq` entries: no barrier) rather than one workgroup per
+/// channel with a tree sum. On CPU rasterisers a barrier suspends every 8-lane chunk of the
+/// workgroup, so in-order sums win once 32 channels give each core a few workgroups of 8 (the
+/// 64-channel layers of the stage-1 step: ~12 ms a tree sum); on any adapter they win when a
+/// channel has too few values to fill a workgroup.
 fn per_channel_in_order(gpu: &crate::Gpu, c: usize, m: usize) -> bool {
-    (gpu.info.device_type == wgpu::DeviceType::Cpu && c >= 128) || m <= 256
+    (gpu.info.device_type == wgpu::DeviceType::Cpu && c >= 32) || m <= 256
 }
 
-/// Workgroups and entry point of a per-channel reduction (see `per_channel_in_order`).
+/// Workgroups, entry point and the in-order entries' workgroup size `SEQ_WG` (a pipeline
+/// constant: 8 lanes, one SIMD chunk, on CPU adapters so that 32 channels make 4 workgroups;
+/// 64 elsewhere) of a per-channel reduction (see `per_channel_in_order`).
 pub(crate) fn per_channel_launch(
     gpu: &crate::Gpu,
     c: usize,
     m: usize,
     tree: &'static str,
     in_order: &'static str,
-) -> (&'static str, [u32; 3]) {
-    if per_channel_in_order(gpu, c, m) {
-        (in_order, groups_for(c, 64))
+) -> (&'static str, [u32; 3], (&'static str, u32)) {
+    let wg = if gpu.info.device_type == wgpu::DeviceType::Cpu {
+        8
     } else {
-        (tree, crate::gpu::grid(c as u32, 1))
+        64
+    };
+    if per_channel_in_order(gpu, c, m) {
+        (in_order, groups_for(c, wg), ("SEQ_WG", wg as u32))
+    } else {
+        (tree, crate::gpu::grid(c as u32, 1), ("SEQ_WG", wg as u32))
     }
 }
 

@@ -315,12 +315,14 @@ pub fn cases(v: &mut Vec<Case>) {
         ));
     }
 
-    // [8, 16, 6, 6] takes the tree-sum gradient on every adapter, [64, 128, 14, 14] the in-order
-    // one on CPU adapters (see kernels::per_channel_launch). Inner sizes 1, 36, 30 and 196 step
-    // the texture path's four outputs within a channel (inner divisible by 4) and across
-    // channels ([5, 7]: four channels of one row; [3, 4, 5, 6]: 30 values per channel).
-    let bias_shapes: [(&[usize], bool); 5] = [
+    // [8, 16, 6, 6] takes the tree-sum gradient on every adapter, [4, 37, 9, 9] and
+    // [64, 128, 14, 14] the in-order one on CPU adapters (see kernels::per_channel_launch).
+    // Inner sizes 1, 36, 30, 81 and 196 step the texture path's four outputs within a channel
+    // (inner divisible by 4) and across channels ([5, 7]: four channels of one row;
+    // [3, 4, 5, 6]: 30 values per channel).
+    let bias_shapes: [(&[usize], bool); 6] = [
         (&[1, 1], false),
+        (&[4, 37, 9, 9], false),
         (&[8, 16, 6, 6], false),
         (&[5, 7], false),
         (&[3, 4, 5, 6], false),

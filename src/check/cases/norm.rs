@@ -10,10 +10,12 @@ use crate::kernels::channel::ChannelAct;
 
 pub fn cases(v: &mut Vec<Case>) {
     // Reductions run in order per channel for ≤ 256 values per channel (every adapter) or
-    // ≥ 128 channels (CPU adapters), and as per-channel tree sums otherwise ([8, 16, 6, 6]:
-    // 288 values in 16 channels, and [64, 128, 7, 7] on GPUs): see kernels::per_channel_launch.
-    let shapes: [(&[usize], bool); 7] = [
+    // ≥ 32 channels (CPU adapters, workgroups of 8: [4, 37, 9, 9] ends in a partial one), and as
+    // per-channel tree sums otherwise ([8, 16, 6, 6]: 288 values in 16 channels, and
+    // [64, 128, 7, 7] on GPUs): see kernels::per_channel_launch.
+    let shapes: [(&[usize], bool); 8] = [
         (&[2, 3], false),
+        (&[4, 37, 9, 9], false),
         (&[8, 16, 6, 6], false),
         (&[5, 7], false),
         (&[2, 1, 1, 1], false),
