@@ -85,11 +85,13 @@ pub fn unary(op: Unary, a: &Tensor) -> Result<Tensor> {
     };
     let gpu = a.gpu();
     if let Some((t, base, dense)) = view_snapshot(a, &shape, &strides[0]) {
-        let (rows, shape3, strides3) = rows_view(a.offset() - base, &shape, &strides[0]);
+        let (rows, shape3, strides3) = match dense {
+            true => (0, vec![], vec![]),
+            false => rows_view(a.offset() - base, &shape, &strides[0]),
+        };
         let last = view_last(a.offset(), &shape, &strides[0]) / 4 - base / 4;
         // The row dims are constants only where the rows mode reads them (one pipeline per
         // op otherwise, not one per shape).
-        let rows = if dense { 0 } else { rows };
         let (params, d1, d2) = match rows {
             0 => (params(base, last, &shape, &strides[0]), 1, 1),
             _ => (params(base, last, &shape3, &strides3), shape3[1], shape3[2]),

@@ -300,14 +300,18 @@ impl ParamStore {
 
     /// The parameter's gradient: a view into the flat buffer.
     pub fn grad(&self, id: ParamId) -> Result<Tensor> {
-        let i = self.index(id);
-        let view = self.view(&self.grads, id);
-        let mut unwritten = self.unwritten.lock().unwrap();
+        self.settle(self.index(id), &mut self.unwritten.lock().unwrap())?;
+        Ok(self.view(&self.grads, id))
+    }
+
+    /// Writes the zeros that `zero_grad` promised parameter i, if no gradient came since.
+    fn settle(&self, i: usize, unwritten: &mut [bool]) -> Result<()> {
         if unwritten[i] {
-            fill_bits(&view, 0)?;
+            let p = &self.params[i];
+            fill_bits(&self.grads.narrow0(p.offset, numel(&p.shape))?, 0)?;
             unwritten[i] = false;
         }
-        Ok(view)
+        Ok(())
     }
 
     /// Adds g into the parameter's gradient; the first gradient after `zero_grad` is copied
@@ -352,16 +356,14 @@ impl ParamStore {
     }
     pub fn flat_grads(&self) -> Result<&Tensor> {
         let mut unwritten = self.unwritten.lock().unwrap();
+        // All at once in one fill (padding included) when no backward ran since zero_grad.
         if unwritten.iter().all(|u| *u) {
             fill_bits(&self.grads, 0)?;
-        } else {
-            for (i, p) in self.params.iter().enumerate() {
-                if unwritten[i] {
-                    fill_bits(&self.grads.narrow0(p.offset, numel(&p.shape))?, 0)?;
-                }
-            }
+            unwritten.fill(false);
         }
-        unwritten.fill(false);
+        for i in 0..unwritten.len() {
+            self.settle(i, &mut unwritten)?;
+        }
         Ok(&self.grads)
     }
 
