@@ -101,6 +101,19 @@ fn every_entry_point_has_a_bind_group_signature() {
         e.contains("shaders/gap.wgsl") && e.contains("binding 2"),
         "{e}"
     );
+    // Textures are read as images: a sampled texture is refused, by name and binding.
+    let sampled = "@group(0) @binding(0) var<uniform> p: u32;\n\
+                   @group(0) @binding(1) var<storage, read_write> x: array<f32>;\n\
+                   @group(0) @binding(2) var t: texture_2d<f32>;\n\
+                   @compute @workgroup_size(1) fn main() { x[0] = textureLoad(t, vec2(0), 0).x + f32(p); }\n";
+    let (module, info) = validate("shaders/sampled.wgsl", sampled).unwrap();
+    let e = signature("shaders/sampled.wgsl", &module, &info, "main")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("shaders/sampled.wgsl") && e.contains("binding 2"),
+        "{e}"
+    );
 }
 
 #[test]

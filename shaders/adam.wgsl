@@ -26,10 +26,10 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> theta4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> m4: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> v4: array<vec4<f32>>;
-@group(0) @binding(4) var theta_t: texture_2d<f32>;
-@group(0) @binding(5) var grad_t: texture_2d<f32>;
-@group(0) @binding(6) var m_t: texture_2d<f32>;
-@group(0) @binding(7) var v_t: texture_2d<f32>;
+@group(0) @binding(4) var theta_t: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(5) var grad_t: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(6) var m_t: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(7) var v_t: texture_storage_2d<rgba32float, read>;
 
 // #include flat
 
@@ -63,15 +63,15 @@ fn adam_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
         return;
     }
     let i = p.offset + q;
-    var th = flat_texel(theta_t, q);
-    var g = flat_texel(grad_t, q);
+    var th = textureLoad(theta_t, flat_at(q));
+    var g = textureLoad(grad_t, flat_at(q));
     if (p.decoupled == 0u) {
         g += p.wd * th;
     } else {
         th -= p.lr * p.wd * th;
     }
-    let mi = p.beta1 * flat_texel(m_t, q) + (1.0 - p.beta1) * g;
-    let vi = p.beta2 * flat_texel(v_t, q) + (1.0 - p.beta2) * g * g;
+    let mi = p.beta1 * textureLoad(m_t, flat_at(q)) + (1.0 - p.beta1) * g;
+    let vi = p.beta2 * textureLoad(v_t, flat_at(q)) + (1.0 - p.beta2) * g * g;
     m4[i] = mi;
     v4[i] = vi;
     theta4[i] = th - p.step * mi / (sqrt(vi) + p.eps);

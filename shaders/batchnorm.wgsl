@@ -35,8 +35,8 @@ struct Params {
 
 @group(0) @binding(1) var<storage, read_write> dx4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> back_t: array<f32>;
-@group(0) @binding(3) var x_t: texture_2d<f32>;
-@group(0) @binding(4) var dy_t: texture_2d<f32>;
+@group(0) @binding(3) var x_t: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(4) var dy_t: texture_storage_2d<rgba32float, read>;
 
 const ACT: u32 = 0u;
 const SAME: u32 = 0u;
@@ -270,8 +270,8 @@ fn bn_backward_dx_tex(@builtin(workgroup_id) wid: vec3<u32>,
     if (4u * q >= p.n * CH * INNER) {
         return;
     }
-    let xv = flat_texel(x_t, q);
-    let dv = flat_texel(dy_t, q);
+    let xv = textureLoad(x_t, flat_at(q));
+    let dv = textureLoad(dy_t, flat_at(q));
     var kc = walk_start(q, INNER, CH);
     var k = back_row(kc.y);
     var kx = back_t[4u * CH + kc.y];

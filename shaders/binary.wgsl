@@ -23,8 +23,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 @group(0) @binding(1) var<storage, read_write> out4: array<vec4<f32>>;
-@group(0) @binding(2) var a_t: texture_2d<f32>;
-@group(0) @binding(3) var b_t: texture_2d<f32>;
+@group(0) @binding(2) var a_t: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(3) var b_t: texture_storage_2d<rgba32float, read>;
 
 const DENSE: u32 = 0u;
 // The op, a pipeline constant: llvmpipe runs every arm of a switch on a value it cannot see
@@ -92,13 +92,13 @@ fn main_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     var x = vec4(0.0);
     var y = vec4(0.0);
     if (DENSE == 1u) {
-        x = flat_texel(a_t, q + (p.a_off - p.a_base) / 4u);
-        y = flat_texel(b_t, q + (p.b_off - p.b_base) / 4u);
+        x = textureLoad(a_t, flat_at(q + (p.a_off - p.a_base) / 4u));
+        y = textureLoad(b_t, flat_at(q + (p.b_off - p.b_base) / 4u));
     } else {
         for (var t = 0u; t < 4u; t += 1u) {
             let s = sources(min(4u * q + t, p.n - 1u)) - vec2(p.a_base, p.b_base);
-            x[t] = flat_texel(a_t, s.x >> 2u)[s.x & 3u];
-            y[t] = flat_texel(b_t, s.y >> 2u)[s.y & 3u];
+            x[t] = textureLoad(a_t, flat_at(s.x >> 2u))[s.x & 3u];
+            y[t] = textureLoad(b_t, flat_at(s.y >> 2u))[s.y & 3u];
         }
     }
     out4[q] = vec4(apply(OP, x.x, y.x), apply(OP, x.y, y.y), apply(OP, x.z, y.z),

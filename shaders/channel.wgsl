@@ -19,7 +19,7 @@ struct Params { n: u32, slope: f32, pad0: u32, pad1: u32 }
 
 @group(0) @binding(1) var<storage, read_write> out4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> coef_t: array<f32>;
-@group(0) @binding(3) var x_t: texture_2d<f32>;
+@group(0) @binding(3) var x_t: texture_storage_2d<rgba32float, read>;
 
 const ACT: u32 = 0u;
 const AFFINE: u32 = 0u;
@@ -72,7 +72,7 @@ fn channel_map_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
     if (4u * q >= p.n * CH * INNER) {
         return;
     }
-    let v = flat_texel(x_t, q);
+    let v = textureLoad(x_t, flat_at(q));
     var kc = walk_start(q, INNER, CH);
     var cf = coefficients_t(kc.y);
     var r = vec4(0.0);

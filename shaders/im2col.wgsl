@@ -39,7 +39,7 @@ const PW: u32 = 0u;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 
 @group(0) @binding(1) var<storage, read_write> dst4: array<vec4<f32>>;
-@group(0) @binding(2) var src_t: texture_2d<f32>;
+@group(0) @binding(2) var src_t: texture_storage_2d<rgba32float, read>;
 
 // #include flat
 
@@ -96,7 +96,7 @@ fn im2col_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
         let iw = ox * SW + j - PW;
         if (ih < H && iw < W) {
             let s = p.off0 + ((n * C + c) * H + ih) * W + iw;
-            v[t] = flat_texel(src_t, s >> 2u)[s & 3u];
+            v[t] = textureLoad(src_t, flat_at(s >> 2u))[s & 3u];
         }
         ox += 1u;
         if (ox == OW) {

@@ -1,8 +1,9 @@
 // matmul with both operands in rgba32float textures (no workgroup memory): C = op(A) · op(B).
-// Every operand load is a textureLoad: llvmpipe fetches a texel with one 16-byte load per lane
-// and a transpose, where a storage-buffer load there is a loop over the lanes with a branch and
-// a bounds test per component. A fetch still costs ~110 cycles per 8 lanes there, against ~1
-// per FMA, so the block each invocation computes is as large as the registers allow:
+// Every operand load is an image load: llvmpipe loads a texel with one 16-byte load per lane
+// and a transpose, inline (~45 instructions for 8 lanes), where a storage-buffer load there is
+// a loop over the lanes with a branch and a bounds test per component (and a sampled
+// texture's fetch a call into a 176-instruction function). That is still dozens of FMAs a
+// load, so the block each invocation computes is as large as the registers allow:
 // (4·TM4) × (4·TN4) of C, TM4 and TN4 each 2, 4 or 8, the 4×4 tiles written out by hand
 // (tile ij is acc_ij; the guards on TM4 and TN4 are constants, folded away). Mesa's NIR does
 // not unroll a loop nest over more than four tiles, and the tile arrays it then keeps are
@@ -24,20 +25,20 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> C: array<vec4<f32>>;
-@group(0) @binding(2) var At: texture_2d<f32>;
-@group(0) @binding(3) var Bt: texture_2d<f32>;
+@group(0) @binding(2) var At: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(3) var Bt: texture_storage_2d<rgba32float, read>;
 
 // Rows k .. k+3 of op(B) at columns 4·c4 .. 4·c4+3, one column of the matrix per row.
 fn load_b(c4: i32, kq: u32) -> mat4x4<f32> {
     let k = i32(kq * 4u);
     if (TRANS_B == 0u) {
-        return mat4x4<f32>(textureLoad(Bt, vec2(c4, k), 0), textureLoad(Bt, vec2(c4, k + 1), 0),
-                           textureLoad(Bt, vec2(c4, k + 2), 0), textureLoad(Bt, vec2(c4, k + 3), 0));
+        return mat4x4<f32>(textureLoad(Bt, vec2(c4, k)), textureLoad(Bt, vec2(c4, k + 1)),
+                           textureLoad(Bt, vec2(c4, k + 2)), textureLoad(Bt, vec2(c4, k + 3)));
     }
     let c = c4 * 4;
     let q = i32(kq);
-    return transpose(mat4x4<f32>(textureLoad(Bt, vec2(q, c), 0), textureLoad(Bt, vec2(q, c + 1), 0),
-                                 textureLoad(Bt, vec2(q, c + 2), 0), textureLoad(Bt, vec2(q, c + 3), 0)));
+    return transpose(mat4x4<f32>(textureLoad(Bt, vec2(q, c)), textureLoad(Bt, vec2(q, c + 1)),
+                                 textureLoad(Bt, vec2(q, c + 2)), textureLoad(Bt, vec2(q, c + 3))));
 }
 
 // Rows 4·r4 .. 4·r4+3 of op(A) at columns k .. k+3, one row of the matrix per column.
@@ -45,12 +46,12 @@ fn load_a(r4: i32, kq: u32) -> mat4x4<f32> {
     if (TRANS_A == 0u) {
         let r = r4 * 4;
         let q = i32(kq);
-        return mat4x4<f32>(textureLoad(At, vec2(q, r), 0), textureLoad(At, vec2(q, r + 1), 0),
-                           textureLoad(At, vec2(q, r + 2), 0), textureLoad(At, vec2(q, r + 3), 0));
+        return mat4x4<f32>(textureLoad(At, vec2(q, r)), textureLoad(At, vec2(q, r + 1)),
+                           textureLoad(At, vec2(q, r + 2)), textureLoad(At, vec2(q, r + 3)));
     }
     let k = i32(kq * 4u);
-    return transpose(mat4x4<f32>(textureLoad(At, vec2(r4, k), 0), textureLoad(At, vec2(r4, k + 1), 0),
-                                 textureLoad(At, vec2(r4, k + 2), 0), textureLoad(At, vec2(r4, k + 3), 0)));
+    return transpose(mat4x4<f32>(textureLoad(At, vec2(r4, k)), textureLoad(At, vec2(r4, k + 1)),
+                                 textureLoad(At, vec2(r4, k + 2)), textureLoad(At, vec2(r4, k + 3))));
 }
 
 // One 4×4 tile of C (column r of `acc` is row r of the tile), if it lies inside C.

@@ -20,8 +20,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read> rows: array<u32>;
 
 @group(0) @binding(1) var<storage, read_write> dst4: array<vec4<f32>>;
-@group(0) @binding(2) var src_t: texture_2d<f32>;
-@group(0) @binding(3) var dst_t: texture_2d<f32>;
+@group(0) @binding(2) var src_t: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(3) var dst_t: texture_storage_2d<rgba32float, read>;
 
 // #include flat
 
@@ -54,7 +54,7 @@ fn accumulate_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
                   @builtin(local_invocation_index) lid: u32) {
     let q = index(wid, nwg, lid);
     if (q < p.n) {
-        dst4[p.offset + q] = flat_texel(dst_t, q) + flat_texel(src_t, q);
+        dst4[p.offset + q] = textureLoad(dst_t, flat_at(q)) + textureLoad(src_t, flat_at(q));
     }
 }
 

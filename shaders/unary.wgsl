@@ -26,7 +26,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
 @group(0) @binding(1) var<storage, read_write> out4: array<vec4<f32>>;
-@group(0) @binding(2) var a_t: texture_2d<f32>;
+@group(0) @binding(2) var a_t: texture_storage_2d<rgba32float, read>;
 
 const DENSE: u32 = 0u;
 const ROWS: u32 = 0u;
@@ -107,7 +107,7 @@ fn main_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     }
     var v = vec4(0.0);
     if (DENSE == 1u) {
-        v = flat_texel(a_t, q + (p.a_off - p.base) / 4u);
+        v = textureLoad(a_t, flat_at(q + (p.a_off - p.base) / 4u));
     } else if (ROWS != 0u) {
         let d1 = D1;
         let d2 = D2;
@@ -117,11 +117,11 @@ fn main_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
         var i1 = row - i0 * d1;
         let start = p.a_off - p.base;
         if (ROWS == 2u) {
-            v = flat_texel(a_t, (start + i0 * p.sa[0].x + i1 * p.sa[0].y + i2) >> 2u);
+            v = textureLoad(a_t, flat_at((start + i0 * p.sa[0].x + i1 * p.sa[0].y + i2) >> 2u));
         } else {
             for (var t = 0u; t < 4u; t += 1u) {
                 let s = start + i0 * p.sa[0].x + i1 * p.sa[0].y + i2;
-                v[t] = flat_texel(a_t, min(s >> 2u, p.last))[s & 3u];
+                v[t] = textureLoad(a_t, flat_at(min(s >> 2u, p.last)))[s & 3u];
                 i2 += 1u;
                 if (i2 == d2) {
                     i2 = 0u;
@@ -136,7 +136,7 @@ fn main_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     } else {
         for (var t = 0u; t < 4u; t += 1u) {
             let s = source(min(4u * q + t, p.n - 1u)) - p.base;
-            v[t] = flat_texel(a_t, s >> 2u)[s & 3u];
+            v[t] = textureLoad(a_t, flat_at(s >> 2u))[s & 3u];
         }
     }
     out4[q] = vec4(apply(OP, v.x), apply(OP, v.y), apply(OP, v.z), apply(OP, v.w));

@@ -138,10 +138,10 @@ fn layout(device: &wgpu::Device, id: usize, slots: Vec<Slot>) -> Layout {
                 has_dynamic_offset: false,
                 min_binding_size: None,
             },
-            Slot::Texture => wgpu::BindingType::Texture {
-                sample_type: wgpu::TextureSampleType::Float { filterable: false },
+            Slot::Texture => wgpu::BindingType::StorageTexture {
+                access: wgpu::StorageTextureAccess::ReadOnly,
+                format: wgpu::TextureFormat::Rgba32Float,
                 view_dimension: wgpu::TextureViewDimension::D2,
-                multisampled: false,
             },
         };
         entries.push(wgpu::BindGroupLayoutEntry {

@@ -43,8 +43,8 @@ pub enum MatmulVariant {
     Blocked,
     /// 64×64 workgroup-memory tiles, 4×4 per invocation: what real GPUs want.
     Tiled,
-    /// Vec4's blocking with both operands copied into rgba32float textures: on llvmpipe a
-    /// texel fetch is a vector load per lane, a storage load a loop over lanes. Falls back to
+    /// Vec4's blocking with both operands copied into rgba32float textures: on llvmpipe an
+    /// image load is a vector load per lane, a storage load a loop over lanes. Falls back to
     /// `Vec4` where the copy's row pitch or the texture size does not fit.
     Texture,
 }
@@ -125,7 +125,7 @@ pub struct Tuning {
     pub tex_block: Option<(u32, u32)>,
     /// Memory-bound kernels (Adam, accumulate) read their inputs from flat textures and write
     /// four elements per invocation. On llvmpipe a storage-buffer load is a loop over the lanes
-    /// and a texel fetch one vector load per lane (a copy ran 4× faster that way); on a real
+    /// and an image load one vector load per lane (a copy ran 4× faster that way); on a real
     /// GPU the copies into textures would only add traffic.
     pub texture_reads: bool,
 }

@@ -237,7 +237,9 @@ pub enum Slot {
     Read,
     /// `var<storage, read_write>`
     ReadWrite,
-    /// `texture_2d<f32>`, read with `textureLoad` only.
+    /// `texture_storage_2d<rgba32float, read>`: an rgba32float texture read as an image. On
+    /// llvmpipe an image load is inline code, where a `texture_2d` fetch is a call into a
+    /// generic function that also works out mip levels per lane (176 instructions a fetch).
     Texture,
 }
 
@@ -278,15 +280,15 @@ pub fn signature(
                     dim: naga::ImageDimension::D2,
                     arrayed: false,
                     class:
-                        naga::ImageClass::Sampled {
-                            kind: naga::ScalarKind::Float,
-                            multi: false,
+                        naga::ImageClass::Storage {
+                            format: naga::StorageFormat::Rgba32Float,
+                            access: naga::StorageAccess::LOAD,
                         },
                 },
             ) => Slot::Texture,
             _ => {
                 return Err(err(format!(
-                    "{entry}: binding {} is neither a storage buffer nor a texture_2d<f32>",
+                    "{entry}: binding {} is neither a storage buffer nor a texture_storage_2d<rgba32float, read>",
                     b.binding
                 )))
             }

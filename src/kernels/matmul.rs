@@ -216,7 +216,7 @@ fn texture_fits(g: &Geometry, trans_a: bool, trans_b: bool, max_dim: u32) -> boo
 /// each (the 16-channel weights of the networks' outer convolutions).
 const ROW_COPIES: usize = 256;
 
-/// (TM4, TN4) of matmul_tex: as large as the product allows, since a fetch costs a hundred
+/// (TM4, TN4) of matmul_tex: as large as the product allows, since a load costs dozens of
 /// FMAs there (32×32 ran 1.2–1.6× faster than 16×16 on the networks' products), but no
 /// larger than C (tiles past its edge are computed for nothing) and, across columns, only as
 /// wide as keeps all 8 lanes of a row of invocations busy.
