@@ -87,7 +87,7 @@ pub fn suite(gpu: &Arc<Gpu>, quick: bool) -> Result<Vec<Measurement>> {
     };
     let mut rows = Vec::new();
     for &s in squares {
-        for v in MatmulVariant::ALL {
+        for v in gpu.matmul_variants() {
             rows.push(matmul(gpu, v, s, s, s, budget)?);
         }
     }

@@ -33,7 +33,7 @@ pub fn tune(gpu: &Arc<Gpu>, quick: bool) -> Result<Tuned> {
         }
     };
     let mut totals: Vec<(MatmulVariant, Option<f64>)> =
-        MatmulVariant::ALL.iter().map(|&v| (v, Some(0.0))).collect();
+        gpu.matmul_variants().map(|v| (v, Some(0.0))).collect();
     for (i, &p) in PRODUCTS.iter().enumerate() {
         let (_, [m, n, k], t) = NETWORK_MATMULS[p];
         for (v, total) in totals.iter_mut() {

@@ -57,6 +57,7 @@ pub fn run(sel: &Selection, json: bool) -> Result<i32> {
         "device_limits": limits_json(&gpu.device.limits()),
         "adapter_limits": limits_json(&gpu.adapter_limits),
         "optional_features": features,
+        "subgroup_size": gpu.subgroup_size,
         "matmul_variant": tuning.matmul.name(),
         "conv_variant": tuning.conv.name(),
         "texture_reads": tuning.texture_reads,
@@ -123,6 +124,9 @@ pub fn run(sel: &Selection, json: bool) -> Result<i32> {
         |p| format!("tuned, from {}", p.display()),
     );
     let overrides = overrides();
+    if let Some(s) = gpu.subgroup_size {
+        println!("  subgroup size {s} (fixed): matmul subgroup can run");
+    }
     println!(
         "  kernels: matmul {}, conv {} ({}{})",
         tuning.matmul.name(),

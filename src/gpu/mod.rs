@@ -47,10 +47,21 @@ pub enum MatmulVariant {
     /// image load is a vector load per lane, a storage load a loop over lanes. Falls back to
     /// `Vec4` where the copy's row pitch or the texture size does not fit.
     Texture,
+    /// Texture's operands, with each row of A loaded once per subgroup and broadcast to its
+    /// lanes (a CPU rasteriser loads the same texel once per lane otherwise). Needs a fixed
+    /// subgroup size (`Gpu::subgroup_size`); falls back to `Texture` without one or where M
+    /// is under 64.
+    Subgroup,
 }
 
 impl MatmulVariant {
-    pub const ALL: [MatmulVariant; 4] = [Self::Texture, Self::Vec4, Self::Blocked, Self::Tiled];
+    pub const ALL: [MatmulVariant; 5] = [
+        Self::Subgroup,
+        Self::Texture,
+        Self::Vec4,
+        Self::Blocked,
+        Self::Tiled,
+    ];
 
     /// The name `parse` and `VAE_GPU_MATMUL` take.
     pub fn name(self) -> &'static str {
@@ -59,6 +70,7 @@ impl MatmulVariant {
             Self::Blocked => "blocked",
             Self::Tiled => "tiled",
             Self::Texture => "texture",
+            Self::Subgroup => "subgroup",
         }
     }
 
@@ -152,6 +164,9 @@ pub struct Gpu {
     /// What the adapter could give (for `info`), and what the device was opened with.
     pub adapter_limits: wgpu::Limits,
     pub adapter_features: wgpu::Features,
+    /// The subgroup size every compute invocation runs with, where the device has subgroups,
+    /// their size is fixed and matmul_tex_sg can be specialised for it (8 to 64 lanes).
+    pub subgroup_size: Option<u32>,
     pub tuning: Mutex<Tuning>,
     /// The tuning file the kernel choices came from (`None`: built-in defaults).
     pub tuned_from: Option<std::path::PathBuf>,
@@ -192,8 +207,15 @@ impl Gpu {
         limits.max_storage_buffer_binding_size = adapter_limits.max_storage_buffer_binding_size;
         // Matrices as textures (matmul_tex) are as tall as K: take the adapter's 2-D limit.
         limits.max_texture_dimension_2d = adapter_limits.max_texture_dimension_2d;
-        // Timestamps are optional: used by benchmarks when present, never required.
-        let features = adapter_features & wgpu::Features::TIMESTAMP_QUERY;
+        // Timestamps are optional: used by benchmarks when present, never required; so are
+        // subgroups, used by one matmul where their size is fixed.
+        let features =
+            adapter_features & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP);
+        let subgroup_size = (features.contains(wgpu::Features::SUBGROUP)
+            && info.subgroup_min_size == info.subgroup_max_size
+            && info.subgroup_min_size.is_power_of_two()
+            && (8..=64).contains(&info.subgroup_min_size))
+        .then_some(info.subgroup_min_size);
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("vae-gpu"),
             required_features: features,
@@ -215,7 +237,11 @@ impl Gpu {
         let (default_matmul, default_conv) = match &tuned {
             Some((m, c, _)) => (*m, *c),
             None if info.device_type == wgpu::DeviceType::Cpu => {
-                (MatmulVariant::Texture, ConvVariant::Gemm)
+                let matmul = match subgroup_size {
+                    Some(_) => MatmulVariant::Subgroup,
+                    None => MatmulVariant::Texture,
+                };
+                (matmul, ConvVariant::Gemm)
             }
             None => (MatmulVariant::Tiled, ConvVariant::Gemm),
         };
@@ -244,6 +270,7 @@ impl Gpu {
             info,
             adapter_limits,
             adapter_features,
+            subgroup_size,
             tuning: Mutex::new(Tuning {
                 matmul,
                 conv,
@@ -268,6 +295,13 @@ impl Gpu {
             device_error,
             poison: false.into(),
         }))
+    }
+
+    /// The matmul variants that run their own kernel here (`Subgroup` needs a subgroup size).
+    pub fn matmul_variants(&self) -> impl Iterator<Item = MatmulVariant> + '_ {
+        MatmulVariant::ALL
+            .into_iter()
+            .filter(|&v| v != MatmulVariant::Subgroup || self.subgroup_size.is_some())
     }
 
     pub fn tuning(&self) -> Tuning {

@@ -42,6 +42,11 @@ pub const SHADERS: &[(&str, &str, &str)] = &[
         include_str!("../../shaders/matmul_tex.wgsl"),
     ),
     (
+        "matmul_tex_sg",
+        "shaders/matmul_tex_sg.wgsl",
+        include_str!("../../shaders/matmul_tex_sg.wgsl"),
+    ),
+    (
         "matmul_tiled",
         "shaders/matmul_tiled.wgsl",
         include_str!("../../shaders/matmul_tiled.wgsl"),
@@ -220,7 +225,8 @@ pub fn validate(file: &'static str, src: &str) -> Result<(naga::Module, naga::va
     })?;
     let info = naga::valid::Validator::new(
         naga::valid::ValidationFlags::all(),
-        naga::valid::Capabilities::empty(),
+        // Subgroup operations pass here; the device refuses them where it has none.
+        naga::valid::Capabilities::SUBGROUP,
     )
     .validate(&module)
     .map_err(|e| Error::Shader {

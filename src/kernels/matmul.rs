@@ -115,8 +115,14 @@ pub fn matmul_with(
         .iter()
         .all(|v| v % 4 == 0);
     let variant = match variant {
-        MatmulVariant::Vec4 | MatmulVariant::Texture if !aligned => MatmulVariant::Blocked,
-        MatmulVariant::Texture
+        MatmulVariant::Subgroup if subgroup_size(&a, &g).is_none() => MatmulVariant::Texture,
+        v => v,
+    };
+    let variant = match variant {
+        MatmulVariant::Vec4 | MatmulVariant::Texture | MatmulVariant::Subgroup if !aligned => {
+            MatmulVariant::Blocked
+        }
+        MatmulVariant::Texture | MatmulVariant::Subgroup
             if !texture_fits(
                 &g,
                 trans_a,
@@ -128,6 +134,9 @@ pub fn matmul_with(
         }
         v => v,
     };
+    if let Some(sg) = subgroup_size(&a, &g).filter(|_| variant == MatmulVariant::Subgroup) {
+        return matmul_texture_sg(&g, &a, &b, c, trans_a, trans_b, sg);
+    }
     if variant == MatmulVariant::Texture {
         return matmul_texture(&g, &a, &b, c, trans_a, trans_b);
     }
@@ -149,7 +158,10 @@ pub fn matmul_with(
                     32 * tn4 as usize,
                 )
             }
-            MatmulVariant::Blocked | MatmulVariant::Tiled | MatmulVariant::Texture => {
+            MatmulVariant::Blocked
+            | MatmulVariant::Tiled
+            | MatmulVariant::Texture
+            | MatmulVariant::Subgroup => {
                 let (a_rs, a_cs) = if trans_a { (1, g.m) } else { (g.k, 1) };
                 let (b_rs, b_cs) = if trans_b { (1, g.k) } else { (g.n, 1) };
                 let p = Params::default()
@@ -264,6 +276,46 @@ fn matmul_texture(
             ("TRANS_B", trans_b as u32),
             ("TM4", tm4),
             ("TN4", tn4),
+        ],
+        params: &params.bytes(),
+        buffers: &[c.buffer()],
+        textures: &[at.view(), bt.view()],
+        groups: [groups[0] as u32, groups[1] as u32, 1],
+    })?;
+    Ok(c)
+}
+
+/// The subgroup size matmul_tex_sg runs with, where the device has one it is written for and
+/// C has the 64 rows a subgroup shares.
+fn subgroup_size(a: &Tensor, g: &Geometry) -> Option<u32> {
+    a.gpu().subgroup_size.filter(|_| g.m >= 64)
+}
+
+fn matmul_texture_sg(
+    g: &Geometry,
+    a: &Tensor,
+    b: &Tensor,
+    c: Tensor,
+    trans_a: bool,
+    trans_b: bool,
+    sg: u32,
+) -> Result<Tensor> {
+    let gpu = a.gpu();
+    // Four column tiles per lane where that keeps every lane of a subgroup busy.
+    let tn4: u32 = if g.n >= 16 * sg as usize { 4 } else { 2 };
+    let [(ar, ac), (br, bc)] = stored(g, trans_a, trans_b);
+    let at = gpu.matrix_texture(a.buffer(), a.offset() as u64 * 4, ar as u32, ac as u32);
+    let bt = gpu.matrix_texture(b.buffer(), b.offset() as u64 * 4, br as u32, bc as u32);
+    let params = Params::default().u(g.m).u(g.n).u(g.k).u(c.offset());
+    let groups = [g.n.div_ceil(4 * (tn4 * sg) as usize), g.m.div_ceil(64), 1];
+    gpu.dispatch(&Dispatch {
+        shader: "matmul_tex_sg",
+        entry: "main",
+        consts: &[
+            ("TRANS_A", trans_a as u32),
+            ("TRANS_B", trans_b as u32),
+            ("TN4", tn4),
+            ("SG", sg),
         ],
         params: &params.bytes(),
         buffers: &[c.buffer()],

@@ -2,7 +2,9 @@
 //! batched and large shapes. The texture variant runs its own kernel where there is no batch
 //! and every stored operand has a multiple of 4 columns and either a multiple of 64 or at
 //! most 256 rows (4×8×12, 64³, 100×132×192, 100×260×192, 256×512×384, the views at
-//! offsets 4/8); the other shapes check its fallbacks.
+//! offsets 4/8); the other shapes check its fallbacks. The subgroup variant runs its own where
+//! the texture one does and M is at least 64 (64³, 100×132×192 and 100×260×192 past the last
+//! 64-row block and a subgroup's last lanes, 256×512×384).
 
 use crate::check::{compare, Case, Rng, Tolerance};
 use crate::gpu::MatmulVariant;
@@ -29,6 +31,8 @@ pub fn cases(v: &mut Vec<Case>) {
         ("blocked", MatmulVariant::Blocked),
         ("tiled", MatmulVariant::Tiled),
         ("texture", MatmulVariant::Texture),
+        // Where the adapter has no fixed subgroup size (GL), these check the fallback to texture.
+        ("subgroup", MatmulVariant::Subgroup),
     ];
     for (vi, (vname, variant)) in variants.into_iter().enumerate() {
         for (ti, (ta, tb)) in [(false, false), (true, false), (false, true), (true, true)]
