@@ -26,7 +26,8 @@ fn kernels_are_bit_reproducible() {
     let (gpu, _lock) = gpu();
     let mut rng = Rng::new(9);
     // 96×128 · 128×192: every stored operand has whole 64-column rows, so the texture
-    // variant runs its own kernel rather than a fallback.
+    // variant runs its own kernel rather than a fallback (and subgroup too, where the adapter
+    // has a fixed subgroup size: M is over 64).
     let a = rng.data(&[96, 128], -1.0, 1.0).upload(&gpu).unwrap();
     let b = rng.data(&[128, 192], -1.0, 1.0).upload(&gpu).unwrap();
     for v in [
@@ -34,6 +35,7 @@ fn kernels_are_bit_reproducible() {
         MatmulVariant::Blocked,
         MatmulVariant::Tiled,
         MatmulVariant::Texture,
+        MatmulVariant::Subgroup,
     ] {
         twice(&format!("matmul {v:?}"), || {
             Ok(vec![matmul_with(v, &a, &b, false, false)?])
