@@ -17,6 +17,8 @@
 // constants only, so they stay in registers (or their spill slots).
 // A workgroup is one subgroup (chosen only where the subgroup size is fixed at SG), so every
 // lane of a subgroup shares m0, and lanes past N still take part in the broadcasts.
+// load_b and store are matmul_tex's (an include cannot name the bindings they read and write,
+// and GLSL takes no image as a function argument).
 // Bindings: 0 params, 1 C (vec4 view), 2 A, 3 B. Grid: (ceil(N/(4·TN4·SG)), ceil(M/64), 1).
 
 const TRANS_A: u32 = 0u;

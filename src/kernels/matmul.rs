@@ -259,24 +259,49 @@ fn matmul_texture(
         .tuning()
         .tex_block
         .unwrap_or_else(|| texture_block(g.m, g.n));
+    let groups = [
+        g.n.div_ceil(32 * tn4 as usize),
+        g.m.div_ceil(32 * tm4 as usize),
+    ];
+    let consts = [
+        ("TRANS_A", trans_a as u32),
+        ("TRANS_B", trans_b as u32),
+        ("TM4", tm4),
+        ("TN4", tn4),
+    ];
+    dispatch_textures(
+        ("matmul_tex", &consts, groups),
+        g,
+        a,
+        b,
+        c,
+        trans_a,
+        trans_b,
+    )
+}
+
+/// A texture matmul kernel: its shader, constants and grid (x, y).
+type Launch<'a> = (&'static str, &'a [(&'static str, u32)], [usize; 2]);
+
+/// Copies A and B into their textures and launches a texture matmul kernel writing C.
+fn dispatch_textures(
+    (shader, consts, groups): Launch,
+    g: &Geometry,
+    a: &Tensor,
+    b: &Tensor,
+    c: Tensor,
+    trans_a: bool,
+    trans_b: bool,
+) -> Result<Tensor> {
+    let gpu = a.gpu();
     let [(ar, ac), (br, bc)] = stored(g, trans_a, trans_b);
     let at = gpu.matrix_texture(a.buffer(), a.offset() as u64 * 4, ar as u32, ac as u32);
     let bt = gpu.matrix_texture(b.buffer(), b.offset() as u64 * 4, br as u32, bc as u32);
     let params = Params::default().u(g.m).u(g.n).u(g.k).u(c.offset());
-    let groups = [
-        g.n.div_ceil(32 * tn4 as usize),
-        g.m.div_ceil(32 * tm4 as usize),
-        1,
-    ];
     gpu.dispatch(&Dispatch {
-        shader: "matmul_tex",
+        shader,
         entry: "main",
-        consts: &[
-            ("TRANS_A", trans_a as u32),
-            ("TRANS_B", trans_b as u32),
-            ("TM4", tm4),
-            ("TN4", tn4),
-        ],
+        consts,
         params: &params.bytes(),
         buffers: &[c.buffer()],
         textures: &[at.view(), bt.view()],
@@ -300,29 +325,24 @@ fn matmul_texture_sg(
     trans_b: bool,
     sg: u32,
 ) -> Result<Tensor> {
-    let gpu = a.gpu();
     // Four column tiles per lane where that keeps every lane of a subgroup busy.
     let tn4: u32 = if g.n >= 16 * sg as usize { 4 } else { 2 };
-    let [(ar, ac), (br, bc)] = stored(g, trans_a, trans_b);
-    let at = gpu.matrix_texture(a.buffer(), a.offset() as u64 * 4, ar as u32, ac as u32);
-    let bt = gpu.matrix_texture(b.buffer(), b.offset() as u64 * 4, br as u32, bc as u32);
-    let params = Params::default().u(g.m).u(g.n).u(g.k).u(c.offset());
-    let groups = [g.n.div_ceil(4 * (tn4 * sg) as usize), g.m.div_ceil(64), 1];
-    gpu.dispatch(&Dispatch {
-        shader: "matmul_tex_sg",
-        entry: "main",
-        consts: &[
-            ("TRANS_A", trans_a as u32),
-            ("TRANS_B", trans_b as u32),
-            ("TN4", tn4),
-            ("SG", sg),
-        ],
-        params: &params.bytes(),
-        buffers: &[c.buffer()],
-        textures: &[at.view(), bt.view()],
-        groups: [groups[0] as u32, groups[1] as u32, 1],
-    })?;
-    Ok(c)
+    let groups = [g.n.div_ceil(4 * (tn4 * sg) as usize), g.m.div_ceil(64)];
+    let consts = [
+        ("TRANS_A", trans_a as u32),
+        ("TRANS_B", trans_b as u32),
+        ("TN4", tn4),
+        ("SG", sg),
+    ];
+    dispatch_textures(
+        ("matmul_tex_sg", &consts, groups),
+        g,
+        a,
+        b,
+        c,
+        trans_a,
+        trans_b,
+    )
 }
 
 /// 2·M·N·K·batch, the FLOPs a benchmark divides by.
