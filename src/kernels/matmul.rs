@@ -115,10 +115,6 @@ pub fn matmul_with(
         .iter()
         .all(|v| v % 4 == 0);
     let variant = match variant {
-        MatmulVariant::Subgroup if subgroup_size(&a, &g).is_none() => MatmulVariant::Texture,
-        v => v,
-    };
-    let variant = match variant {
         MatmulVariant::Vec4 | MatmulVariant::Texture | MatmulVariant::Subgroup if !aligned => {
             MatmulVariant::Blocked
         }
@@ -134,10 +130,12 @@ pub fn matmul_with(
         }
         v => v,
     };
-    if let Some(sg) = subgroup_size(&a, &g).filter(|_| variant == MatmulVariant::Subgroup) {
-        return matmul_texture_sg(&g, &a, &b, c, trans_a, trans_b, sg);
+    if variant == MatmulVariant::Subgroup {
+        if let Some(sg) = subgroup_size(&a, &g) {
+            return matmul_texture_sg(&g, &a, &b, c, trans_a, trans_b, sg);
+        }
     }
-    if variant == MatmulVariant::Texture {
+    if matches!(variant, MatmulVariant::Texture | MatmulVariant::Subgroup) {
         return matmul_texture(&g, &a, &b, c, trans_a, trans_b);
     }
     let (shader, consts, params, tile_m, tile_n): (_, Vec<(&'static str, u32)>, _, usize, usize) =
