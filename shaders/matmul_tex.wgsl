@@ -11,7 +11,8 @@
 // 2.6 GFLOP/s; written out, 16×16 18.6 and 32×32 21.0).
 // A texture holds A as stored, [M, K] (or [K, M] when TRANS_A), texel (q, r) = row r, columns
 // 4q .. 4q+3; likewise B, [K, N] (or [N, K] when TRANS_B). M, N, K are multiples of 4.
-// Bindings: 0 params, 1 C (vec4 view), 2 A, 3 B. Grid: (ceil(N/(4·TN4·WG)), ceil(M/(4·TM4·WG)), 1).
+// Bindings: 0 params, 1 C (vec4 view), 2 A, 3 B. Grid: (ceil(N/(4·TN4·WG)), ceil(M/(4·TM4·WG)),
+// splits of K); with more than one split, C is [splits, M, N] partial sums.
 
 const TRANS_A: u32 = 0u;
 const TRANS_B: u32 = 0u;
@@ -21,9 +22,13 @@ const WG: u32 = 8u;
 
 struct Params {
     m: u32, n: u32, k: u32, c_off: u32,
+    // Texels of K per split (workgroup_id.z): C gets the split's partial sum at slice z.
+    kc: u32, pad0: u32, pad1: u32, pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
+// Where this workgroup's split of K stores its C (vec4s), set first thing in main.
+var<private> c_base: u32;
 @group(0) @binding(1) var<storage, read_write> C: array<vec4<f32>>;
 @group(0) @binding(2) var At: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(3) var Bt: texture_storage_2d<rgba32float, read>;
@@ -57,7 +62,7 @@ fn load_a(r4: i32, kq: u32) -> mat4x4<f32> {
 // One 4×4 tile of C (column r of `acc` is row r of the tile), if it lies inside C.
 fn store(acc: mat4x4<f32>, r4: u32, c4: u32, m4: u32, n4: u32) {
     if (r4 < m4 && c4 < n4) {
-        let base = p.c_off / 4u + r4 * 4u * n4 + c4;
+        let base = c_base + r4 * 4u * n4 + c4;
         C[base] = acc[0];
         C[base + n4] = acc[1];
         C[base + 2u * n4] = acc[2];
@@ -74,7 +79,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
     let m4 = p.m / 4u;
     let n4 = p.n / 4u;
-    let k4 = p.k / 4u;
+    let kq0 = wid.z * p.kc;
+    let kq1 = min(kq0 + p.kc, p.k / 4u);
+    c_base = p.c_off / 4u + wid.z * (p.m / 4u) * p.n;
     // Tiles past the edge read the last tile again (clamped) and are not stored.
     let r0 = i32(min(m0 / 4u + 0u, m4 - 1u));
     let r1 = i32(min(m0 / 4u + 1u, m4 - 1u));
@@ -101,7 +108,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     var acc50 = z; var acc51 = z; var acc52 = z; var acc53 = z; var acc54 = z; var acc55 = z; var acc56 = z; var acc57 = z;
     var acc60 = z; var acc61 = z; var acc62 = z; var acc63 = z; var acc64 = z; var acc65 = z; var acc66 = z; var acc67 = z;
     var acc70 = z; var acc71 = z; var acc72 = z; var acc73 = z; var acc74 = z; var acc75 = z; var acc76 = z; var acc77 = z;
-    for (var kq = 0u; kq < k4; kq += 1u) {
+    for (var kq = kq0; kq < kq1; kq += 1u) {
         let b0 = load_b(c0, kq);
         let b1 = load_b(c1, kq);
         var b2 = z;

@@ -19,7 +19,8 @@
 // lane of a subgroup shares m0, and lanes past N still take part in the broadcasts.
 // load_b and store are matmul_tex's (an include cannot name the bindings they read and write,
 // and GLSL takes no image as a function argument).
-// Bindings: 0 params, 1 C (vec4 view), 2 A, 3 B. Grid: (ceil(N/(4·TN4·SG)), ceil(M/64), 1).
+// Bindings: 0 params, 1 C (vec4 view), 2 A, 3 B. Grid: (ceil(N/(4·TN4·SG)), ceil(M/64), splits of
+// K); with more than one split, C is [splits, M, N] partial sums.
 
 const TRANS_A: u32 = 0u;
 const TRANS_B: u32 = 0u;
@@ -30,9 +31,13 @@ const NT: u32 = 64u / SG;
 
 struct Params {
     m: u32, n: u32, k: u32, c_off: u32,
+    // Texels of K per split (workgroup_id.z): C gets the split's partial sum at slice z.
+    kc: u32, pad0: u32, pad1: u32, pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
+// Where this workgroup's split of K stores its C (vec4s), set first thing in main.
+var<private> c_base: u32;
 @group(0) @binding(1) var<storage, read_write> C: array<vec4<f32>>;
 @group(0) @binding(2) var At: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(3) var Bt: texture_storage_2d<rgba32float, read>;
@@ -70,7 +75,7 @@ fn op_a(x: mat4x4<f32>) -> mat4x4<f32> {
 // One 4×4 tile of C (column r of `acc` is row r of the tile), if it lies inside C.
 fn store(acc: mat4x4<f32>, r4: u32, c4: u32, m4: u32, n4: u32) {
     if (r4 < m4 && c4 < n4) {
-        let base = p.c_off / 4u + r4 * 4u * n4 + c4;
+        let base = c_base + r4 * 4u * n4 + c4;
         C[base] = acc[0];
         C[base + n4] = acc[1];
         C[base + 2u * n4] = acc[2];
@@ -83,7 +88,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     let m0 = wid.y * 64u;
     let m4 = p.m / 4u;
     let n4 = p.n / 4u;
-    let k4 = p.k / 4u;
+    let kq0 = wid.z * p.kc;
+    let kq1 = min(kq0 + p.kc, p.k / 4u);
+    c_base = p.c_off / 4u + wid.z * (p.m / 4u) * p.n;
     // Lanes past N still load their share of A (every lane's texels are broadcast) and
     // compute the last tile again; only their stores are skipped.
     let cb = (wid.x * SG + lane) * TN4;
@@ -110,7 +117,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     var ta: array<vec4<f32>, 8>;
     var t: vec4<f32>;
     var a: mat4x4<f32>;
-    for (var kq = 0u; kq < k4; kq += 1u) {
+    for (var kq = kq0; kq < kq1; kq += 1u) {
         let d = step * i32(kq);
         ta[0] = textureLoad(At, pa[0] + d);
         if (1u < NT) { ta[1] = textureLoad(At, pa[1] + d); }

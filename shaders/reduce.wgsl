@@ -1,6 +1,8 @@
 // reduce: sums of a dense tensor, deterministic (fixed order, no atomics).
 //   reduce_axis:   in viewed as [outer, r, inner] -> out[outer, inner] = scale * sum over r.
 //                  One workgroup per output; 256 threads stride over r, then a tree sum.
+//   reduce_axis_seq: the same with one invocation per output summing in order, no barrier
+//                  (a short r, where the tree's threads would mostly add zeros).
 //   reduce_chunks: out[g] = scale * sum of in[g*chunk .. min((g+1)*chunk, n)], the first
 //                  pass of a whole-tensor sum (the second is reduce_axis over the partials).
 //   reduce_channel: in viewed as [outer, r, inner] -> out[j] = scale * sum over outer and inner
@@ -40,6 +42,21 @@ fn reduce_axis(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     if (lid == 0u) {
         out[o] = p.scale * total;
     }
+}
+
+@compute @workgroup_size(64)
+fn reduce_axis_seq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                   @builtin(local_invocation_index) lid: u32) {
+    let o = (wid.y * nwg.x + wid.x) * 64u + lid;
+    if (o >= p.outer * p.inner) {
+        return;
+    }
+    let base = p.in_off + (o / p.inner) * p.r * p.inner + o % p.inner;
+    var acc = 0.0;
+    for (var j = 0u; j < p.r; j += 1u) {
+        acc += src[base + j * p.inner];
+    }
+    out[o] = p.scale * acc;
 }
 
 @compute @workgroup_size(256)

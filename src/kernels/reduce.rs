@@ -23,6 +23,9 @@ fn launch(
     })
 }
 
+/// The longest axis `sum_axis` sums in order, one invocation per output.
+const SEQ_AXIS: usize = 64;
+
 /// Sum (or mean) over `axis`; the axis is removed from the shape.
 pub fn sum_axis(x: &Tensor, axis: usize, mean: bool) -> Result<Tensor> {
     let op = if mean { "mean_axis" } else { "sum_axis" };
@@ -60,7 +63,19 @@ pub fn sum_axis(x: &Tensor, axis: usize, mean: bool) -> Result<Tensor> {
         .u(0)
         .u(0)
         .u(0);
-    launch("reduce_axis", &x, &out, &params, outer * inner)?;
+    // A short axis is summed in order by one invocation per output: a workgroup's tree
+    // would mostly add zeros (and its barriers cost most on CPU rasterisers).
+    if r <= SEQ_AXIS {
+        launch(
+            "reduce_axis_seq",
+            &x,
+            &out,
+            &params,
+            (outer * inner).div_ceil(64),
+        )?;
+    } else {
+        launch("reduce_axis", &x, &out, &params, outer * inner)?;
+    }
     Ok(out)
 }
 
