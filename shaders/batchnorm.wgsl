@@ -19,6 +19,11 @@
 // channels to fill the cores, and any adapter when a channel has few values).
 // bn_backward_dx_tex (Tuning::texture_reads) reads x and dy from flat textures and writes four
 // outputs per invocation: 1 dx (vec4 view), 2 back, 3 x, 4 dy (textures). SAME as in channel.wgsl.
+// The _seq_tex entries are the in-order reductions reading x (and dy) from flat textures of
+// the whole tensor (at offset 0): llvmpipe loads a storage buffer a lane at a time, each
+// value stored into the vector on the stack and the vector reloaded, where an image load is
+// eight 16-byte loads. bn_stats_seq_tex: 1 coef (out), 2 running_mean, 3 running_var,
+// 4 x (texture); bn_backward_reduce_seq_tex: 1 coef, 2 dgb (out), 3 x, 4 dy (textures).
 
 struct Params {
     n: u32, update: u32, train: u32, slope: f32,
@@ -37,6 +42,11 @@ struct Params {
 @group(0) @binding(2) var<storage, read> back_t: array<f32>;
 @group(0) @binding(3) var x_t: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(4) var dy_t: texture_storage_2d<rgba32float, read>;
+
+@group(0) @binding(1) var<storage, read_write> stats_coef: array<f32>;
+@group(0) @binding(2) var<storage, read_write> stats_mean: array<f32>;
+@group(0) @binding(3) var<storage, read_write> stats_var: array<f32>;
+@group(0) @binding(4) var stats_x_t: texture_storage_2d<rgba32float, read>;
 
 const ACT: u32 = 0u;
 const SAME: u32 = 0u;
@@ -123,6 +133,94 @@ fn bn_stats_seq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
         }
     }
     finish_stats(c, mean, q / f32(m), m);
+}
+
+// Σ x and Σ (x − shift)² over channel c of the flat texture stats_x_t, in order: a texel
+// at a time where a channel's runs start on texels (INNER a multiple of 4).
+fn channel_sums_tex(c: u32, shift: f32) -> vec2<f32> {
+    var s = 0.0;
+    var q = 0.0;
+    for (var n = 0u; n < p.n; n += 1u) {
+        let base = (n * CH + c) * INNER;
+        if (INNER % 4u == 0u) {
+            for (var t = base / 4u; t < (base + INNER) / 4u; t += 1u) {
+                let v = textureLoad(stats_x_t, flat_at(t));
+                let d = v - shift;
+                s += (v.x + v.y) + (v.z + v.w);
+                q += dot(d, d);
+            }
+        } else {
+            for (var i = base; i < base + INNER; i += 1u) {
+                let v = textureLoad(stats_x_t, flat_at(i / 4u))[i % 4u];
+                s += v;
+                q += (v - shift) * (v - shift);
+            }
+        }
+    }
+    return vec2(s, q);
+}
+
+// bn_stats_seq reading x from a texture; the same outputs as finish_stats.
+@compute @workgroup_size(SEQ_WG)
+fn bn_stats_seq_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                    @builtin(local_invocation_index) lid: u32) {
+    let c = channel(wid, nwg) * SEQ_WG + lid;
+    if (c >= CH) {
+        return;
+    }
+    let m = p.n * INNER;
+    let mean = channel_sums_tex(c, 0.0).x / f32(m);
+    let var_ = channel_sums_tex(c, mean).y / f32(m);
+    stats_coef[c] = mean;
+    stats_coef[3u * CH + c] = 1.0 / sqrt(var_ + p.eps);
+    if (p.update == 1u) {
+        let unbiased = var_ * f32(m) / f32(max(m, 2u) - 1u);
+        stats_mean[c] = p.momentum * stats_mean[c] + (1.0 - p.momentum) * mean;
+        stats_var[c] = p.momentum * stats_var[c] + (1.0 - p.momentum) * unbiased;
+    }
+}
+
+// (g, x − μ) of x and dy values, as grad_and_centred.
+fn grad_centred4(x: vec4<f32>, dy: vec4<f32>, k: vec3<f32>) -> array<vec4<f32>, 2> {
+    let d = x - k.x;
+    let pre = fma(vec4(k.y), d, vec4(k.z));
+    let g = dy * vec4(act_grad(ACT, pre.x, p.slope), act_grad(ACT, pre.y, p.slope),
+                      act_grad(ACT, pre.z, p.slope), act_grad(ACT, pre.w, p.slope));
+    return array(g, d);
+}
+
+// bn_backward_reduce_seq reading x and dy from textures; b1 = coef, b2 = dgb (out).
+@compute @workgroup_size(SEQ_WG)
+fn bn_backward_reduce_seq_tex(@builtin(workgroup_id) wid: vec3<u32>,
+                              @builtin(num_workgroups) nwg: vec3<u32>,
+                              @builtin(local_invocation_index) lid: u32) {
+    let c = channel(wid, nwg) * SEQ_WG + lid;
+    if (c >= CH) {
+        return;
+    }
+    let k = vec3(b1[c], b1[CH + c], b1[2u * CH + c]);
+    var sg = 0.0;
+    var sb = 0.0;
+    for (var n = 0u; n < p.n; n += 1u) {
+        let base = (n * CH + c) * INNER;
+        if (INNER % 4u == 0u) {
+            for (var t = base / 4u; t < (base + INNER) / 4u; t += 1u) {
+                let gd = grad_centred4(textureLoad(x_t, flat_at(t)), textureLoad(dy_t, flat_at(t)), k);
+                sg += dot(gd[0], gd[1]);
+                sb += (gd[0].x + gd[0].y) + (gd[0].z + gd[0].w);
+            }
+        } else {
+            for (var i = base; i < base + INNER; i += 1u) {
+                let x = textureLoad(x_t, flat_at(i / 4u))[i % 4u];
+                let d = x - k.x;
+                let g = textureLoad(dy_t, flat_at(i / 4u))[i % 4u] * act_grad(ACT, fma(k.y, d, k.z), p.slope);
+                sg += g * d;
+                sb += g;
+            }
+        }
+    }
+    b2[c] = sg * b1[3u * CH + c];
+    b2[CH + c] = sb;
 }
 
 // b1 = running_mean, b2 = running_var, b3 = coef (out: rows 0, 3). One invocation per channel.

@@ -10,6 +10,9 @@
 //   reduce_channel_seq: the same with one invocation per channel summing in order, no barrier
 //                  (picked by the host where barriers cost more than they give: see
 //                  batchnorm.wgsl).
+//   reduce_channel_seq_tex: the same reading the input, dense from offset 0, from a flat
+//                  texture (Tuning::texture_reads: llvmpipe loads a storage buffer a lane at
+//                  a time). Bindings: 1 out, 2 in (texture).
 // Bindings: 0 params, 1 in, 2 out.
 
 struct Params {
@@ -20,6 +23,11 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+@group(0) @binding(1) var<storage, read_write> out1: array<f32>;
+@group(0) @binding(2) var src_t: texture_storage_2d<rgba32float, read>;
+
+// #include flat
 
 // The in-order entry's workgroup size (kernels::per_channel_launch).
 const SEQ_WG: u32 = 64u;
@@ -93,6 +101,32 @@ fn reduce_channel_seq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgr
         }
     }
     out[c] = p.scale * acc;
+}
+
+@compute @workgroup_size(SEQ_WG)
+fn reduce_channel_seq_tex(@builtin(workgroup_id) wid: vec3<u32>,
+                          @builtin(num_workgroups) nwg: vec3<u32>,
+                          @builtin(local_invocation_index) lid: u32) {
+    let c = (wid.y * nwg.x + wid.x) * SEQ_WG + lid;
+    if (c >= p.r) {
+        return;
+    }
+    var acc = 0.0;
+    for (var o = 0u; o < p.outer; o += 1u) {
+        let base = (o * p.r + c) * p.inner;
+        if (p.inner % 4u == 0u) {
+            // A channel's runs start on texels: a texel at a time.
+            for (var t = base / 4u; t < (base + p.inner) / 4u; t += 1u) {
+                let v = textureLoad(src_t, flat_at(t));
+                acc += (v.x + v.y) + (v.z + v.w);
+            }
+        } else {
+            for (var i = base; i < base + p.inner; i += 1u) {
+                acc += textureLoad(src_t, flat_at(i / 4u))[i % 4u];
+            }
+        }
+    }
+    out1[c] = p.scale * acc;
 }
 
 @compute @workgroup_size(256)

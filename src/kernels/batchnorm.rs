@@ -172,19 +172,34 @@ pub fn batch_norm_train(
     let setup = Setup::new(n, c, inner, cfg, mode);
     let coef = Tensor::empty(x.gpu(), &[4, c])?;
     let (entry, groups, wg) = per_channel_launch(x.gpu(), c, n * inner, "bn_stats", "bn_stats_seq");
-    setup.launch(
-        entry,
-        &x,
-        &[wg],
-        &[
-            x.buffer(),
-            coef.buffer(),
-            running_mean.buffer(),
-            running_var.buffer(),
-        ],
-        &[],
-        groups,
-    )?;
+    // The in-order sums read x from a texture where memory-bound kernels do (see
+    // batchnorm.wgsl); x is dense from offset 0, so its texels hold its elements in order.
+    let snapshot = (entry == "bn_stats_seq")
+        .then(|| view_snapshot(&x, &[x.numel()], &[1]))
+        .flatten();
+    match snapshot {
+        Some((xt, _, true)) => setup.launch(
+            "bn_stats_seq_tex",
+            &x,
+            &[wg],
+            &[coef.buffer(), running_mean.buffer(), running_var.buffer()],
+            &[xt.view()],
+            groups,
+        )?,
+        _ => setup.launch(
+            entry,
+            &x,
+            &[wg],
+            &[
+                x.buffer(),
+                coef.buffer(),
+                running_mean.buffer(),
+                running_var.buffer(),
+            ],
+            &[],
+            groups,
+        )?,
+    }
     finish(x, coef, &gamma, &beta, &setup, act, true)
 }
 
@@ -260,14 +275,28 @@ pub fn batch_norm_backward(dy: &Tensor, fwd: &BatchNormForward) -> Result<BatchN
         "bn_backward_reduce",
         "bn_backward_reduce_seq",
     );
-    setup.launch(
-        entry,
-        &dy,
-        &[act[0], wg],
-        &[x.buffer(), dy.buffer(), fwd.coef.buffer(), dgb.buffer()],
-        &[],
-        groups,
-    )?;
+    // One snapshot of x and of dy for both passes (x and dy are dense from offset 0).
+    let snapshots =
+        view_snapshot(x, &[x.numel()], &[1]).zip(view_snapshot(&dy, &[dy.numel()], &[1]));
+    match &snapshots {
+        Some(((xt, _, true), (dyt, _, true))) if entry == "bn_backward_reduce_seq" => setup
+            .launch(
+                "bn_backward_reduce_seq_tex",
+                &dy,
+                &[act[0], wg],
+                &[fwd.coef.buffer(), dgb.buffer()],
+                &[xt.view(), dyt.view()],
+                groups,
+            )?,
+        _ => setup.launch(
+            entry,
+            &dy,
+            &[act[0], wg],
+            &[x.buffer(), dy.buffer(), fwd.coef.buffer(), dgb.buffer()],
+            &[],
+            groups,
+        )?,
+    }
     setup.launch(
         "bn_backward_coef",
         &dy,
@@ -276,8 +305,6 @@ pub fn batch_norm_backward(dy: &Tensor, fwd: &BatchNormForward) -> Result<BatchN
         &[],
         groups_for(c, 256),
     )?;
-    let snapshots =
-        view_snapshot(x, &[x.numel()], &[1]).zip(view_snapshot(&dy, &[dy.numel()], &[1]));
     match snapshots {
         Some(((xt, _, true), (dyt, _, true))) => setup.launch(
             "bn_backward_dx_tex",

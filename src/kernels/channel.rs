@@ -141,13 +141,27 @@ pub fn channel_sum(x: &Tensor) -> Result<Tensor> {
             "reduce_channel",
             "reduce_channel_seq",
         );
+        let params = Params::default().u(n).u(c).u(inner).u(0).f(1.0).bytes();
+        // The in-order sums read x from a texture where memory-bound kernels do (see
+        // reduce.wgsl); x is dense from offset 0.
+        let snapshot = (entry == "reduce_channel_seq")
+            .then(|| view_snapshot(&x, &[x.numel()], &[1]))
+            .flatten();
+        let (entry, buffers, textures) = match &snapshot {
+            Some((xt, _, true)) => (
+                "reduce_channel_seq_tex",
+                vec![out.buffer()],
+                vec![xt.view()],
+            ),
+            _ => (entry, vec![x.buffer(), out.buffer()], vec![]),
+        };
         x.gpu().dispatch(&Dispatch {
             shader: "reduce",
             entry,
             consts: &[wg],
-            params: &Params::default().u(n).u(c).u(inner).u(0).f(1.0).bytes(),
-            buffers: &[x.buffer(), out.buffer()],
-            textures: &[],
+            params: &params,
+            buffers: &buffers,
+            textures: &textures,
             groups,
         })?;
     }

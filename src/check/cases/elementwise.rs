@@ -319,14 +319,16 @@ pub fn cases(v: &mut Vec<Case>) {
     // [64, 128, 14, 14] the in-order one on CPU adapters (see kernels::per_channel_launch).
     // Inner sizes 1, 36, 30, 81 and 196 step the texture path's four outputs within a channel
     // (inner divisible by 4) and across channels ([5, 7]: four channels of one row;
-    // [3, 4, 5, 6]: 30 values per channel).
-    let bias_shapes: [(&[usize], bool); 6] = [
+    // [3, 4, 5, 6]: 30 values per channel). The in-order bias gradient reads a texel at a time
+    // where a channel's runs are whole texels ([2, 40, 6, 6], [64, 128, 14, 14]).
+    let bias_shapes: [(&[usize], bool); 7] = [
         (&[1, 1], false),
         (&[4, 37, 9, 9], false),
         (&[8, 16, 6, 6], false),
         (&[5, 7], false),
         (&[3, 4, 5, 6], false),
         (&[64, 128, 14, 14], true),
+        (&[2, 40, 6, 6], false),
     ];
     let acts = [
         ChannelAct::Identity,
@@ -367,7 +369,7 @@ pub fn cases(v: &mut Vec<Case>) {
                             channel::reference::act_grad(act, pre) * dy.f64[i]
                         })
                         .collect();
-                    let g = channel::channel_sum(&xt)?.to_vec()?;
+                    let g = with_tuning(gpu, tuned, || channel::channel_sum(&xt))?.to_vec()?;
                     let terms = shape[0] * inner;
                     // The add rounds once; the sigmoid adds its exp's error.
                     let tol = if act == ChannelAct::Sigmoid {

@@ -12,8 +12,10 @@ pub fn cases(v: &mut Vec<Case>) {
     // Reductions run in order per channel for ≤ 256 values per channel (every adapter) or
     // ≥ 32 channels (CPU adapters, workgroups of 8: [4, 37, 9, 9] ends in a partial one), and as
     // per-channel tree sums otherwise ([8, 16, 6, 6]: 288 values in 16 channels, and
-    // [64, 128, 7, 7] on GPUs): see kernels::per_channel_launch.
-    let shapes: [(&[usize], bool); 8] = [
+    // [64, 128, 7, 7] on GPUs): see kernels::per_channel_launch. Through textures, the in-order
+    // sums take a texel at a time where a channel's runs are whole texels ([2, 40, 6, 6]) and
+    // an element at a time otherwise.
+    let shapes: [(&[usize], bool); 9] = [
         (&[2, 3], false),
         (&[4, 37, 9, 9], false),
         (&[8, 16, 6, 6], false),
@@ -22,6 +24,7 @@ pub fn cases(v: &mut Vec<Case>) {
         (&[3, 4, 5, 6], false),
         (&[64, 1024], true),
         (&[64, 128, 7, 7], true),
+        (&[2, 40, 6, 6], false),
     ];
     let cfg = BatchNormConfig {
         eps: 1e-5,
