@@ -17,8 +17,10 @@
 // channel summing in order with no barrier (the _seq entries), which the host picks where
 // barriers cost more than the parallelism within a channel gives (CPU rasterisers with enough
 // channels to fill the cores, and any adapter when a channel has few values).
-// bn_backward_dx_tex (Tuning::texture_reads) reads x and dy from flat textures and writes four
-// outputs per invocation: 1 dx (vec4 view), 2 back, 3 x, 4 dy (textures). SAME as in channel.wgsl.
+// bn_backward_dx_tex (Tuning::texture_reads) reads back, x and dy from flat textures and writes
+// four outputs per invocation: 1 dx (vec4 view), 2 back, 3 x, 4 dy (textures). SAME as in
+// channel.wgsl; with INNER = 1 and C divisible by 4 the four are consecutive channels, whose
+// rows of back are one texel each.
 // The _seq_tex entries are the in-order reductions reading x (and dy) from flat textures of
 // the whole tensor (at offset 0): llvmpipe loads a storage buffer a lane at a time, each
 // value stored into the vector on the stack and the vector reloaded, where an image load is
@@ -39,7 +41,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 
 @group(0) @binding(1) var<storage, read_write> dx4: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> back_t: array<f32>;
+@group(0) @binding(2) var back_t: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(3) var x_t: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(4) var dy_t: texture_storage_2d<rgba32float, read>;
 
@@ -342,8 +344,12 @@ fn dx_of(x: f32, g_out: f32, k: vec4<f32>, kx: f32) -> f32 {
     return fma(k.y, g, fma(kx, d, k.w));
 }
 
+fn back_at(i: u32) -> f32 {
+    return textureLoad(back_t, flat_at(i / 4u))[i % 4u];
+}
+
 fn back_row(c: u32) -> vec4<f32> {
-    return vec4(back_t[c], back_t[CH + c], back_t[2u * CH + c], back_t[3u * CH + c]);
+    return vec4(back_at(c), back_at(CH + c), back_at(2u * CH + c), back_at(3u * CH + c));
 }
 
 // b1 = x, b2 = dy, b3 = back, b4 = dx (out).
@@ -370,16 +376,31 @@ fn bn_backward_dx_tex(@builtin(workgroup_id) wid: vec3<u32>,
     }
     let xv = textureLoad(x_t, flat_at(q));
     let dv = textureLoad(dy_t, flat_at(q));
+    if (INNER == 1u && CH % 4u == 0u) {
+        // Channels 4q mod C .. +3: row r of back for all four is texel (r·C + c0) / 4.
+        let t0 = (4u * q) % CH / 4u;
+        let mu = textureLoad(back_t, flat_at(t0));
+        let a = textureLoad(back_t, flat_at(CH / 4u + t0));
+        let beta = textureLoad(back_t, flat_at(2u * CH / 4u + t0));
+        let k0 = textureLoad(back_t, flat_at(3u * CH / 4u + t0));
+        let kx4 = textureLoad(back_t, flat_at(CH + t0));
+        var r4 = vec4(0.0);
+        for (var t = 0u; t < 4u; t += 1u) {
+            r4[t] = dx_of(xv[t], dv[t], vec4(mu[t], a[t], beta[t], k0[t]), kx4[t]);
+        }
+        dx4[q] = r4;
+        return;
+    }
     var kc = walk_start(q, INNER, CH);
     var k = back_row(kc.y);
-    var kx = back_t[4u * CH + kc.y];
+    var kx = back_at(4u * CH + kc.y);
     var r = vec4(0.0);
     for (var t = 0u; t < 4u; t += 1u) {
         r[t] = dx_of(xv[t], dv[t], k, kx);
         if (SAME == 0u) {
             kc = walk_next(kc, INNER, CH);
             k = back_row(kc.y);
-            kx = back_t[4u * CH + kc.y];
+            kx = back_at(4u * CH + kc.y);
         }
     }
     dx4[q] = r;

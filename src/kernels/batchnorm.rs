@@ -305,13 +305,13 @@ pub fn batch_norm_backward(dy: &Tensor, fwd: &BatchNormForward) -> Result<BatchN
         &[],
         groups_for(c, 256),
     )?;
-    match snapshots {
-        Some(((xt, _, true), (dyt, _, true))) => setup.launch(
+    match snapshots.zip(view_snapshot(&back, &[back.numel()], &[1])) {
+        Some((((xt, _, true), (dyt, _, true)), (bt, _, true))) => setup.launch(
             "bn_backward_dx_tex",
             &dy,
             &[act[0], ("SAME", inner.is_multiple_of(4) as u32)],
-            &[dx.buffer(), back.buffer()],
-            &[xt.view(), dyt.view()],
+            &[dx.buffer()],
+            &[bt.view(), xt.view(), dyt.view()],
             groups_for(dx.numel().div_ceil(4), 256),
         )?,
         _ => setup.launch(

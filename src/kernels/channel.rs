@@ -80,15 +80,18 @@ pub(crate) fn channel_map(
         ("CH", c as u32),
         ("INNER", inner as u32),
     ];
-    if let Some((t, _, true)) = view_snapshot(x, &[x.numel()], &[1]) {
+    // x and coef are dense from offset 0 (bias_act and batch norm pass them so).
+    let snapshots =
+        view_snapshot(x, &[x.numel()], &[1]).zip(view_snapshot(coef, &[coef.numel()], &[1]));
+    if let Some(((t, _, true), (ct, _, true))) = snapshots {
         let same = ("SAME", inner.is_multiple_of(4) as u32);
         x.gpu().dispatch(&Dispatch {
             shader: "channel",
             entry: "channel_map_tex",
             consts: &[consts[0], consts[1], consts[2], consts[3], same],
             params: &params,
-            buffers: &[y.buffer(), coef.buffer()],
-            textures: &[t.view()],
+            buffers: &[y.buffer()],
+            textures: &[t.view(), ct.view()],
             groups: groups_for(y.numel().div_ceil(4), 256),
         })?;
         return Ok(y);

@@ -320,8 +320,9 @@ pub fn cases(v: &mut Vec<Case>) {
     // Inner sizes 1, 36, 30, 81 and 196 step the texture path's four outputs within a channel
     // (inner divisible by 4) and across channels ([5, 7]: four channels of one row;
     // [3, 4, 5, 6]: 30 values per channel). The in-order bias gradient reads a texel at a time
-    // where a channel's runs are whole texels ([2, 40, 6, 6], [64, 128, 14, 14]).
-    let bias_shapes: [(&[usize], bool); 7] = [
+    // where a channel's runs are whole texels ([2, 40, 6, 6], [64, 128, 14, 14]); bias_act reads
+    // four channels' coefficients as one texel where inner is 1 and C divisible by 4 ([3, 8]).
+    let bias_shapes: [(&[usize], bool); 8] = [
         (&[1, 1], false),
         (&[4, 37, 9, 9], false),
         (&[8, 16, 6, 6], false),
@@ -329,6 +330,7 @@ pub fn cases(v: &mut Vec<Case>) {
         (&[3, 4, 5, 6], false),
         (&[64, 128, 14, 14], true),
         (&[2, 40, 6, 6], false),
+        (&[3, 8], false),
     ];
     let acts = [
         ChannelAct::Identity,

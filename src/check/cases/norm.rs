@@ -14,8 +14,9 @@ pub fn cases(v: &mut Vec<Case>) {
     // per-channel tree sums otherwise ([8, 16, 6, 6]: 288 values in 16 channels, and
     // [64, 128, 7, 7] on GPUs): see kernels::per_channel_launch. Through textures, the in-order
     // sums take a texel at a time where a channel's runs are whole texels ([2, 40, 6, 6]) and
-    // an element at a time otherwise.
-    let shapes: [(&[usize], bool); 9] = [
+    // an element at a time otherwise; the normalisation reads four channels' coefficients as
+    // one texel where inner is 1 and C divisible by 4 ([3, 8], [64, 1024]).
+    let shapes: [(&[usize], bool); 10] = [
         (&[2, 3], false),
         (&[4, 37, 9, 9], false),
         (&[8, 16, 6, 6], false),
@@ -25,6 +26,7 @@ pub fn cases(v: &mut Vec<Case>) {
         (&[64, 1024], true),
         (&[64, 128, 7, 7], true),
         (&[2, 40, 6, 6], false),
+        (&[3, 8], false),
     ];
     let cfg = BatchNormConfig {
         eps: 1e-5,
