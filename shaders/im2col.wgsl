@@ -8,10 +8,6 @@
 //   im2col_tex: im2col four columns of one row per invocation (N·P a multiple of 4), x read
 //           from a flat texture (Tuning::texture_reads) holding x from its first texel, so
 //           off0 is x's offset inside that texel. Bindings: 1 cols (vec4 view), 2 x (texture).
-//   col2im_tex: col2im with dcols read from a flat texture the same way. Bindings: 1 dx,
-//           2 dcols (texture). llvmpipe loads a storage buffer one lane at a time, each
-//           lane's value stored into the vector on the stack and the vector reloaded (a
-//           failed store forward per lane); an image load is eight 16-byte loads.
 // Bindings: 1 source, 2 destination.
 
 // The same parameter block as conv2d.wgsl (ConvGeom::params); off0 is the source's offset.
@@ -43,7 +39,6 @@ const PW: u32 = 0u;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 
 @group(0) @binding(1) var<storage, read_write> dst4: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> dst1: array<f32>;
 @group(0) @binding(2) var src_t: texture_storage_2d<rgba32float, read>;
 
 // #include flat
@@ -116,6 +111,42 @@ fn im2col_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     dst4[q] = v;
 }
 
+// Taps i with y + PH − i = oy·SH for some 0 ≤ oy < OH (likewise j, ox): i ≡ y + PH mod SH,
+// so at most ceil(KH / SH) of them, a constant trip count the compiler unrolls.
+const TAPS_H: u32 = (KH + SH - 1u) / SH;
+const TAPS_W: u32 = (KW + SW - 1u) / SW;
+// A tap that falls outside dcols (a tap below zero wraps to a huge oy and fails the bound
+// like one past the edge).
+const NO_TAP: u32 = 0xffffffffu;
+
+// The elements of dcols (counted from p.off0) that dx element e sums, NO_TAP where none.
+// Working out every tap's index before any load ran col2im 2.1× faster on llvmpipe than
+// loading inside the tap loop's condition (and as fast as reading dcols from a texture).
+fn col2im_taps(e: u32) -> array<u32, TAPS_H * TAPS_W> {
+    let x = e % W;
+    let y = (e / W) % H;
+    let c = (e / (W * H)) % C;
+    let n = e / (W * H * C);
+    let np = p.n * OH * OW;
+    let ty = y + PH;
+    let tx = x + PW;
+    var taps: array<u32, TAPS_H * TAPS_W>;
+    for (var a = 0u; a < TAPS_H; a += 1u) {
+        let i = ty % SH + a * SH;
+        let oy = (ty - i) / SH;
+        for (var b = 0u; b < TAPS_W; b += 1u) {
+            let j = tx % SW + b * SW;
+            let ox = (tx - j) / SW;
+            var t = NO_TAP;
+            if (i < KH && oy < OH && j < KW && ox < OW) {
+                t = ((c * KH + i) * KW + j) * np + n * OH * OW + oy * OW + ox;
+            }
+            taps[a * TAPS_W + b] = t;
+        }
+    }
+    return taps;
+}
+
 @compute @workgroup_size(256)
 fn col2im(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) lid: u32) {
@@ -123,62 +154,12 @@ fn col2im(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     if (e >= p.n * C * H * W) {
         return;
     }
-    let x = e % W;
-    let y = (e / W) % H;
-    let c = (e / (W * H)) % C;
-    let n = e / (W * H * C);
-    let np = p.n * OH * OW;
+    let taps = col2im_taps(e);
     var acc = 0.0;
-    // Taps i with y + PH − i = oy·SH for some 0 ≤ oy < OH (likewise j, ox): i ≡ y + PH mod SH,
-    // so at most ceil(KH / SH) of them, a constant trip count the compiler unrolls. A tap
-    // below zero wraps to a huge oy and fails the bound like one past the edge.
-    let ty = y + PH;
-    let tx = x + PW;
-    for (var a = 0u; a < (KH + SH - 1u) / SH; a += 1u) {
-        let i = ty % SH + a * SH;
-        let oy = (ty - i) / SH;
-        for (var b = 0u; b < (KW + SW - 1u) / SW; b += 1u) {
-            let j = tx % SW + b * SW;
-            let ox = (tx - j) / SW;
-            if (i < KH && oy < OH && j < KW && ox < OW) {
-                let r = (c * KH + i) * KW + j;
-                acc += src[p.off0 + r * np + n * OH * OW + oy * OW + ox];
-            }
+    for (var t = 0u; t < TAPS_H * TAPS_W; t += 1u) {
+        if (taps[t] != NO_TAP) {
+            acc += src[p.off0 + taps[t]];
         }
     }
     dst[e] = acc;
-}
-
-@compute @workgroup_size(256)
-fn col2im_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) lid: u32) {
-    let e = index(wid, nwg, lid);
-    if (e >= p.n * C * H * W) {
-        return;
-    }
-    let x = e % W;
-    let y = (e / W) % H;
-    let c = (e / (W * H)) % C;
-    let n = e / (W * H * C);
-    let np = p.n * OH * OW;
-    var acc = 0.0;
-    // Taps i with y + PH − i = oy·SH for some 0 ≤ oy < OH (likewise j, ox): i ≡ y + PH mod SH,
-    // so at most ceil(KH / SH) of them, a constant trip count the compiler unrolls. A tap
-    // below zero wraps to a huge oy and fails the bound like one past the edge.
-    let ty = y + PH;
-    let tx = x + PW;
-    for (var a = 0u; a < (KH + SH - 1u) / SH; a += 1u) {
-        let i = ty % SH + a * SH;
-        let oy = (ty - i) / SH;
-        for (var b = 0u; b < (KW + SW - 1u) / SW; b += 1u) {
-            let j = tx % SW + b * SW;
-            let ox = (tx - j) / SW;
-            if (i < KH && oy < OH && j < KW && ox < OW) {
-                let r = (c * KH + i) * KW + j;
-                let q = p.off0 + r * np + n * OH * OW + oy * OW + ox;
-                acc += textureLoad(src_t, flat_at(q / 4u))[q % 4u];
-            }
-        }
-    }
-    dst1[e] = acc;
 }
