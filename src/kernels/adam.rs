@@ -2,7 +2,7 @@
 //! parameter buffer (see `nn::ParamStore`: a model's parameters, gradients and moments are
 //! each one buffer, so one dispatch updates every parameter).
 
-use super::{groups_for, texture_chunks, Params};
+use super::{groups_for, Params};
 use crate::error::{Error, Result};
 use crate::gpu::Dispatch;
 use crate::tensor::Tensor;
@@ -96,46 +96,32 @@ pub fn adam_update(
             .bytes()
     };
     let gpu = theta.gpu();
-    // Through textures, a chunk at a time (four snapshots of a chunk at once, not of the
-    // model); then whatever is left, or everything, through the buffers.
-    let texels = if gpu.tuning().texture_reads && start.is_multiple_of(4) {
-        len / 4
-    } else {
-        0
-    };
-    let mut done = 0;
-    for (q0, nq) in texture_chunks(texels) {
-        let byte = ((start / 4 + q0) * 16) as u64;
-        let snapshots: Option<Vec<_>> = [theta, grad, m, v]
-            .iter()
-            .map(|x| gpu.flat_texture(x.buffer(), byte, nq as u32))
-            .collect();
-        let Some(snapshots) = snapshots else { break };
-        let views: Vec<_> = snapshots.iter().map(|s| s.view()).collect();
+    let buffers = [theta.buffer(), grad.buffer(), m.buffer(), v.buffer()];
+    let run = |entry: &'static str, n: usize, offset: usize| {
         gpu.dispatch(&Dispatch {
             shader: "adam",
-            entry: "adam_tex",
+            entry,
             consts: &[],
-            params: &params(nq, start / 4 + q0),
-            buffers: &[theta.buffer(), m.buffer(), v.buffer()],
-            textures: &views,
-            groups: groups_for(nq, 256),
-        })?;
-        done = q0 + nq;
+            params: &params(n, offset),
+            buffers: &buffers,
+            textures: &[],
+            groups: groups_for(n, 256),
+        })
+    };
+    // Four elements at a time from the first multiple of 4 to the last; the few before and
+    // after one at a time.
+    let (body0, body1) = (start.next_multiple_of(4), (start + len) / 4 * 4);
+    if body0 >= body1 {
+        return run("adam", len, start);
     }
-    let (rest_start, rest) = (start + 4 * done, len - 4 * done);
-    if rest == 0 {
-        return Ok(());
+    if body0 > start {
+        run("adam", body0 - start, start)?;
     }
-    gpu.dispatch(&Dispatch {
-        shader: "adam",
-        entry: "adam",
-        consts: &[],
-        params: &params(rest, rest_start),
-        buffers: &[theta.buffer(), grad.buffer(), m.buffer(), v.buffer()],
-        textures: &[],
-        groups: groups_for(rest, 256),
-    })
+    run("adam4", (body1 - body0) / 4, body0 / 4)?;
+    if start + len > body1 {
+        run("adam", start + len - body1, body1)?;
+    }
+    Ok(())
 }
 
 /// One step on f64 state, in place.
