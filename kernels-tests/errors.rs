@@ -4,7 +4,7 @@
 use vae_gpu::kernels::batchnorm::{batch_norm_train, BatchNormConfig};
 use vae_gpu::kernels::binary::add;
 use vae_gpu::kernels::channel::{bias_act, ChannelAct};
-use vae_gpu::kernels::conv2d::{conv2d, conv2d_grad_input, Conv2dConfig};
+use vae_gpu::kernels::conv2d::{conv2d, conv2d_grad_input, conv2d_grad_weight_with, Conv2dConfig};
 use vae_gpu::kernels::conv_transpose2d::{
     conv_transpose2d, conv_transpose2d_backward, ConvTranspose2dConfig,
 };
@@ -70,6 +70,18 @@ fn shape_errors_name_the_op_and_shapes() {
         conv2d_grad_input(&t(&[1, 4, 5, 5]), &t(&[4, 2, 3, 3]), (8, 8), cfg),
         "conv2d_grad_input",
         &["[1, 4, 5, 5]"],
+    );
+    // Columns kept from another layer's forward: [2·3·3, 1·6·6] is expected.
+    expect_shape_error(
+        conv2d_grad_weight_with(
+            &t(&[1, 4, 6, 6]),
+            &t(&[1, 2, 8, 8]),
+            Some(&t(&[18, 35])),
+            (3, 3),
+            cfg,
+        ),
+        "conv2d_grad_weight",
+        &["[18, 35]", "[18, 36]"],
     );
     let bad = ConvTranspose2dConfig::new(2, 1, 2);
     expect_shape_error(

@@ -61,6 +61,8 @@ pub(crate) enum Op {
         x: Var,
         w: Var,
         cfg: Conv2dConfig,
+        /// The forward's im2col of x, kept for the weight gradient where w needs one.
+        cols: Option<Tensor>,
     },
     ConvTranspose2d {
         x: Var,
@@ -242,8 +244,9 @@ impl Tape {
     }
 
     pub fn conv2d(&mut self, x: Var, w: Var, cfg: Conv2dConfig) -> Result<Var> {
-        let y = conv2d::conv2d(self.value(x), self.value(w), cfg)?;
-        self.push(y, &[x, w], Op::Conv2d { x, w, cfg })
+        let (y, cols) = conv2d::conv2d_with_cols(self.value(x), self.value(w), cfg)?;
+        let cols = cols.filter(|_| self.nodes[w.0].needs_grad);
+        self.push(y, &[x, w], Op::Conv2d { x, w, cfg, cols })
     }
 
     pub fn conv_transpose2d(&mut self, x: Var, w: Var, cfg: ConvTranspose2dConfig) -> Result<Var> {

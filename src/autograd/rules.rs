@@ -52,13 +52,14 @@ pub(super) fn backward(nodes: &[Node], node: &Node, g: &Tensor) -> Result<Vec<(V
                 emit(bias, &|| channel::channel_sum(&g))?;
             }
         }
-        &Op::Conv2d { x, w, cfg } => {
+        Op::Conv2d { x, w, cfg, cols } => {
+            let (x, w, cfg) = (*x, *w, *cfg);
             let (xs, ws) = (val(x).shape(), val(w).shape());
             emit(x, &|| {
                 conv2d::conv2d_grad_input(g, val(w), (xs[2], xs[3]), cfg)
             })?;
             emit(w, &|| {
-                conv2d::conv2d_grad_weight(g, val(x), (ws[2], ws[3]), cfg)
+                conv2d::conv2d_grad_weight_with(g, val(x), cols.as_ref(), (ws[2], ws[3]), cfg)
             })?;
         }
         &Op::ConvTranspose2d { x, w, cfg } => {

@@ -156,11 +156,22 @@ fn prepare(op: &'static str, ts: &[(&str, &Tensor)]) -> Result<Vec<Tensor>> {
 
 /// y = conv2d(x, w): x [N, C, H, W], w [K, C, KH, KW] → y [N, K, OH, OW].
 pub fn conv2d(x: &Tensor, w: &Tensor, cfg: Conv2dConfig) -> Result<Tensor> {
+    Ok(conv2d_with_cols(x, w, cfg)?.0)
+}
+
+/// conv2d and, on the GEMM path, the im2col of x it multiplied (cols [C·KH·KW, N·OH·OW]):
+/// `conv2d_grad_weight_with` takes it back, so training builds it once, not twice.
+pub fn conv2d_with_cols(
+    x: &Tensor,
+    w: &Tensor,
+    cfg: Conv2dConfig,
+) -> Result<(Tensor, Option<Tensor>)> {
     const OP: &str = "conv2d";
     let t = prepare(OP, &[("input", x), ("weight", w)])?;
     let g = ConvGeom::forward(OP, x.shape(), w.shape(), cfg)?;
     if x.gpu().tuning().conv == ConvVariant::Gemm {
-        return super::conv_gemm::forward(&g, &t[0], &t[1]);
+        let (y, cols) = super::conv_gemm::forward(&g, &t[0], &t[1])?;
+        return Ok((y, Some(cols)));
     }
     let y = Tensor::empty(x.gpu(), &[g.n, g.k, g.oh, g.ow])?;
     launch(
@@ -171,7 +182,7 @@ pub fn conv2d(x: &Tensor, w: &Tensor, cfg: Conv2dConfig) -> Result<Tensor> {
         &y,
         g.n * g.k.div_ceil(4) * g.oh * g.ow.div_ceil(4),
     )?;
-    Ok(y)
+    Ok((y, None))
 }
 
 /// dx for y = conv2d(x, w): dy [N, K, OH, OW], w [K, C, KH, KW], x's spatial size (H, W).
@@ -211,6 +222,18 @@ pub fn conv2d_grad_weight(
     kernel: (usize, usize),
     cfg: Conv2dConfig,
 ) -> Result<Tensor> {
+    conv2d_grad_weight_with(dy, x, None, kernel, cfg)
+}
+
+/// conv2d_grad_weight, on the GEMM path from `cols` where the forward kept them
+/// (`conv2d_with_cols`) instead of a new im2col of x.
+pub fn conv2d_grad_weight_with(
+    dy: &Tensor,
+    x: &Tensor,
+    cols: Option<&Tensor>,
+    kernel: (usize, usize),
+    cfg: Conv2dConfig,
+) -> Result<Tensor> {
     const OP: &str = "conv2d_grad_weight";
     let t = prepare(OP, &[("gradient", dy), ("input", x)])?;
     let w_shape = [dy.shape()[1], x.shape()[1], kernel.0, kernel.1];
@@ -218,8 +241,15 @@ pub fn conv2d_grad_weight(
     if [g.n, g.k, g.oh, g.ow] != dy.shape() {
         return Err(Error::shape(OP, format!("gradient {:?} does not match conv of input {:?} with kernel {kernel:?}: expected [{}, {}, {}, {}]", dy.shape(), x.shape(), g.n, g.k, g.oh, g.ow)));
     }
+    let want = [g.c * g.kh * g.kw, g.n * g.oh * g.ow];
+    if let Some(cols) = cols.filter(|c| c.shape() != want) {
+        return Err(Error::shape(OP, format!("kept columns {:?} do not match input {:?} with kernel {kernel:?}: expected {want:?}", cols.shape(), x.shape())));
+    }
     if dy.gpu().tuning().conv == ConvVariant::Gemm {
-        return super::conv_gemm::grad_weight(&g, &t[0], &t[1]);
+        return match cols {
+            Some(cols) => super::conv_gemm::grad_weight_from_cols(&g, &t[0], cols),
+            None => super::conv_gemm::grad_weight(&g, &t[0], &t[1]),
+        };
     }
     let dw = Tensor::empty(dy.gpu(), &w_shape)?;
     launch(

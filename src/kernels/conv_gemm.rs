@@ -80,8 +80,10 @@ fn outputs_by_channel(g: &ConvGeom, dy: &Tensor) -> Result<Tensor> {
         .reshape(&[g.k, g.n * g.oh * g.ow])
 }
 
-pub(super) fn forward(g: &ConvGeom, x: &Tensor, w: &Tensor) -> Result<Tensor> {
-    forward_from_cols(g, &im2col(g, x)?, w)
+/// y and the cols it was multiplied from.
+pub(super) fn forward(g: &ConvGeom, x: &Tensor, w: &Tensor) -> Result<(Tensor, Tensor)> {
+    let cols = im2col(g, x)?;
+    Ok((forward_from_cols(g, &cols, w)?, cols))
 }
 
 fn forward_from_cols(g: &ConvGeom, cols: &Tensor, w: &Tensor) -> Result<Tensor> {
@@ -108,7 +110,7 @@ pub(super) fn grad_weight(g: &ConvGeom, dy: &Tensor, x: &Tensor) -> Result<Tenso
     grad_weight_from_cols(g, dy, &im2col(g, x)?)
 }
 
-fn grad_weight_from_cols(g: &ConvGeom, dy: &Tensor, cols: &Tensor) -> Result<Tensor> {
+pub(super) fn grad_weight_from_cols(g: &ConvGeom, dy: &Tensor, cols: &Tensor) -> Result<Tensor> {
     matmul::matmul(&outputs_by_channel(g, dy)?, cols, false, true)?.reshape(&[g.k, g.c, g.kh, g.kw])
 }
 

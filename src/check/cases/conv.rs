@@ -160,11 +160,19 @@ fn cases_for(v: &mut Vec<Case>, variant: Path) {
                 let g = ConvGeom::forward("conv2d", &x.shape, &wt.shape, cfg)?;
                 let dy = rng.data(&[n, k, g.oh, g.ow], -1.0, 1.0);
                 let (xg, wg, dyg) = (x.upload(gpu)?, wt.upload(gpu)?, dy.upload(gpu)?);
-                let y = conv2d::conv2d(&xg, &wg, cfg)?.to_vec()?;
+                // The tape's forward: on the GEMM path it also returns the im2col of x,
+                // which the weight gradient then takes instead of building its own.
+                let (y, cols) = conv2d::conv2d_with_cols(&xg, &wg, cfg)?;
+                let y = y.to_vec()?;
                 let dx = conv2d::conv2d_grad_input(&dyg, &wg, (h, w), cfg)?.to_vec()?;
                 let dw = conv2d::conv2d_grad_weight(&dyg, &xg, (kh, kw), cfg)?.to_vec()?;
+                let dw_kept = cols
+                    .map(|c| conv2d::conv2d_grad_weight_with(&dyg, &xg, Some(&c), (kh, kw), cfg))
+                    .transpose()?;
                 use conv2d::reference as r;
-                Ok(vec![
+                let dw_ref = r::grad_weight(&g, &dy.f64, &x.f64);
+                let dw_scale = r::grad_weight(&g, &dy.abs(), &x.abs());
+                let mut out = vec![
                     compare(
                         "conv2d",
                         &label,
@@ -185,11 +193,22 @@ fn cases_for(v: &mut Vec<Case>, variant: Path) {
                         "conv2d_grad_weight",
                         &label,
                         &dw,
-                        &r::grad_weight(&g, &dy.f64, &x.f64),
-                        Some(&r::grad_weight(&g, &dy.abs(), &x.abs())),
+                        &dw_ref,
+                        Some(&dw_scale),
                         Tolerance::accumulation(n * g.oh * g.ow),
                     ),
-                ])
+                ];
+                if let Some(dw_kept) = dw_kept {
+                    out.push(compare(
+                        "conv2d_grad_weight from kept cols",
+                        &label,
+                        &dw_kept.to_vec()?,
+                        &dw_ref,
+                        Some(&dw_scale),
+                        Tolerance::accumulation(n * g.oh * g.ow),
+                    ));
+                }
+                Ok(out)
             })
         }));
     }
