@@ -13,21 +13,24 @@
 // Lane l's texel t of A: without TRANS_A row m0 + t·SG + l at columns 4kq..4kq+3; with
 // TRANS_A, rows 4·(m0/4 + t·SG/4 + l/4) .. +3 at column 4kq + l%4. Either way row tile i
 // (rows 4i..4i+3) sits in texel 4i/SG of lanes 4i%SG .. 4i%SG+3, a constant lane each.
-// Each lane computes 64 × (4·TN4) of C, TN4 2 or 4; the tile arrays are indexed by
-// constants only, so they stay in registers (or their spill slots).
+// Each lane computes ROWS × (4·TN4) of C, ROWS 64 or 16 (the tiles past 16 rows sit under
+// `if (ROWS == 64u)`, which the compiler drops when ROWS is 16), TN4 2 or 4; the tile arrays
+// are indexed by constants only, so they stay in registers (or their spill slots).
 // A workgroup is one subgroup (chosen only where the subgroup size is fixed at SG), so every
 // lane of a subgroup shares m0, and lanes past N still take part in the broadcasts.
 // load_b and store are matmul_tex's (an include cannot name the bindings they read and write,
 // and GLSL takes no image as a function argument).
-// Bindings: 0 params, 1 C (vec4 view), 2 A, 3 B. Grid: (ceil(N/(4·TN4·SG)), ceil(M/64), splits of
-// K); with more than one split, C is [splits, M, N] partial sums.
+// Bindings: 0 params, 1 C (vec4 view), 2 A, 3 B. Grid: (ceil(N/(4·TN4·SG)), ceil(M/ROWS),
+// splits of K); with more than one split, C is [splits, M, N] partial sums.
 
 const TRANS_A: u32 = 0u;
 const TRANS_B: u32 = 0u;
 const TN4: u32 = 4u;
 const SG: u32 = 8u;
+// Rows of C a subgroup computes: 64, or 16 where K is short (matmul.rs says why).
+const ROWS: u32 = 64u;
 // Texels of A per lane and step of K.
-const NT: u32 = 64u / SG;
+const NT: u32 = ROWS / SG;
 
 struct Params {
     m: u32, n: u32, k: u32, c_off: u32,
@@ -85,7 +88,7 @@ fn store(acc: mat4x4<f32>, r4: u32, c4: u32, m4: u32, n4: u32) {
 
 @compute @workgroup_size(SG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
-    let m0 = wid.y * 64u;
+    let m0 = wid.y * ROWS;
     let m4 = p.m / 4u;
     let n4 = p.n / 4u;
     let kq0 = wid.z * p.kc;
@@ -171,113 +174,115 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
             acc[3][2] += b2 * a;
             acc[3][3] += b3 * a;
         }
-        t = ta[16u / SG];
-        a = op_a(mat4x4<f32>(subgroupBroadcast(t, 16u % SG), subgroupBroadcast(t, 16u % SG + 1u),
-                             subgroupBroadcast(t, 16u % SG + 2u), subgroupBroadcast(t, 16u % SG + 3u)));
-        acc[4][0] += b0 * a;
-        acc[4][1] += b1 * a;
-        if (TN4 == 4u) {
-            acc[4][2] += b2 * a;
-            acc[4][3] += b3 * a;
-        }
-        t = ta[20u / SG];
-        a = op_a(mat4x4<f32>(subgroupBroadcast(t, 20u % SG), subgroupBroadcast(t, 20u % SG + 1u),
-                             subgroupBroadcast(t, 20u % SG + 2u), subgroupBroadcast(t, 20u % SG + 3u)));
-        acc[5][0] += b0 * a;
-        acc[5][1] += b1 * a;
-        if (TN4 == 4u) {
-            acc[5][2] += b2 * a;
-            acc[5][3] += b3 * a;
-        }
-        t = ta[24u / SG];
-        a = op_a(mat4x4<f32>(subgroupBroadcast(t, 24u % SG), subgroupBroadcast(t, 24u % SG + 1u),
-                             subgroupBroadcast(t, 24u % SG + 2u), subgroupBroadcast(t, 24u % SG + 3u)));
-        acc[6][0] += b0 * a;
-        acc[6][1] += b1 * a;
-        if (TN4 == 4u) {
-            acc[6][2] += b2 * a;
-            acc[6][3] += b3 * a;
-        }
-        t = ta[28u / SG];
-        a = op_a(mat4x4<f32>(subgroupBroadcast(t, 28u % SG), subgroupBroadcast(t, 28u % SG + 1u),
-                             subgroupBroadcast(t, 28u % SG + 2u), subgroupBroadcast(t, 28u % SG + 3u)));
-        acc[7][0] += b0 * a;
-        acc[7][1] += b1 * a;
-        if (TN4 == 4u) {
-            acc[7][2] += b2 * a;
-            acc[7][3] += b3 * a;
-        }
-        t = ta[32u / SG];
-        a = op_a(mat4x4<f32>(subgroupBroadcast(t, 32u % SG), subgroupBroadcast(t, 32u % SG + 1u),
-                             subgroupBroadcast(t, 32u % SG + 2u), subgroupBroadcast(t, 32u % SG + 3u)));
-        acc[8][0] += b0 * a;
-        acc[8][1] += b1 * a;
-        if (TN4 == 4u) {
-            acc[8][2] += b2 * a;
-            acc[8][3] += b3 * a;
-        }
-        t = ta[36u / SG];
-        a = op_a(mat4x4<f32>(subgroupBroadcast(t, 36u % SG), subgroupBroadcast(t, 36u % SG + 1u),
-                             subgroupBroadcast(t, 36u % SG + 2u), subgroupBroadcast(t, 36u % SG + 3u)));
-        acc[9][0] += b0 * a;
-        acc[9][1] += b1 * a;
-        if (TN4 == 4u) {
-            acc[9][2] += b2 * a;
-            acc[9][3] += b3 * a;
-        }
-        t = ta[40u / SG];
-        a = op_a(mat4x4<f32>(subgroupBroadcast(t, 40u % SG), subgroupBroadcast(t, 40u % SG + 1u),
-                             subgroupBroadcast(t, 40u % SG + 2u), subgroupBroadcast(t, 40u % SG + 3u)));
-        acc[10][0] += b0 * a;
-        acc[10][1] += b1 * a;
-        if (TN4 == 4u) {
-            acc[10][2] += b2 * a;
-            acc[10][3] += b3 * a;
-        }
-        t = ta[44u / SG];
-        a = op_a(mat4x4<f32>(subgroupBroadcast(t, 44u % SG), subgroupBroadcast(t, 44u % SG + 1u),
-                             subgroupBroadcast(t, 44u % SG + 2u), subgroupBroadcast(t, 44u % SG + 3u)));
-        acc[11][0] += b0 * a;
-        acc[11][1] += b1 * a;
-        if (TN4 == 4u) {
-            acc[11][2] += b2 * a;
-            acc[11][3] += b3 * a;
-        }
-        t = ta[48u / SG];
-        a = op_a(mat4x4<f32>(subgroupBroadcast(t, 48u % SG), subgroupBroadcast(t, 48u % SG + 1u),
-                             subgroupBroadcast(t, 48u % SG + 2u), subgroupBroadcast(t, 48u % SG + 3u)));
-        acc[12][0] += b0 * a;
-        acc[12][1] += b1 * a;
-        if (TN4 == 4u) {
-            acc[12][2] += b2 * a;
-            acc[12][3] += b3 * a;
-        }
-        t = ta[52u / SG];
-        a = op_a(mat4x4<f32>(subgroupBroadcast(t, 52u % SG), subgroupBroadcast(t, 52u % SG + 1u),
-                             subgroupBroadcast(t, 52u % SG + 2u), subgroupBroadcast(t, 52u % SG + 3u)));
-        acc[13][0] += b0 * a;
-        acc[13][1] += b1 * a;
-        if (TN4 == 4u) {
-            acc[13][2] += b2 * a;
-            acc[13][3] += b3 * a;
-        }
-        t = ta[56u / SG];
-        a = op_a(mat4x4<f32>(subgroupBroadcast(t, 56u % SG), subgroupBroadcast(t, 56u % SG + 1u),
-                             subgroupBroadcast(t, 56u % SG + 2u), subgroupBroadcast(t, 56u % SG + 3u)));
-        acc[14][0] += b0 * a;
-        acc[14][1] += b1 * a;
-        if (TN4 == 4u) {
-            acc[14][2] += b2 * a;
-            acc[14][3] += b3 * a;
-        }
-        t = ta[60u / SG];
-        a = op_a(mat4x4<f32>(subgroupBroadcast(t, 60u % SG), subgroupBroadcast(t, 60u % SG + 1u),
-                             subgroupBroadcast(t, 60u % SG + 2u), subgroupBroadcast(t, 60u % SG + 3u)));
-        acc[15][0] += b0 * a;
-        acc[15][1] += b1 * a;
-        if (TN4 == 4u) {
-            acc[15][2] += b2 * a;
-            acc[15][3] += b3 * a;
+        if (ROWS == 64u) {
+            t = ta[16u / SG];
+            a = op_a(mat4x4<f32>(subgroupBroadcast(t, 16u % SG), subgroupBroadcast(t, 16u % SG + 1u),
+                                 subgroupBroadcast(t, 16u % SG + 2u), subgroupBroadcast(t, 16u % SG + 3u)));
+            acc[4][0] += b0 * a;
+            acc[4][1] += b1 * a;
+            if (TN4 == 4u) {
+                acc[4][2] += b2 * a;
+                acc[4][3] += b3 * a;
+            }
+            t = ta[20u / SG];
+            a = op_a(mat4x4<f32>(subgroupBroadcast(t, 20u % SG), subgroupBroadcast(t, 20u % SG + 1u),
+                                 subgroupBroadcast(t, 20u % SG + 2u), subgroupBroadcast(t, 20u % SG + 3u)));
+            acc[5][0] += b0 * a;
+            acc[5][1] += b1 * a;
+            if (TN4 == 4u) {
+                acc[5][2] += b2 * a;
+                acc[5][3] += b3 * a;
+            }
+            t = ta[24u / SG];
+            a = op_a(mat4x4<f32>(subgroupBroadcast(t, 24u % SG), subgroupBroadcast(t, 24u % SG + 1u),
+                                 subgroupBroadcast(t, 24u % SG + 2u), subgroupBroadcast(t, 24u % SG + 3u)));
+            acc[6][0] += b0 * a;
+            acc[6][1] += b1 * a;
+            if (TN4 == 4u) {
+                acc[6][2] += b2 * a;
+                acc[6][3] += b3 * a;
+            }
+            t = ta[28u / SG];
+            a = op_a(mat4x4<f32>(subgroupBroadcast(t, 28u % SG), subgroupBroadcast(t, 28u % SG + 1u),
+                                 subgroupBroadcast(t, 28u % SG + 2u), subgroupBroadcast(t, 28u % SG + 3u)));
+            acc[7][0] += b0 * a;
+            acc[7][1] += b1 * a;
+            if (TN4 == 4u) {
+                acc[7][2] += b2 * a;
+                acc[7][3] += b3 * a;
+            }
+            t = ta[32u / SG];
+            a = op_a(mat4x4<f32>(subgroupBroadcast(t, 32u % SG), subgroupBroadcast(t, 32u % SG + 1u),
+                                 subgroupBroadcast(t, 32u % SG + 2u), subgroupBroadcast(t, 32u % SG + 3u)));
+            acc[8][0] += b0 * a;
+            acc[8][1] += b1 * a;
+            if (TN4 == 4u) {
+                acc[8][2] += b2 * a;
+                acc[8][3] += b3 * a;
+            }
+            t = ta[36u / SG];
+            a = op_a(mat4x4<f32>(subgroupBroadcast(t, 36u % SG), subgroupBroadcast(t, 36u % SG + 1u),
+                                 subgroupBroadcast(t, 36u % SG + 2u), subgroupBroadcast(t, 36u % SG + 3u)));
+            acc[9][0] += b0 * a;
+            acc[9][1] += b1 * a;
+            if (TN4 == 4u) {
+                acc[9][2] += b2 * a;
+                acc[9][3] += b3 * a;
+            }
+            t = ta[40u / SG];
+            a = op_a(mat4x4<f32>(subgroupBroadcast(t, 40u % SG), subgroupBroadcast(t, 40u % SG + 1u),
+                                 subgroupBroadcast(t, 40u % SG + 2u), subgroupBroadcast(t, 40u % SG + 3u)));
+            acc[10][0] += b0 * a;
+            acc[10][1] += b1 * a;
+            if (TN4 == 4u) {
+                acc[10][2] += b2 * a;
+                acc[10][3] += b3 * a;
+            }
+            t = ta[44u / SG];
+            a = op_a(mat4x4<f32>(subgroupBroadcast(t, 44u % SG), subgroupBroadcast(t, 44u % SG + 1u),
+                                 subgroupBroadcast(t, 44u % SG + 2u), subgroupBroadcast(t, 44u % SG + 3u)));
+            acc[11][0] += b0 * a;
+            acc[11][1] += b1 * a;
+            if (TN4 == 4u) {
+                acc[11][2] += b2 * a;
+                acc[11][3] += b3 * a;
+            }
+            t = ta[48u / SG];
+            a = op_a(mat4x4<f32>(subgroupBroadcast(t, 48u % SG), subgroupBroadcast(t, 48u % SG + 1u),
+                                 subgroupBroadcast(t, 48u % SG + 2u), subgroupBroadcast(t, 48u % SG + 3u)));
+            acc[12][0] += b0 * a;
+            acc[12][1] += b1 * a;
+            if (TN4 == 4u) {
+                acc[12][2] += b2 * a;
+                acc[12][3] += b3 * a;
+            }
+            t = ta[52u / SG];
+            a = op_a(mat4x4<f32>(subgroupBroadcast(t, 52u % SG), subgroupBroadcast(t, 52u % SG + 1u),
+                                 subgroupBroadcast(t, 52u % SG + 2u), subgroupBroadcast(t, 52u % SG + 3u)));
+            acc[13][0] += b0 * a;
+            acc[13][1] += b1 * a;
+            if (TN4 == 4u) {
+                acc[13][2] += b2 * a;
+                acc[13][3] += b3 * a;
+            }
+            t = ta[56u / SG];
+            a = op_a(mat4x4<f32>(subgroupBroadcast(t, 56u % SG), subgroupBroadcast(t, 56u % SG + 1u),
+                                 subgroupBroadcast(t, 56u % SG + 2u), subgroupBroadcast(t, 56u % SG + 3u)));
+            acc[14][0] += b0 * a;
+            acc[14][1] += b1 * a;
+            if (TN4 == 4u) {
+                acc[14][2] += b2 * a;
+                acc[14][3] += b3 * a;
+            }
+            t = ta[60u / SG];
+            a = op_a(mat4x4<f32>(subgroupBroadcast(t, 60u % SG), subgroupBroadcast(t, 60u % SG + 1u),
+                                 subgroupBroadcast(t, 60u % SG + 2u), subgroupBroadcast(t, 60u % SG + 3u)));
+            acc[15][0] += b0 * a;
+            acc[15][1] += b1 * a;
+            if (TN4 == 4u) {
+                acc[15][2] += b2 * a;
+                acc[15][3] += b3 * a;
+            }
         }
     }
     let rb = m0 / 4u;
@@ -305,76 +310,78 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
         store(acc[3][2], rb + 3u, cb + 2u, m4, n4);
         store(acc[3][3], rb + 3u, cb + 3u, m4, n4);
     }
-    store(acc[4][0], rb + 4u, cb, m4, n4);
-    store(acc[4][1], rb + 4u, cb + 1u, m4, n4);
-    if (TN4 == 4u) {
-        store(acc[4][2], rb + 4u, cb + 2u, m4, n4);
-        store(acc[4][3], rb + 4u, cb + 3u, m4, n4);
-    }
-    store(acc[5][0], rb + 5u, cb, m4, n4);
-    store(acc[5][1], rb + 5u, cb + 1u, m4, n4);
-    if (TN4 == 4u) {
-        store(acc[5][2], rb + 5u, cb + 2u, m4, n4);
-        store(acc[5][3], rb + 5u, cb + 3u, m4, n4);
-    }
-    store(acc[6][0], rb + 6u, cb, m4, n4);
-    store(acc[6][1], rb + 6u, cb + 1u, m4, n4);
-    if (TN4 == 4u) {
-        store(acc[6][2], rb + 6u, cb + 2u, m4, n4);
-        store(acc[6][3], rb + 6u, cb + 3u, m4, n4);
-    }
-    store(acc[7][0], rb + 7u, cb, m4, n4);
-    store(acc[7][1], rb + 7u, cb + 1u, m4, n4);
-    if (TN4 == 4u) {
-        store(acc[7][2], rb + 7u, cb + 2u, m4, n4);
-        store(acc[7][3], rb + 7u, cb + 3u, m4, n4);
-    }
-    store(acc[8][0], rb + 8u, cb, m4, n4);
-    store(acc[8][1], rb + 8u, cb + 1u, m4, n4);
-    if (TN4 == 4u) {
-        store(acc[8][2], rb + 8u, cb + 2u, m4, n4);
-        store(acc[8][3], rb + 8u, cb + 3u, m4, n4);
-    }
-    store(acc[9][0], rb + 9u, cb, m4, n4);
-    store(acc[9][1], rb + 9u, cb + 1u, m4, n4);
-    if (TN4 == 4u) {
-        store(acc[9][2], rb + 9u, cb + 2u, m4, n4);
-        store(acc[9][3], rb + 9u, cb + 3u, m4, n4);
-    }
-    store(acc[10][0], rb + 10u, cb, m4, n4);
-    store(acc[10][1], rb + 10u, cb + 1u, m4, n4);
-    if (TN4 == 4u) {
-        store(acc[10][2], rb + 10u, cb + 2u, m4, n4);
-        store(acc[10][3], rb + 10u, cb + 3u, m4, n4);
-    }
-    store(acc[11][0], rb + 11u, cb, m4, n4);
-    store(acc[11][1], rb + 11u, cb + 1u, m4, n4);
-    if (TN4 == 4u) {
-        store(acc[11][2], rb + 11u, cb + 2u, m4, n4);
-        store(acc[11][3], rb + 11u, cb + 3u, m4, n4);
-    }
-    store(acc[12][0], rb + 12u, cb, m4, n4);
-    store(acc[12][1], rb + 12u, cb + 1u, m4, n4);
-    if (TN4 == 4u) {
-        store(acc[12][2], rb + 12u, cb + 2u, m4, n4);
-        store(acc[12][3], rb + 12u, cb + 3u, m4, n4);
-    }
-    store(acc[13][0], rb + 13u, cb, m4, n4);
-    store(acc[13][1], rb + 13u, cb + 1u, m4, n4);
-    if (TN4 == 4u) {
-        store(acc[13][2], rb + 13u, cb + 2u, m4, n4);
-        store(acc[13][3], rb + 13u, cb + 3u, m4, n4);
-    }
-    store(acc[14][0], rb + 14u, cb, m4, n4);
-    store(acc[14][1], rb + 14u, cb + 1u, m4, n4);
-    if (TN4 == 4u) {
-        store(acc[14][2], rb + 14u, cb + 2u, m4, n4);
-        store(acc[14][3], rb + 14u, cb + 3u, m4, n4);
-    }
-    store(acc[15][0], rb + 15u, cb, m4, n4);
-    store(acc[15][1], rb + 15u, cb + 1u, m4, n4);
-    if (TN4 == 4u) {
-        store(acc[15][2], rb + 15u, cb + 2u, m4, n4);
-        store(acc[15][3], rb + 15u, cb + 3u, m4, n4);
+    if (ROWS == 64u) {
+        store(acc[4][0], rb + 4u, cb, m4, n4);
+        store(acc[4][1], rb + 4u, cb + 1u, m4, n4);
+        if (TN4 == 4u) {
+            store(acc[4][2], rb + 4u, cb + 2u, m4, n4);
+            store(acc[4][3], rb + 4u, cb + 3u, m4, n4);
+        }
+        store(acc[5][0], rb + 5u, cb, m4, n4);
+        store(acc[5][1], rb + 5u, cb + 1u, m4, n4);
+        if (TN4 == 4u) {
+            store(acc[5][2], rb + 5u, cb + 2u, m4, n4);
+            store(acc[5][3], rb + 5u, cb + 3u, m4, n4);
+        }
+        store(acc[6][0], rb + 6u, cb, m4, n4);
+        store(acc[6][1], rb + 6u, cb + 1u, m4, n4);
+        if (TN4 == 4u) {
+            store(acc[6][2], rb + 6u, cb + 2u, m4, n4);
+            store(acc[6][3], rb + 6u, cb + 3u, m4, n4);
+        }
+        store(acc[7][0], rb + 7u, cb, m4, n4);
+        store(acc[7][1], rb + 7u, cb + 1u, m4, n4);
+        if (TN4 == 4u) {
+            store(acc[7][2], rb + 7u, cb + 2u, m4, n4);
+            store(acc[7][3], rb + 7u, cb + 3u, m4, n4);
+        }
+        store(acc[8][0], rb + 8u, cb, m4, n4);
+        store(acc[8][1], rb + 8u, cb + 1u, m4, n4);
+        if (TN4 == 4u) {
+            store(acc[8][2], rb + 8u, cb + 2u, m4, n4);
+            store(acc[8][3], rb + 8u, cb + 3u, m4, n4);
+        }
+        store(acc[9][0], rb + 9u, cb, m4, n4);
+        store(acc[9][1], rb + 9u, cb + 1u, m4, n4);
+        if (TN4 == 4u) {
+            store(acc[9][2], rb + 9u, cb + 2u, m4, n4);
+            store(acc[9][3], rb + 9u, cb + 3u, m4, n4);
+        }
+        store(acc[10][0], rb + 10u, cb, m4, n4);
+        store(acc[10][1], rb + 10u, cb + 1u, m4, n4);
+        if (TN4 == 4u) {
+            store(acc[10][2], rb + 10u, cb + 2u, m4, n4);
+            store(acc[10][3], rb + 10u, cb + 3u, m4, n4);
+        }
+        store(acc[11][0], rb + 11u, cb, m4, n4);
+        store(acc[11][1], rb + 11u, cb + 1u, m4, n4);
+        if (TN4 == 4u) {
+            store(acc[11][2], rb + 11u, cb + 2u, m4, n4);
+            store(acc[11][3], rb + 11u, cb + 3u, m4, n4);
+        }
+        store(acc[12][0], rb + 12u, cb, m4, n4);
+        store(acc[12][1], rb + 12u, cb + 1u, m4, n4);
+        if (TN4 == 4u) {
+            store(acc[12][2], rb + 12u, cb + 2u, m4, n4);
+            store(acc[12][3], rb + 12u, cb + 3u, m4, n4);
+        }
+        store(acc[13][0], rb + 13u, cb, m4, n4);
+        store(acc[13][1], rb + 13u, cb + 1u, m4, n4);
+        if (TN4 == 4u) {
+            store(acc[13][2], rb + 13u, cb + 2u, m4, n4);
+            store(acc[13][3], rb + 13u, cb + 3u, m4, n4);
+        }
+        store(acc[14][0], rb + 14u, cb, m4, n4);
+        store(acc[14][1], rb + 14u, cb + 1u, m4, n4);
+        if (TN4 == 4u) {
+            store(acc[14][2], rb + 14u, cb + 2u, m4, n4);
+            store(acc[14][3], rb + 14u, cb + 3u, m4, n4);
+        }
+        store(acc[15][0], rb + 15u, cb, m4, n4);
+        store(acc[15][1], rb + 15u, cb + 1u, m4, n4);
+        if (TN4 == 4u) {
+            store(acc[15][2], rb + 15u, cb + 2u, m4, n4);
+            store(acc[15][3], rb + 15u, cb + 3u, m4, n4);
+        }
     }
 }
