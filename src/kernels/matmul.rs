@@ -389,10 +389,11 @@ fn matmul_texture_sg(
 /// Rows of C per subgroup in matmul_tex_sg: 16 where K is at most SHORT_K, else 64. A
 /// weight gradient summed over a batch of 64 runs only 16 steps of its K loop, so each
 /// workgroup's setup and its 64 rows' stores weigh as much as the loop; 16 rows ran the
-/// stage-1 encoder's 6272×1024×64 weight gradient 1.10–1.47× faster on lavapipe (5 of 5
-/// alternating rounds), while the long-K products ran 0.87–1.08× (so they keep 64).
+/// stage-1 encoder's 6272×1024×64 weight gradient 1.14–1.25× faster on lavapipe (5 of 5
+/// alternating rounds) and conv2's 1024×3136×128 input-gradient columns 1.00–1.28× (6 of 6),
+/// while the products with K = 1024 ran 0.87–1.26×, 0.97× in total (so they keep 64).
 fn subgroup_rows(k: usize) -> u32 {
-    const SHORT_K: usize = 64;
+    const SHORT_K: usize = 128;
     if k <= SHORT_K {
         16
     } else {
