@@ -347,7 +347,7 @@ fn dispatch_textures(
 }
 
 /// The subgroup size matmul_tex_sg runs with, where the device has one it is written for and
-/// C has the 64 rows a subgroup shares.
+/// C has at least 64 rows (a subgroup shares 64, or 16 where K is short: `subgroup_rows`).
 fn subgroup_size(a: &Tensor, g: &Geometry) -> Option<u32> {
     a.gpu().subgroup_size.filter(|_| g.m >= 64)
 }
