@@ -8,9 +8,12 @@
 // with step = lr·√(1 − β2^t)/(1 − β1^t) computed on the host in f64, so a learning-rate
 // schedule changes only the uniform, never the pipeline.
 // Bindings: 1 θ, 2 g, 3 m, 4 v; `adam4` takes them as vec4s, four elements per invocation
-// (offset and n then count vec4s). Plain buffer loads, no texture snapshots: each element is
-// read once, and on llvmpipe copying four buffers into textures cost more than the lane-by-lane
-// loads it saves (13.3 M parameters: 87–94 ms with the copies against 55–69 ms without).
+// (offset and n then count vec4s). `adam_tex` (CPU rasterisers, Tuning::texture_reads) reads
+// the four from flat textures copied just before: 1 θ, 2 m, 3 v (vec4s, written), 4 θ, 5 g,
+// 6 m, 7 v (textures). Each element is read once, so the copies pay only where a storage load
+// is slow: on llvmpipe it is a loop over the lanes that inserts into a vector on the stack, and
+// on an AMD EPYC (Zen) 13.3 M parameters took 337 ms that way against 113 ms with the copies
+// (an Intel Xeon: 55–69 against 87–94).
 
 struct Params {
     n: u32, offset: u32, decoupled: u32, pad: u32,
@@ -28,6 +31,15 @@ struct Params {
 @group(0) @binding(2) var<storage, read> grad4: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> m4: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> v4: array<vec4<f32>>;
+
+@group(0) @binding(2) var<storage, read_write> m4_out: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> v4_out: array<vec4<f32>>;
+@group(0) @binding(4) var theta_t: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(5) var grad_t: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(6) var m_t: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(7) var v_t: texture_storage_2d<rgba32float, read>;
+
+// #include flat
 
 @compute @workgroup_size(256)
 fn adam(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -70,5 +82,27 @@ fn adam4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
     let vi = p.beta2 * v4[i] + (1.0 - p.beta2) * g * g;
     m4[i] = mi;
     v4[i] = vi;
+    theta4[i] = th - p.step * mi / (sqrt(vi) + p.eps);
+}
+
+@compute @workgroup_size(256)
+fn adam_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_index) lid: u32) {
+    let q = (wid.y * nwg.x + wid.x) * 256u + lid;
+    if (q >= p.n) {
+        return;
+    }
+    let i = p.offset + q;
+    var th = textureLoad(theta_t, flat_at(q));
+    var g = textureLoad(grad_t, flat_at(q));
+    if (p.decoupled == 0u) {
+        g += p.wd * th;
+    } else {
+        th -= p.lr * p.wd * th;
+    }
+    let mi = p.beta1 * textureLoad(m_t, flat_at(q)) + (1.0 - p.beta1) * g;
+    let vi = p.beta2 * textureLoad(v_t, flat_at(q)) + (1.0 - p.beta2) * g * g;
+    m4_out[i] = mi;
+    v4_out[i] = vi;
     theta4[i] = th - p.step * mi / (sqrt(vi) + p.eps);
 }

@@ -2,7 +2,7 @@
 //! parameter buffer (see `nn::ParamStore`: a model's parameters, gradients and moments are
 //! each one buffer, so one dispatch updates every parameter).
 
-use super::{groups_for, Params};
+use super::{groups_for, texture_chunks, Params};
 use crate::error::{Error, Result};
 use crate::gpu::Dispatch;
 use crate::tensor::Tensor;
@@ -117,7 +117,35 @@ pub fn adam_update(
     if body0 > start {
         run("adam", body0 - start, start)?;
     }
-    run("adam4", (body1 - body0) / 4, body0 / 4)?;
+    let (q0, nq) = (body0 / 4, (body1 - body0) / 4);
+    // Where textures are read (CPU rasterisers), the body goes through snapshots a chunk at a
+    // time (four snapshots of a chunk, not of the model); what is left, or all of it, reads the
+    // buffers.
+    let mut done = 0;
+    if gpu.tuning().texture_reads {
+        for (c0, nc) in texture_chunks(nq) {
+            let byte = ((q0 + c0) * 16) as u64;
+            let snapshots: Option<Vec<_>> = buffers
+                .iter()
+                .map(|b| gpu.flat_texture(b, byte, nc as u32))
+                .collect();
+            let Some(snapshots) = snapshots else { break };
+            let views: Vec<_> = snapshots.iter().map(|s| s.view()).collect();
+            gpu.dispatch(&Dispatch {
+                shader: "adam",
+                entry: "adam_tex",
+                consts: &[],
+                params: &params(nc, q0 + c0),
+                buffers: &[theta.buffer(), m.buffer(), v.buffer()],
+                textures: &views,
+                groups: groups_for(nc, 256),
+            })?;
+            done = c0 + nc;
+        }
+    }
+    if done < nq {
+        run("adam4", nq - done, q0 + done)?;
+    }
     if start + len > body1 {
         run("adam", start + len - body1, body1)?;
     }

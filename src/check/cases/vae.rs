@@ -2,9 +2,12 @@
 //! Gaussian / Bernoulli / KL loss terms and their gradients, Adam, MMD, and the scatter
 //! kernels (concatenation, slice backward, gradient accumulation).
 
+use std::sync::Arc;
+
 use super::dims;
 use crate::check::{compare, with_tuning, Case, Outcome, Rng, Tolerance};
-use crate::gpu::Tuning;
+use crate::error::Result;
+use crate::gpu::{Gpu, Tuning};
 use crate::kernels::adam::{self, AdamConfig};
 use crate::kernels::loss::{self, reference as lref};
 use crate::kernels::metrics::{self, Accumulator};
@@ -337,9 +340,11 @@ fn label_of(shape: &[usize]) -> String {
     dims(shape)
 }
 
-/// Adam on one element (one at a time only), an aligned range (four at a time), an unaligned
-/// one (a three-element head and a two-element tail one at a time, the rest four at a time)
-/// and a large range ending in a three-element tail.
+/// Adam through the buffers and through textures (each adapter's other path included) on one
+/// element (one at a time only), an aligned range (four at a time), an unaligned one (a
+/// three-element head and a two-element tail one at a time, the rest four at a time) and a
+/// large range spanning two texture chunks and a partial texture row, ending in a
+/// three-element tail.
 fn adam_cases(v: &mut Vec<Case>) {
     for (i, (n, start, len)) in [
         (1usize, 0usize, 1usize),
@@ -350,89 +355,110 @@ fn adam_cases(v: &mut Vec<Case>) {
     .into_iter()
     .enumerate()
     {
-        for decoupled in [false, true] {
+        for (decoupled, textures) in [(false, false), (true, false), (false, true), (true, true)] {
             let name = if decoupled { "adamw" } else { "adam" };
+            let path = if textures { "textures" } else { "buffers" };
             v.push(Case::new(
                 "adam",
-                format!("{name} {n} [{start}, {})", start + len),
+                format!("{name} {n} [{start}, {}) through {path}", start + len),
                 false,
                 move |gpu| {
-                    let mut rng = Rng::new(7000 + i as u64);
-                    let theta = rng.data(&[n], -1.0, 1.0);
-                    let cfg = AdamConfig {
-                        weight_decay: 0.01,
-                        decoupled,
-                        ..AdamConfig::default()
-                    };
-                    let (tg, mg, vg) = (
-                        theta.upload(gpu)?,
-                        Tensor::zeros(gpu, &[n])?,
-                        Tensor::zeros(gpu, &[n])?,
-                    );
-                    let (mut t64, mut m64, mut v64) =
-                        (theta.f64.clone(), vec![0.0; n], vec![0.0; n]);
-                    let lrs = [1e-2f32, 5e-3, 2e-3];
-                    for (step, lr) in lrs.iter().enumerate() {
-                        let g = rng.data(&[n], -1.0, 1.0);
-                        adam::adam_update(
-                            &tg,
-                            &g.upload(gpu)?,
-                            &mg,
-                            &vg,
-                            start,
-                            len,
-                            &cfg,
-                            *lr,
-                            step as u64 + 1,
-                        )?;
-                        let r = start..start + len;
-                        adam::reference::adam(
-                            &mut t64[r.clone()],
-                            &g.f64[r.clone()],
-                            &mut m64[r.clone()],
-                            &mut v64[r],
-                            &cfg,
-                            *lr,
-                            step as u64 + 1,
-                        );
-                    }
-                    // Three steps of a few correctly rounded ops each; θ's error is relative to
-                    // |θ| + the total step (≤ 3·lr·… ≤ 0.1), m and v carry |m| + |g| ≤ 2.
-                    // Elements outside the range must come back untouched (the reference
-                    // leaves them as they were).
-                    let tscale: Vec<f64> = t64.iter().map(|t| t.abs() + 0.1).collect();
-                    let label = dims(&[n]);
-                    let two = vec![2.0; n];
-                    Ok(vec![
-                        compare(
-                            &format!("{name} theta"),
-                            &label,
-                            &tg.to_vec()?,
-                            &t64,
-                            Some(&tscale),
-                            Tolerance::rounding(12.0),
-                        ),
-                        compare(
-                            &format!("{name} m"),
-                            &label,
-                            &mg.to_vec()?,
-                            &m64,
-                            Some(&two),
-                            Tolerance::rounding(8.0),
-                        ),
-                        compare(
-                            &format!("{name} v"),
-                            &label,
-                            &vg.to_vec()?,
-                            &v64,
-                            None,
-                            Tolerance::rounding(8.0),
-                        ),
-                    ])
+                    with_tuning(
+                        gpu,
+                        |t| Tuning {
+                            texture_reads: textures,
+                            ..t
+                        },
+                        || adam_case(gpu, i, n, start..start + len, decoupled, path),
+                    )
                 },
             ));
         }
     }
+}
+
+/// Three Adam steps over `range` of `n` parameters, against the f64 reference.
+fn adam_case(
+    gpu: &Arc<Gpu>,
+    i: usize,
+    n: usize,
+    range: std::ops::Range<usize>,
+    decoupled: bool,
+    path: &str,
+) -> Result<Vec<Outcome>> {
+    let name = if decoupled { "adamw" } else { "adam" };
+    let (start, len) = (range.start, range.len());
+    let mut rng = Rng::new(7000 + i as u64);
+    let theta = rng.data(&[n], -1.0, 1.0);
+    let cfg = AdamConfig {
+        weight_decay: 0.01,
+        decoupled,
+        ..AdamConfig::default()
+    };
+    let (tg, mg, vg) = (
+        theta.upload(gpu)?,
+        Tensor::zeros(gpu, &[n])?,
+        Tensor::zeros(gpu, &[n])?,
+    );
+    let (mut t64, mut m64, mut v64) = (theta.f64.clone(), vec![0.0; n], vec![0.0; n]);
+    let lrs = [1e-2f32, 5e-3, 2e-3];
+    for (step, lr) in lrs.iter().enumerate() {
+        let g = rng.data(&[n], -1.0, 1.0);
+        adam::adam_update(
+            &tg,
+            &g.upload(gpu)?,
+            &mg,
+            &vg,
+            start,
+            len,
+            &cfg,
+            *lr,
+            step as u64 + 1,
+        )?;
+        let r = start..start + len;
+        adam::reference::adam(
+            &mut t64[r.clone()],
+            &g.f64[r.clone()],
+            &mut m64[r.clone()],
+            &mut v64[r],
+            &cfg,
+            *lr,
+            step as u64 + 1,
+        );
+    }
+    // Three steps of a few correctly rounded ops each; θ's error is relative to
+    // |θ| + the total step (≤ 3·lr·… ≤ 0.1), m and v carry |m| + |g| ≤ 2.
+    // Elements outside the range must come back untouched (the reference
+    // leaves them as they were).
+    let tscale: Vec<f64> = t64.iter().map(|t| t.abs() + 0.1).collect();
+    let label = format!("{} {path}", dims(&[n]));
+    let two = vec![2.0; n];
+    Ok(vec![
+        compare(
+            &format!("{name} theta"),
+            &label,
+            &tg.to_vec()?,
+            &t64,
+            Some(&tscale),
+            Tolerance::rounding(12.0),
+        ),
+        compare(
+            &format!("{name} m"),
+            &label,
+            &mg.to_vec()?,
+            &m64,
+            Some(&two),
+            Tolerance::rounding(8.0),
+        ),
+        compare(
+            &format!("{name} v"),
+            &label,
+            &vg.to_vec()?,
+            &v64,
+            None,
+            Tolerance::rounding(8.0),
+        ),
+    ])
 }
 
 fn mmd_cases(v: &mut Vec<Case>) {
