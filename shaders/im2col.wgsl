@@ -8,6 +8,8 @@
 //   im2col_tex: im2col four columns of one row per invocation (N·P a multiple of 4), x read
 //           from a flat texture (Tuning::texture_reads) holding x from its first texel, so
 //           off0 is x's offset inside that texel. Bindings: 1 cols (vec4 view), 2 x (texture).
+//   col2im_tex: col2im with dcols read from a flat texture the same way. Bindings: 1 dx,
+//           2 dcols (texture).
 // Bindings: 1 source, 2 destination.
 
 // The same parameter block as conv2d.wgsl (ConvGeom::params); off0 is the source's offset.
@@ -40,6 +42,7 @@ const PW: u32 = 0u;
 
 @group(0) @binding(1) var<storage, read_write> dst4: array<vec4<f32>>;
 @group(0) @binding(2) var src_t: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(1) var<storage, read_write> dst1: array<f32>;
 
 // #include flat
 
@@ -121,7 +124,7 @@ const NO_TAP: u32 = 0xffffffffu;
 
 // The elements of dcols (counted from p.off0) that dx element e sums, NO_TAP where none.
 // Working out every tap's index before any load ran col2im 2.1× faster on llvmpipe than
-// loading inside the tap loop's condition (and as fast as reading dcols from a texture).
+// loading inside the tap loop's condition.
 fn col2im_taps(e: u32) -> array<u32, TAPS_H * TAPS_W> {
     let x = e % W;
     let y = (e / W) % H;
@@ -162,4 +165,22 @@ fn col2im(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
         }
     }
     dst[e] = acc;
+}
+
+@compute @workgroup_size(256)
+fn col2im_tex(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let e = index(wid, nwg, lid);
+    if (e >= p.n * C * H * W) {
+        return;
+    }
+    let taps = col2im_taps(e);
+    var acc = 0.0;
+    for (var t = 0u; t < TAPS_H * TAPS_W; t += 1u) {
+        if (taps[t] != NO_TAP) {
+            let s = p.off0 + taps[t];
+            acc += textureLoad(src_t, flat_at(s >> 2u))[s & 3u];
+        }
+    }
+    dst1[e] = acc;
 }

@@ -102,6 +102,20 @@ pub(super) fn grad_input(g: &ConvGeom, dy: &Tensor, w: &Tensor) -> Result<Tensor
         false,
     )?;
     let dx = Tensor::empty(dy.gpu(), &[g.n, g.c, g.h, g.w])?;
+    // Where textures are read, dcols through a snapshot: each tap is one storage load
+    // otherwise, a loop over the lanes on llvmpipe.
+    if let Some((t, base, _)) = view_snapshot(&dcols, &[dcols.numel()], &[1]) {
+        dx.gpu().dispatch(&Dispatch {
+            shader: "im2col",
+            entry: "col2im_tex",
+            consts: &consts(g),
+            params: &g.params(dcols.offset() - base, 0),
+            buffers: &[dx.buffer()],
+            textures: &[t.view()],
+            groups: groups_for(dx.numel(), 256),
+        })?;
+        return Ok(dx);
+    }
     launch("col2im", g, &dcols, &dx)?;
     Ok(dx)
 }

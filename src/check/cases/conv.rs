@@ -40,7 +40,7 @@ type DeconvRow = (
 
 /// Every case runs with both conv implementations (the direct kernels and im2col + matmul).
 pub fn cases(v: &mut Vec<Case>) {
-    // im2col + matmul both with im2col reading x from a texture and from the buffer.
+    // im2col + matmul both with im2col and col2im reading from textures and from the buffers.
     for variant in [
         Path(ConvVariant::Direct, false),
         Path(ConvVariant::Gemm, false),
