@@ -61,6 +61,7 @@ pub fn run(sel: &Selection, json: bool) -> Result<i32> {
         "matmul_variant": tuning.matmul.name(),
         "conv_variant": tuning.conv.name(),
         "texture_reads": tuning.texture_reads,
+        "lp_native_vector_width": std::env::var("LP_NATIVE_VECTOR_WIDTH").ok(),
         "tuning_file": gpu.tuned_from.as_ref().map(|p| p.display().to_string()),
         "overridden_by": overrides(),
     });
@@ -146,5 +147,12 @@ pub fn run(sel: &Selection, json: bool) -> Result<i32> {
             "storage buffers"
         }
     );
+    if gpu.info.device_type == wgpu::DeviceType::Cpu {
+        let width = std::env::var("LP_NATIVE_VECTOR_WIDTH");
+        println!(
+            "  llvmpipe vectors: LP_NATIVE_VECTOR_WIDTH={} (vae-gpu asks for 512 where the CPU has AVX-512 and the variable is unset)",
+            width.as_deref().unwrap_or("unset, 256 bits")
+        );
+    }
     Ok(0)
 }
