@@ -148,7 +148,8 @@ fn the_kernel_benchmark_covers_every_family_with_rates_and_peak_fractions() {
         "batchnorm/train forward",
         "random/reparameterize",
         "loss/gaussian_nll",
-        "adam/adam",
+        "adam/textures",
+        "adam/buffers",
     ] {
         let n = rows
             .iter()
@@ -202,6 +203,7 @@ fn vae_gpu_tuned(file: &std::path::Path, args: &[&str]) -> std::process::Output 
         .env("VAE_GPU_TUNING", file)
         .env_remove("VAE_GPU_MATMUL")
         .env_remove("VAE_GPU_CONV")
+        .env_remove("VAE_GPU_ADAM")
         .env_remove("VAE_GPU_TEXTURE_READS")
         .output()
         .expect("run vae-gpu")
@@ -283,6 +285,23 @@ fn tuning_is_recorded_per_adapter_and_read_back() {
     let stored: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert_eq!(stored[&key]["matmul"], winner.as_str());
+    // Both Adam routes are timed, and the faster is recorded.
+    let adams = v["measured"]["adam_seconds"].as_array().unwrap();
+    let mut routes: Vec<(f64, &str)> = adams
+        .iter()
+        .map(|t| {
+            (
+                t["seconds"].as_f64().unwrap(),
+                t["variant"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    routes.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut names: Vec<&str> = routes.iter().map(|r| r.1).collect();
+    names.sort();
+    assert_eq!(names, ["buffers", "textures"], "{v}");
+    assert_eq!(v["adam"], routes[0].1, "{v}");
+    assert_eq!(stored[&key]["adam"], routes[0].1);
 
     let info = |file: &std::path::Path| {
         let out = vae_gpu_tuned(file, &["info", "--json"]);
@@ -295,19 +314,44 @@ fn tuning_is_recorded_per_adapter_and_read_back() {
     };
     let i = info(&file);
     assert_eq!(i["matmul_variant"], winner.as_str(), "{i}");
+    assert_eq!(i["adam_variant"], routes[0].1, "{i}");
     assert_eq!(i["tuning_file"], file.display().to_string(), "{i}");
     assert_eq!(i["overridden_by"], serde_json::json!([]), "{i}");
 
     let mut edited = stored.clone();
     edited[&key]["matmul"] = "vec4".into();
     edited[&key]["conv"] = "direct".into();
+    let other = if routes[0].1 == "buffers" {
+        "textures"
+    } else {
+        "buffers"
+    };
+    edited[&key]["adam"] = other.into();
     std::fs::write(&file, edited.to_string()).unwrap();
     let i = info(&file);
     assert_eq!(
-        (i["matmul_variant"].as_str(), i["conv_variant"].as_str()),
-        (Some("vec4"), Some("direct")),
+        (
+            i["matmul_variant"].as_str(),
+            i["conv_variant"].as_str(),
+            i["adam_variant"].as_str()
+        ),
+        (Some("vec4"), Some("direct"), Some(other)),
         "{i}"
     );
+    // A file written before Adam was tuned: the adapter's default route (textures where
+    // textures are read), the rest as recorded.
+    let mut older = edited.clone();
+    older[&key].as_object_mut().unwrap().remove("adam");
+    std::fs::write(&file, older.to_string()).unwrap();
+    let i = info(&file);
+    let default = if i["texture_reads"] == true {
+        "textures"
+    } else {
+        "buffers"
+    };
+    assert_eq!(i["adam_variant"], default, "{i}");
+    assert_eq!(i["matmul_variant"], "vec4", "{i}");
+    std::fs::write(&file, edited.to_string()).unwrap();
     // Without a file, the built-in defaults.
     let i = info(&dir.0.join("none.json"));
     assert!(i["tuning_file"].is_null(), "{i}");
@@ -324,12 +368,55 @@ fn tuning_is_recorded_per_adapter_and_read_back() {
             "{e}"
         );
     }
+    edited[&key]["adam"] = "fastest".into();
+    std::fs::write(&file, edited.to_string()).unwrap();
+    let out = vae_gpu_tuned(&file, &["info"]);
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && e.contains("unknown adam 'fastest'"),
+        "{e}"
+    );
+    edited[&key]["adam"] = "buffers".into();
     edited[&key]["matmul"] = "fastest".into();
     std::fs::write(&file, edited.to_string()).unwrap();
     let out = vae_gpu_tuned(&file, &["info"]);
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && e.contains("unknown matmul 'fastest'"),
+        "{e}"
+    );
+}
+
+/// `VAE_GPU_ADAM` picks Adam's route over the default (info names the variable), and a value
+/// that is not a route is refused naming the variable and the choices.
+#[test]
+fn adam_route_follows_the_environment() {
+    let info = |value: &str| {
+        Command::new(env!("CARGO_BIN_EXE_vae-gpu"))
+            .args(["info", "--json"])
+            .env("VAE_GPU_ADAM", value)
+            .output()
+            .expect("run vae-gpu")
+    };
+    for value in ["buffers", "textures"] {
+        let out = info(value);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let i: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(i["adam_variant"], value, "{i}");
+        let by = i["overridden_by"].as_array().unwrap();
+        assert!(by.iter().any(|v| v == "VAE_GPU_ADAM"), "{i}");
+    }
+    let out = info("texture");
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && e.contains("VAE_GPU_ADAM")
+            && e.contains("'texture'")
+            && e.contains("textures, buffers"),
         "{e}"
     );
 }

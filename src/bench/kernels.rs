@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::{reps_for, time, Measurement};
 use crate::check::Rng;
 use crate::error::Result;
-use crate::gpu::{ConvVariant, Gpu, MatmulVariant, Tuning};
+use crate::gpu::{AdamVariant, ConvVariant, Gpu, MatmulVariant, Tuning};
 use crate::kernels::adam::{adam_update, AdamConfig};
 use crate::kernels::batchnorm::{batch_norm_train, BatchNormConfig};
 use crate::kernels::binary::add;
@@ -128,8 +128,6 @@ fn memory_bound(gpu: &Arc<Gpu>, n: usize, budget: f64) -> Result<Vec<Measurement
     let mut rng = Rng::new(6);
     let a = rng.data(&[n], -1.0, 1.0).upload(gpu)?;
     let b = rng.data(&[n], 0.1, 1.0).upload(gpu)?;
-    let (m, v) = (Tensor::zeros(gpu, &[n])?, Tensor::zeros(gpu, &[n])?);
-    let theta = rng.data(&[n], -1.0, 1.0).upload(gpu)?;
     let zero = Tensor::zeros(gpu, &[1])?;
     // Batch norm over 64 channels of n/64 values each, as a convolution's output.
     let x4 = a.reshape(&[n / 64 / 16, 64, 4, 4])?;
@@ -174,11 +172,36 @@ fn memory_bound(gpu: &Arc<Gpu>, n: usize, budget: f64) -> Result<Vec<Measurement
     row("loss/gaussian_nll", 2.0 * f, &mut || {
         gaussian_nll(&a, &b, &zero).map(drop)
     })?;
-    // Reads θ, g, m, v and writes θ, m, v.
-    row("adam/adam", 7.0 * f, &mut || {
-        adam_update(&theta, &a, &m, &v, 0, n, &AdamConfig::default(), 1e-6, 1)
-    })?;
+    for variant in AdamVariant::ALL {
+        rows.push(adam(gpu, variant, n, budget)?);
+    }
     Ok(rows)
+}
+
+/// One Adam step over `n` parameters through `variant` (the device's tuning is restored
+/// afterwards), in GB/s of the θ, g, m, v it reads and the θ, m, v it writes.
+pub fn adam(gpu: &Arc<Gpu>, variant: AdamVariant, n: usize, budget: f64) -> Result<Measurement> {
+    let mut rng = Rng::new(7);
+    let theta = rng.data(&[n], -1.0, 1.0).upload(gpu)?;
+    let grad = rng.data(&[n], -1.0, 1.0).upload(gpu)?;
+    let (m, v) = (Tensor::zeros(gpu, &[n])?, Tensor::zeros(gpu, &[n])?);
+    let mut run = || adam_update(&theta, &grad, &m, &v, 0, n, &AdamConfig::default(), 1e-6, 1);
+    let saved = gpu.tuning();
+    gpu.set_tuning(Tuning {
+        adam: variant,
+        ..saved
+    });
+    let timed = reps_for(gpu, budget, &mut run).and_then(|reps| time(gpu, 2, reps, run));
+    gpu.set_tuning(saved);
+    let (s, clock) = timed?;
+    Ok(Measurement {
+        kernel: format!("adam/{}", variant.name()),
+        shape: format!("{n}"),
+        flops: 0.0,
+        bytes: 7.0 * 4.0 * n as f64,
+        seconds_per_run: s,
+        clock,
+    })
 }
 
 pub fn matmul(

@@ -1,19 +1,23 @@
 //! `vae-gpu bench tune`: on this adapter, times each matmul variant over the networks'
-//! products and each convolution path over the stage-1 layers, and records the fastest in
-//! the tuning file (`gpu::tuned`) that later devices on the same adapter read.
+//! products, each convolution path over the stage-1 layers and both Adam routes over the
+//! stage-1 parameters, and records the fastest in the tuning file (`gpu::tuned`) that later
+//! devices on the same adapter read.
 
 use std::sync::Arc;
 
-use super::kernels::{conv, matmul_op, NETWORK_MATMULS};
+use super::kernels::{adam, conv, matmul_op, NETWORK_MATMULS};
 use crate::error::Result;
-use crate::gpu::{ConvVariant, Gpu, MatmulVariant};
+use crate::gpu::{AdamVariant, ConvVariant, Gpu, MatmulVariant};
 use crate::kernels::conv2d::Conv2dConfig;
+use crate::models::{InfoGan, InfoGanConfig};
+use crate::nn::ParamsBuilder;
 
 /// Seconds each candidate took over the same work (`None`: dropped after the first shape,
 /// more than `DROP`× the best there), fastest first.
 pub struct Tuned {
     pub matmul: Vec<(MatmulVariant, Option<f64>)>,
     pub conv: Vec<(ConvVariant, f64)>,
+    pub adam: Vec<(AdamVariant, f64)>,
 }
 
 /// A candidate this much slower than the best on the first product is not timed further.
@@ -78,8 +82,21 @@ pub fn tune(gpu: &Arc<Gpu>, quick: bool) -> Result<Tuned> {
         convs.push((v, sum));
     }
     convs.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let n = if quick {
+        1 << 16
+    } else {
+        let mut b = ParamsBuilder::new(0);
+        InfoGan::new(&mut b, InfoGanConfig::reference(28, 1))?;
+        b.count()
+    };
+    let mut adams = Vec::new();
+    for v in AdamVariant::ALL {
+        adams.push((v, adam(gpu, v, n, budget)?.seconds_per_run));
+    }
+    adams.sort_by(|a, b| a.1.total_cmp(&b.1));
     Ok(Tuned {
         matmul: totals,
         conv: convs,
+        adam: adams,
     })
 }

@@ -119,14 +119,16 @@ fn tune(gpu: &std::sync::Arc<Gpu>, quick: bool, json: bool) -> Result<Value> {
     let measured = json!({
         "matmul_seconds": t.matmul.iter().map(|(v, s)| json!({"variant": v.name(), "seconds": s})).collect::<Vec<_>>(),
         "conv_seconds": t.conv.iter().map(|(v, s)| json!({"variant": v.name(), "seconds": s})).collect::<Vec<_>>(),
+        "adam_seconds": t.adam.iter().map(|(v, s)| json!({"variant": v.name(), "seconds": s})).collect::<Vec<_>>(),
         "quick": quick,
     });
-    let (matmul, conv) = (t.matmul[0].0, t.conv[0].0);
+    let (matmul, conv, adam) = (t.matmul[0].0, t.conv[0].0, t.adam[0].0);
     let file = tuned::store(
         &gpu.info,
         tuned::Entry {
             matmul: matmul.name().into(),
             conv: conv.name().into(),
+            adam: Some(adam.name().into()),
             measured: measured.clone(),
         },
     )?;
@@ -143,17 +145,22 @@ fn tune(gpu: &std::sync::Arc<Gpu>, quick: bool, json: bool) -> Result<Value> {
         for (v, s) in &t.conv {
             println!("  {:<8} {s:.4}", v.name());
         }
+        println!("Adam, one step over the stage-1 parameters (seconds):");
+        for (v, s) in &t.adam {
+            println!("  {:<8} {s:.4}", v.name());
+        }
         println!(
-            "recorded matmul={} conv={} for '{}' in {}",
+            "recorded matmul={} conv={} adam={} for '{}' in {}",
             matmul.name(),
             conv.name(),
+            adam.name(),
             tuned::key(&gpu.info),
             file.display()
         );
     }
     Ok(json!({
         "file": file.display().to_string(), "key": tuned::key(&gpu.info),
-        "matmul": matmul.name(), "conv": conv.name(), "measured": measured,
+        "matmul": matmul.name(), "conv": conv.name(), "adam": adam.name(), "measured": measured,
     }))
 }
 

@@ -30,10 +30,15 @@ fn adapter_json(info: &wgpu::AdapterInfo) -> serde_json::Value {
 
 /// The environment variables that override the tuning file and the defaults here.
 fn overrides() -> Vec<&'static str> {
-    ["VAE_GPU_MATMUL", "VAE_GPU_CONV", "VAE_GPU_TEXTURE_READS"]
-        .into_iter()
-        .filter(|v| std::env::var(v).is_ok_and(|s| !s.is_empty()))
-        .collect()
+    [
+        "VAE_GPU_MATMUL",
+        "VAE_GPU_CONV",
+        "VAE_GPU_ADAM",
+        "VAE_GPU_TEXTURE_READS",
+    ]
+    .into_iter()
+    .filter(|v| std::env::var(v).is_ok_and(|s| !s.is_empty()))
+    .collect()
 }
 
 pub fn run(sel: &Selection, json: bool) -> Result<i32> {
@@ -60,6 +65,7 @@ pub fn run(sel: &Selection, json: bool) -> Result<i32> {
         "subgroup_size": gpu.subgroup_size,
         "matmul_variant": tuning.matmul.name(),
         "conv_variant": tuning.conv.name(),
+        "adam_variant": tuning.adam.name(),
         "texture_reads": tuning.texture_reads,
         "lp_native_vector_width": std::env::var("LP_NATIVE_VECTOR_WIDTH").ok(),
         "tuning_file": gpu.tuned_from.as_ref().map(|p| p.display().to_string()),
@@ -129,9 +135,10 @@ pub fn run(sel: &Selection, json: bool) -> Result<i32> {
         println!("  subgroup size {s} (fixed): matmul subgroup can run");
     }
     println!(
-        "  kernels: matmul {}, conv {} ({}{})",
+        "  kernels: matmul {}, conv {}, adam {} ({}{})",
         tuning.matmul.name(),
         tuning.conv.name(),
+        tuning.adam.name(),
         source,
         if overrides.is_empty() {
             String::new()

@@ -122,6 +122,32 @@ impl ConvVariant {
 /// texture row, width and height in texels).
 type Block = (u64, Option<u32>, u32, u32, u32);
 
+/// Where Adam reads θ, g, m and v from; chosen per adapter, overridable with `VAE_GPU_ADAM`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdamVariant {
+    /// Flat-texture snapshots of each chunk, then `adam_tex`: on llvmpipe an image load is a
+    /// vector load per lane. The copies cost a pass over the four vectors.
+    Textures,
+    /// Straight from the storage buffers, four elements per invocation (`adam4`): no copies.
+    Buffers,
+}
+
+impl AdamVariant {
+    pub const ALL: [AdamVariant; 2] = [Self::Textures, Self::Buffers];
+
+    /// The name `parse` and `VAE_GPU_ADAM` take.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Textures => "textures",
+            Self::Buffers => "buffers",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self> {
+        parse_variant(&Self::ALL, Self::name, "VAE_GPU_ADAM", s)
+    }
+}
+
 /// Texels per row of a flat texture (`Gpu::flat_texture`): a power of two, as
 /// shaders/include/flat.wgsl splits an index with a mask and a shift.
 pub const FLAT_ROW: u32 = 4096;
@@ -135,11 +161,15 @@ pub struct Tuning {
     pub vec4_block: (u32, u32),
     /// (TM4, TN4) of matmul_tex, each 2, 4 or 8; `None` picks per product (the benchmark sweeps it).
     pub tex_block: Option<(u32, u32)>,
-    /// Memory-bound kernels (Adam, accumulate) read their inputs from flat textures and write
-    /// four elements per invocation. On llvmpipe a storage-buffer load is a loop over the lanes
-    /// and an image load one vector load per lane (a copy ran 4× faster that way); on a real
-    /// GPU the copies into textures would only add traffic.
+    /// Memory-bound kernels (accumulate, unary, binary, im2col; Adam has its own choice below)
+    /// read their inputs from flat textures and write four elements per invocation. On
+    /// llvmpipe a storage-buffer load is a loop over the lanes and an image load one vector
+    /// load per lane (a copy ran 4× faster that way); on a real GPU the copies into textures
+    /// would only add traffic.
     pub texture_reads: bool,
+    /// Adam's own choice: on one llvmpipe host its direct loads ran 3× slower than snapshots,
+    /// on another 1.4× faster, so `bench tune` measures it apart from `texture_reads`.
+    pub adam: AdamVariant,
 }
 
 struct Recorder {
@@ -235,7 +265,7 @@ impl Gpu {
         // the environment overrides both.
         let tuned = tuned::lookup(&info)?;
         let (default_matmul, default_conv) = match &tuned {
-            Some((m, c, _)) => (*m, *c),
+            Some(t) => (t.matmul, t.conv),
             None if info.device_type == wgpu::DeviceType::Cpu => {
                 let matmul = match subgroup_size {
                     Some(_) => MatmulVariant::Subgroup,
@@ -264,6 +294,14 @@ impl Gpu {
             }
             _ => info.device_type == wgpu::DeviceType::Cpu,
         };
+        let adam = match std::env::var("VAE_GPU_ADAM") {
+            Ok(s) if !s.is_empty() => AdamVariant::parse(&s)?,
+            _ => match tuned.as_ref().and_then(|t| t.adam) {
+                Some(a) => a,
+                None if texture_reads => AdamVariant::Textures,
+                None => AdamVariant::Buffers,
+            },
+        };
         Ok(Arc::new(Gpu {
             device,
             queue,
@@ -277,8 +315,9 @@ impl Gpu {
                 vec4_block: (2, 2),
                 tex_block: None,
                 texture_reads,
+                adam,
             }),
-            tuned_from: tuned.map(|t| t.2),
+            tuned_from: tuned.map(|t| t.file),
             pool: Arc::new(pool::Pool::default()),
             kernels: Mutex::new(kernel::Kernels::default()),
             recorder: Mutex::new(Recorder {

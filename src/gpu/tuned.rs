@@ -2,20 +2,24 @@
 //! (`$VAE_GPU_TUNING`, else `$XDG_CACHE_HOME/vae-gpu/tuning.json`, else
 //! `~/.cache/vae-gpu/tuning.json`) keyed by adapter name, backend and driver: read when a
 //! device opens, so a tuned adapter runs its winners without timing anything. An adapter
-//! that was never tuned keeps the built-in defaults; `VAE_GPU_MATMUL`/`VAE_GPU_CONV` beat both.
+//! that was never tuned keeps the built-in defaults; `VAE_GPU_MATMUL`, `VAE_GPU_CONV` and
+//! `VAE_GPU_ADAM` beat both.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{ConvVariant, MatmulVariant};
+use super::{AdamVariant, ConvVariant, MatmulVariant};
 use crate::error::{Error, Result};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Entry {
     pub matmul: String,
     pub conv: String,
+    /// Absent in files written before Adam was tuned: then the default for the adapter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adam: Option<String>,
     /// What the choice rests on: seconds per candidate, as `bench tune` measured them.
     pub measured: serde_json::Value,
 }
@@ -59,8 +63,17 @@ fn read(file: &Path) -> Result<BTreeMap<String, Entry>> {
     }
 }
 
+/// The choices read back for one adapter.
+pub struct Tuned {
+    pub matmul: MatmulVariant,
+    pub conv: ConvVariant,
+    pub adam: Option<AdamVariant>,
+    /// The file they came from.
+    pub file: PathBuf,
+}
+
 /// The tuned choices for this adapter, with the file they came from.
-pub fn lookup(info: &wgpu::AdapterInfo) -> Result<Option<(MatmulVariant, ConvVariant, PathBuf)>> {
+pub fn lookup(info: &wgpu::AdapterInfo) -> Result<Option<Tuned>> {
     let Some(file) = path() else { return Ok(None) };
     let Some(e) = read(&file)?.remove(&key(info)) else {
         return Ok(None);
@@ -73,7 +86,16 @@ pub fn lookup(info: &wgpu::AdapterInfo) -> Result<Option<(MatmulVariant, ConvVar
     };
     let matmul = MatmulVariant::parse(&e.matmul).map_err(|_| bad("matmul", &e.matmul))?;
     let conv = ConvVariant::parse(&e.conv).map_err(|_| bad("conv", &e.conv))?;
-    Ok(Some((matmul, conv, file)))
+    let adam = match &e.adam {
+        Some(a) => Some(AdamVariant::parse(a).map_err(|_| bad("adam", a))?),
+        None => None,
+    };
+    Ok(Some(Tuned {
+        matmul,
+        conv,
+        adam,
+        file,
+    }))
 }
 
 /// Records this adapter's entry, keeping the others; the file is replaced atomically.

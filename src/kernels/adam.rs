@@ -4,7 +4,7 @@
 
 use super::{groups_for, texture_chunks, Params};
 use crate::error::{Error, Result};
-use crate::gpu::Dispatch;
+use crate::gpu::{AdamVariant, Dispatch};
 use crate::tensor::Tensor;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -118,11 +118,11 @@ pub fn adam_update(
         run("adam", body0 - start, start)?;
     }
     let (q0, nq) = (body0 / 4, (body1 - body0) / 4);
-    // Where textures are read (CPU rasterisers), the body goes through snapshots a chunk at a
-    // time (four snapshots of a chunk, not of the model); what is left, or all of it, reads the
-    // buffers.
+    // With the Textures variant (the default where textures are read: CPU rasterisers), the
+    // body goes through snapshots a chunk at a time (four snapshots of a chunk, not of the
+    // model); what is left, or all of it, reads the buffers.
     let mut done = 0;
-    if gpu.tuning().texture_reads {
+    if gpu.tuning().adam == AdamVariant::Textures {
         for (c0, nc) in texture_chunks(nq) {
             let byte = ((q0 + c0) * 16) as u64;
             let snapshots: Option<Vec<_>> = buffers

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::dims;
 use crate::check::{compare, with_tuning, Case, Outcome, Rng, Tolerance};
 use crate::error::Result;
-use crate::gpu::{Gpu, Tuning};
+use crate::gpu::{AdamVariant, Gpu, Tuning};
 use crate::kernels::adam::{self, AdamConfig};
 use crate::kernels::loss::{self, reference as lref};
 use crate::kernels::metrics::{self, Accumulator};
@@ -355,9 +355,10 @@ fn adam_cases(v: &mut Vec<Case>) {
     .into_iter()
     .enumerate()
     {
-        for (decoupled, textures) in [(false, false), (true, false), (false, true), (true, true)] {
+        let (b, t) = (AdamVariant::Buffers, AdamVariant::Textures);
+        for (decoupled, variant) in [(false, b), (true, b), (false, t), (true, t)] {
             let name = if decoupled { "adamw" } else { "adam" };
-            let path = if textures { "textures" } else { "buffers" };
+            let path = variant.name();
             v.push(Case::new(
                 "adam",
                 format!("{name} {n} [{start}, {}) through {path}", start + len),
@@ -365,10 +366,7 @@ fn adam_cases(v: &mut Vec<Case>) {
                 move |gpu| {
                     with_tuning(
                         gpu,
-                        |t| Tuning {
-                            texture_reads: textures,
-                            ..t
-                        },
+                        |t| Tuning { adam: variant, ..t },
                         || adam_case(gpu, i, n, start..start + len, decoupled, path),
                     )
                 },
