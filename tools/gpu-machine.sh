@@ -101,7 +101,7 @@ print()
 print(f"== {bench.get('adapter', '?')} ({bench.get('backend', '?')}, {bench.get('driver', '')})")
 print(f"check --full: {check.get('passed', '?')} passed, {check.get('failed', '?')} failed" if check else "check --full: no result")
 tune = load("tune.json")
-print(f"bench tune chose matmul {tune.get('matmul', '?')}, conv {tune.get('conv', '?')}")
+print(f"bench tune chose matmul {tune.get('matmul', '?')}, conv {tune.get('conv', '?')}, adam {tune.get('adam', '?')}")
 print(f"host time per dispatch: {bench.get('host_us_per_dispatch', float('nan')):.2f} us (kernel loop), "
       f"{train.get('host_us_per_dispatch', float('nan')):.2f} us (stage-1 step)")
 print(f"{'kernel':50} {'shape':26} {'GFLOP/s':>9} {'GB/s':>8} {'% peak':>7}")
