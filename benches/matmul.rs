@@ -46,7 +46,11 @@ fn main() {
             );
         }
         gpu.set_tuning(default);
-        for v in [MatmulVariant::Blocked, MatmulVariant::Tiled] {
+        for v in [
+            MatmulVariant::Blocked,
+            MatmulVariant::Tiled,
+            MatmulVariant::Tiled128,
+        ] {
             let m = bench::matmul(&gpu, v, s, s, s, 1.0).unwrap();
             println!(
                 "{:<24} {s:>5}³ {:>8.2} GFLOP/s  {:>5.2}× CPU  ({})",

@@ -266,7 +266,7 @@ fn tuning_is_recorded_per_adapter_and_read_back() {
         .map(|t| t["variant"].as_str().unwrap())
         .collect();
     names.sort();
-    let mut want = vec!["blocked", "texture", "tiled", "vec4"];
+    let mut want = vec!["blocked", "texture", "tiled", "tiled128", "vec4"];
     if !info["subgroup_size"].is_null() {
         want.push("subgroup");
         want.sort();

@@ -43,6 +43,10 @@ pub enum MatmulVariant {
     Blocked,
     /// 64×64 workgroup-memory tiles, 4×4 per invocation: what real GPUs want.
     Tiled,
+    /// 128×128 workgroup-memory tiles, 8×8 per invocation, the next step's loads in flight
+    /// during this one's multiply-adds: for large products on real GPUs (a quarter of Tiled's
+    /// workgroups, so fewer to spread over the cores on small ones).
+    Tiled128,
     /// Vec4's blocking with both operands copied into rgba32float textures: on llvmpipe an
     /// image load is a vector load per lane, a storage load a loop over lanes. Falls back to
     /// `Vec4` where the copy's row pitch or the texture size does not fit.
@@ -55,12 +59,13 @@ pub enum MatmulVariant {
 }
 
 impl MatmulVariant {
-    pub const ALL: [MatmulVariant; 5] = [
+    pub const ALL: [MatmulVariant; 6] = [
         Self::Subgroup,
         Self::Texture,
         Self::Vec4,
         Self::Blocked,
         Self::Tiled,
+        Self::Tiled128,
     ];
 
     /// The name `parse` and `VAE_GPU_MATMUL` take.
@@ -69,6 +74,7 @@ impl MatmulVariant {
             Self::Vec4 => "vec4",
             Self::Blocked => "blocked",
             Self::Tiled => "tiled",
+            Self::Tiled128 => "tiled128",
             Self::Texture => "texture",
             Self::Subgroup => "subgroup",
         }

@@ -52,6 +52,11 @@ pub const SHADERS: &[(&str, &str, &str)] = &[
         include_str!("../../shaders/matmul_tiled.wgsl"),
     ),
     (
+        "matmul_tiled128",
+        "shaders/matmul_tiled128.wgsl",
+        include_str!("../../shaders/matmul_tiled128.wgsl"),
+    ),
+    (
         "conv2d",
         "shaders/conv2d.wgsl",
         include_str!("../../shaders/conv2d.wgsl"),

@@ -158,6 +158,7 @@ pub fn matmul_with(
             }
             MatmulVariant::Blocked
             | MatmulVariant::Tiled
+            | MatmulVariant::Tiled128
             | MatmulVariant::Texture
             | MatmulVariant::Subgroup => {
                 let (a_rs, a_cs) = if trans_a { (1, g.m) } else { (g.k, 1) };
@@ -175,10 +176,10 @@ pub fn matmul_with(
                     .u(b_bs)
                     .u(b_rs)
                     .u(b_cs);
-                if variant == MatmulVariant::Tiled {
-                    ("matmul_tiled", vec![], p, 64, 64)
-                } else {
-                    ("matmul", vec![], p, 32, 32)
+                match variant {
+                    MatmulVariant::Tiled => ("matmul_tiled", vec![], p, 64, 64),
+                    MatmulVariant::Tiled128 => ("matmul_tiled128", vec![], p, 128, 128),
+                    _ => ("matmul", vec![], p, 32, 32),
                 }
             }
         };

@@ -43,6 +43,7 @@ pub fn cases(v: &mut Vec<Case>) {
         ("texture", MatmulVariant::Texture),
         // Where the adapter has no fixed subgroup size (GL), these check the fallback to texture.
         ("subgroup", MatmulVariant::Subgroup),
+        ("tiled128", MatmulVariant::Tiled128),
     ];
     for (vi, (vname, variant)) in variants.into_iter().enumerate() {
         for (ti, (ta, tb)) in [(false, false), (true, false), (false, true), (true, true)]
