@@ -8,16 +8,7 @@
 const TM: u32 = 4u;
 const WG: u32 = 8u;
 
-struct Params {
-    m: u32, n: u32, k: u32, c_bs: u32,
-    a_off: u32, a_bs: u32, a_rs: u32, a_cs: u32,
-    b_off: u32, b_bs: u32, b_rs: u32, b_cs: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> A: array<f32>;
-@group(0) @binding(2) var<storage, read> B: array<f32>;
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;
+// #include strided_operands
 
 @compute @workgroup_size(WG, WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {

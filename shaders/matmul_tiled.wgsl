@@ -7,16 +7,7 @@
 
 const BK: u32 = 16u;
 
-struct Params {
-    m: u32, n: u32, k: u32, c_bs: u32,
-    a_off: u32, a_bs: u32, a_rs: u32, a_cs: u32,
-    b_off: u32, b_bs: u32, b_rs: u32, b_cs: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> A: array<f32>;
-@group(0) @binding(2) var<storage, read> B: array<f32>;
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;
+// #include strided_operands
 
 // as_[kk*64 + mm] = a(tile_m + mm, k0 + kk); bs[kk*64 + nn] = b(k0 + kk, tile_n + nn).
 var<workgroup> as_: array<f32, 1024>;

@@ -14,16 +14,7 @@
 
 const BK: u32 = 8u;
 
-struct Params {
-    m: u32, n: u32, k: u32, c_bs: u32,
-    a_off: u32, a_bs: u32, a_rs: u32, a_cs: u32,
-    b_off: u32, b_bs: u32, b_rs: u32, b_cs: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> A: array<f32>;
-@group(0) @binding(2) var<storage, read> B: array<f32>;
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;
+// #include strided_operands
 
 // as4[kk*32 + i] = a(tile_m + 4i .. 4i+3, k0 + kk); bs4[kk*32 + j] = b(k0 + kk, tile_n + 4j .. 4j+3).
 var<workgroup> as4: array<vec4<f32>, 256>;

@@ -137,6 +137,11 @@ pub const INCLUDES: &[(&str, &str, &str)] = &[
         include_str!("../../shaders/include/act.wgsl"),
     ),
     (
+        "strided_operands",
+        "shaders/include/strided_operands.wgsl",
+        include_str!("../../shaders/include/strided_operands.wgsl"),
+    ),
+    (
         "channel_walk",
         "shaders/include/channel_walk.wgsl",
         include_str!("../../shaders/include/channel_walk.wgsl"),
