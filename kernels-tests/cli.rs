@@ -209,18 +209,24 @@ fn vae_gpu_tuned(file: &std::path::Path, args: &[&str]) -> std::process::Output 
         .expect("run vae-gpu")
 }
 
-/// `VAE_GPU_TEXTURE_READS` turns the memory-bound kernels' texture inputs on or off (info
-/// says which), and any other value is refused naming the variable.
-#[test]
-fn texture_reads_follow_the_environment() {
+/// `info --json` with one kernel-choice variable set to each of `values`: the field it sets
+/// reads back what was asked (`want`) and `overridden_by` names the variable; `bad` is refused
+/// naming the variable, the value and whatever else `says` lists.
+fn kernel_choice_follows(
+    var: &str,
+    field: &str,
+    values: &[(&str, serde_json::Value)],
+    bad: &str,
+    says: &[&str],
+) {
     let info = |value: &str| {
         Command::new(env!("CARGO_BIN_EXE_vae-gpu"))
             .args(["info", "--json"])
-            .env("VAE_GPU_TEXTURE_READS", value)
+            .env(var, value)
             .output()
             .expect("run vae-gpu")
     };
-    for (value, on) in [("0", false), ("1", true)] {
+    for (value, want) in values {
         let out = info(value);
         assert!(
             out.status.success(),
@@ -228,15 +234,46 @@ fn texture_reads_follow_the_environment() {
             String::from_utf8_lossy(&out.stderr)
         );
         let i: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(i["texture_reads"], on, "{i}");
+        assert_eq!(&i[field], want, "{i}");
         let by = i["overridden_by"].as_array().unwrap();
-        assert!(by.iter().any(|v| v == "VAE_GPU_TEXTURE_READS"), "{i}");
+        assert!(by.iter().any(|v| v == var), "{i}");
     }
-    let out = info("yes");
+    let out = info(bad);
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(
-        !out.status.success() && e.contains("VAE_GPU_TEXTURE_READS") && e.contains("'yes'"),
+        !out.status.success()
+            && e.contains(var)
+            && e.contains(&format!("'{bad}'"))
+            && says.iter().all(|s| e.contains(s)),
         "{e}"
+    );
+}
+
+/// `VAE_GPU_TEXTURE_READS` turns the memory-bound kernels' texture inputs on or off (info
+/// says which), and any other value is refused naming the variable.
+#[test]
+fn texture_reads_follow_the_environment() {
+    let (off, on) = (serde_json::json!(false), serde_json::json!(true));
+    kernel_choice_follows(
+        "VAE_GPU_TEXTURE_READS",
+        "texture_reads",
+        &[("0", off), ("1", on)],
+        "yes",
+        &[],
+    );
+}
+
+/// `VAE_GPU_ADAM` picks Adam's route over the default (info names the variable), and a value
+/// that is not a route is refused naming the variable and the choices.
+#[test]
+fn adam_route_follows_the_environment() {
+    let routes = ["buffers", "textures"].map(|r| (r, serde_json::json!(r)));
+    kernel_choice_follows(
+        "VAE_GPU_ADAM",
+        "adam_variant",
+        &routes,
+        "texture",
+        &["textures, buffers"],
     );
 }
 
@@ -383,40 +420,6 @@ fn tuning_is_recorded_per_adapter_and_read_back() {
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && e.contains("unknown matmul 'fastest'"),
-        "{e}"
-    );
-}
-
-/// `VAE_GPU_ADAM` picks Adam's route over the default (info names the variable), and a value
-/// that is not a route is refused naming the variable and the choices.
-#[test]
-fn adam_route_follows_the_environment() {
-    let info = |value: &str| {
-        Command::new(env!("CARGO_BIN_EXE_vae-gpu"))
-            .args(["info", "--json"])
-            .env("VAE_GPU_ADAM", value)
-            .output()
-            .expect("run vae-gpu")
-    };
-    for value in ["buffers", "textures"] {
-        let out = info(value);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let i: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(i["adam_variant"], value, "{i}");
-        let by = i["overridden_by"].as_array().unwrap();
-        assert!(by.iter().any(|v| v == "VAE_GPU_ADAM"), "{i}");
-    }
-    let out = info("texture");
-    let e = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success()
-            && e.contains("VAE_GPU_ADAM")
-            && e.contains("'texture'")
-            && e.contains("textures, buffers"),
         "{e}"
     );
 }
