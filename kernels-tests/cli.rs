@@ -423,3 +423,45 @@ fn tuning_is_recorded_per_adapter_and_read_back() {
         "{e}"
     );
 }
+
+/// Where the CPU has AVX-512 the binary asks llvmpipe for 512-bit vectors (and llvmpipe names
+/// its width in the adapter's name), elsewhere it leaves Mesa's default; a width the user sets
+/// is kept either way.
+#[test]
+fn llvmpipe_gets_wide_vectors_where_the_cpu_has_them() {
+    let info = |width: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_vae-gpu"));
+        c.args(["info", "--json"]);
+        match width {
+            Some(w) => c.env("LP_NATIVE_VECTOR_WIDTH", w),
+            None => c.env_remove("LP_NATIVE_VECTOR_WIDTH"),
+        };
+        let out = c.output().expect("run vae-gpu");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    #[cfg(target_arch = "x86_64")]
+    let wide = std::arch::is_x86_feature_detected!("avx512f");
+    #[cfg(not(target_arch = "x86_64"))]
+    let wide = false;
+    let i = info(None);
+    let name = i["chosen"]["name"].as_str().unwrap().to_string();
+    if wide {
+        assert_eq!(i["lp_native_vector_width"], "512", "{i}");
+        if name.contains("llvmpipe") {
+            assert!(name.contains("512 bits"), "{name}");
+        }
+    } else {
+        assert!(i["lp_native_vector_width"].is_null(), "{i}");
+    }
+    let i = info(Some("256"));
+    assert_eq!(i["lp_native_vector_width"], "256", "{i}");
+    let name = i["chosen"]["name"].as_str().unwrap();
+    if name.contains("llvmpipe") {
+        assert!(name.contains("256 bits"), "{name}");
+    }
+}

@@ -154,7 +154,7 @@ pub fn run(sel: &Selection, json: bool) -> Result<i32> {
             "storage buffers"
         }
     );
-    if gpu.info.device_type == wgpu::DeviceType::Cpu {
+    if gpu.info.name.contains("llvmpipe") {
         let width = std::env::var("LP_NATIVE_VECTOR_WIDTH");
         println!(
             "  llvmpipe vectors: LP_NATIVE_VECTOR_WIDTH={} (vae-gpu asks for 512 where the CPU has AVX-512 and the variable is unset)",
