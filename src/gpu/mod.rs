@@ -124,10 +124,6 @@ impl ConvVariant {
     }
 }
 
-/// One buffer-to-texture copy: (buffer offset, bytes per row when more than one row, first
-/// texture row, width and height in texels).
-type Block = (u64, Option<u32>, u32, u32, u32);
-
 /// Where Adam reads θ, g, m and v from; chosen per adapter, overridable with `VAE_GPU_ADAM`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AdamVariant {
@@ -153,6 +149,10 @@ impl AdamVariant {
         parse_variant(&Self::ALL, Self::name, "VAE_GPU_ADAM", s)
     }
 }
+
+/// One buffer-to-texture copy: (buffer offset, bytes per row when more than one row, first
+/// texture row, width and height in texels).
+type Block = (u64, Option<u32>, u32, u32, u32);
 
 /// Texels per row of a flat texture (`Gpu::flat_texture`): a power of two, as
 /// shaders/include/flat.wgsl splits an index with a mask and a shift.
