@@ -31,7 +31,7 @@ echo "== GPU tests on GL (llvmpipe through EGL)"
 WGPU_BACKEND=gl cargo test --quiet --test kernels --test cli --test train
 
 # The binary asks llvmpipe for 512-bit vectors where the CPU has AVX-512 (src/main.rs), the
-# test harness keeps Mesa's 256: on such a host both widths are checked.
+# in-process tests keep Mesa's 256: on such a host both widths are checked.
 echo "== vae-gpu check --full from the binary, on both"
 WGPU_BACKEND=vulkan ./target/release/vae-gpu check --full | tail -n 1
 WGPU_BACKEND=gl ./target/release/vae-gpu check --full | tail -n 1

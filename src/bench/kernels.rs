@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::{reps_for, time, Measurement};
-use crate::check::Rng;
+use crate::check::{with_tuning, Rng};
 use crate::error::Result;
 use crate::gpu::{AdamVariant, ConvVariant, Gpu, MatmulVariant, Tuning};
 use crate::kernels::adam::{adam_update, AdamConfig};
@@ -186,14 +186,11 @@ pub fn adam(gpu: &Arc<Gpu>, variant: AdamVariant, n: usize, budget: f64) -> Resu
     let grad = rng.data(&[n], -1.0, 1.0).upload(gpu)?;
     let (m, v) = (Tensor::zeros(gpu, &[n])?, Tensor::zeros(gpu, &[n])?);
     let mut run = || adam_update(&theta, &grad, &m, &v, 0, n, &AdamConfig::default(), 1e-6, 1);
-    let saved = gpu.tuning();
-    gpu.set_tuning(Tuning {
-        adam: variant,
-        ..saved
-    });
-    let timed = reps_for(gpu, budget, &mut run).and_then(|reps| time(gpu, 2, reps, run));
-    gpu.set_tuning(saved);
-    let (s, clock) = timed?;
+    let (s, clock) = with_tuning(
+        gpu,
+        |t| Tuning { adam: variant, ..t },
+        || reps_for(gpu, budget, &mut run).and_then(|reps| time(gpu, 2, reps, run)),
+    )?;
     Ok(Measurement {
         kernel: format!("adam/{}", variant.name()),
         shape: format!("{n}"),
@@ -267,14 +264,11 @@ pub fn conv(
             _ => conv2d::conv2d_grad_weight(&dy, &xt, (g.kh, g.kw), cfg).map(drop),
         }
     };
-    let saved = gpu.tuning();
-    gpu.set_tuning(Tuning {
-        conv: variant,
-        ..saved
-    });
-    let timed = reps_for(gpu, budget, &mut run).and_then(|reps| time(gpu, 2, reps, run));
-    gpu.set_tuning(saved);
-    let (s, clock) = timed?;
+    let (s, clock) = with_tuning(
+        gpu,
+        |t| Tuning { conv: variant, ..t },
+        || reps_for(gpu, budget, &mut run).and_then(|reps| time(gpu, 2, reps, run)),
+    )?;
     Ok(Measurement {
         kernel: format!("conv2d/{which}/{variant:?}").to_lowercase(),
         shape: format!(
