@@ -111,6 +111,39 @@ fn a_training_step_is_one_submit_with_no_new_buffers() {
     assert_eq!(s2["parameters"], 4_540_609, "{v}");
 }
 
+/// The copies a step records, counted with the bytes they move: with Adam on its snapshot
+/// route every parameter, gradient and moment is copied into a texture once per step, so a
+/// step moves at least 4 arrays × 4 bytes × the parameters (the few elements before the first
+/// and after the last multiple of 4 go through the scalar kernel, not a copy).
+#[test]
+fn a_step_counts_its_copies_and_their_bytes() {
+    let out = Command::new(env!("CARGO_BIN_EXE_vae-gpu"))
+        .args(["bench", "train", "--batch", "2", "--steps", "1", "--json"])
+        .env("VAE_GPU_ADAM", "textures")
+        .output()
+        .expect("run vae-gpu");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for (step, params) in [(&v, 13_331_586u64), (&v["stage2"], 4_540_609)] {
+        let copies = step["copies_per_step"].as_f64().unwrap();
+        let bytes = step["copied_bytes_per_step"].as_f64().unwrap();
+        let adam = (16 * (params / 4 * 4)) as f64;
+        assert!(
+            bytes >= adam,
+            "{bytes} bytes copied, Adam alone copies {adam}: {v}"
+        );
+        // Adam's chunks are at most 4096 × 64 texels: four copies for each.
+        assert!(
+            copies >= 4.0 * (params as f64 / 4.0 / 262_144.0).ceil(),
+            "{v}"
+        );
+    }
+}
+
 /// The kernel table at the smoke budget: every family has rows, every row a positive time and
 /// the rate its kind calls for, and the fraction of a given peak is that rate over the peak.
 /// (Shape of the output only: speed is for benchmarks, not tests.)

@@ -58,9 +58,9 @@ pub fn time(
     }
     // Timestamps bracket dispatches only: an op that copies (operands into textures) is
     // timed by the wall clock, copies included.
-    let copies = gpu.copies();
+    let (copies, _) = gpu.copies();
     run()?;
-    let copies = gpu.copies() > copies;
+    let copies = gpu.copies().0 > copies;
     gpu.sync()?;
     let per = reps.div_ceil(ROUNDS).max(1);
     let mut rounds = Vec::with_capacity(ROUNDS);

@@ -25,6 +25,10 @@ pub struct StepReport {
     pub flops_per_step: f64,
     pub dispatches_per_step: f64,
     pub submits_per_step: f64,
+    /// Copies per step (operands into textures, buffer to buffer) and the bytes they move:
+    /// device work that GPU timestamps do not bracket.
+    pub copies_per_step: f64,
+    pub copied_bytes_per_step: f64,
     /// CPU time of the recording thread for one step (the forward, backward and Adam calls,
     /// up to the submit) divided by its dispatches: what the runtime costs per kernel launch.
     /// Thread time, not wall time: on a CPU adapter the device's threads share the cores.
@@ -138,6 +142,7 @@ fn time_steps(
     }
     gpu.sync()?;
     let (d0, s0) = gpu.counters();
+    let (c0, b0) = gpu.copies();
     let created0 = gpu.pool_stats().created;
     let groups0 = gpu.bind_groups_created();
     let start = Instant::now();
@@ -152,6 +157,7 @@ fn time_steps(
     gpu.sync()?;
     let elapsed = start.elapsed().as_secs_f64();
     let (d1, s1) = gpu.counters();
+    let (c1, b1) = gpu.copies();
     let stats = gpu.pool_stats();
     let bind_groups_created = gpu.bind_groups_created() - groups0;
     let mut by_kernel = Vec::new();
@@ -174,6 +180,8 @@ fn time_steps(
         flops_per_step: 3.0 * model.net.forward_flops(batch),
         dispatches_per_step: (d1 - d0) as f64 / steps as f64,
         submits_per_step: (s1 - s0) as f64 / steps as f64,
+        copies_per_step: (c1 - c0) as f64 / steps as f64,
+        copied_bytes_per_step: (b1 - b0) as f64 / steps as f64,
         host_seconds_per_dispatch: recording / (d1 - d0).max(1) as f64,
         host_wall_seconds_per_dispatch: recording_wall / (d1 - d0).max(1) as f64,
         buffers_created: stats.created - created0,

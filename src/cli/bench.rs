@@ -236,6 +236,7 @@ fn step_json(r: &StepReport, cpu: f64) -> Value {
         "images_per_second": r.images_per_second(), "gflops": r.gflops(),
         "flops_per_step": r.flops_per_step,
         "dispatches_per_step": r.dispatches_per_step, "submits_per_step": r.submits_per_step,
+        "copies_per_step": r.copies_per_step, "copied_bytes_per_step": r.copied_bytes_per_step,
         "host_us_per_dispatch": r.host_seconds_per_dispatch * 1e6,
         "host_wall_us_per_dispatch": r.host_wall_seconds_per_dispatch * 1e6,
         "buffers_created_in_steady_state": r.buffers_created,
@@ -260,8 +261,10 @@ fn print_step(name: &str, r: &StepReport, cpu: f64) {
         r.gflops() / cpu
     );
     println!(
-        "  {:.0} dispatches and {:.0} submit(s) per step; host {:.1} µs CPU ({:.1} µs wall) per dispatch; {} buffers and {} bind groups created while timed; peak device memory {:.1} MiB",
+        "  {:.0} dispatches, {:.0} copies ({:.1} MiB) and {:.0} submit(s) per step; host {:.1} µs CPU ({:.1} µs wall) per dispatch; {} buffers and {} bind groups created while timed; peak device memory {:.1} MiB",
         r.dispatches_per_step,
+        r.copies_per_step,
+        r.copied_bytes_per_step / (1 << 20) as f64,
         r.submits_per_step,
         r.host_seconds_per_dispatch * 1e6,
         r.host_wall_seconds_per_dispatch * 1e6,

@@ -188,6 +188,8 @@ struct Recorder {
     submits: u64,
     /// Copies recorded (buffer to buffer, into textures): work GPU timestamps do not bracket.
     copies: u64,
+    /// The bytes those copies move.
+    copied_bytes: u64,
     timing: Option<timer::Recording>,
     /// The last submission, for `flush_pipelined`.
     last: Option<wgpu::SubmissionIndex>,
@@ -334,6 +336,7 @@ impl Gpu {
                 dispatches: 0,
                 submits: 0,
                 copies: 0,
+                copied_bytes: 0,
                 timing: None,
                 last: None,
             }),
@@ -402,9 +405,10 @@ impl Gpu {
         self.recorder.lock().unwrap().bind_groups.created
     }
 
-    /// Copies recorded since the device opened.
-    pub fn copies(&self) -> u64 {
-        self.recorder.lock().unwrap().copies
+    /// (copies recorded, bytes they move) since the device opened.
+    pub fn copies(&self) -> (u64, u64) {
+        let r = self.recorder.lock().unwrap();
+        (r.copies, r.copied_bytes)
     }
 
     /// (dispatches recorded, submits made) since the device opened.
@@ -502,10 +506,15 @@ impl Gpu {
         Ok(())
     }
 
-    /// The encoder, with the open compute pass ended, for a copy.
-    fn encoder_for_copy<'a>(&self, rec: &'a mut Recorder) -> &'a mut wgpu::CommandEncoder {
+    /// The encoder, with the open compute pass ended, for a copy of `bytes`.
+    fn encoder_for_copy<'a>(
+        &self,
+        rec: &'a mut Recorder,
+        bytes: u64,
+    ) -> &'a mut wgpu::CommandEncoder {
         rec.pass = None;
         rec.copies += 1;
+        rec.copied_bytes += bytes;
         rec.encoder.get_or_insert_with(|| new_encoder(&self.device))
     }
 
@@ -519,7 +528,7 @@ impl Gpu {
         bytes: u64,
     ) {
         let mut rec = self.recorder.lock().unwrap();
-        self.encoder_for_copy(&mut rec)
+        self.encoder_for_copy(&mut rec, bytes)
             .copy_buffer_to_buffer(src, src_off, dst, dst_off, bytes);
     }
 
@@ -589,7 +598,8 @@ impl Gpu {
     /// Records one buffer-to-texture copy per block.
     fn copy_to_texture(&self, src: &wgpu::Buffer, tex: &pool::PooledTexture, blocks: &[Block]) {
         let mut rec = self.recorder.lock().unwrap();
-        let encoder = self.encoder_for_copy(&mut rec);
+        let bytes = blocks.iter().map(|b| b.3 as u64 * b.4 as u64 * 16).sum();
+        let encoder = self.encoder_for_copy(&mut rec, bytes);
         for &(offset, bytes_per_row, y, width, height) in blocks {
             encoder.copy_buffer_to_texture(
                 wgpu::TexelCopyBufferInfo {
