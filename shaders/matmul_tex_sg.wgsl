@@ -13,8 +13,8 @@
 // Lane l's texel t of A: without TRANS_A row m0 + t·SG + l at columns 4kq..4kq+3; with
 // TRANS_A, rows 4·(m0/4 + t·SG/4 + l/4) .. +3 at column 4kq + l%4. Either way row tile i
 // (rows 4i..4i+3) sits in texel 4i/SG of lanes 4i%SG .. 4i%SG+3, a constant lane each.
-// Each lane computes ROWS × (4·TN4) of C, ROWS 64 or 16 (the tiles past 16 rows sit under
-// `if (ROWS == 64u)`, which the compiler drops when ROWS is 16), TN4 2 or 4; the tile arrays
+// Each lane computes ROWS × (4·TN4) of C, ROWS 64 or 32 (the tiles past 32 rows sit under
+// `if (ROWS == 64u)`, which the compiler drops when ROWS is 32), TN4 2 or 4; the tile arrays
 // are indexed by constants only, so they stay in registers (or their spill slots).
 // A workgroup is one subgroup (chosen only where the subgroup size is fixed at SG), so every
 // lane of a subgroup shares m0, and lanes past N still take part in the broadcasts.
@@ -27,7 +27,7 @@ const TRANS_A: u32 = 0u;
 const TRANS_B: u32 = 0u;
 const TN4: u32 = 4u;
 const SG: u32 = 8u;
-// Rows of C a subgroup computes: 64, or 16 where K is short (matmul.rs says why).
+// Rows of C a subgroup computes: 64, or 32 where K is short (matmul.rs says why).
 const ROWS: u32 = 64u;
 // Texels of A per lane and step of K.
 const NT: u32 = ROWS / SG;
@@ -174,43 +174,43 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
             acc[3][2] += b2 * a;
             acc[3][3] += b3 * a;
         }
+        t = ta[16u / SG];
+        a = op_a(mat4x4<f32>(subgroupBroadcast(t, 16u % SG), subgroupBroadcast(t, 16u % SG + 1u),
+                             subgroupBroadcast(t, 16u % SG + 2u), subgroupBroadcast(t, 16u % SG + 3u)));
+        acc[4][0] += b0 * a;
+        acc[4][1] += b1 * a;
+        if (TN4 == 4u) {
+            acc[4][2] += b2 * a;
+            acc[4][3] += b3 * a;
+        }
+        t = ta[20u / SG];
+        a = op_a(mat4x4<f32>(subgroupBroadcast(t, 20u % SG), subgroupBroadcast(t, 20u % SG + 1u),
+                             subgroupBroadcast(t, 20u % SG + 2u), subgroupBroadcast(t, 20u % SG + 3u)));
+        acc[5][0] += b0 * a;
+        acc[5][1] += b1 * a;
+        if (TN4 == 4u) {
+            acc[5][2] += b2 * a;
+            acc[5][3] += b3 * a;
+        }
+        t = ta[24u / SG];
+        a = op_a(mat4x4<f32>(subgroupBroadcast(t, 24u % SG), subgroupBroadcast(t, 24u % SG + 1u),
+                             subgroupBroadcast(t, 24u % SG + 2u), subgroupBroadcast(t, 24u % SG + 3u)));
+        acc[6][0] += b0 * a;
+        acc[6][1] += b1 * a;
+        if (TN4 == 4u) {
+            acc[6][2] += b2 * a;
+            acc[6][3] += b3 * a;
+        }
+        t = ta[28u / SG];
+        a = op_a(mat4x4<f32>(subgroupBroadcast(t, 28u % SG), subgroupBroadcast(t, 28u % SG + 1u),
+                             subgroupBroadcast(t, 28u % SG + 2u), subgroupBroadcast(t, 28u % SG + 3u)));
+        acc[7][0] += b0 * a;
+        acc[7][1] += b1 * a;
+        if (TN4 == 4u) {
+            acc[7][2] += b2 * a;
+            acc[7][3] += b3 * a;
+        }
         if (ROWS == 64u) {
-            t = ta[16u / SG];
-            a = op_a(mat4x4<f32>(subgroupBroadcast(t, 16u % SG), subgroupBroadcast(t, 16u % SG + 1u),
-                                 subgroupBroadcast(t, 16u % SG + 2u), subgroupBroadcast(t, 16u % SG + 3u)));
-            acc[4][0] += b0 * a;
-            acc[4][1] += b1 * a;
-            if (TN4 == 4u) {
-                acc[4][2] += b2 * a;
-                acc[4][3] += b3 * a;
-            }
-            t = ta[20u / SG];
-            a = op_a(mat4x4<f32>(subgroupBroadcast(t, 20u % SG), subgroupBroadcast(t, 20u % SG + 1u),
-                                 subgroupBroadcast(t, 20u % SG + 2u), subgroupBroadcast(t, 20u % SG + 3u)));
-            acc[5][0] += b0 * a;
-            acc[5][1] += b1 * a;
-            if (TN4 == 4u) {
-                acc[5][2] += b2 * a;
-                acc[5][3] += b3 * a;
-            }
-            t = ta[24u / SG];
-            a = op_a(mat4x4<f32>(subgroupBroadcast(t, 24u % SG), subgroupBroadcast(t, 24u % SG + 1u),
-                                 subgroupBroadcast(t, 24u % SG + 2u), subgroupBroadcast(t, 24u % SG + 3u)));
-            acc[6][0] += b0 * a;
-            acc[6][1] += b1 * a;
-            if (TN4 == 4u) {
-                acc[6][2] += b2 * a;
-                acc[6][3] += b3 * a;
-            }
-            t = ta[28u / SG];
-            a = op_a(mat4x4<f32>(subgroupBroadcast(t, 28u % SG), subgroupBroadcast(t, 28u % SG + 1u),
-                                 subgroupBroadcast(t, 28u % SG + 2u), subgroupBroadcast(t, 28u % SG + 3u)));
-            acc[7][0] += b0 * a;
-            acc[7][1] += b1 * a;
-            if (TN4 == 4u) {
-                acc[7][2] += b2 * a;
-                acc[7][3] += b3 * a;
-            }
             t = ta[32u / SG];
             a = op_a(mat4x4<f32>(subgroupBroadcast(t, 32u % SG), subgroupBroadcast(t, 32u % SG + 1u),
                                  subgroupBroadcast(t, 32u % SG + 2u), subgroupBroadcast(t, 32u % SG + 3u)));
@@ -310,31 +310,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
         store(acc[3][2], rb + 3u, cb + 2u, m4, n4);
         store(acc[3][3], rb + 3u, cb + 3u, m4, n4);
     }
+    store(acc[4][0], rb + 4u, cb, m4, n4);
+    store(acc[4][1], rb + 4u, cb + 1u, m4, n4);
+    if (TN4 == 4u) {
+        store(acc[4][2], rb + 4u, cb + 2u, m4, n4);
+        store(acc[4][3], rb + 4u, cb + 3u, m4, n4);
+    }
+    store(acc[5][0], rb + 5u, cb, m4, n4);
+    store(acc[5][1], rb + 5u, cb + 1u, m4, n4);
+    if (TN4 == 4u) {
+        store(acc[5][2], rb + 5u, cb + 2u, m4, n4);
+        store(acc[5][3], rb + 5u, cb + 3u, m4, n4);
+    }
+    store(acc[6][0], rb + 6u, cb, m4, n4);
+    store(acc[6][1], rb + 6u, cb + 1u, m4, n4);
+    if (TN4 == 4u) {
+        store(acc[6][2], rb + 6u, cb + 2u, m4, n4);
+        store(acc[6][3], rb + 6u, cb + 3u, m4, n4);
+    }
+    store(acc[7][0], rb + 7u, cb, m4, n4);
+    store(acc[7][1], rb + 7u, cb + 1u, m4, n4);
+    if (TN4 == 4u) {
+        store(acc[7][2], rb + 7u, cb + 2u, m4, n4);
+        store(acc[7][3], rb + 7u, cb + 3u, m4, n4);
+    }
     if (ROWS == 64u) {
-        store(acc[4][0], rb + 4u, cb, m4, n4);
-        store(acc[4][1], rb + 4u, cb + 1u, m4, n4);
-        if (TN4 == 4u) {
-            store(acc[4][2], rb + 4u, cb + 2u, m4, n4);
-            store(acc[4][3], rb + 4u, cb + 3u, m4, n4);
-        }
-        store(acc[5][0], rb + 5u, cb, m4, n4);
-        store(acc[5][1], rb + 5u, cb + 1u, m4, n4);
-        if (TN4 == 4u) {
-            store(acc[5][2], rb + 5u, cb + 2u, m4, n4);
-            store(acc[5][3], rb + 5u, cb + 3u, m4, n4);
-        }
-        store(acc[6][0], rb + 6u, cb, m4, n4);
-        store(acc[6][1], rb + 6u, cb + 1u, m4, n4);
-        if (TN4 == 4u) {
-            store(acc[6][2], rb + 6u, cb + 2u, m4, n4);
-            store(acc[6][3], rb + 6u, cb + 3u, m4, n4);
-        }
-        store(acc[7][0], rb + 7u, cb, m4, n4);
-        store(acc[7][1], rb + 7u, cb + 1u, m4, n4);
-        if (TN4 == 4u) {
-            store(acc[7][2], rb + 7u, cb + 2u, m4, n4);
-            store(acc[7][3], rb + 7u, cb + 3u, m4, n4);
-        }
         store(acc[8][0], rb + 8u, cb, m4, n4);
         store(acc[8][1], rb + 8u, cb + 1u, m4, n4);
         if (TN4 == 4u) {

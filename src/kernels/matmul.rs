@@ -348,7 +348,7 @@ fn dispatch_textures(
 }
 
 /// The subgroup size matmul_tex_sg runs with, where the device has one it is written for and
-/// C has at least 64 rows (a subgroup shares 64, or 16 where K is short: `subgroup_rows`).
+/// C has at least 64 rows (a subgroup shares 64, or 32 where K is short: `subgroup_block`).
 fn subgroup_size(a: &Tensor, g: &Geometry) -> Option<u32> {
     a.gpu().subgroup_size.filter(|_| g.m >= 64)
 }
@@ -362,9 +362,7 @@ fn matmul_texture_sg(
     trans_b: bool,
     sg: u32,
 ) -> Result<Tensor> {
-    // Four column tiles per lane where that keeps every lane of a subgroup busy.
-    let tn4: u32 = if g.n >= 16 * sg as usize { 4 } else { 2 };
-    let rows = subgroup_rows(g.k);
+    let (rows, tn4) = subgroup_block(g, sg);
     let groups = [
         g.n.div_ceil(4 * (tn4 * sg) as usize),
         g.m.div_ceil(rows as usize),
@@ -387,19 +385,22 @@ fn matmul_texture_sg(
     )
 }
 
-/// Rows of C per subgroup in matmul_tex_sg: 16 where K is at most SHORT_K, else 64. A
-/// weight gradient summed over a batch of 64 runs only 16 steps of its K loop, so each
-/// workgroup's setup and its 64 rows' stores weigh as much as the loop; 16 rows ran the
-/// stage-1 encoder's 6272×1024×64 weight gradient 1.14–1.25× faster on lavapipe (5 of 5
-/// alternating rounds) and conv2's 1024×3136×128 input-gradient columns 1.00–1.28× (6 of 6),
-/// while the products with K = 1024 ran 0.87–1.26×, 0.97× in total (so they keep 64).
-fn subgroup_rows(k: usize) -> u32 {
+/// (ROWS, TN4) of matmul_tex_sg: each lane computes ROWS × 4·TN4 of C.
+/// - K at most SHORT_K (a weight gradient summed over a batch of 64 runs 16 steps of its K
+///   loop, so each workgroup's setup and stores weigh as much as the loop): 32 rows, four
+///   column tiles where N keeps every lane busy. Against the 16 rows before, the stage-1
+///   step's three such products ran 100 / 78 → 74 / 73 ms at 512 bits (two alternating
+///   profiles on an Intel Xeon with AVX-512) and 57 / 54 → 56 / 57 ms at 256.
+/// - Longer K: 64 rows, two column tiles (512 accumulators a lane, which llvmpipe keeps on
+///   the stack). Against four tiles the step's six such products ran 104 / 88 → 77 / 78 ms at
+///   512 bits and 129 / 130 → 98 / 102 ms at 256 (the 64×1024×6272 forward 84 → 107
+///   GFLOP/s, conv2's 128×1024×3136 weight gradient 55 → 83 at 256 bits).
+fn subgroup_block(g: &Geometry, sg: u32) -> (u32, u32) {
     const SHORT_K: usize = 128;
-    if k <= SHORT_K {
-        16
-    } else {
-        64
+    if g.k > SHORT_K {
+        return (64, 2);
     }
+    (32, if g.n >= 16 * sg as usize { 4 } else { 2 })
 }
 
 /// 2·M·N·K·batch, the FLOPs a benchmark divides by.

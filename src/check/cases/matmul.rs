@@ -5,7 +5,7 @@
 //! offsets 4/8); the other shapes check its fallbacks. The subgroup variant runs its own where
 //! the texture one does and M is at least 64 (64³, 100×132×192 and 100×260×192 past the last
 //! 64-row block and a subgroup's last lanes, 256×512×384; 64³, 196×40×64, 132×256×32 and
-//! 68×36×128, K at most 128, in 16-row blocks). 64×16×8256 is one workgroup of
+//! 68×36×128, K at most 128, in 32-row blocks). 64×16×8256 is one workgroup of
 //! C for both: they split K into 8 partial products (where B's stored rows allow a
 //! texture: Bᵀ, or A and B as stored).
 
@@ -30,8 +30,8 @@ pub fn cases(v: &mut Vec<Case>) {
         (255, 129, 513, 2, 2, true),
         // One workgroup's worth of C with a long K: the texture kernels split K 8 ways.
         (64, 16, 8256, 0, 0, false),
-        // K ≤ 128: the subgroup kernel's 16-row blocks, past C's last rows (196 = 12·16 + 4,
-        // 132 = 8·16 + 4, 68 = 4·16 + 4) with two and four column tiles per lane.
+        // K ≤ 128: the subgroup kernel's 32-row blocks, past C's last rows (196 = 6·32 + 4,
+        // 132 = 4·32 + 4, 68 = 2·32 + 4) with two and four column tiles per lane.
         (196, 40, 64, 0, 0, false),
         (132, 256, 32, 0, 0, false),
         (68, 36, 128, 0, 0, false),
