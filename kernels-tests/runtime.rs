@@ -3,9 +3,10 @@
 use vae_gpu::check::Rng;
 use vae_gpu::gpu::MatmulVariant;
 use vae_gpu::gpu::{adapter, Selection};
+use vae_gpu::kernels::adam::{adam_update, reference as adam_reference, AdamConfig};
 use vae_gpu::kernels::binary::{add, mul};
 use vae_gpu::kernels::conv2d::{conv2d, Conv2dConfig};
-use vae_gpu::kernels::matmul::{matmul, matmul_with};
+use vae_gpu::kernels::matmul::{matmul, matmul_with, reference as matmul_reference};
 use vae_gpu::kernels::reduce::sum_all;
 use vae_gpu::kernels::unary::{unary, Unary};
 use vae_gpu::Tensor;
@@ -100,6 +101,75 @@ fn a_steady_state_loop_allocates_nothing_new() {
         d1 - d0 >= 5 * 6,
         "dispatches per step were batched into the submit"
     );
+}
+
+/// A kept buffer's matrix snapshot serves every texture matmul of the submit that reads the
+/// same matrix, until a recorded command writes the buffer: y = x·Wᵀ and dx = dy·W copy W
+/// once between them; after a recorded copy and then an in-place Adam update overwrite W,
+/// the next products read the new values (each checked against the CPU product of the
+/// weights it should have read; 1e-4 is ~50× the f32 rounding of 128-term sums of terms
+/// below 1). Rows of 512 and 256 bytes make each snapshot one copy.
+#[test]
+fn kept_weight_snapshots_are_reused_until_the_weights_are_written() {
+    let (gpu, _lock) = gpu();
+    let mut rng = Rng::new(11);
+    let (w, w2) = (
+        rng.data(&[64, 128], -1.0, 1.0),
+        rng.data(&[64, 128], -1.0, 1.0),
+    );
+    let (x, dy) = (
+        rng.data(&[64, 128], -1.0, 1.0),
+        rng.data(&[64, 64], -1.0, 1.0),
+    );
+    let g = rng.data(&[64 * 128], -1.0, 1.0);
+    let wt = w.upload(&gpu).unwrap();
+    let (w2t, xt, dyt, gt) = (
+        w2.upload(&gpu).unwrap(),
+        x.upload(&gpu).unwrap(),
+        dy.upload(&gpu).unwrap(),
+        g.upload(&gpu).unwrap(),
+    );
+    let (m, v) = (
+        Tensor::zeros(&gpu, &[64 * 128]).unwrap(),
+        Tensor::zeros(&gpu, &[64 * 128]).unwrap(),
+    );
+    gpu.keep_snapshots(wt.buffer());
+    gpu.flush().unwrap();
+    let tex = |a: &Tensor, b: &Tensor, tb: bool| {
+        let copies = gpu.copies().0;
+        let y = matmul_with(MatmulVariant::Texture, a, b, false, tb).unwrap();
+        (y, gpu.copies().0 - copies)
+    };
+    let (y1, c1) = tex(&xt, &wt, true);
+    let (y2, c2) = tex(&dyt, &wt, false);
+    assert_eq!((c1, c2), (2, 1), "W is copied for the first product only");
+    gpu.copy(w2t.buffer(), 0, wt.buffer(), 0, 64 * 128 * 4);
+    let (y3, c3) = tex(&xt, &wt, true);
+    assert_eq!(c3, 2, "a copy into W makes its snapshot stale");
+    let cfg = AdamConfig::default();
+    adam_update(&wt, &gt, &m, &v, 0, 64 * 128, &cfg, 0.1, 1).unwrap();
+    let (y4, c4) = tex(&dyt, &wt, false);
+    assert_eq!(c4, 2, "a dispatch writing W makes its snapshot stale");
+    let mut stepped = w2.f64.clone();
+    let (mut m0, mut v0) = (vec![0.0; 64 * 128], vec![0.0; 64 * 128]);
+    adam_reference::adam(&mut stepped, &g.f64, &mut m0, &mut v0, &cfg, 0.1, 1);
+    let cases = [
+        (&y1, &x.f64, [64, 128], &w.f64, true),
+        (&y2, &dy.f64, [64, 64], &w.f64, false),
+        (&y3, &x.f64, [64, 128], &w2.f64, true),
+        (&y4, &dy.f64, [64, 64], &stepped, false),
+    ];
+    for (i, (y, a, sa, b, tb)) in cases.into_iter().enumerate() {
+        let want = matmul_reference::matmul(a, &sa, b, &[64, 128], false, tb);
+        for (got, want) in y.to_vec().unwrap().iter().zip(&want) {
+            assert!(
+                (*got as f64 - want).abs() <= 1e-4,
+                "product {}: {got} vs {want}",
+                i + 1
+            );
+        }
+    }
+    gpu.release_snapshots(wt.buffer());
 }
 
 /// One recording of more dispatches than a uniform slab holds (1024): every dispatch reads

@@ -6,6 +6,7 @@ mod kernel;
 pub mod pool;
 mod recorder;
 pub mod shaders;
+mod snapshots;
 mod timer;
 pub mod tuned;
 
@@ -190,6 +191,7 @@ struct Recorder {
     copies: u64,
     /// The bytes those copies move.
     copied_bytes: u64,
+    snapshots: snapshots::Snapshots,
     timing: Option<timer::Recording>,
     /// The last submission, for `flush_pipelined`.
     last: Option<wgpu::SubmissionIndex>,
@@ -337,6 +339,7 @@ impl Gpu {
                 submits: 0,
                 copies: 0,
                 copied_bytes: 0,
+                snapshots: Default::default(),
                 timing: None,
                 last: None,
             }),
@@ -447,6 +450,11 @@ impl Gpu {
         }
         let mut rec = self.recorder.lock().unwrap();
         let rec = &mut *rec;
+        for (b, slot) in d.buffers.iter().zip(slots) {
+            if *slot == shaders::Slot::ReadWrite {
+                rec.snapshots.written(b);
+            }
+        }
         let (slab, offset) = rec.uniforms.push(&self.device, &self.queue, d.params);
         let mut resources: [Option<recorder::Resource>; recorder::MAX_BINDINGS] =
             Default::default();
@@ -528,6 +536,7 @@ impl Gpu {
         bytes: u64,
     ) {
         let mut rec = self.recorder.lock().unwrap();
+        rec.snapshots.written(dst);
         self.encoder_for_copy(&mut rec, bytes)
             .copy_buffer_to_buffer(src, src_off, dst, dst_off, bytes);
     }
@@ -535,14 +544,20 @@ impl Gpu {
     /// Records a copy of a dense row-major [rows, cols] f32 matrix at byte `offset` of `src`
     /// into an rgba32float texture of (cols/4) × rows texels from the pool. Needs cols a
     /// multiple of 4 and `offset` of 16; rows of a multiple of 256 bytes (the copy's row
-    /// pitch) go in one copy, narrower ones one copy per row.
+    /// pitch) go in one copy, narrower ones one copy per row. Of a buffer registered with
+    /// `keep_snapshots`, the snapshot made earlier in the same submit where nothing has
+    /// written the buffer since.
     pub fn matrix_texture(
         &self,
         src: &wgpu::Buffer,
         offset: u64,
         rows: u32,
         cols: u32,
-    ) -> pool::PooledTexture {
+    ) -> Arc<pool::PooledTexture> {
+        let region = (offset, rows, cols);
+        if let Some(tex) = self.recorder.lock().unwrap().snapshots.find(src, region) {
+            return tex;
+        }
         let (w, h) = (cols / 4, rows);
         let tex = self.pool.texture(&self.device, w, h);
         let pitch = cols * 4;
@@ -554,7 +569,24 @@ impl Gpu {
                 .collect()
         };
         self.copy_to_texture(src, &tex, &blocks);
+        let tex = Arc::new(tex);
+        self.recorder
+            .lock()
+            .unwrap()
+            .snapshots
+            .insert(src, region, &tex);
         tex
+    }
+
+    /// Keeps the matrix snapshots of `buffer` (a model's parameters, read by a forward and a
+    /// backward matmul each) for reuse until a recorded command writes it or the submit
+    /// ends; `release_snapshots` undoes it.
+    pub fn keep_snapshots(&self, buffer: &wgpu::Buffer) {
+        self.recorder.lock().unwrap().snapshots.keep(buffer);
+    }
+
+    pub fn release_snapshots(&self, buffer: &wgpu::Buffer) {
+        self.recorder.lock().unwrap().snapshots.release(buffer);
     }
 
     /// Records a copy of `texels` rgba texels (4·texels f32) at byte `offset` of `src` into
@@ -629,6 +661,7 @@ impl Gpu {
     pub fn flush(&self) -> Result<()> {
         let mut rec = self.recorder.lock().unwrap();
         rec.pass = None;
+        rec.snapshots.clear();
         rec.uniforms.finish(&self.queue);
         if let Some(enc) = rec.encoder.take() {
             rec.last = Some(self.queue.submit([enc.finish()]));

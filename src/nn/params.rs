@@ -157,6 +157,8 @@ impl ParamsBuilder {
                 .map(|(name, shape, v)| Ok((name, Tensor::full(gpu, &shape, v)?)))
                 .collect::<Result<_>>()?,
         };
+        // The weights' snapshots serve the forward and the backward matmuls of a step.
+        gpu.keep_snapshots(store.values.buffer());
         Ok(store)
     }
 }
@@ -170,6 +172,12 @@ pub struct ParamStore {
     /// old one.
     unwritten: Mutex<Vec<bool>>,
     state: Vec<(String, Tensor)>,
+}
+
+impl Drop for ParamStore {
+    fn drop(&mut self) {
+        self.values.gpu().release_snapshots(self.values.buffer());
+    }
 }
 
 impl ParamStore {
