@@ -130,7 +130,8 @@ pub(super) fn grad_weight_from_cols(g: &ConvGeom, dy: &Tensor, cols: &Tensor) ->
 
 /// Both gradients of a transposed convolution, whose conv2d geometry `g` has the gradient
 /// gy as its input and the transposed convolution's input x as its output: dx = conv2d(gy, w)
-/// and dw = conv2d_grad_weight(x, gy) read the same im2col of gy, built once.
+/// and dw = conv2d_grad_weight(x, gy) read the same im2col of gy, built once and, where the
+/// products read textures, copied into one once.
 pub(super) fn transposed_backward(
     g: &ConvGeom,
     gy: &Tensor,
@@ -138,8 +139,11 @@ pub(super) fn transposed_backward(
     w: &Tensor,
 ) -> Result<(Tensor, Tensor)> {
     let cols = im2col(g, gy)?;
-    Ok((
-        forward_from_cols(g, &cols, w)?,
-        grad_weight_from_cols(g, x, &cols)?,
-    ))
+    // Both products read cols as the same stored matrix: one snapshot serves them.
+    let gpu = cols.gpu();
+    gpu.keep_snapshots(cols.buffer());
+    let grads =
+        forward_from_cols(g, &cols, w).and_then(|dx| Ok((dx, grad_weight_from_cols(g, x, &cols)?)));
+    gpu.release_snapshots(cols.buffer());
+    grads
 }
