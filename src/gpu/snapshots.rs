@@ -2,8 +2,9 @@
 //! texture for the forward matmul and again, unchanged, for the backward one (dx = dy·W reads
 //! the same stored matrix as y = x·Wᵀ); on llvmpipe such a copy is a single-threaded memcpy
 //! (6.8 GB/s measured), 51 MB a step for the stage-1 network's two large weights. So the
-//! snapshots of buffers registered with `Gpu::keep_snapshots` (the parameter store) stay
-//! until a recorded command writes that buffer or the submit ends. Host writes need no
+//! snapshots of buffers registered with `Gpu::keep_snapshots` (the parameter store, and a
+//! transposed convolution's im2col columns between its two backward products) stay until a
+//! recorded command writes that buffer, `release_snapshots` drops it, or the submit ends. Host writes need no
 //! rule: `write_buffer` lands at the start of the submit, before every command in it.
 
 use std::sync::Arc;
