@@ -1,8 +1,8 @@
 //! The tensor runtime: adapter selection, buffer pool, batching, grid folding, views, timing.
 
 use vae_gpu::check::Rng;
-use vae_gpu::gpu::MatmulVariant;
 use vae_gpu::gpu::{adapter, Selection};
+use vae_gpu::gpu::{ConvVariant, MatmulVariant, Tuning};
 use vae_gpu::kernels::adam::{adam_update, reference as adam_reference, AdamConfig};
 use vae_gpu::kernels::binary::{add, mul};
 use vae_gpu::kernels::conv2d::{conv2d, Conv2dConfig};
@@ -286,4 +286,44 @@ fn kernel_time_is_measured_by_timestamps_or_by_the_wall_clock() {
         "implausible kernel time {}",
         t.seconds
     );
+}
+
+/// The implicit convolution gathers its columns inside the matmul where the adapter runs
+/// matmul_tex_sg with texture reads: a 64 → 128-filter 4×4 conv then records no im2col pass
+/// and copies no columns into a texture (R·N·P = 1024·128 floats; x's snapshot is made either
+/// way), and gives Gemm's y (1e-4: f32 rounding of 1024-term sums of products below 1 is
+/// ~1e-5, and both sum in the same order). Where it cannot (no subgroups, as on GL), it takes
+/// Gemm's path exactly: the same dispatches, copies and y.
+#[test]
+fn the_implicit_convolution_reads_x_in_place_of_its_columns() {
+    let (gpu, _lock) = gpu();
+    let mut rng = Rng::new(12);
+    let x = rng.data(&[2, 64, 16, 16], -1.0, 1.0).upload(&gpu).unwrap();
+    let w = rng.data(&[128, 64, 4, 4], -1.0, 1.0).upload(&gpu).unwrap();
+    let cfg = Conv2dConfig::new(2, 1);
+    let run = |conv| {
+        let t = gpu.tuning();
+        gpu.set_tuning(Tuning { conv, ..t });
+        let (d0, b0) = (gpu.counters().0, gpu.copies().1);
+        let y = conv2d(&x, &w, cfg).unwrap();
+        let counts = (gpu.counters().0 - d0, gpu.copies().1 - b0);
+        gpu.set_tuning(t);
+        (y.to_vec().unwrap(), counts)
+    };
+    let (yg, gemm) = run(ConvVariant::Gemm);
+    let (yi, implicit) = run(ConvVariant::Implicit);
+    let t = gpu.tuning();
+    if t.matmul == MatmulVariant::Subgroup && gpu.subgroup_size.is_some() && t.texture_reads {
+        assert_eq!(implicit.0 + 1, gemm.0, "one dispatch fewer: no im2col");
+        assert_eq!(
+            gemm.1 - implicit.1,
+            1024 * 128 * 4,
+            "no copy of the columns"
+        );
+    } else {
+        assert_eq!(implicit, gemm, "the same path as Gemm");
+    }
+    for (a, b) in yi.iter().zip(&yg) {
+        assert!((a - b).abs() <= 1e-4, "{a} vs {b}");
+    }
 }

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use super::shaders::{self, Slot};
 use crate::error::{Error, Result};
 
-/// The most specialisation constants one pipeline takes (im2col has eleven: a layer's geometry).
-pub const MAX_CONSTS: usize = 12;
+/// The most specialisation constants one pipeline takes (matmul_tex_sg in CONV mode has
+/// sixteen: its block and a layer's geometry).
+pub const MAX_CONSTS: usize = 16;
 
 /// Bytes of uniform parameters one dispatch may carry: one slot of the uniform ring, which is
 /// also the smallest dynamic-offset alignment every adapter accepts.

@@ -107,16 +107,20 @@ pub enum ConvVariant {
     /// im2col/col2im around one matmul per direction (conv_gemm.rs): R·N·P floats of scratch,
     /// the matmul kernels' speed.
     Gemm,
+    /// Gemm, with the im2col columns the products read gathered by the subgroup matmul itself
+    /// (matmul_tex_sg's CONV mode) where the product can run so; no columns stored or copied.
+    Implicit,
 }
 
 impl ConvVariant {
-    pub const ALL: [ConvVariant; 2] = [Self::Gemm, Self::Direct];
+    pub const ALL: [ConvVariant; 3] = [Self::Gemm, Self::Implicit, Self::Direct];
 
     /// The name `parse` and `VAE_GPU_CONV` take.
     pub fn name(self) -> &'static str {
         match self {
             Self::Direct => "direct",
             Self::Gemm => "gemm",
+            Self::Implicit => "implicit",
         }
     }
 
@@ -276,13 +280,10 @@ impl Gpu {
         let tuned = tuned::lookup(&info)?;
         let (default_matmul, default_conv) = match &tuned {
             Some(t) => (t.matmul, t.conv),
-            None if info.device_type == wgpu::DeviceType::Cpu => {
-                let matmul = match subgroup_size {
-                    Some(_) => MatmulVariant::Subgroup,
-                    None => MatmulVariant::Texture,
-                };
-                (matmul, ConvVariant::Gemm)
-            }
+            None if info.device_type == wgpu::DeviceType::Cpu => match subgroup_size {
+                Some(_) => (MatmulVariant::Subgroup, ConvVariant::Implicit),
+                None => (MatmulVariant::Texture, ConvVariant::Gemm),
+            },
             None => (MatmulVariant::Tiled, ConvVariant::Gemm),
         };
         let matmul = match std::env::var("VAE_GPU_MATMUL") {

@@ -169,9 +169,8 @@ pub fn conv2d_with_cols(
     const OP: &str = "conv2d";
     let t = prepare(OP, &[("input", x), ("weight", w)])?;
     let g = ConvGeom::forward(OP, x.shape(), w.shape(), cfg)?;
-    if x.gpu().tuning().conv == ConvVariant::Gemm {
-        let (y, cols) = super::conv_gemm::forward(&g, &t[0], &t[1])?;
-        return Ok((y, Some(cols)));
+    if x.gpu().tuning().conv != ConvVariant::Direct {
+        return super::conv_gemm::forward(&g, &t[0], &t[1]);
     }
     let y = Tensor::empty(x.gpu(), &[g.n, g.k, g.oh, g.ow])?;
     launch(
@@ -200,7 +199,7 @@ pub fn conv2d_grad_input(
     if (g.k, g.oh, g.ow) != (k, dy.shape()[2], dy.shape()[3]) {
         return Err(Error::shape(OP, format!("gradient {:?} does not match conv of input {x_shape:?} with weight {:?}: expected [{n}, {}, {}, {}]", dy.shape(), w.shape(), g.k, g.oh, g.ow)));
     }
-    if dy.gpu().tuning().conv == ConvVariant::Gemm {
+    if dy.gpu().tuning().conv != ConvVariant::Direct {
         return super::conv_gemm::grad_input(&g, &t[0], &t[1]);
     }
     let dx = Tensor::empty(dy.gpu(), &x_shape)?;
@@ -245,7 +244,7 @@ pub fn conv2d_grad_weight_with(
     if let Some(cols) = cols.filter(|c| c.shape() != want) {
         return Err(Error::shape(OP, format!("kept columns {:?} do not match input {:?} with kernel {kernel:?}: expected {want:?}", cols.shape(), x.shape())));
     }
-    if dy.gpu().tuning().conv == ConvVariant::Gemm {
+    if dy.gpu().tuning().conv != ConvVariant::Direct {
         return match cols {
             Some(cols) => super::conv_gemm::grad_weight_from_cols(&g, &t[0], cols),
             None => super::conv_gemm::grad_weight(&g, &t[0], &t[1]),

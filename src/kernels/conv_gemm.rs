@@ -6,11 +6,16 @@
 //!   grad_input   dcols [R, N·P] = Wᵀ · dY, then dx = col2im(dcols)
 //! with R = C·KH·KW and P = OH·OW. It trades R·N·P floats of scratch for the matmul's
 //! speed: on lavapipe the direct kernels reach 0.3–3.6 GFLOP/s and the vec4 matmul ~15.
+//! `ConvVariant::Implicit` skips the scratch where the product runs matmul_tex_sg: the
+//! products that read cols (forward, grad_weight, both of a transposed convolution's
+//! backward) gather it from x inside the matmul (`matmul::matmul_im2col`). On the stage-1
+//! step that drops four im2col passes and their copies (477 → 445 MiB copied, peak 422.5 →
+//! 395.7 MiB) and ran 483–501 against 561 ms. grad_input still stores dcols for col2im.
 
 use super::conv2d::ConvGeom;
 use super::{groups_for, matmul, view_snapshot};
 use crate::error::Result;
-use crate::gpu::Dispatch;
+use crate::gpu::{ConvVariant, Dispatch};
 use crate::tensor::Tensor;
 
 /// im2col.wgsl's geometry constants: a pipeline per layer shape, every division by a constant.
@@ -29,6 +34,39 @@ fn consts(g: &ConvGeom) -> [(&'static str, u32); 11] {
         ("PH", u(g.cfg.padding.0)),
         ("PW", u(g.cfg.padding.1)),
     ]
+}
+
+/// matmul_tex_sg's CONV-mode constants (its own names: C is its output there).
+fn cols_consts(g: &ConvGeom) -> [(&'static str, u32); 10] {
+    let u = |v: usize| v as u32;
+    [
+        ("XC", u(g.c)),
+        ("XH", u(g.h)),
+        ("XW", u(g.w)),
+        ("OH", u(g.oh)),
+        ("OW", u(g.ow)),
+        ("KH", u(g.kh)),
+        ("SH", u(g.cfg.stride.0)),
+        ("SW", u(g.cfg.stride.1)),
+        ("PH", u(g.cfg.padding.0)),
+        ("PW", u(g.cfg.padding.1)),
+    ]
+}
+
+/// op(a)·op(im2col(x)) with the columns gathered by the matmul itself (`ConvVariant::Implicit`),
+/// or None where that variant is not chosen or the product cannot run so.
+fn in_place(
+    g: &ConvGeom,
+    a: &Tensor,
+    x: &Tensor,
+    trans_a: bool,
+    trans_b: bool,
+) -> Result<Option<Tensor>> {
+    if x.gpu().tuning().conv != ConvVariant::Implicit {
+        return Ok(None);
+    }
+    let cols = [taps(g), g.n * g.oh * g.ow];
+    matmul::matmul_im2col(a, x, cols, (g.kw, &cols_consts(g)), trans_a, trans_b)
 }
 
 fn launch(entry: &'static str, g: &ConvGeom, src: &Tensor, dst: &Tensor) -> Result<()> {
@@ -80,14 +118,24 @@ fn outputs_by_channel(g: &ConvGeom, dy: &Tensor) -> Result<Tensor> {
         .reshape(&[g.k, g.n * g.oh * g.ow])
 }
 
-/// y and the cols it was multiplied from.
-pub(super) fn forward(g: &ConvGeom, x: &Tensor, w: &Tensor) -> Result<(Tensor, Tensor)> {
+/// y and the cols it was multiplied from, where they were stored.
+pub(super) fn forward(g: &ConvGeom, x: &Tensor, w: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
+    if let Some(y) = in_place(g, &w.reshape(&[g.k, taps(g)])?, x, false, false)? {
+        return Ok((by_image(g, y)?, None));
+    }
     let cols = im2col(g, x)?;
-    Ok((forward_from_cols(g, &cols, w)?, cols))
+    Ok((forward_from_cols(g, &cols, w)?, Some(cols)))
 }
 
 fn forward_from_cols(g: &ConvGeom, cols: &Tensor, w: &Tensor) -> Result<Tensor> {
-    let y = matmul::matmul(&w.reshape(&[g.k, taps(g)])?, cols, false, false)?;
+    by_image(
+        g,
+        matmul::matmul(&w.reshape(&[g.k, taps(g)])?, cols, false, false)?,
+    )
+}
+
+/// Y [K, N·P] as [N, K, OH, OW].
+fn by_image(g: &ConvGeom, y: Tensor) -> Result<Tensor> {
     y.reshape(&[g.k, g.n, g.oh * g.ow])?
         .transpose(0, 1)?
         .contiguous()?
@@ -121,7 +169,11 @@ pub(super) fn grad_input(g: &ConvGeom, dy: &Tensor, w: &Tensor) -> Result<Tensor
 }
 
 pub(super) fn grad_weight(g: &ConvGeom, dy: &Tensor, x: &Tensor) -> Result<Tensor> {
-    grad_weight_from_cols(g, dy, &im2col(g, x)?)
+    let dys = outputs_by_channel(g, dy)?;
+    match in_place(g, &dys, x, false, true)? {
+        Some(dw) => dw.reshape(&[g.k, g.c, g.kh, g.kw]),
+        None => grad_weight_from_cols(g, dy, &im2col(g, x)?),
+    }
 }
 
 pub(super) fn grad_weight_from_cols(g: &ConvGeom, dy: &Tensor, cols: &Tensor) -> Result<Tensor> {
@@ -138,6 +190,9 @@ pub(super) fn transposed_backward(
     x: &Tensor,
     w: &Tensor,
 ) -> Result<(Tensor, Tensor)> {
+    if let Some(dx) = in_place(g, &w.reshape(&[g.k, taps(g)])?, gy, false, false)? {
+        return Ok((by_image(g, dx)?, grad_weight(g, x, gy)?));
+    }
     let cols = im2col(g, gy)?;
     // Both products read cols as the same stored matrix: one snapshot serves them.
     let gpu = cols.gpu();

@@ -216,11 +216,16 @@ fn stored(g: &Geometry, trans_a: bool, trans_b: bool) -> [(usize, usize); 2] {
 /// 256-byte copy pitches or few enough to copy one by one, and textures within the
 /// device's 2-D limit.
 fn texture_fits(g: &Geometry, trans_a: bool, trans_b: bool, max_dim: u32) -> bool {
-    let max = max_dim as usize;
     g.batch == 1
-        && stored(g, trans_a, trans_b).iter().all(|&(r, c)| {
-            c % 4 == 0 && (c % 64 == 0 || r <= ROW_COPIES) && r <= max && c / 4 <= max
-        })
+        && stored(g, trans_a, trans_b)
+            .iter()
+            .all(|&rc| matrix_fits(rc, max_dim))
+}
+
+/// Whether a stored [rows, cols] matrix goes into a texture by `Gpu::matrix_texture`.
+fn matrix_fits((r, c): (usize, usize), max_dim: u32) -> bool {
+    let max = max_dim as usize;
+    c % 4 == 0 && (c % 64 == 0 || r <= ROW_COPIES) && r <= max && c / 4 <= max
 }
 
 /// The most rows a matrix without 256-byte rows is copied into its texture by, one copy
@@ -301,16 +306,34 @@ fn k_splits(groups: usize, k4: usize) -> usize {
     SPLIT_TARGET.div_ceil(groups).min(k4 / SPLIT_MIN_KQ).max(1)
 }
 
-/// Copies A and B into their textures and launches a texture matmul kernel writing C, K
-/// split into parts summed after (in a fixed order) where the grid is too small.
+/// Copies A and B into their textures and launches a texture matmul kernel writing C.
 fn dispatch_textures(
-    (shader, consts, groups): Launch,
+    launch: Launch,
     g: &Geometry,
     a: &Tensor,
     b: &Tensor,
     c: Tensor,
     trans_a: bool,
     trans_b: bool,
+) -> Result<Tensor> {
+    let [_, (br, bc)] = stored(g, trans_a, trans_b);
+    let bt = a
+        .gpu()
+        .matrix_texture(b.buffer(), b.offset() as u64 * 4, br as u32, bc as u32);
+    dispatch_with_b(launch, g, a, bt.view(), 0, c, trans_a)
+}
+
+/// Copies A into its texture and launches a texture matmul kernel writing C from it and B's
+/// texture `bt` (`b_off`: the shader's x_off), K split into parts summed after (in a fixed
+/// order) where the grid is too small.
+fn dispatch_with_b(
+    (shader, consts, groups): Launch,
+    g: &Geometry,
+    a: &Tensor,
+    bt: &wgpu::TextureView,
+    b_off: usize,
+    c: Tensor,
+    trans_a: bool,
 ) -> Result<Tensor> {
     let gpu = a.gpu();
     let k4 = g.k / 4;
@@ -320,16 +343,15 @@ fn dispatch_textures(
     } else {
         c
     };
-    let [(ar, ac), (br, bc)] = stored(g, trans_a, trans_b);
+    let [(ar, ac), _] = stored(g, trans_a, false);
     let at = gpu.matrix_texture(a.buffer(), a.offset() as u64 * 4, ar as u32, ac as u32);
-    let bt = gpu.matrix_texture(b.buffer(), b.offset() as u64 * 4, br as u32, bc as u32);
     let params = Params::default()
         .u(g.m)
         .u(g.n)
         .u(g.k)
         .u(out.offset())
         .u(k4.div_ceil(splits))
-        .u(0)
+        .u(b_off)
         .u(0)
         .u(0);
     gpu.dispatch(&Dispatch {
@@ -338,7 +360,7 @@ fn dispatch_textures(
         consts,
         params: &params.bytes(),
         buffers: &[out.buffer()],
-        textures: &[at.view(), bt.view()],
+        textures: &[at.view(), bt],
         groups: [groups[0] as u32, groups[1] as u32, splits as u32],
     })?;
     if splits == 1 {
@@ -383,6 +405,73 @@ fn matmul_texture_sg(
         trans_a,
         trans_b,
     )
+}
+
+/// C = op(A)·op(cols) for a convolution's columns cols = im2col(x) [R, N·P], which
+/// matmul_tex_sg gathers from a flat snapshot of x instead of reading them stored (its CONV
+/// mode); `conv` is that mode's geometry constants (conv_gemm.rs). None where the product
+/// cannot run so: no fixed subgroup size or fewer than 64 rows of C, kernel rows other than 4
+/// wide, dims or A's offset not multiples of 4, or textures past the device's limits. The
+/// caller then stores cols.
+pub(super) fn matmul_im2col(
+    a: &Tensor,
+    x: &Tensor,
+    cols: [usize; 2],
+    (kw, conv): (usize, &[(&'static str, u32)]),
+    trans_a: bool,
+    trans_b: bool,
+) -> Result<Option<Tensor>> {
+    let gpu = a.gpu();
+    let g = geometry(a.shape(), &cols, trans_a, trans_b)?;
+    fits_u32("matmul", a)?;
+    let a = a.contiguous()?;
+    if g.m * g.n * g.k == 0 {
+        return Ok(None);
+    }
+    let max = gpu.device.limits().max_texture_dimension_2d;
+    let Some(sg) = subgroup_size(&a, &g) else {
+        return Ok(None);
+    };
+    let aligned = [g.m, g.n, g.k, a.offset()].iter().all(|v| v % 4 == 0);
+    let [(ar, ac), _] = stored(&g, trans_a, trans_b);
+    if gpu.tuning().matmul != MatmulVariant::Subgroup
+        || kw != 4
+        || !aligned
+        || g.batch != 1
+        || !matrix_fits((ar, ac), max)
+        || !x.is_contiguous()
+    {
+        return Ok(None);
+    }
+    let Some((xt, base, _)) = super::view_snapshot(x, &[x.numel()], &[1]) else {
+        return Ok(None);
+    };
+    let c = Tensor::empty(gpu, &g.out_shape)?;
+    fits_u32("matmul", &c)?;
+    let (rows, tn4) = subgroup_block(&g, sg);
+    let groups = [
+        g.n.div_ceil(4 * (tn4 * sg) as usize),
+        g.m.div_ceil(rows as usize),
+    ];
+    let mut consts = vec![
+        ("TRANS_A", trans_a as u32),
+        ("TRANS_B", trans_b as u32),
+        ("TN4", tn4),
+        ("SG", sg),
+        ("ROWS", rows),
+        ("CONV", 1),
+    ];
+    consts.extend_from_slice(conv);
+    let c = dispatch_with_b(
+        ("matmul_tex_sg", &consts, groups),
+        &g,
+        &a,
+        xt.view(),
+        x.offset() - base,
+        c,
+        trans_a,
+    )?;
+    Ok(Some(c))
 }
 
 /// (ROWS, TN4) of matmul_tex_sg: each lane computes ROWS × 4·TN4 of C.

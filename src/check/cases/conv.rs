@@ -38,13 +38,15 @@ type DeconvRow = (
     bool,
 );
 
-/// Every case runs with both conv implementations (the direct kernels and im2col + matmul).
+/// Every case runs with every conv implementation (the direct kernels, im2col + matmul, and
+/// im2col read in place by the matmul).
 pub fn cases(v: &mut Vec<Case>) {
     // im2col + matmul both with im2col and col2im reading from textures and from the buffers.
     for variant in [
         Path(ConvVariant::Direct, false),
         Path(ConvVariant::Gemm, false),
         Path(ConvVariant::Gemm, true),
+        Path(ConvVariant::Implicit, true),
     ] {
         cases_for(v, variant);
     }
@@ -131,13 +133,17 @@ fn cases_for(v: &mut Vec<Case>, variant: Path) {
         },
     ));
     // n, c, h, w, k, kh, kw, sh, sw, ph, pw, large
-    let convs: [ConvRow; 8] = [
+    let convs: [ConvRow; 10] = [
         (1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, false),
         (2, 3, 7, 9, 5, 3, 3, 1, 1, 1, 1, false),
         (3, 2, 11, 10, 6, 4, 4, 2, 2, 1, 1, false),
         (2, 4, 9, 9, 3, 5, 5, 2, 2, 2, 2, false),
         (1, 2, 8, 13, 4, 3, 2, 2, 3, 1, 0, false),
         (2, 5, 6, 6, 7, 1, 1, 1, 1, 0, 0, false),
+        // 64 and 68 filters of 4-wide kernels over N·P a multiple of 4: the shapes the
+        // implicit path's products take (unequal strides and padding, a partial row block).
+        (3, 3, 9, 7, 64, 3, 4, 2, 1, 1, 2, false),
+        (4, 5, 6, 10, 68, 2, 4, 1, 2, 0, 1, false),
         (16, 1, 28, 28, 64, 4, 4, 2, 2, 1, 1, true),
         (16, 64, 14, 14, 128, 4, 4, 2, 2, 1, 1, true),
     ];
@@ -214,11 +220,13 @@ fn cases_for(v: &mut Vec<Case>, variant: Path) {
     }
 
     // n, cin, h, w, cout, k, stride, pad, output_padding, large
-    let deconvs: [DeconvRow; 6] = [
+    let deconvs: [DeconvRow; 7] = [
         (1, 1, 1, 1, 1, 1, 1, 0, 0, false),
         (2, 3, 5, 4, 2, 3, 2, 1, 1, false),
         (3, 2, 7, 7, 5, 4, 2, 1, 0, false),
         (2, 4, 3, 5, 3, 5, 3, 2, 2, false),
+        // 64 input channels: both backward products of the implicit path.
+        (4, 64, 5, 3, 3, 4, 2, 1, 0, false),
         (16, 128, 7, 7, 64, 4, 2, 1, 0, true),
         (16, 64, 14, 14, 1, 4, 2, 1, 0, true),
     ];
