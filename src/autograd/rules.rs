@@ -53,14 +53,21 @@ pub(super) fn backward(nodes: &[Node], node: &Node, g: &Tensor) -> Result<Vec<(V
             }
         }
         Op::Conv2d { x, w, cfg, cols } => {
-            let (x, w, cfg) = (*x, *w, *cfg);
-            let (xs, ws) = (val(x).shape(), val(w).shape());
-            emit(x, &|| {
-                conv2d::conv2d_grad_input(g, val(w), (xs[2], xs[3]), cfg)
-            })?;
-            emit(w, &|| {
-                conv2d::conv2d_grad_weight_with(g, val(x), cols.as_ref(), (ws[2], ws[3]), cfg)
-            })?;
+            // Both at once: they share one transpose of g.
+            let (x, w) = (*x, *w);
+            let (dx, dw) = conv2d::conv2d_backward(
+                g,
+                val(x),
+                val(w),
+                cols.as_ref(),
+                *cfg,
+                (need(x), need(w)),
+            )?;
+            for (v, d) in [(x, dx), (w, dw)] {
+                if let Some(d) = d {
+                    emit(v, &|| Ok(d.clone()))?;
+                }
+            }
         }
         &Op::ConvTranspose2d { x, w, cfg } => {
             // Both at once: they share one im2col of g.

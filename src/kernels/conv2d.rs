@@ -184,13 +184,13 @@ pub fn conv2d_with_cols(
     Ok((y, None))
 }
 
-/// dx for y = conv2d(x, w): dy [N, K, OH, OW], w [K, C, KH, KW], x's spatial size (H, W).
-pub fn conv2d_grad_input(
+/// conv2d_grad_input's checks: the geometry, and dy and w contiguous.
+fn grad_input_geometry(
     dy: &Tensor,
     w: &Tensor,
     input_hw: (usize, usize),
     cfg: Conv2dConfig,
-) -> Result<Tensor> {
+) -> Result<(ConvGeom, Vec<Tensor>)> {
     const OP: &str = "conv2d_grad_input";
     let t = prepare(OP, &[("gradient", dy), ("weight", w)])?;
     let (n, k) = (dy.shape()[0], dy.shape()[1]);
@@ -199,6 +199,18 @@ pub fn conv2d_grad_input(
     if (g.k, g.oh, g.ow) != (k, dy.shape()[2], dy.shape()[3]) {
         return Err(Error::shape(OP, format!("gradient {:?} does not match conv of input {x_shape:?} with weight {:?}: expected [{n}, {}, {}, {}]", dy.shape(), w.shape(), g.k, g.oh, g.ow)));
     }
+    Ok((g, t))
+}
+
+/// dx for y = conv2d(x, w): dy [N, K, OH, OW], w [K, C, KH, KW], x's spatial size (H, W).
+pub fn conv2d_grad_input(
+    dy: &Tensor,
+    w: &Tensor,
+    input_hw: (usize, usize),
+    cfg: Conv2dConfig,
+) -> Result<Tensor> {
+    let (g, t) = grad_input_geometry(dy, w, input_hw, cfg)?;
+    let x_shape = [g.n, g.c, g.h, g.w];
     if dy.gpu().tuning().conv != ConvVariant::Direct {
         return super::conv_gemm::grad_input(&g, &t[0], &t[1]);
     }
@@ -224,15 +236,14 @@ pub fn conv2d_grad_weight(
     conv2d_grad_weight_with(dy, x, None, kernel, cfg)
 }
 
-/// conv2d_grad_weight, on the GEMM path from `cols` where the forward kept them
-/// (`conv2d_with_cols`) instead of a new im2col of x.
-pub fn conv2d_grad_weight_with(
+/// conv2d_grad_weight's checks: the geometry, `cols` of its im2col, and dy and x contiguous.
+fn grad_weight_geometry(
     dy: &Tensor,
     x: &Tensor,
     cols: Option<&Tensor>,
     kernel: (usize, usize),
     cfg: Conv2dConfig,
-) -> Result<Tensor> {
+) -> Result<(ConvGeom, Vec<Tensor>)> {
     const OP: &str = "conv2d_grad_weight";
     let t = prepare(OP, &[("gradient", dy), ("input", x)])?;
     let w_shape = [dy.shape()[1], x.shape()[1], kernel.0, kernel.1];
@@ -244,13 +255,63 @@ pub fn conv2d_grad_weight_with(
     if let Some(cols) = cols.filter(|c| c.shape() != want) {
         return Err(Error::shape(OP, format!("kept columns {:?} do not match input {:?} with kernel {kernel:?}: expected {want:?}", cols.shape(), x.shape())));
     }
-    if dy.gpu().tuning().conv != ConvVariant::Direct {
-        return match cols {
-            Some(cols) => super::conv_gemm::grad_weight_from_cols(&g, &t[0], cols),
-            None => super::conv_gemm::grad_weight(&g, &t[0], &t[1]),
-        };
+    Ok((g, t))
+}
+
+/// Both gradients of y = conv2d(x, w) given dy, each only where asked for (`cols` as in
+/// conv2d_grad_weight_with). On the GEMM paths the two share one transpose of dy (3.2 M floats
+/// for the stage-1 encoder's second layer), which separate calls would make twice.
+pub fn conv2d_backward(
+    dy: &Tensor,
+    x: &Tensor,
+    w: &Tensor,
+    cols: Option<&Tensor>,
+    cfg: Conv2dConfig,
+    (need_x, need_w): (bool, bool),
+) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    expect_rank("conv2d_backward", "weight", w, 4)?;
+    expect_rank("conv2d_backward", "input", x, 4)?;
+    let kernel = (w.shape()[2], w.shape()[3]);
+    let hw = (x.shape()[2], x.shape()[3]);
+    if !(need_x && need_w && dy.gpu().tuning().conv != ConvVariant::Direct) {
+        let dx = need_x
+            .then(|| conv2d_grad_input(dy, w, hw, cfg))
+            .transpose()?;
+        let dw = need_w
+            .then(|| conv2d_grad_weight_with(dy, x, cols, kernel, cfg))
+            .transpose()?;
+        return Ok((dx, dw));
     }
-    let dw = Tensor::empty(dy.gpu(), &w_shape)?;
+    let (g, t) = grad_input_geometry(dy, w, hw, cfg)?;
+    if g.c != x.shape()[1] {
+        return Err(Error::shape(
+            "conv2d_backward",
+            format!(
+                "input {:?} does not match weight {:?}",
+                x.shape(),
+                w.shape()
+            ),
+        ));
+    }
+    let (_, u) = grad_weight_geometry(dy, x, cols, kernel, cfg)?;
+    let (dx, dw) = super::conv_gemm::backward(&g, &t[0], &u[1], &t[1], cols)?;
+    Ok((Some(dx), Some(dw)))
+}
+
+/// conv2d_grad_weight, on the GEMM path from `cols` where the forward kept them
+/// (`conv2d_with_cols`) instead of a new im2col of x.
+pub fn conv2d_grad_weight_with(
+    dy: &Tensor,
+    x: &Tensor,
+    cols: Option<&Tensor>,
+    kernel: (usize, usize),
+    cfg: Conv2dConfig,
+) -> Result<Tensor> {
+    let (g, t) = grad_weight_geometry(dy, x, cols, kernel, cfg)?;
+    if dy.gpu().tuning().conv != ConvVariant::Direct {
+        return super::conv_gemm::grad_weight(&g, &t[0], &t[1], cols);
+    }
+    let dw = Tensor::empty(dy.gpu(), &[g.k, g.c, g.kh, g.kw])?;
     launch(
         "grad_weight",
         &g,

@@ -143,13 +143,28 @@ fn by_image(g: &ConvGeom, y: Tensor) -> Result<Tensor> {
 }
 
 pub(super) fn grad_input(g: &ConvGeom, dy: &Tensor, w: &Tensor) -> Result<Tensor> {
-    let dcols = matmul::matmul(
-        &w.reshape(&[g.k, taps(g)])?,
-        &outputs_by_channel(g, dy)?,
-        true,
-        false,
-    )?;
-    let dx = Tensor::empty(dy.gpu(), &[g.n, g.c, g.h, g.w])?;
+    grad_input_by_channel(g, &outputs_by_channel(g, dy)?, w)
+}
+
+/// Both gradients from one dY [K, N·P] (a transpose of dy, which separate calls make twice);
+/// the weight gradient from the forward's `cols` where it kept them.
+pub(super) fn backward(
+    g: &ConvGeom,
+    dy: &Tensor,
+    x: &Tensor,
+    w: &Tensor,
+    cols: Option<&Tensor>,
+) -> Result<(Tensor, Tensor)> {
+    let dys = outputs_by_channel(g, dy)?;
+    Ok((
+        grad_input_by_channel(g, &dys, w)?,
+        grad_weight_by_channel(g, &dys, x, cols)?,
+    ))
+}
+
+fn grad_input_by_channel(g: &ConvGeom, dys: &Tensor, w: &Tensor) -> Result<Tensor> {
+    let dcols = matmul::matmul(&w.reshape(&[g.k, taps(g)])?, dys, true, false)?;
+    let dx = Tensor::empty(dys.gpu(), &[g.n, g.c, g.h, g.w])?;
     // Where textures are read, dcols through a snapshot: each tap is one storage load
     // otherwise, a loop over the lanes on llvmpipe.
     if let Some((t, base, _)) = view_snapshot(&dcols, &[dcols.numel()], &[1]) {
@@ -168,16 +183,30 @@ pub(super) fn grad_input(g: &ConvGeom, dy: &Tensor, w: &Tensor) -> Result<Tensor
     Ok(dx)
 }
 
-pub(super) fn grad_weight(g: &ConvGeom, dy: &Tensor, x: &Tensor) -> Result<Tensor> {
-    let dys = outputs_by_channel(g, dy)?;
-    match in_place(g, &dys, x, false, true)? {
-        Some(dw) => dw.reshape(&[g.k, g.c, g.kh, g.kw]),
-        None => grad_weight_from_cols(g, dy, &im2col(g, x)?),
-    }
+/// dW, from the forward's `cols` where it kept them.
+pub(super) fn grad_weight(
+    g: &ConvGeom,
+    dy: &Tensor,
+    x: &Tensor,
+    cols: Option<&Tensor>,
+) -> Result<Tensor> {
+    grad_weight_by_channel(g, &outputs_by_channel(g, dy)?, x, cols)
 }
 
-pub(super) fn grad_weight_from_cols(g: &ConvGeom, dy: &Tensor, cols: &Tensor) -> Result<Tensor> {
-    matmul::matmul(&outputs_by_channel(g, dy)?, cols, false, true)?.reshape(&[g.k, g.c, g.kh, g.kw])
+fn grad_weight_by_channel(
+    g: &ConvGeom,
+    dys: &Tensor,
+    x: &Tensor,
+    cols: Option<&Tensor>,
+) -> Result<Tensor> {
+    let dw = match cols {
+        Some(cols) => matmul::matmul(dys, cols, false, true)?,
+        None => match in_place(g, dys, x, false, true)? {
+            Some(dw) => dw,
+            None => matmul::matmul(dys, &im2col(g, x)?, false, true)?,
+        },
+    };
+    dw.reshape(&[g.k, g.c, g.kh, g.kw])
 }
 
 /// Both gradients of a transposed convolution, whose conv2d geometry `g` has the gradient
@@ -191,14 +220,14 @@ pub(super) fn transposed_backward(
     w: &Tensor,
 ) -> Result<(Tensor, Tensor)> {
     if let Some(dx) = in_place(g, &w.reshape(&[g.k, taps(g)])?, gy, false, false)? {
-        return Ok((by_image(g, dx)?, grad_weight(g, x, gy)?));
+        return Ok((by_image(g, dx)?, grad_weight(g, x, gy, None)?));
     }
     let cols = im2col(g, gy)?;
     // Both products read cols as the same stored matrix: one snapshot serves them.
     let gpu = cols.gpu();
     gpu.keep_snapshots(cols.buffer());
     let grads =
-        forward_from_cols(g, &cols, w).and_then(|dx| Ok((dx, grad_weight_from_cols(g, x, &cols)?)));
+        forward_from_cols(g, &cols, w).and_then(|dx| Ok((dx, grad_weight(g, x, gy, Some(&cols))?)));
     gpu.release_snapshots(cols.buffer());
     grads
 }

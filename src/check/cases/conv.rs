@@ -173,8 +173,18 @@ fn cases_for(v: &mut Vec<Case>, variant: Path) {
                 let dx = conv2d::conv2d_grad_input(&dyg, &wg, (h, w), cfg)?.to_vec()?;
                 let dw = conv2d::conv2d_grad_weight(&dyg, &xg, (kh, kw), cfg)?.to_vec()?;
                 let dw_kept = cols
-                    .map(|c| conv2d::conv2d_grad_weight_with(&dyg, &xg, Some(&c), (kh, kw), cfg))
+                    .as_ref()
+                    .map(|c| conv2d::conv2d_grad_weight_with(&dyg, &xg, Some(c), (kh, kw), cfg))
                     .transpose()?;
+                // Both at once, as the tape asks (one transpose of dy on the GEMM paths).
+                let (bx, bw) =
+                    conv2d::conv2d_backward(&dyg, &xg, &wg, cols.as_ref(), cfg, (true, true))?;
+                let (Some(bx), Some(bw)) = (bx, bw) else {
+                    return Err(crate::Error::Autograd(
+                        "conv2d_backward left out a gradient asked for".into(),
+                    ));
+                };
+                let (bx, bw) = (bx.to_vec()?, bw.to_vec()?);
                 use conv2d::reference as r;
                 let dw_ref = r::grad_weight(&g, &dy.f64, &x.f64);
                 let dw_scale = r::grad_weight(&g, &dy.abs(), &x.abs());
@@ -199,6 +209,22 @@ fn cases_for(v: &mut Vec<Case>, variant: Path) {
                         "conv2d_grad_weight",
                         &label,
                         &dw,
+                        &dw_ref,
+                        Some(&dw_scale),
+                        Tolerance::accumulation(n * g.oh * g.ow),
+                    ),
+                    compare(
+                        "conv2d_backward dx",
+                        &label,
+                        &bx,
+                        &r::grad_input(&g, &dy.f64, &wt.f64),
+                        Some(&r::grad_input(&g, &dy.abs(), &wt.abs())),
+                        Tolerance::accumulation(k * kh * kw),
+                    ),
+                    compare(
+                        "conv2d_backward dw",
+                        &label,
+                        &bw,
                         &dw_ref,
                         Some(&dw_scale),
                         Tolerance::accumulation(n * g.oh * g.ow),
