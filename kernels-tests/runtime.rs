@@ -288,12 +288,12 @@ fn kernel_time_is_measured_by_timestamps_or_by_the_wall_clock() {
     );
 }
 
-/// The implicit convolution gathers its columns inside the matmul where the adapter runs
-/// matmul_tex_sg with texture reads: a 64 → 128-filter 4×4 conv then records no im2col pass
-/// and copies no columns into a texture (R·N·P = 1024·128 floats; x's snapshot is made either
-/// way), and gives Gemm's y (1e-4: f32 rounding of 1024-term sums of products below 1 is
-/// ~1e-5, and both sum in the same order). Where it cannot (no subgroups, as on GL), it takes
-/// Gemm's path exactly: the same dispatches, copies and y.
+/// The implicit convolution gathers its columns inside the matmul where the adapter's matmul
+/// reads textures (matmul_tex_sg on lavapipe, matmul_tex on GL): a 64 → 128-filter 4×4 conv
+/// then records no im2col pass and copies no columns into a texture (R·N·P = 1024·128 floats;
+/// x's snapshot is made either way), and gives Gemm's y (1e-4: f32 rounding of 1024-term sums
+/// of products below 1 is ~1e-5, and both sum in the same order). Where it cannot (a GPU's
+/// buffer matmuls), it takes Gemm's path exactly: the same dispatches, copies and y.
 #[test]
 fn the_implicit_convolution_reads_x_in_place_of_its_columns() {
     let (gpu, _lock) = gpu();
@@ -313,7 +313,8 @@ fn the_implicit_convolution_reads_x_in_place_of_its_columns() {
     let (yg, gemm) = run(ConvVariant::Gemm);
     let (yi, implicit) = run(ConvVariant::Implicit);
     let t = gpu.tuning();
-    if t.matmul == MatmulVariant::Subgroup && gpu.subgroup_size.is_some() && t.texture_reads {
+    let textures = matches!(t.matmul, MatmulVariant::Subgroup | MatmulVariant::Texture);
+    if textures && t.texture_reads {
         assert_eq!(implicit.0 + 1, gemm.0, "one dispatch fewer: no im2col");
         assert_eq!(
             gemm.1 - implicit.1,

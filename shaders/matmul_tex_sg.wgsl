@@ -22,13 +22,9 @@
 // and GLSL takes no image as a function argument).
 // Bindings: 0 params, 1 C (vec4 view), 2 A, 3 B. Grid: (ceil(N/(4·TN4·SG)), ceil(M/ROWS),
 // splits of K); with more than one split, C is [splits, M, N] partial sums.
-// CONV = 1: B is a convolution's columns, cols = im2col(x) [R, N·P] (im2col.wgsl's layout;
-// op(B) is cols or colsᵀ), never stored: binding 3 holds x [N, XC, XH, XW] as a flat texture
-// (flat.wgsl), x from element p.x_off of it. With kernel rows 4 wide (matmul.rs checks it) the
-// four taps of a texel of cols along R are one kernel row at one output position: four
-// consecutive elements of x, taken from the two texels they straddle and masked where they
-// fall in the padding. That saves im2col's pass and its copy into a texture (the stage-1
-// convolutions' 3.2 M floats each), for eight texel loads per load_b where there were four.
+// CONV = 1: B is a convolution's columns, gathered from x (im2col_gather.wgsl). That saves
+// im2col's pass and its copy into a texture (the stage-1 convolutions' 3.2 M floats each),
+// for eight texel loads per load_b where there were four.
 
 const TRANS_A: u32 = 0u;
 const TRANS_B: u32 = 0u;
@@ -38,19 +34,6 @@ const SG: u32 = 8u;
 const ROWS: u32 = 64u;
 // Texels of A per lane and step of K.
 const NT: u32 = ROWS / SG;
-// B as im2col(x) (above), and the convolution's geometry: x's channels and sides, the output
-// sides, the kernel's height, strides and padding.
-const CONV: u32 = 0u;
-const XC: u32 = 1u;
-const XH: u32 = 1u;
-const XW: u32 = 1u;
-const OH: u32 = 1u;
-const OW: u32 = 1u;
-const KH: u32 = 1u;
-const SH: u32 = 1u;
-const SW: u32 = 1u;
-const PH: u32 = 0u;
-const PW: u32 = 0u;
 
 struct Params {
     m: u32, n: u32, k: u32, c_off: u32,
@@ -66,42 +49,14 @@ var<private> c_base: u32;
 @group(0) @binding(3) var Bt: texture_storage_2d<rgba32float, read>;
 
 // #include flat
+// #include im2col_gather
 
-// Output position j of cols: (its first tap's element of x, the row and column of x it
-// starts at), which may lie in the padding. Divisions by constants only.
-fn cols_pixel(j: u32) -> vec3<i32> {
-    let n = j / (OH * OW);
-    let r = j - n * (OH * OW);
-    let oh = r / OW;
-    let ih = i32(oh * SH) - i32(PH);
-    let iw = i32((r - oh * OW) * SW) - i32(PW);
-    return vec3(i32(n * XC * XH * XW) + ih * i32(XW) + iw, ih, iw);
-}
-
-// Kernel row t4 (taps 4·t4 .. 4·t4+3 of R): its offset in x from a position's first tap, and
-// its row in the kernel.
-fn cols_row(t4: u32) -> vec2<i32> {
-    let c = t4 / KH;
-    let kh = t4 - c * KH;
-    return vec2(i32(c * XH * XW + kh * XW), i32(kh));
-}
-
-// The four taps of kernel row `tr` at output position `pix`: x at four consecutive elements,
-// 0 in the padding. Elements before the texture's start or past its end are all padding, so
-// the clamped texels they read are masked.
+// The four taps of kernel row `tr` at output position `pix` (im2col_gather.wgsl).
 fn cols_texel(pix: vec3<i32>, tr: vec2<i32>) -> vec4<f32> {
-    let e = i32(p.x_off) + pix.x + tr.x;
-    let q = e >> 2u;
-    let s = e & 3;
-    let t0 = textureLoad(Bt, flat_at(u32(max(q, 0))));
-    let t1 = textureLoad(Bt, flat_at(u32(max(q + 1, 0))));
-    var v = select(t0, vec4(t0.yzw, t1.x), s == 1);
-    v = select(v, vec4(t0.zw, t1.xy), s == 2);
-    v = select(v, vec4(t0.w, t1.xyz), s == 3);
-    let ih = pix.y + tr.y;
-    let iw = vec4(pix.z) + vec4(0, 1, 2, 3);
-    let inside = vec4(u32(ih) < XH) & (vec4<u32>(iw) < vec4(XW));
-    return select(vec4(0.0), v, inside);
+    let e = cols_first(pix, tr, p.x_off);
+    let t0 = textureLoad(Bt, flat_at(u32(max(e >> 2u, 0))));
+    let t1 = textureLoad(Bt, flat_at(u32(max((e >> 2u) + 1, 0))));
+    return cols_pick(t0, t1, e, pix, tr);
 }
 
 // load_b where B is im2col(x).

@@ -107,8 +107,10 @@ pub enum ConvVariant {
     /// im2col/col2im around one matmul per direction (conv_gemm.rs): R·N·P floats of scratch,
     /// the matmul kernels' speed.
     Gemm,
-    /// Gemm, with the im2col columns the products read gathered by the subgroup matmul itself
-    /// (matmul_tex_sg's CONV mode) where the product can run so; no columns stored or copied.
+    /// Gemm, with the im2col columns the products read gathered by the texture matmuls
+    /// themselves (their CONV mode) where the product can run so: no columns stored or
+    /// copied. The default where matmul_tex_sg runs (11–14 % off the stage-1 step on
+    /// lavapipe); level with gemm on GL, whose image loads are slow.
     Implicit,
 }
 

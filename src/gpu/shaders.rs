@@ -146,6 +146,11 @@ pub const INCLUDES: &[(&str, &str, &str)] = &[
         "shaders/include/channel_walk.wgsl",
         include_str!("../../shaders/include/channel_walk.wgsl"),
     ),
+    (
+        "im2col_gather",
+        "shaders/include/im2col_gather.wgsl",
+        include_str!("../../shaders/include/im2col_gather.wgsl"),
+    ),
 ];
 
 const INCLUDE: &str = "// #include ";

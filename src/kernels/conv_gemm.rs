@@ -6,7 +6,7 @@
 //!   grad_input   dcols [R, N·P] = Wᵀ · dY, then dx = col2im(dcols)
 //! with R = C·KH·KW and P = OH·OW. It trades R·N·P floats of scratch for the matmul's
 //! speed: on lavapipe the direct kernels reach 0.3–3.6 GFLOP/s and the vec4 matmul ~15.
-//! `ConvVariant::Implicit` skips the scratch where the product runs matmul_tex_sg: the
+//! `ConvVariant::Implicit` skips the scratch where the product runs a texture matmul: the
 //! products that read cols (forward, grad_weight, both of a transposed convolution's
 //! backward) gather it from x inside the matmul (`matmul::matmul_im2col`). On the stage-1
 //! step that drops four im2col passes and their copies (477 → 445 MiB copied, peak 422.5 →
@@ -36,7 +36,7 @@ fn consts(g: &ConvGeom) -> [(&'static str, u32); 11] {
     ]
 }
 
-/// matmul_tex_sg's CONV-mode constants (its own names: C is its output there).
+/// The texture matmuls' CONV-mode constants (their own names: C is their output there).
 fn cols_consts(g: &ConvGeom) -> [(&'static str, u32); 10] {
     let u = |v: usize| v as u32;
     [

@@ -258,21 +258,7 @@ fn matmul_texture(
     trans_a: bool,
     trans_b: bool,
 ) -> Result<Tensor> {
-    let gpu = a.gpu();
-    let (tm4, tn4) = gpu
-        .tuning()
-        .tex_block
-        .unwrap_or_else(|| texture_block(g.m, g.n));
-    let groups = [
-        g.n.div_ceil(32 * tn4 as usize),
-        g.m.div_ceil(32 * tm4 as usize),
-    ];
-    let consts = [
-        ("TRANS_A", trans_a as u32),
-        ("TRANS_B", trans_b as u32),
-        ("TM4", tm4),
-        ("TN4", tn4),
-    ];
+    let (consts, groups) = texture_launch(a.gpu(), g, trans_a, trans_b);
     dispatch_textures(
         ("matmul_tex", &consts, groups),
         g,
@@ -282,6 +268,30 @@ fn matmul_texture(
         trans_a,
         trans_b,
     )
+}
+
+/// matmul_tex's constants and grid for a product.
+fn texture_launch(
+    gpu: &crate::gpu::Gpu,
+    g: &Geometry,
+    trans_a: bool,
+    trans_b: bool,
+) -> (Vec<(&'static str, u32)>, [usize; 2]) {
+    let (tm4, tn4) = gpu
+        .tuning()
+        .tex_block
+        .unwrap_or_else(|| texture_block(g.m, g.n));
+    let groups = [
+        g.n.div_ceil(32 * tn4 as usize),
+        g.m.div_ceil(32 * tm4 as usize),
+    ];
+    let consts = vec![
+        ("TRANS_A", trans_a as u32),
+        ("TRANS_B", trans_b as u32),
+        ("TM4", tm4),
+        ("TN4", tn4),
+    ];
+    (consts, groups)
 }
 
 /// A texture matmul kernel: its shader, constants and grid (x, y).
@@ -384,18 +394,7 @@ fn matmul_texture_sg(
     trans_b: bool,
     sg: u32,
 ) -> Result<Tensor> {
-    let (rows, tn4) = subgroup_block(g, sg);
-    let groups = [
-        g.n.div_ceil(4 * (tn4 * sg) as usize),
-        g.m.div_ceil(rows as usize),
-    ];
-    let consts = [
-        ("TRANS_A", trans_a as u32),
-        ("TRANS_B", trans_b as u32),
-        ("TN4", tn4),
-        ("SG", sg),
-        ("ROWS", rows),
-    ];
+    let (consts, groups) = subgroup_launch(g, trans_a, trans_b, sg);
     dispatch_textures(
         ("matmul_tex_sg", &consts, groups),
         g,
@@ -407,12 +406,34 @@ fn matmul_texture_sg(
     )
 }
 
-/// C = op(A)·op(cols) for a convolution's columns cols = im2col(x) [R, N·P], which
-/// matmul_tex_sg gathers from a flat snapshot of x instead of reading them stored (its CONV
-/// mode); `conv` is that mode's geometry constants (conv_gemm.rs). None where the product
-/// cannot run so: no fixed subgroup size or fewer than 64 rows of C, kernel rows other than 4
-/// wide, dims or A's offset not multiples of 4, or textures past the device's limits. The
-/// caller then stores cols.
+/// matmul_tex_sg's constants and grid for a product.
+fn subgroup_launch(
+    g: &Geometry,
+    trans_a: bool,
+    trans_b: bool,
+    sg: u32,
+) -> (Vec<(&'static str, u32)>, [usize; 2]) {
+    let (rows, tn4) = subgroup_block(g, sg);
+    let groups = [
+        g.n.div_ceil(4 * (tn4 * sg) as usize),
+        g.m.div_ceil(rows as usize),
+    ];
+    let consts = vec![
+        ("TRANS_A", trans_a as u32),
+        ("TRANS_B", trans_b as u32),
+        ("TN4", tn4),
+        ("SG", sg),
+        ("ROWS", rows),
+    ];
+    (consts, groups)
+}
+
+/// C = op(A)·op(cols) for a convolution's columns cols = im2col(x) [R, N·P], which the
+/// texture matmuls gather from a flat snapshot of x instead of reading them stored (their
+/// CONV mode, shaders/include/im2col_gather.wgsl); `conv` is that mode's geometry constants
+/// (conv_gemm.rs). None where the product cannot run so: the adapter's matmul reads no
+/// textures, kernel rows other than 4 wide, dims or A's offset not multiples of 4, or textures
+/// past the device's limits. The caller then stores cols.
 pub(super) fn matmul_im2col(
     a: &Tensor,
     x: &Tensor,
@@ -425,17 +446,16 @@ pub(super) fn matmul_im2col(
     let g = geometry(a.shape(), &cols, trans_a, trans_b)?;
     fits_u32("matmul", a)?;
     let a = a.contiguous()?;
-    if g.m * g.n * g.k == 0 {
-        return Ok(None);
-    }
     let max = gpu.device.limits().max_texture_dimension_2d;
-    let Some(sg) = subgroup_size(&a, &g) else {
-        return Ok(None);
-    };
     let aligned = [g.m, g.n, g.k, a.offset()].iter().all(|v| v % 4 == 0);
     let [(ar, ac), _] = stored(&g, trans_a, trans_b);
-    if gpu.tuning().matmul != MatmulVariant::Subgroup
+    let textures = matches!(
+        gpu.tuning().matmul,
+        MatmulVariant::Texture | MatmulVariant::Subgroup
+    );
+    if !textures
         || kw != 4
+        || g.m * g.n * g.k == 0
         || !aligned
         || g.batch != 1
         || !matrix_fits((ar, ac), max)
@@ -448,22 +468,16 @@ pub(super) fn matmul_im2col(
     };
     let c = Tensor::empty(gpu, &g.out_shape)?;
     fits_u32("matmul", &c)?;
-    let (rows, tn4) = subgroup_block(&g, sg);
-    let groups = [
-        g.n.div_ceil(4 * (tn4 * sg) as usize),
-        g.m.div_ceil(rows as usize),
-    ];
-    let mut consts = vec![
-        ("TRANS_A", trans_a as u32),
-        ("TRANS_B", trans_b as u32),
-        ("TN4", tn4),
-        ("SG", sg),
-        ("ROWS", rows),
-        ("CONV", 1),
-    ];
+    let (shader, (mut consts, groups)) = match subgroup_size(&a, &g) {
+        Some(sg) if gpu.tuning().matmul == MatmulVariant::Subgroup => {
+            ("matmul_tex_sg", subgroup_launch(&g, trans_a, trans_b, sg))
+        }
+        _ => ("matmul_tex", texture_launch(gpu, &g, trans_a, trans_b)),
+    };
+    consts.push(("CONV", 1));
     consts.extend_from_slice(conv);
     let c = dispatch_with_b(
-        ("matmul_tex_sg", &consts, groups),
+        (shader, &consts, groups),
         &g,
         &a,
         xt.view(),
