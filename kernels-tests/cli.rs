@@ -457,17 +457,23 @@ fn tuning_is_recorded_per_adapter_and_read_back() {
     );
 }
 
-/// Where the CPU has AVX-512 the binary asks llvmpipe for 512-bit vectors (and llvmpipe names
-/// its width in the adapter's name), elsewhere it leaves Mesa's default; a width the user sets
-/// is kept either way.
+/// Mesa's llvmpipe cache ignores `LP_NATIVE_VECTOR_WIDTH`, so the binary gives each width a
+/// shader cache of its own under vae-gpu's cache folder, and leaves the width to Mesa (256
+/// bits with AVX2) and a cache the user names alone. Each folder is one Mesa then fills:
+/// a `check` that compiles kernels at 512 bits writes into the 512-bit one and not the other.
 #[test]
-fn llvmpipe_gets_wide_vectors_where_the_cpu_has_them() {
-    let info = |width: Option<&str>| {
+fn each_llvmpipe_vector_width_compiles_into_a_shader_cache_of_its_own() {
+    let dir = tempdir::TempDir::new("shader-cache");
+    let run = |width: Option<&str>, user_dir: Option<&str>, args: &[&str]| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_vae-gpu"));
-        c.args(["info", "--json"]);
+        c.args(args).env("XDG_CACHE_HOME", &dir.0);
         match width {
             Some(w) => c.env("LP_NATIVE_VECTOR_WIDTH", w),
             None => c.env_remove("LP_NATIVE_VECTOR_WIDTH"),
+        };
+        match user_dir {
+            Some(d) => c.env("MESA_SHADER_CACHE_DIR", d),
+            None => c.env_remove("MESA_SHADER_CACHE_DIR"),
         };
         let out = c.output().expect("run vae-gpu");
         assert!(
@@ -475,26 +481,60 @@ fn llvmpipe_gets_wide_vectors_where_the_cpu_has_them() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+        out.stdout
     };
+    let info = |width, user_dir| {
+        serde_json::from_slice::<serde_json::Value>(&run(width, user_dir, &["info", "--json"]))
+            .unwrap()
+    };
+    let ours = |w: &str| dir.0.join("vae-gpu").join(format!("mesa-lp-{w}"));
+
+    let i = info(None, None);
+    assert!(i["lp_native_vector_width"].is_null(), "{i}");
+    let default_dir = ours("default");
+    assert_eq!(
+        i["mesa_shader_cache_dir"],
+        default_dir.display().to_string()
+    );
+    let name = i["chosen"]["name"].as_str().unwrap().to_string();
+    let llvmpipe = name.contains("llvmpipe");
+    if llvmpipe {
+        assert!(!name.contains("512 bits"), "{name}");
+    }
+    let i = info(Some("512"), None);
+    assert_eq!(
+        i["mesa_shader_cache_dir"],
+        ours("512").display().to_string()
+    );
+    let i = info(Some("256"), Some("/nonexistent/cache"));
+    assert_eq!(i["mesa_shader_cache_dir"], "/nonexistent/cache");
+
     #[cfg(target_arch = "x86_64")]
     let wide = std::arch::is_x86_feature_detected!("avx512f");
     #[cfg(not(target_arch = "x86_64"))]
     let wide = false;
-    let i = info(None);
-    let name = i["chosen"]["name"].as_str().unwrap().to_string();
-    if wide {
-        assert_eq!(i["lp_native_vector_width"], "512", "{i}");
-        if name.contains("llvmpipe") {
-            assert!(name.contains("512 bits"), "{name}");
-        }
-    } else {
-        assert!(i["lp_native_vector_width"].is_null(), "{i}");
-    }
-    let i = info(Some("256"));
-    assert_eq!(i["lp_native_vector_width"], "256", "{i}");
-    let name = i["chosen"]["name"].as_str().unwrap();
-    if name.contains("llvmpipe") {
-        assert!(name.contains("256 bits"), "{name}");
+    if llvmpipe && wide {
+        let files = |d: &std::path::Path| {
+            let mut n = 0;
+            let mut stack = vec![d.to_path_buf()];
+            while let Some(d) = stack.pop() {
+                for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                    match e.file_type().unwrap().is_dir() {
+                        true => stack.push(e.path()),
+                        false => n += 1,
+                    }
+                }
+            }
+            n
+        };
+        let before = files(&default_dir);
+        run(Some("512"), None, &["check", "--filter", "fill"]);
+        assert!(files(&ours("512")) > 0, "nothing cached at 512 bits");
+        assert_eq!(
+            files(&default_dir),
+            before,
+            "512-bit code in the default cache"
+        );
     }
 }
+

@@ -19,26 +19,37 @@ fn quiet_wayland_probe() -> Option<PathBuf> {
     Some(dir)
 }
 
-/// llvmpipe (lavapipe and Mesa's GL) runs 8 invocations per register even where the CPU has
-/// AVX-512: Mesa caps `LP_NATIVE_VECTOR_WIDTH` at 256 bits unless the variable says otherwise.
-/// At 512 bits 16 invocations share a register, the subgroup is 16 lanes, and
-/// matmul_tex_sg's multiply-adds take half the instructions while its loads of A stay shared:
-/// on an AMD EPYC (Zen 5) the stage-1 step ran 243–323 ms against 386–411 ms at 256 bits on
-/// lavapipe, in three alternating pairs; GL (no subgroups there, so matmul_tex) was unchanged.
-/// So where the CPU has AVX-512F and the user has not set the variable, this process asks for
-/// 512 bits; `LP_NATIVE_VECTOR_WIDTH=256` keeps Mesa's default. Done first, like the above.
-fn wide_llvmpipe_vectors() {
-    #[cfg(target_arch = "x86_64")]
-    if std::env::var_os("LP_NATIVE_VECTOR_WIDTH").is_none()
-        && std::arch::is_x86_feature_detected!("avx512f")
-    {
-        std::env::set_var("LP_NATIVE_VECTOR_WIDTH", "512");
+/// Mesa keys llvmpipe's on-disk shader cache on the driver build and the CPU but not on
+/// `LP_NATIVE_VECTOR_WIDTH` (Mesa 22.3.6, `lp_disk_cache_create`), so a kernel compiled at one
+/// width is loaded unchanged by a later process at another: after a run at 512 bits, a run at
+/// 256 executes the 16-lane code of every kernel whose source did not change with the width,
+/// and the setting seems to do little. So unless the user names a cache
+/// (`MESA_SHADER_CACHE_DIR`), vae-gpu keeps its own, one per width, in
+/// `~/.cache/vae-gpu/mesa-lp-<width>` (`mesa-lp-default` where the variable is unset). Done first,
+/// like the above.
+fn shader_cache_per_vector_width() {
+    if std::env::var_os("MESA_SHADER_CACHE_DIR").is_some() {
+        return;
     }
+    // Mesa makes only the last folder of the path: the one above must exist.
+    let Some(cache) =
+        vae_gpu::gpu::tuned::cache_dir().filter(|d| std::fs::create_dir_all(d).is_ok())
+    else {
+        return;
+    };
+    let width = match std::env::var("LP_NATIVE_VECTOR_WIDTH") {
+        Ok(w) if !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()) => w,
+        _ => "default".to_string(),
+    };
+    std::env::set_var(
+        "MESA_SHADER_CACHE_DIR",
+        cache.join(format!("mesa-lp-{width}")),
+    );
 }
 
 fn main() {
     let runtime_dir = quiet_wayland_probe();
-    wide_llvmpipe_vectors();
+    shader_cache_per_vector_width();
     let code = match cli::run() {
         Ok(code) => code,
         Err(e) => {

@@ -68,6 +68,7 @@ pub fn run(sel: &Selection, json: bool) -> Result<i32> {
         "adam_variant": tuning.adam.name(),
         "texture_reads": tuning.texture_reads,
         "lp_native_vector_width": std::env::var("LP_NATIVE_VECTOR_WIDTH").ok(),
+        "mesa_shader_cache_dir": std::env::var("MESA_SHADER_CACHE_DIR").ok(),
         "tuning_file": gpu.tuned_from.as_ref().map(|p| p.display().to_string()),
         "overridden_by": overrides(),
     });
@@ -157,8 +158,13 @@ pub fn run(sel: &Selection, json: bool) -> Result<i32> {
     if gpu.info.name.contains("llvmpipe") {
         let width = std::env::var("LP_NATIVE_VECTOR_WIDTH");
         println!(
-            "  llvmpipe vectors: LP_NATIVE_VECTOR_WIDTH={} (vae-gpu asks for 512 where the CPU has AVX-512 and the variable is unset)",
-            width.as_deref().unwrap_or("unset, 256 bits")
+            "  llvmpipe vectors: LP_NATIVE_VECTOR_WIDTH={}; shader cache {}",
+            width
+                .as_deref()
+                .unwrap_or("unset (Mesa's default: 256 bits with AVX2)"),
+            std::env::var("MESA_SHADER_CACHE_DIR")
+                .as_deref()
+                .unwrap_or("Mesa's default")
         );
     }
     Ok(0)

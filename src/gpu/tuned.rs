@@ -24,16 +24,25 @@ pub struct Entry {
     pub measured: serde_json::Value,
 }
 
-/// Where the tuning file is, or `None` where no cache folder can be named.
-pub fn path() -> Option<PathBuf> {
-    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
-    if let Some(p) = var("VAE_GPU_TUNING") {
-        return Some(PathBuf::from(p));
-    }
+fn var(k: &str) -> Option<std::ffi::OsString> {
+    std::env::var_os(k).filter(|v| !v.is_empty())
+}
+
+/// vae-gpu's cache folder (`$XDG_CACHE_HOME/vae-gpu`, else `~/.cache/vae-gpu`), or `None`
+/// where neither variable is set.
+pub fn cache_dir() -> Option<PathBuf> {
     let cache = var("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(cache.join("vae-gpu").join("tuning.json"))
+    Some(cache.join("vae-gpu"))
+}
+
+/// Where the tuning file is, or `None` where no cache folder can be named.
+pub fn path() -> Option<PathBuf> {
+    match var("VAE_GPU_TUNING") {
+        Some(p) => Some(PathBuf::from(p)),
+        None => Some(cache_dir()?.join("tuning.json")),
+    }
 }
 
 /// The adapter's identity in the file: the same GPU under another driver is tuned apart.
