@@ -180,8 +180,10 @@ pub struct Tuning {
     /// load per lane (a copy ran 4× faster that way); on a real GPU the copies into textures
     /// would only add traffic.
     pub texture_reads: bool,
-    /// Adam's own choice: on one llvmpipe host its direct loads ran 3× slower than snapshots,
-    /// on another 1.4× faster, so `bench tune` measures it apart from `texture_reads`.
+    /// Adam's own choice: on an AMD Zen llvmpipe's direct loads ran 3× slower than snapshots,
+    /// on an Intel Xeon as fast as the image loads alone, so snapshots there only add their
+    /// copies (the default follows the CPU's vendor, `adapter::host_cpu_is_intel`), and
+    /// `bench tune` measures it apart from `texture_reads`.
     pub adam: AdamVariant,
 }
 
@@ -311,7 +313,7 @@ impl Gpu {
             Ok(s) if !s.is_empty() => AdamVariant::parse(&s)?,
             _ => match tuned.as_ref().and_then(|t| t.adam) {
                 Some(a) => a,
-                None if texture_reads => AdamVariant::Textures,
+                None if texture_reads && !adapter::host_cpu_is_intel() => AdamVariant::Textures,
                 None => AdamVariant::Buffers,
             },
         };
