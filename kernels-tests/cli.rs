@@ -409,12 +409,12 @@ fn tuning_is_recorded_per_adapter_and_read_back() {
         "{i}"
     );
     // A file written before Adam was tuned: the adapter's default route (textures where
-    // textures are read, except on an Intel CPU), the rest as recorded.
+    // textures are read, except on a CPU with AVX-512), the rest as recorded.
     let mut older = edited.clone();
     older[&key].as_object_mut().unwrap().remove("adam");
     std::fs::write(&file, older.to_string()).unwrap();
     let i = info(&file);
-    let default = if i["texture_reads"] == true && !vae_gpu::gpu::adapter::host_cpu_is_intel() {
+    let default = if i["texture_reads"] == true && !vae_gpu::gpu::adapter::host_cpu_has_avx512() {
         "textures"
     } else {
         "buffers"
@@ -538,20 +538,20 @@ fn each_llvmpipe_vector_width_compiles_into_a_shader_cache_of_its_own() {
     }
 }
 
-/// The CPU-vendor check behind Adam's default agrees with the kernel's reading of the CPU.
+/// The AVX-512 check behind Adam's default agrees with the kernel's reading of the CPU.
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 #[test]
-fn the_host_cpu_vendor_agrees_with_proc_cpuinfo() {
+fn the_host_cpu_avx512_check_agrees_with_proc_cpuinfo() {
     let info = std::fs::read_to_string("/proc/cpuinfo").unwrap();
-    let vendor = info
+    let flags = info
         .lines()
-        .find_map(|l| l.strip_prefix("vendor_id"))
+        .find_map(|l| l.strip_prefix("flags"))
         .and_then(|l| l.split(':').nth(1))
-        .map(str::trim)
-        .expect("vendor_id in /proc/cpuinfo");
+        .expect("flags in /proc/cpuinfo");
+    let listed = flags.split_whitespace().any(|f| f == "avx512f");
     assert_eq!(
-        vae_gpu::gpu::adapter::host_cpu_is_intel(),
-        vendor == "GenuineIntel",
-        "{vendor}"
+        vae_gpu::gpu::adapter::host_cpu_has_avx512(),
+        listed,
+        "{flags}"
     );
 }

@@ -12,9 +12,10 @@
 // the four from flat textures copied just before: 1 θ, 2 m, 3 v (vec4s, written), 4 θ, 5 g,
 // 6 m, 7 v (textures). Each element is read once, so the copies pay only where a storage load
 // is slow: on llvmpipe it is a loop over the lanes that inserts into a vector on the stack, and
-// on an AMD EPYC (Zen) 13.3 M parameters took 337 ms that way against 113 ms with the copies;
-// on an Intel Xeon (256-bit lanes) the direct loads took 26 ms, the image loads as long plus
-// 29 ms of copies, so there `adam4` is the default.
+// on an AVX2 AMD EPYC (Zen 1) 13.3 M parameters took 337 ms that way against 113 ms with the
+// copies; on an AVX-512 Intel Xeon (256-bit lanes) the direct loads took 26 ms, the image loads
+// as long plus 29 ms of copies, and on an AVX-512 Zen 4 38 against 27 ms plus the copies (the
+// step 291-298 against 337-355 ms), so where the CPU has AVX-512 `adam4` is the default.
 
 struct Params {
     n: u32, offset: u32, decoupled: u32, pad: u32,

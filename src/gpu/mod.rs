@@ -180,9 +180,9 @@ pub struct Tuning {
     /// load per lane (a copy ran 4× faster that way); on a real GPU the copies into textures
     /// would only add traffic.
     pub texture_reads: bool,
-    /// Adam's own choice: on an AMD Zen llvmpipe's direct loads ran 3× slower than snapshots,
-    /// on an Intel Xeon as fast as the image loads alone, so snapshots there only add their
-    /// copies (the default follows the CPU's vendor, `adapter::host_cpu_is_intel`), and
+    /// Adam's own choice: on an AVX2 Zen 1 llvmpipe's direct loads ran 3× slower than
+    /// snapshots, on an AVX-512 Xeon and Zen 4 about as fast as the image loads alone, so
+    /// snapshots there only add their copies (the default follows `adapter::host_cpu_has_avx512`), and
     /// `bench tune` measures it apart from `texture_reads`.
     pub adam: AdamVariant,
 }
@@ -313,7 +313,7 @@ impl Gpu {
             Ok(s) if !s.is_empty() => AdamVariant::parse(&s)?,
             _ => match tuned.as_ref().and_then(|t| t.adam) {
                 Some(a) => a,
-                None if texture_reads && !adapter::host_cpu_is_intel() => AdamVariant::Textures,
+                None if texture_reads && !adapter::host_cpu_has_avx512() => AdamVariant::Textures,
                 None => AdamVariant::Buffers,
             },
         };
