@@ -429,7 +429,8 @@ fn mmd_rules() {
     for kernel in [MmdKernel::rbf_for_dim(d), MmdKernel::imq_for_dim(d)] {
         for unbiased in [false, true] {
             let cfg = MmdConfig { kernel, unbiased };
-            let (g, _) = mr::mmd_grad(&x, &y, d, cfg);
+            let rows: Vec<usize> = (0..n + m).collect();
+            let (g, _) = mr::mmd_grad_rows(&x, &y, d, cfg, &rows);
             assert_grad(
                 "mmd dX",
                 &g[..n * d],

@@ -21,6 +21,19 @@ impl Rng {
         let f: Vec<f32> = (0..n).map(|_| self.0.random_range(lo..hi)).collect();
         Data::new(f, shape)
     }
+
+    /// Draws of N(0, std²) (Box–Muller on two uniforms).
+    pub fn normal(&mut self, shape: &[usize], std: f64) -> Data {
+        let n: usize = shape.iter().product();
+        let f: Vec<f32> = (0..n)
+            .map(|_| {
+                let u: f64 = self.0.random_range(f64::EPSILON..1.0);
+                let v: f64 = self.0.random();
+                (std * (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
+            })
+            .collect();
+        Data::new(f, shape)
+    }
 }
 
 #[derive(Clone)]

@@ -20,7 +20,8 @@ pub struct EvalArgs {
     /// Rows per forward pass
     #[arg(long, default_value_t = D.batch)]
     batch: usize,
-    /// Rows of the latent sample matrices compared with N(0, I) by MMD
+    /// Rows of the latent sample matrices compared with N(0, I) by MMD (at most the split's
+    /// images; the estimator's noise floor falls as 1/rows)
     #[arg(long, default_value_t = D.mmd_samples)]
     mmd_samples: usize,
     /// Test images of the importance-sampled log-likelihood

@@ -4,7 +4,7 @@
 //! and per-channel coefficients for the backward, not the normalised input.
 
 use super::channel::{channel_dims, channel_map, expect_channels, ChannelAct};
-use super::{dense, fits_u32, groups_for, per_channel_launch, view_snapshot, Params};
+use super::{dense, fits_u32, groups_for, per_channel_launch, view_snapshot, Params, PerChannel};
 use crate::error::{Error, Result};
 use crate::gpu::Dispatch;
 use crate::tensor::Tensor;
@@ -171,7 +171,13 @@ pub fn batch_norm_train(
     };
     let setup = Setup::new(n, c, inner, cfg, mode);
     let coef = Tensor::empty(x.gpu(), &[4, c])?;
-    let (entry, groups, wg) = per_channel_launch(x.gpu(), c, n * inner, "bn_stats", "bn_stats_seq");
+    let sizes = PerChannel {
+        c,
+        n,
+        inner,
+        passes: 2,
+    };
+    let (entry, groups, wg) = per_channel_launch(x.gpu(), sizes, "bn_stats", "bn_stats_seq");
     // The in-order sums read x from a texture where memory-bound kernels do (see
     // batchnorm.wgsl); x is dense from offset 0, so its texels hold its elements in order.
     let snapshot = (entry == "bn_stats_seq")
@@ -270,8 +276,12 @@ pub fn batch_norm_backward(dy: &Tensor, fwd: &BatchNormForward) -> Result<BatchN
     let dx = Tensor::empty(dy.gpu(), dy.shape())?;
     let (entry, groups, wg) = per_channel_launch(
         dy.gpu(),
-        c,
-        n * inner,
+        PerChannel {
+            c,
+            n,
+            inner,
+            passes: 1,
+        },
         "bn_backward_reduce",
         "bn_backward_reduce_seq",
     );

@@ -4,7 +4,7 @@
 //! Tensors are [N, C] or [N, C, H, W]; "inner" is H·W (1 for [N, C]).
 
 use super::binary::{binary, Binary};
-use super::{dense, fits_u32, groups_for, per_channel_launch, view_snapshot, Params};
+use super::{dense, fits_u32, groups_for, per_channel_launch, view_snapshot, Params, PerChannel};
 use crate::error::{Error, Result};
 use crate::gpu::Dispatch;
 use crate::tensor::Tensor;
@@ -139,8 +139,12 @@ pub fn channel_sum(x: &Tensor) -> Result<Tensor> {
     if c > 0 {
         let (entry, groups, wg) = per_channel_launch(
             x.gpu(),
-            c,
-            n * inner,
+            PerChannel {
+                c,
+                n,
+                inner,
+                passes: 1,
+            },
             "reduce_channel",
             "reduce_channel_seq",
         );

@@ -137,14 +137,35 @@ pub(crate) fn expect_rank(op: &'static str, what: &str, t: &Tensor, rank: usize)
     Ok(())
 }
 
-/// Whether a per-channel reduction over `c` channels of `m` values each runs as one invocation
-/// per channel summing in order (the `_seq` entries: no barrier) rather than one workgroup per
-/// channel with a tree sum. On CPU rasterisers a barrier suspends every 8-lane chunk of the
-/// workgroup, so in-order sums win once 32 channels give each core a few workgroups of 8 (the
-/// 64-channel layers of the stage-1 step: ~12 ms a tree sum); on any adapter they win when a
-/// channel has too few values to fill a workgroup.
-fn per_channel_in_order(gpu: &crate::Gpu, c: usize, m: usize) -> bool {
-    (gpu.info.device_type == wgpu::DeviceType::Cpu && c >= 32) || m <= 256
+/// llvmpipe (Mesa's gallivm: the CPU rasteriser behind lavapipe and its GL) silently ends every
+/// loop of an invocation once that invocation's loops have run 65,535 iterations in all
+/// (`LP_MAX_TGSI_LOOP_ITERATIONS`: one counter shared by every loop, decremented at the end of
+/// each iteration and at each exit test). A kernel whose loops grow with the data keeps each
+/// invocation below this on CPU adapters, or takes an entry whose loops do not grow.
+pub(crate) const LOOP_BUDGET: usize = 65_535;
+
+/// Whether a per-channel reduction over `c` channels of `n` images × `inner` values runs as one
+/// invocation per channel summing in order (the `_seq` entries: no barrier) rather than one
+/// workgroup per channel with a tree sum. On CPU rasterisers a barrier suspends every 8-lane
+/// chunk of the workgroup, so in-order sums win once 32 channels give each core a few
+/// workgroups of 8 (the 64-channel layers of the stage-1 step: ~12 ms a tree sum); on any
+/// adapter they win when a channel has too few values to fill a workgroup. An in-order
+/// invocation makes `passes` sweeps of n + 1 + n·(inner + 1) loop iterations each (an exit test
+/// per loop); past LOOP_BUDGET (a batch of 166 images of 14×14 maps for the two-pass
+/// statistics) a CPU adapter takes the tree sum, whose lanes stride by 256.
+fn per_channel_in_order(gpu: &crate::Gpu, c: usize, n: usize, inner: usize, passes: usize) -> bool {
+    let cpu = gpu.info.device_type == wgpu::DeviceType::Cpu;
+    let trips = passes * (n + 1 + n * (inner + 1));
+    ((cpu && c >= 32) || n * inner <= 256) && !(cpu && trips >= LOOP_BUDGET)
+}
+
+/// The per-channel reduction's sizes: `c` channels of `n` images × `inner` values, summed in
+/// `passes` sweeps by the in-order entry.
+pub(crate) struct PerChannel {
+    pub c: usize,
+    pub n: usize,
+    pub inner: usize,
+    pub passes: usize,
 }
 
 /// Workgroups, entry point and the in-order entries' workgroup size `SEQ_WG` (a pipeline
@@ -152,8 +173,7 @@ fn per_channel_in_order(gpu: &crate::Gpu, c: usize, m: usize) -> bool {
 /// 64 elsewhere) of a per-channel reduction (see `per_channel_in_order`).
 pub(crate) fn per_channel_launch(
     gpu: &crate::Gpu,
-    c: usize,
-    m: usize,
+    r: PerChannel,
     tree: &'static str,
     in_order: &'static str,
 ) -> (&'static str, [u32; 3], (&'static str, u32)) {
@@ -162,10 +182,10 @@ pub(crate) fn per_channel_launch(
     } else {
         64
     };
-    if per_channel_in_order(gpu, c, m) {
-        (in_order, groups_for(c, wg), ("SEQ_WG", wg as u32))
+    if per_channel_in_order(gpu, r.c, r.n, r.inner, r.passes) {
+        (in_order, groups_for(r.c, wg), ("SEQ_WG", wg as u32))
     } else {
-        (tree, crate::gpu::grid(c as u32, 1), ("SEQ_WG", wg as u32))
+        (tree, crate::gpu::grid(r.c as u32, 1), ("SEQ_WG", wg as u32))
     }
 }
 

@@ -133,7 +133,7 @@ fn cases_for(v: &mut Vec<Case>, variant: Path) {
         },
     ));
     // n, c, h, w, k, kh, kw, sh, sw, ph, pw, large
-    let convs: [ConvRow; 10] = [
+    let convs: [ConvRow; 11] = [
         (1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, false),
         (2, 3, 7, 9, 5, 3, 3, 1, 1, 1, 1, false),
         (3, 2, 11, 10, 6, 4, 4, 2, 2, 1, 1, false),
@@ -146,6 +146,9 @@ fn cases_for(v: &mut Vec<Case>, variant: Path) {
         (4, 5, 6, 10, 68, 2, 4, 1, 2, 0, 1, false),
         (16, 1, 28, 28, 64, 4, 4, 2, 2, 1, 1, true),
         (16, 64, 14, 14, 128, 4, 4, 2, 2, 1, 1, true),
+        // The InfoGAN encoder's first layer at the training batch: the weight gradient's
+        // product sums K = 64·14·14 = 12,544 terms, the longest any convolution runs.
+        (64, 1, 28, 28, 64, 4, 4, 2, 2, 1, 1, true),
     ];
     for (i, &(n, c, h, w, k, kh, kw, sh, sw, ph, pw, large)) in convs.iter().enumerate() {
         let cfg = Conv2dConfig {
@@ -246,7 +249,7 @@ fn cases_for(v: &mut Vec<Case>, variant: Path) {
     }
 
     // n, cin, h, w, cout, k, stride, pad, output_padding, large
-    let deconvs: [DeconvRow; 7] = [
+    let deconvs: [DeconvRow; 8] = [
         (1, 1, 1, 1, 1, 1, 1, 0, 0, false),
         (2, 3, 5, 4, 2, 3, 2, 1, 1, false),
         (3, 2, 7, 7, 5, 4, 2, 1, 0, false),
@@ -255,6 +258,8 @@ fn cases_for(v: &mut Vec<Case>, variant: Path) {
         (4, 64, 5, 3, 3, 4, 2, 1, 0, false),
         (16, 128, 7, 7, 64, 4, 2, 1, 0, true),
         (16, 64, 14, 14, 1, 4, 2, 1, 0, true),
+        // The InfoGAN decoder's last layer at the training batch (weight gradient K = 12,544).
+        (64, 64, 14, 14, 1, 4, 2, 1, 0, true),
     ];
     for (i, &(n, ci, h, w, co, kk, s, p, op, large)) in deconvs.iter().enumerate() {
         let cfg = ConvTranspose2dConfig::new(s, p, op);

@@ -211,13 +211,15 @@ pub fn cases(v: &mut Vec<Case>) {
         Binary::SoftplusGrad,
         Binary::ExpGrad,
     ];
-    let pairs: [(&[usize], &[usize], bool); 6] = [
+    let pairs: [(&[usize], &[usize], bool); 7] = [
         (&[1], &[1], false),
         (&[5, 7], &[7], false),
         (&[3, 1, 5], &[4, 1], false),
         (&[2, 3, 4, 5], &[2, 1, 4, 1], false),
         (&[257, 129], &[257, 129], false),
         (&[512, 1024], &[1024], true),
+        // The 64-channel 14×14 activations at the training batch of 64 (802,816 elements).
+        (&[64, 64, 14, 14], &[64, 64, 14, 14], true),
     ];
     for (textures, (i, op)) in [false, true]
         .into_iter()
@@ -289,6 +291,8 @@ pub fn cases(v: &mut Vec<Case>) {
         (4097, false, false),
         (777, true, false),
         (1_000_003, false, true),
+        // The InfoGAN stage 1's 13,331,586 parameters, flat (the gradient norm's size).
+        (13_331_587, false, true),
     ]
     .into_iter()
     .enumerate()
