@@ -85,7 +85,7 @@ fn check(
 /// Columns of one block at most: a product's B operand of this many rows still fits the
 /// texture matmuls (wgpu's downlevel texture side is 8192), which run 4–5× faster on llvmpipe
 /// than the storage-buffer fallback.
-const BLOCK_COLS: usize = 8192;
+pub const BLOCK_COLS: usize = 8192;
 
 /// Rows of one block: with BLOCK_COLS columns, 32 MiB of f32 per block, far below every
 /// adapter's storage-binding limit (128 MiB by default) while its products are large enough
@@ -208,15 +208,13 @@ pub fn mmd_backward(
     for r0 in (0..pooled).step_by(BLOCK_ROWS) {
         // R = Σ_j S_ij and P = S·Z, summed over the row's column blocks.
         let mut sums: Option<(Tensor, Tensor)> = None;
-        let mut last = None;
         for b in row_blocks(pooled, r0, 0) {
-            let p = params(n, m, d, cfg, &b);
             let slopes = gram(&z, &b)?;
             x.gpu().dispatch(&Dispatch {
                 shader: "mmd",
                 entry: "mmd_block_slopes",
                 consts: &[],
-                params: &p,
+                params: &params(n, m, d, cfg, &b),
                 buffers: &[slopes.buffer(), s.buffer(), g.buffer()],
                 textures: &[],
                 groups: groups_for(slopes.numel(), 64),
@@ -225,16 +223,22 @@ pub fn mmd_backward(
             let sz = matmul::matmul(&slopes, &z.narrow0(b.c0, b.cols)?, false, false)?;
             sums = Some(match sums {
                 None => (r, sz),
-                Some((r0, sz0)) => (binary::add(&r0, &r)?, binary::add(&sz0, &sz)?),
+                Some((r_acc, sz_acc)) => (binary::add(&r_acc, &r)?, binary::add(&sz_acc, &sz)?),
             });
-            last = Some((p, b.rows));
         }
-        let ((r, sz), (p, rows)) = sums.zip(last).expect("every row block has columns");
+        let (r, sz) = sums.expect("every row block has columns");
+        let rows = BLOCK_ROWS.min(pooled - r0);
+        let whole = Block {
+            r0,
+            rows,
+            c0: 0,
+            cols: pooled,
+        };
         x.gpu().dispatch(&Dispatch {
             shader: "mmd",
             entry: "mmd_block_grad",
             consts: &[],
-            params: &p,
+            params: &params(n, m, d, cfg, &whole),
             buffers: &[z.buffer(), r.buffer(), sz.buffer(), dz.buffer()],
             textures: &[],
             groups: groups_for(rows * d, 64),

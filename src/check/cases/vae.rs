@@ -353,6 +353,8 @@ fn adam_cases(v: &mut Vec<Case>) {
         (1000, 0, 1000),
         (100_003, 17, 99_001),
         (1_100_003, 64, 1_099_939),
+        // All of the InfoGAN stage 1's 13,331,586 parameters.
+        (13_331_587, 1, 13_331_586),
     ]
     .into_iter()
     .enumerate()
@@ -364,7 +366,7 @@ fn adam_cases(v: &mut Vec<Case>) {
             v.push(Case::new(
                 "adam",
                 format!("{name} {n} [{start}, {}) through {path}", start + len),
-                false,
+                n > 2_000_000,
                 move |gpu| {
                     with_tuning(
                         gpu,
@@ -401,6 +403,15 @@ fn adam_case(
         Tensor::zeros(gpu, &[n])?,
     );
     let (mut t64, mut m64, mut v64) = (theta.f64.clone(), vec![0.0; n], vec![0.0; n]);
+    // The same steps with each gradient moved by one rounding of g' = g + wd·θ, up and down:
+    // where g and wd·θ nearly cancel, g' is ill-conditioned in f32, and where g' is then tiny
+    // m/(√v + ε) turns that rounding into a step-sized change of θ (6 of 13.3 M random
+    // elements would exceed the rounding bound, by up to 2.7×, without this term).
+    let signs = [1.0, -1.0];
+    let mut shifted: Vec<[Vec<f64>; 3]> = signs
+        .iter()
+        .map(|_| [theta.f64.clone(), vec![0.0; n], vec![0.0; n]])
+        .collect();
     let lrs = [1e-2f32, 5e-3, 2e-3];
     for (step, lr) in lrs.iter().enumerate() {
         let g = rng.data(&[n], -1.0, 1.0);
@@ -420,17 +431,46 @@ fn adam_case(
             &mut t64[r.clone()],
             &g.f64[r.clone()],
             &mut m64[r.clone()],
-            &mut v64[r],
+            &mut v64[r.clone()],
             &cfg,
             *lr,
             step as u64 + 1,
         );
+        let coupled = if decoupled {
+            0.0
+        } else {
+            cfg.weight_decay as f64
+        };
+        for ([t, m, v], sign) in shifted.iter_mut().zip(signs) {
+            let g: Vec<f64> = r
+                .clone()
+                .map(|e| g.f64[e] + sign * EPS * (g.f64[e].abs() + coupled * t[e].abs()))
+                .collect();
+            adam::reference::adam(
+                &mut t[r.clone()],
+                &g,
+                &mut m[r.clone()],
+                &mut v[r.clone()],
+                &cfg,
+                *lr,
+                step as u64 + 1,
+            );
+        }
     }
     // Three steps of a few correctly rounded ops each; θ's error is relative to
-    // |θ| + the total step (≤ 3·lr·… ≤ 0.1), m and v carry |m| + |g| ≤ 2.
+    // |θ| + the total step (≤ 3·lr·… ≤ 0.1), m and v carry |m| + |g| ≤ 2; plus, for θ, how far
+    // one rounding of g' moves it (above), in units of the bound's relative error.
     // Elements outside the range must come back untouched (the reference
     // leaves them as they were).
-    let tscale: Vec<f64> = t64.iter().map(|t| t.abs() + 0.1).collect();
+    let theta_tol = Tolerance::rounding(12.0);
+    let tscale: Vec<f64> = (0..n)
+        .map(|e| {
+            let conditioning = shifted
+                .iter()
+                .fold(0.0f64, |a, s| a.max((s[0][e] - t64[e]).abs()));
+            t64[e].abs() + 0.1 + conditioning / theta_tol.rel
+        })
+        .collect();
     let label = format!("{} {path}", dims(&[n]));
     let two = vec![2.0; n];
     Ok(vec![
@@ -440,7 +480,7 @@ fn adam_case(
             &tg.to_vec()?,
             &t64,
             Some(&tscale),
-            Tolerance::rounding(12.0),
+            theta_tol,
         ),
         compare(
             &format!("{name} m"),
@@ -533,7 +573,7 @@ fn mmd_case(
     };
     let label = format!("{n}×{d} vs {m}×{d}");
     // The block sums added one after another (a row block's column blocks, then the rows').
-    let blocks = pooled.div_ceil(mmd::BLOCK_ROWS) * pooled.div_ceil(8192);
+    let blocks = pooled.div_ceil(mmd::BLOCK_ROWS) * pooled.div_ceil(mmd::BLOCK_COLS);
     let mut out = Vec::new();
     for (cfg, r) in cfgs.into_iter().zip(refs) {
         let (kname, c, eval_err, slope_ratio) = match cfg.kernel {
@@ -710,28 +750,38 @@ fn scatter_cases(v: &mut Vec<Case>) {
             },
         ));
     }
-    v.push(Case::new(
-        "scatter",
-        "write rows 5..8 of 11×3".into(),
-        false,
-        |gpu| {
-            let mut rng = Rng::new(9300);
-            let base = rng.data(&[11, 3], -1.0, 1.0);
-            let part = rng.data(&[3, 3], -1.0, 1.0);
-            let dst = base.upload(gpu)?;
-            scatter::write_rows(&part.upload(gpu)?, &dst, 5)?;
-            let mut r = base.f64.clone();
-            r[15..24].copy_from_slice(&part.f64);
-            Ok(vec![compare(
-                "write_rows",
-                "3 of 11 at row 5",
-                &dst.to_vec()?,
-                &r,
-                None,
-                Tolerance::rounding(0.0),
-            )])
-        },
-    ));
+    // A few rows into a small matrix, and stage 2's encoding of the training set: eval's
+    // batch of 256 written as the last rows of the 60,000 × 64 latent matrix.
+    for (i, (rows, width, total, at, large)) in [
+        (3usize, 3usize, 11usize, 5usize, false),
+        (256, 64, 60_000, 60_000 - 256, true),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        v.push(Case::new(
+            "scatter",
+            format!("write rows {at}..{} of {total}×{width}", at + rows),
+            large,
+            move |gpu| {
+                let mut rng = Rng::new(9300 + i as u64);
+                let base = rng.data(&[total, width], -1.0, 1.0);
+                let part = rng.data(&[rows, width], -1.0, 1.0);
+                let dst = base.upload(gpu)?;
+                scatter::write_rows(&part.upload(gpu)?, &dst, at)?;
+                let mut r = base.f64.clone();
+                r[at * width..(at + rows) * width].copy_from_slice(&part.f64);
+                Ok(vec![compare(
+                    "write_rows",
+                    &format!("{rows} of {total} at row {at}"),
+                    &dst.to_vec()?,
+                    &r,
+                    None,
+                    Tolerance::rounding(0.0),
+                )])
+            },
+        ));
+    }
     // Through the buffers and through textures: an unaligned view (buffers only), an aligned
     // one with a one-element tail, a transposed source, and one spanning two texture chunks.
     for textures in [false, true] {
