@@ -114,7 +114,7 @@ fn a_report_of_one_recorded_run_is_valid_self_contained_and_has_every_piece() {
     assert_eq!(count(&page, ">reconstruction</text>"), 4);
     // One row of diagnostics, with the recorded values.
     assert!(
-        page.contains("<td>shapes-two-stage</td><td>4.52e-3</td>"),
+        page.contains("<td>shapes-two-stage</td><td>3.92e-3</td>"),
         "the diagnostics row"
     );
     assert!(page.contains("llvmpipe") && page.contains("config.json"));
