@@ -3,7 +3,7 @@
 //! are swept over their register-block sizes, which is how their defaults were chosen.
 
 use vae_gpu::bench;
-use vae_gpu::gpu::{MatmulVariant, Tuning};
+use vae_gpu::gpu::{MatmulVariant, Routing};
 use vae_gpu::{Gpu, Selection};
 
 fn main() {
@@ -14,7 +14,6 @@ fn main() {
         gpu.info.backend,
         gpu.has_timestamps()
     );
-    let default = gpu.tuning();
     for s in [256usize, 512, 1024] {
         let cpu = bench::cpu_matmul(s, s, s);
         println!("{:<24} {s:>5}³ {:>8.2} GFLOP/s", cpu.kernel, cpu.gflops());
@@ -26,17 +25,19 @@ fn main() {
             .map(|&b| (MatmulVariant::Vec4, b))
             .chain(texture.iter().map(|&b| (MatmulVariant::Texture, b)));
         for (variant, block) in sweeps {
-            gpu.set_tuning(match variant {
-                MatmulVariant::Vec4 => Tuning {
+            let blocked = |r: Routing| match variant {
+                MatmulVariant::Vec4 => Routing {
                     vec4_block: block,
-                    ..default
+                    ..r
                 },
-                _ => Tuning {
+                _ => Routing {
                     tex_block: Some(block),
-                    ..default
+                    ..r
                 },
-            });
-            let m = bench::matmul(&gpu, variant, s, s, s, 1.0).unwrap();
+            };
+            let m = gpu
+                .scoped(blocked, || bench::matmul(&gpu, variant, s, s, s, 1.0))
+                .unwrap();
             let name = format!("{} {}x{}", m.kernel, 4 * block.0, 4 * block.1);
             println!(
                 "{name:<24} {s:>5}³ {:>8.2} GFLOP/s  {:>5.2}× CPU  ({})",
@@ -45,12 +46,8 @@ fn main() {
                 m.clock
             );
         }
-        gpu.set_tuning(default);
-        for v in [
-            MatmulVariant::Blocked,
-            MatmulVariant::Tiled,
-            MatmulVariant::Tiled128,
-        ] {
+        let swept = [MatmulVariant::Vec4, MatmulVariant::Texture];
+        for v in gpu.matmul_variants().filter(|v| !swept.contains(v)) {
             let m = bench::matmul(&gpu, v, s, s, s, 1.0).unwrap();
             println!(
                 "{:<24} {s:>5}³ {:>8.2} GFLOP/s  {:>5.2}× CPU  ({})",

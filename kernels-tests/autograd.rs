@@ -37,7 +37,7 @@ fn cpu_loss(w: &[f64], x: &[f64], y: &[f64]) -> f64 {
 
 #[test]
 fn concat_slice_sum_mmd_and_a_shared_parameter_match_finite_differences() {
-    let (g, _lock) = gpu();
+    let (g, _turn) = gpu();
     let mut b = ParamsBuilder::new(1);
     let wid = b.param("w", &[3, 4], Init::Normal { std: 0.5 });
     let store = b.build(&g).unwrap();
@@ -93,23 +93,23 @@ fn concat_slice_sum_mmd_and_a_shared_parameter_match_finite_differences() {
     }
 }
 
-/// A store with one 2×3 parameter, and the device lock held for the whole test.
+/// A store with one 2×3 parameter, and the device's turn held for the whole test.
 fn simple() -> (
     std::sync::Arc<vae_gpu::Gpu>,
     std::sync::MutexGuard<'static, ()>,
     vae_gpu::nn::ParamStore,
     vae_gpu::nn::ParamId,
 ) {
-    let (g, lock) = gpu();
+    let (g, turn) = gpu();
     let mut b = ParamsBuilder::new(1);
     let id = b.param("layer.w", &[2, 3], Init::GlorotUniform);
     let s = b.build(&g).unwrap();
-    (g, lock, s, id)
+    (g, turn, s, id)
 }
 
 #[test]
 fn misuse_is_an_error_that_names_the_problem() {
-    let (g, _lock, store, id) = simple();
+    let (g, _turn, store, id) = simple();
     let mut t = Tape::new(&g);
     let w = t.param(&store, id).unwrap();
     // A non-scalar loss.
@@ -148,7 +148,7 @@ fn misuse_is_an_error_that_names_the_problem() {
 
 #[test]
 fn a_nan_gradient_is_reported_with_the_parameter_name() {
-    let (g, _lock, store, id) = simple();
+    let (g, _turn, store, id) = simple();
     store.zero_grad();
     let mut t = Tape::new(&g);
     let w = t.param(&store, id).unwrap();
@@ -170,7 +170,7 @@ fn a_nan_gradient_is_reported_with_the_parameter_name() {
 
 #[test]
 fn gradients_accumulate_until_zeroed() {
-    let (g, _lock, store, id) = simple();
+    let (g, _turn, store, id) = simple();
     store.zero_grad();
     for _ in 0..2 {
         let mut t = Tape::new(&g);
@@ -187,7 +187,7 @@ fn gradients_accumulate_until_zeroed() {
 /// parameter no backward reached reads as zero, through its view and the flat buffer.
 #[test]
 fn zeroed_gradients_are_replaced_and_untouched_ones_read_zero() {
-    let (g, _lock) = gpu();
+    let (g, _turn) = gpu();
     let mut b = ParamsBuilder::new(1);
     let used = b.param("a.w", &[2, 3], Init::GlorotUniform);
     let unused = b.param("b.w", &[5], Init::GlorotUniform);
@@ -223,7 +223,7 @@ fn zeroed_gradients_are_replaced_and_untouched_ones_read_zero() {
 fn batch_norm_layer_eval_mode_uses_running_averages_and_differentiates() {
     use vae_gpu::kernels::batchnorm::{reference as bnref, BatchNormConfig};
     use vae_gpu::nn::layers::BatchNorm;
-    let (g, _lock) = gpu();
+    let (g, _turn) = gpu();
     let cfg = BatchNormConfig {
         eps: 1e-5,
         momentum: 0.5,

@@ -1,6 +1,7 @@
 //! The `vae-gpu` binary: `info`, `check` and bad flags, as a user runs them.
 
 use std::process::Command;
+use vae_gpu::gpu::{AdamVariant, ChannelSums, ConvVariant, MatmulVariant, Reads, Variant};
 
 #[path = "tempdir.rs"]
 mod tempdir;
@@ -231,83 +232,72 @@ fn bench_rejects_a_zero_batch_naming_the_flag() {
 }
 
 fn vae_gpu_tuned(file: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_vae-gpu"))
-        .args(args)
-        .env("VAE_GPU_TUNING", file)
-        .env_remove("VAE_GPU_MATMUL")
-        .env_remove("VAE_GPU_CONV")
-        .env_remove("VAE_GPU_ADAM")
-        .env_remove("VAE_GPU_TEXTURE_READS")
-        .output()
-        .expect("run vae-gpu")
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vae-gpu"));
+    c.args(args).env("VAE_GPU_TUNING", file);
+    for var in vae_gpu::gpu::route::override_vars() {
+        c.env_remove(var);
+    }
+    c.output().expect("run vae-gpu")
 }
 
-/// `info --json` with one kernel-choice variable set to each of `values`: the field it sets
-/// reads back what was asked (`want`) and `overridden_by` names the variable; `bad` is refused
-/// naming the variable, the value and whatever else `says` lists.
-fn kernel_choice_follows(
-    var: &str,
-    field: &str,
-    values: &[(&str, serde_json::Value)],
-    bad: &str,
-    says: &[&str],
-) {
+/// A routing choice as `info --json` shows it: (choice, source).
+fn route(info: &serde_json::Value, field: &str) -> (String, String) {
+    let r = &info["routing"][field];
+    let s = |k: &str| {
+        r[k].as_str()
+            .unwrap_or_else(|| panic!("{field}.{k}: {info}"))
+            .to_string()
+    };
+    (s("choice"), s("source"))
+}
+
+/// `info --json` with a routing choice's variable set to each of its variants (in upper case:
+/// names match in any case): the choice reads back what was asked, its source names the
+/// variable; a value that is no variant is refused naming the variable, the value and the
+/// choices.
+fn choice_follows_the_environment<V: Variant>() {
     let info = |value: &str| {
         Command::new(env!("CARGO_BIN_EXE_vae-gpu"))
             .args(["info", "--json"])
-            .env(var, value)
+            .env(V::ENV, value)
             .output()
             .expect("run vae-gpu")
     };
-    for (value, want) in values {
-        let out = info(value);
+    for v in V::all() {
+        let out = info(&v.name().to_uppercase());
         assert!(
             out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
         let i: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(&i[field], want, "{i}");
-        let by = i["overridden_by"].as_array().unwrap();
-        assert!(by.iter().any(|v| v == var), "{i}");
+        assert_eq!(
+            route(&i, V::FIELD),
+            (v.name().into(), "override".into()),
+            "{i}"
+        );
+        assert_eq!(i["routing"][V::FIELD]["detail"], V::ENV, "{i}");
     }
-    let out = info(bad);
+    let out = info("fastest");
     let e = String::from_utf8_lossy(&out.stderr);
+    let names: Vec<_> = V::all().iter().map(|v| v.name()).collect();
     assert!(
         !out.status.success()
-            && e.contains(var)
-            && e.contains(&format!("'{bad}'"))
-            && says.iter().all(|s| e.contains(s)),
+            && e.contains(V::ENV)
+            && e.contains("'fastest'")
+            && e.contains(&names.join(", ")),
         "{e}"
     );
 }
 
-/// `VAE_GPU_TEXTURE_READS` turns the memory-bound kernels' texture inputs on or off (info
-/// says which), and any other value is refused naming the variable.
+/// Every routing choice follows its environment variable.
 #[test]
-fn texture_reads_follow_the_environment() {
-    let (off, on) = (serde_json::json!(false), serde_json::json!(true));
-    kernel_choice_follows(
-        "VAE_GPU_TEXTURE_READS",
-        "texture_reads",
-        &[("0", off), ("1", on)],
-        "yes",
-        &[],
-    );
-}
-
-/// `VAE_GPU_ADAM` picks Adam's route over the default (info names the variable), and a value
-/// that is not a route is refused naming the variable and the choices.
-#[test]
-fn adam_route_follows_the_environment() {
-    let routes = ["buffers", "textures"].map(|r| (r, serde_json::json!(r)));
-    kernel_choice_follows(
-        "VAE_GPU_ADAM",
-        "adam_variant",
-        &routes,
-        "texture",
-        &["textures, buffers"],
-    );
+fn routing_choices_follow_the_environment() {
+    choice_follows_the_environment::<MatmulVariant>();
+    choice_follows_the_environment::<ConvVariant>();
+    choice_follows_the_environment::<AdamVariant>();
+    choice_follows_the_environment::<Reads>();
+    choice_follows_the_environment::<ChannelSums>();
 }
 
 /// `bench tune` records this adapter's fastest kernels, later commands use them, an entry
@@ -337,7 +327,7 @@ fn tuning_is_recorded_per_adapter_and_read_back() {
         .collect();
     names.sort();
     let mut want = vec!["blocked", "texture", "tiled", "tiled128", "vec4"];
-    if !info["subgroup_size"].is_null() {
+    if !info["caps"]["subgroup_size"].is_null() {
         want.push("subgroup");
         want.sort();
     }
@@ -371,6 +361,15 @@ fn tuning_is_recorded_per_adapter_and_read_back() {
     names.sort();
     assert_eq!(names, ["buffers", "textures"], "{v}");
     assert_eq!(v["adam"], routes[0].1, "{v}");
+    // Every read path is timed, and the faster recorded.
+    let paths = v["measured"]["reads_seconds"].as_array().unwrap();
+    let mut names: Vec<&str> = paths
+        .iter()
+        .map(|t| t["variant"].as_str().unwrap())
+        .collect();
+    assert_eq!(v["reads"], names[0], "{v}");
+    names.sort();
+    assert_eq!(names, ["buffers", "textures"], "{v}");
     assert_eq!(stored[&key]["adam"], routes[0].1);
 
     let info = |file: &std::path::Path| {
@@ -383,10 +382,19 @@ fn tuning_is_recorded_per_adapter_and_read_back() {
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
     };
     let i = info(&file);
-    assert_eq!(i["matmul_variant"], winner.as_str(), "{i}");
-    assert_eq!(i["adam_variant"], routes[0].1, "{i}");
+    assert_eq!(route(&i, "matmul"), (winner.clone(), "tuned".into()), "{i}");
+    assert_eq!(
+        route(&i, "adam"),
+        (routes[0].1.into(), "tuned".into()),
+        "{i}"
+    );
+    assert_eq!(route(&i, "reads").0, v["reads"], "{i}");
+    assert_eq!(
+        i["routing"]["matmul"]["detail"],
+        file.display().to_string(),
+        "{i}"
+    );
     assert_eq!(i["tuning_file"], file.display().to_string(), "{i}");
-    assert_eq!(i["overridden_by"], serde_json::json!([]), "{i}");
 
     let mut edited = stored.clone();
     edited[&key]["matmul"] = "vec4".into();
@@ -401,26 +409,35 @@ fn tuning_is_recorded_per_adapter_and_read_back() {
     let i = info(&file);
     assert_eq!(
         (
-            i["matmul_variant"].as_str(),
-            i["conv_variant"].as_str(),
-            i["adam_variant"].as_str()
+            route(&i, "matmul").0,
+            route(&i, "conv").0,
+            route(&i, "adam").0
         ),
-        (Some("vec4"), Some("direct"), Some(other)),
+        ("vec4".into(), "direct".into(), other.into()),
         "{i}"
     );
-    // A file written before Adam was tuned: the adapter's default route (textures where
-    // textures are read, except on a CPU with AVX-512), the rest as recorded.
+    // A file written before Adam and the reads were tuned: the rules for those two (Adam
+    // through textures where textures are read, except on a CPU with AVX-512), the rest as
+    // recorded.
     let mut older = edited.clone();
     older[&key].as_object_mut().unwrap().remove("adam");
+    older[&key].as_object_mut().unwrap().remove("reads");
     std::fs::write(&file, older.to_string()).unwrap();
     let i = info(&file);
-    let default = if i["texture_reads"] == true && !vae_gpu::gpu::adapter::host_cpu_has_avx512() {
+    let cpu = i["caps"]["cpu_rasteriser"] == true;
+    let (reads, source) = route(&i, "reads");
+    assert_eq!(
+        (reads.as_str(), source.as_str()),
+        (if cpu { "textures" } else { "buffers" }, "rule"),
+        "{i}"
+    );
+    let default = if cpu && !vae_gpu::gpu::adapter::host_cpu_has_avx512() {
         "textures"
     } else {
         "buffers"
     };
-    assert_eq!(i["adam_variant"], default, "{i}");
-    assert_eq!(i["matmul_variant"], "vec4", "{i}");
+    assert_eq!(route(&i, "adam"), (default.into(), "rule".into()), "{i}");
+    assert_eq!(route(&i, "matmul"), ("vec4".into(), "tuned".into()), "{i}");
     std::fs::write(&file, edited.to_string()).unwrap();
     // Without a file, the built-in defaults.
     let i = info(&dir.0.join("none.json"));
@@ -443,7 +460,7 @@ fn tuning_is_recorded_per_adapter_and_read_back() {
     let out = vae_gpu_tuned(&file, &["info"]);
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(
-        !out.status.success() && e.contains("unknown adam 'fastest'"),
+        !out.status.success() && e.contains("adam 'fastest' is not one of"),
         "{e}"
     );
     edited[&key]["adam"] = "buffers".into();
@@ -452,7 +469,7 @@ fn tuning_is_recorded_per_adapter_and_read_back() {
     let out = vae_gpu_tuned(&file, &["info"]);
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(
-        !out.status.success() && e.contains("unknown matmul 'fastest'"),
+        !out.status.success() && e.contains("matmul 'fastest' is not one of"),
         "{e}"
     );
 }

@@ -1,13 +1,15 @@
-//! Every case of the conformance suite (tiny, odd and large shapes), per kernel family.
-//! Tolerances are stated and justified in `src/check/mod.rs` (`Tolerance`), beside the
-//! comparison they govern; each case picks the one that fits its arithmetic.
+//! Every case of the conformance suite (tiny, odd and large shapes), one test per kernel
+//! family, so a failure names its family and the others still run. Tolerances are stated and
+//! justified in `src/check/mod.rs` (`Tolerance`), beside the comparison they govern; each case
+//! picks the one that fits its arithmetic.
 
-use vae_gpu::check::{suite, Size};
+use vae_gpu::check::{suite, Case, Size};
+use vae_gpu::gpu::{AdamVariant, ChannelSums, ConvVariant, MatmulVariant, Reads, Variant};
 
 use crate::common::gpu;
 
 fn family(name: &str) {
-    let (gpu, _lock) = gpu();
+    let (gpu, _turn) = gpu();
     let cases: Vec<_> = suite(Size::Full)
         .into_iter()
         .filter(|c| c.family == name)
@@ -35,25 +37,66 @@ fn family(name: &str) {
     }
     assert!(
         failures.is_empty(),
-        "{} of {outputs} outputs failed:\n{}",
+        "{name}: {} of {outputs} outputs failed:\n{}",
         failures.len(),
         failures.join("\n")
     );
 }
 
-/// Every family the suite has, so a family added to `check` is tested here without a list
-/// to keep in step. One test per family would read better in the log, but could miss one.
+macro_rules! families {
+    ($($f:ident),+ $(,)?) => {
+        $(#[test] fn $f() { family(stringify!($f)); })+
+        const FAMILIES: &[&str] = &[$(stringify!($f)),+];
+    };
+}
+
+families!(
+    adam,
+    batchnorm,
+    bias,
+    binary,
+    conv2d,
+    conv_transpose2d,
+    fill,
+    geco,
+    loss,
+    matmul,
+    metrics,
+    mmd,
+    random,
+    reduce,
+    scatter,
+    unary,
+);
+
+/// The tests above are the suite's families, no more and no fewer: a family added to `check`
+/// fails here until it has its test.
 #[test]
-fn every_family_of_the_suite() {
+fn every_family_has_its_test() {
     let mut families: Vec<&str> = suite(Size::Full).iter().map(|c| c.family).collect();
     families.sort();
     families.dedup();
-    for must in [
-        "matmul", "conv2d", "random", "loss", "adam", "mmd", "scatter", "metrics", "geco",
-    ] {
-        assert!(families.contains(&must), "the suite lost the {must} family");
+    assert_eq!(families, FAMILIES);
+}
+
+fn covered<V: Variant>(cases: &[Case]) {
+    for v in V::all() {
+        let want = v.coverage();
+        assert!(
+            cases.iter().any(|c| c.covers.contains(&want)),
+            "no conformance case runs {want}"
+        );
     }
-    for f in families {
-        family(f);
-    }
+}
+
+/// Every variant of every enumerated routing choice is run by some case of the suite (a new
+/// variant is covered by adding it to its enum: the cases iterate `Variant::all`).
+#[test]
+fn every_route_is_covered() {
+    let cases = suite(Size::Full);
+    covered::<MatmulVariant>(&cases);
+    covered::<ConvVariant>(&cases);
+    covered::<AdamVariant>(&cases);
+    covered::<Reads>(&cases);
+    covered::<ChannelSums>(&cases);
 }

@@ -101,7 +101,7 @@ fn frechet_distances_of_known_gaussians() {
 /// coordinate is far outside it.
 #[test]
 fn mmd_is_zero_for_the_same_distribution_and_large_for_another() {
-    let (gpu, _lock) = gpu();
+    let (gpu, _turn) = gpu();
     let (n, k) = (1000, 8);
     let x = Tensor::from_slice(&gpu, &normals(3, n * k), &[n, k]).unwrap();
     let biased = MmdConfig {
@@ -160,7 +160,7 @@ fn the_importance_sampled_likelihood_is_exact_with_the_true_posterior() {
 #[test]
 fn latent_batches_resample_z_every_step_from_the_stored_moments() {
     use vae_gpu::train::source::{BatchSource, LatentBatches};
-    let (gpu, _lock) = gpu();
+    let (gpu, _turn) = gpu();
     let (n, k) = (6, 3);
     let mu: Vec<f32> = (0..n * k).map(|i| i as f32).collect();
     let sigma: Vec<f32> = (0..n * k).map(|i| 0.1 + 0.01 * i as f32).collect();
@@ -226,7 +226,7 @@ fn latent_batches_resample_z_every_step_from_the_stored_moments() {
 fn parameters_of_two_stores_cannot_be_mixed_on_a_tape() {
     use vae_gpu::autograd::Tape;
     use vae_gpu::nn::{Init, ParamsBuilder};
-    let (gpu, _lock) = gpu();
+    let (gpu, _turn) = gpu();
     let mut ba = ParamsBuilder::new(1);
     let wa = ba.param("w", &[2, 2], Init::Normal { std: 1.0 });
     let a = ba.build(&gpu).unwrap();
@@ -262,7 +262,7 @@ fn parameters_of_two_stores_cannot_be_mixed_on_a_tape() {
 #[test]
 fn non_finite_parameters_are_found_and_named() {
     use vae_gpu::nn::{Init, ParamsBuilder};
-    let (gpu, _lock) = gpu();
+    let (gpu, _turn) = gpu();
     let mut b = ParamsBuilder::new(3);
     b.param("encoder.w", &[3, 5], Init::Normal { std: 1.0 });
     let w = b.param("decoder.w", &[4], Init::Normal { std: 1.0 });

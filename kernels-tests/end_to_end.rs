@@ -307,7 +307,7 @@ const LAMBDA: f32 = 2.5;
 const C_MA_BEFORE: f32 = 3.0;
 
 fn check_against_cpu(objective: Objective) {
-    let (g, _lock) = gpu();
+    let (g, _turn) = gpu();
     let cfg = config();
     let mut b = ParamsBuilder::new(7);
     let model = model(&mut b, objective);
@@ -430,7 +430,7 @@ fn check_against_cpu(objective: Objective) {
 
 #[test]
 fn frozen_parameters_get_no_gradient_and_do_not_move() {
-    let (g, _lock) = gpu();
+    let (g, _turn) = gpu();
     let mut b = ParamsBuilder::new(3);
     let model = model(&mut b, Objective::default());
     let mut store = b.build(&g).unwrap();
@@ -468,7 +468,7 @@ fn frozen_parameters_get_no_gradient_and_do_not_move() {
 
 #[test]
 fn a_seed_reproduces_the_model_exactly() {
-    let (g, _lock) = gpu();
+    let (g, _turn) = gpu();
     let build = |seed| {
         let mut b = ParamsBuilder::new(seed);
         model(&mut b, Objective::default());

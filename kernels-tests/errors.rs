@@ -30,7 +30,7 @@ fn expect_shape_error<T>(r: vae_gpu::Result<T>, op: &str, mentions: &[&str]) {
 
 #[test]
 fn shape_errors_name_the_op_and_shapes() {
-    let (gpu, _lock) = gpu();
+    let (gpu, _turn) = gpu();
     let t = |s: &[usize]| Tensor::zeros(&gpu, s).unwrap();
     expect_shape_error(
         matmul(&t(&[3, 4]), &t(&[5, 6]), false, false),
@@ -140,7 +140,7 @@ fn shape_errors_name_the_op_and_shapes() {
 
 #[test]
 fn a_buffer_over_the_binding_limit_is_refused_clearly() {
-    let (gpu, _lock) = gpu();
+    let (gpu, _turn) = gpu();
     let limit = gpu.device.limits().max_storage_buffer_binding_size;
     let n = (limit / 4 + 1) as usize;
     match Tensor::empty(&gpu, &[n]) {

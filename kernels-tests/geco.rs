@@ -24,7 +24,7 @@ use vae_gpu::Tensor;
 /// small binary fractions are exact in f32).
 #[test]
 fn the_multiplier_follows_a_hand_computed_sequence() {
-    let (g, _lock) = gpu();
+    let (g, _turn) = gpu();
     let mut b = ParamsBuilder::new(1);
     let w = b.param("w", &[1], Init::Zeros);
     let settings = Geco {
@@ -76,7 +76,7 @@ fn the_multiplier_follows_a_hand_computed_sequence() {
 /// An evaluation pass (train = false) reads λ and leaves λ and C_ma alone: the term is λ·C.
 #[test]
 fn evaluation_does_not_move_the_multiplier_state() {
-    let (g, _lock) = gpu();
+    let (g, _turn) = gpu();
     let mut b = ParamsBuilder::new(1);
     let w = b.param("w", &[1], Init::Zeros);
     let geco = GecoState::new(&mut b, Geco::with_rmse(0.1));

@@ -35,7 +35,7 @@ fn corr(a: &[f32], b: &[f32]) -> f64 {
 
 #[test]
 fn normal_moments_and_independence() {
-    let (g, _lock) = gpu();
+    let (g, _turn) = gpu();
     let a = random::normal(&g, &[N], key(0)).unwrap().to_vec().unwrap();
     let n = N as f64;
     let mean = a.iter().map(|&v| v as f64).sum::<f64>() / n;
@@ -86,7 +86,7 @@ fn normal_moments_and_independence() {
 
 #[test]
 fn same_key_repeats_bit_exactly() {
-    let (g, _lock) = gpu();
+    let (g, _turn) = gpu();
     let a = random::normal(&g, &[100_003], key(9))
         .unwrap()
         .to_vec()

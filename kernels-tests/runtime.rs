@@ -2,7 +2,7 @@
 
 use vae_gpu::check::Rng;
 use vae_gpu::gpu::{adapter, Selection};
-use vae_gpu::gpu::{ConvVariant, MatmulVariant, Tuning};
+use vae_gpu::gpu::{ConvVariant, MatmulVariant, Reads, Routing};
 use vae_gpu::kernels::adam::{adam_update, reference as adam_reference, AdamConfig};
 use vae_gpu::kernels::binary::{add, mul};
 use vae_gpu::kernels::conv2d::{conv2d, Conv2dConfig};
@@ -15,7 +15,7 @@ use crate::common::gpu;
 
 #[test]
 fn the_adapter_is_the_one_the_environment_asked_for() {
-    let (gpu, _lock) = gpu();
+    let (gpu, _turn) = gpu();
     if let Ok(b) = std::env::var("WGPU_BACKEND") {
         let wanted = adapter::parse_backends(&b).unwrap();
         assert!(
@@ -59,7 +59,7 @@ fn unknown_backends_and_adapters_are_refused_with_a_useful_message() {
 /// A training-like loop with the same shapes every step creates no buffers after the first step.
 #[test]
 fn a_steady_state_loop_allocates_nothing_new() {
-    let (gpu, _lock) = gpu();
+    let (gpu, _turn) = gpu();
     let mut rng = Rng::new(5);
     let x = rng.data(&[8, 3, 12, 12], -1.0, 1.0).upload(&gpu).unwrap();
     let w = rng.data(&[6, 3, 3, 3], -1.0, 1.0).upload(&gpu).unwrap();
@@ -111,7 +111,7 @@ fn a_steady_state_loop_allocates_nothing_new() {
 /// below 1). Rows of 512 and 256 bytes make each snapshot one copy.
 #[test]
 fn kept_weight_snapshots_are_reused_until_the_weights_are_written() {
-    let (gpu, _lock) = gpu();
+    let (gpu, _turn) = gpu();
     let mut rng = Rng::new(11);
     let (w, w2) = (
         rng.data(&[64, 128], -1.0, 1.0),
@@ -177,7 +177,7 @@ fn kept_weight_snapshots_are_reused_until_the_weights_are_written() {
 /// for another.
 #[test]
 fn parameters_of_thousands_of_dispatches_in_one_submit_stay_apart() {
-    let (gpu, _lock) = gpu();
+    let (gpu, _turn) = gpu();
     let n = 2500;
     let mut ts = Vec::new();
     for i in 0..n {
@@ -198,7 +198,7 @@ fn parameters_of_thousands_of_dispatches_in_one_submit_stay_apart() {
 /// More than 65 535 workgroups: the grid folds into two dimensions and every element is written.
 #[test]
 fn launches_past_the_per_dimension_workgroup_limit_cover_every_element() {
-    let (gpu, _lock) = gpu();
+    let (gpu, _turn) = gpu();
     let n = 65_535 * 256 + 4097;
     let x = Tensor::full(&gpu, &[n], 2.0).unwrap();
     let y = unary(Unary::Affine(3.0, 1.0), &x)
@@ -211,7 +211,7 @@ fn launches_past_the_per_dimension_workgroup_limit_cover_every_element() {
 
 #[test]
 fn views_transpose_broadcast_and_narrow_without_copies() {
-    let (gpu, _lock) = gpu();
+    let (gpu, _turn) = gpu();
     let t = Tensor::from_slice(&gpu, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]).unwrap();
     assert_eq!(
         t.transpose(0, 1).unwrap().to_vec().unwrap(),
@@ -245,7 +245,7 @@ fn views_transpose_broadcast_and_narrow_without_copies() {
 /// peak, so a clock that did not wait for the device would read below it.
 #[test]
 fn kernel_time_is_measured_by_timestamps_or_by_the_wall_clock() {
-    let (gpu, _lock) = gpu();
+    let (gpu, _turn) = gpu();
     let a = Rng::new(7)
         .data(&[256, 256], -1.0, 1.0)
         .upload(&gpu)
@@ -296,25 +296,22 @@ fn kernel_time_is_measured_by_timestamps_or_by_the_wall_clock() {
 /// buffer matmuls), it takes Gemm's path exactly: the same dispatches, copies and y.
 #[test]
 fn the_implicit_convolution_reads_x_in_place_of_its_columns() {
-    let (gpu, _lock) = gpu();
+    let (gpu, _turn) = gpu();
     let mut rng = Rng::new(12);
     let x = rng.data(&[2, 64, 16, 16], -1.0, 1.0).upload(&gpu).unwrap();
     let w = rng.data(&[128, 64, 4, 4], -1.0, 1.0).upload(&gpu).unwrap();
     let cfg = Conv2dConfig::new(2, 1);
     let run = |conv| {
-        let t = gpu.tuning();
-        gpu.set_tuning(Tuning { conv, ..t });
         let (d0, b0) = (gpu.counters().0, gpu.copies().1);
-        let y = conv2d(&x, &w, cfg).unwrap();
+        let y = gpu.scoped(|t| Routing { conv, ..t }, || conv2d(&x, &w, cfg).unwrap());
         let counts = (gpu.counters().0 - d0, gpu.copies().1 - b0);
-        gpu.set_tuning(t);
         (y.to_vec().unwrap(), counts)
     };
     let (yg, gemm) = run(ConvVariant::Gemm);
     let (yi, implicit) = run(ConvVariant::Implicit);
-    let t = gpu.tuning();
+    let t = gpu.routing();
     let textures = matches!(t.matmul, MatmulVariant::Subgroup | MatmulVariant::Texture);
-    if textures && t.texture_reads {
+    if textures && t.reads == Reads::Textures {
         assert_eq!(implicit.0 + 1, gemm.0, "one dispatch fewer: no im2col");
         assert_eq!(
             gemm.1 - implicit.1,

@@ -8,14 +8,13 @@
 // with step = lr·√(1 − β2^t)/(1 − β1^t) computed on the host in f64, so a learning-rate
 // schedule changes only the uniform, never the pipeline.
 // Bindings: 1 θ, 2 g, 3 m, 4 v; `adam4` takes them as vec4s, four elements per invocation
-// (offset and n then count vec4s). `adam_tex` (CPU rasterisers, Tuning::texture_reads) reads
+// (offset and n then count vec4s). `adam_tex` (CPU rasterisers, Routing::reads) reads
 // the four from flat textures copied just before: 1 θ, 2 m, 3 v (vec4s, written), 4 θ, 5 g,
 // 6 m, 7 v (textures). Each element is read once, so the copies pay only where a storage load
-// is slow: on llvmpipe it is a loop over the lanes that inserts into a vector on the stack, and
-// on an AVX2 AMD EPYC (Zen 1) 13.3 M parameters took 337 ms that way against 113 ms with the
-// copies; on an AVX-512 Intel Xeon (256-bit lanes) the direct loads took 26 ms, the image loads
-// as long plus 29 ms of copies, and on an AVX-512 Zen 4 38 against 27 ms plus the copies (the
-// step 291-298 against 337-355 ms), so where the CPU has AVX-512 `adam4` is the default.
+// is slow: on llvmpipe it is a loop over the lanes that inserts into a vector on the stack. On
+// the AVX2-only host measured that cost far more than the copies plus image loads; on the
+// AVX-512 hosts about what the image loads alone cost (BENCHMARKS.md), so where the CPU has
+// AVX-512 `adam4` is the default.
 
 struct Params {
     n: u32, offset: u32, decoupled: u32, pad: u32,

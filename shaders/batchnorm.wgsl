@@ -17,7 +17,7 @@
 // channel summing in order with no barrier (the _seq entries), which the host picks where
 // barriers cost more than the parallelism within a channel gives (CPU rasterisers with enough
 // channels to fill the cores, and any adapter when a channel has few values).
-// bn_backward_dx_tex (Tuning::texture_reads) reads back, x and dy from flat textures and writes
+// bn_backward_dx_tex (Routing::reads) reads back, x and dy from flat textures and writes
 // four outputs per invocation: 1 dx (vec4 view), 2 back, 3 x, 4 dy (textures). SAME as in
 // channel.wgsl; with INNER = 1 and C divisible by 4 the four are consecutive channels, whose
 // rows of back are one texel each.
@@ -250,7 +250,7 @@ fn bn_coef(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
 }
 
 // Channel c's μ, a, β from coef (b3), loaded once before a reduction's loop: llvmpipe's LLVM
-// passes do not hoist loop-invariant loads (the reductions ran 2–4× slower with them inside).
+// passes do not hoist loop-invariant loads (BENCHMARKS.md, Zen 1: the coefficients hoisted).
 fn forward_coef(c: u32) -> vec3<f32> {
     return vec3(b3[c], b3[CH + c], b3[2u * CH + c]);
 }

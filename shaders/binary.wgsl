@@ -5,7 +5,7 @@
 //   10 relu'(x)·dy   11 leaky_relu'(x)·dy (alpha)   12 sigmoid: y(1−y)·dy
 //   13 softplus'(x)·dy = sigmoid(x)·dy              14 exp: y·dy
 // Bindings: 0 params, 1 a, 2 b, 3 out.
-// main_tex (Tuning::texture_reads) writes four outputs per invocation and reads a and b from
+// main_tex (Routing::reads) writes four outputs per invocation and reads a and b from
 // flat textures holding their spans from elements a_base, b_base: 1 out (vec4 view), 2 a,
 // 3 b (textures). With DENSE = 1 (both dense from a texel boundary) a texel each feeds four.
 
@@ -29,7 +29,8 @@ struct Params {
 const DENSE: u32 = 0u;
 // The op, a pipeline constant: llvmpipe runs every arm of a switch on a value it cannot see
 // is uniform, each under a lane mask (the transcendental ones too), so each op is a pipeline
-// of its own and the switch folds to one arm (a dense unary copy ran 2× faster).
+// of its own and the switch folds to one arm (BENCHMARKS.md, Zen 1: the op a pipeline
+// constant).
 const OP: u32 = 0u;
 
 // #include flat

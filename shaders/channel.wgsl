@@ -6,7 +6,7 @@
 // One pass where separate bias, normalise, scale and activation kernels made four. The bias
 // gradient, a per-channel sum, is reduce.wgsl's reduce_channel.
 // Bindings: 0 params, 1 x, 2 coef, 3 y.
-// channel_map_tex (Tuning::texture_reads) reads x and coef (both dense from offset 0) from
+// channel_map_tex (Routing::reads) reads x and coef (both dense from offset 0) from
 // flat textures and writes four outputs per invocation: 1 y (vec4 view), 2 x, 3 coef
 // (textures). llvmpipe loads a storage buffer a lane at a time through the stack, an image
 // with eight 16-byte loads. With SAME = 1 (inner divisible by 4) the four share one channel,
@@ -28,7 +28,8 @@ const ACT: u32 = 0u;
 const AFFINE: u32 = 0u;
 const SAME: u32 = 0u;
 // The tensor's C and inner sizes, constants (a pipeline per shape): llvmpipe divides a vector
-// lane by lane, by a constant it multiplies and shifts (the stage-1 step's 13 maps 34 → 4–9 ms).
+// lane by lane, by a constant it multiplies and shifts (BENCHMARKS.md, Zen 1: shapes as
+// pipeline constants).
 const CH: u32 = 1u;
 const INNER: u32 = 1u;
 

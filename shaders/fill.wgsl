@@ -1,8 +1,8 @@
 // fill: out[offset + i] = bits for i < n, written as raw u32 so any f32 bit
 // pattern (including the NaN used to poison buffers in tests) lands exactly.
 // fill4 writes four elements per invocation from the vec4 at `offset` (counted in vec4s): a
-// storage store per lane costs llvmpipe a loop over the lanes, so a vec4 store fills 2.7×
-// faster there, and no GPU loses by it.
+// storage store per lane costs llvmpipe a loop over the lanes, so a vec4 store fills several
+// times faster there (BENCHMARKS.md, Zen 1: what one access costs), and no GPU loses by it.
 // Bindings: 0 params (uniform), 1 out (u32 view of an f32 buffer; a vec4<u32> view for fill4).
 
 struct Params { n: u32, offset: u32, bits: u32, pad: u32 }

@@ -6,7 +6,7 @@
 //   col2im: dcols [R, N·P] → dx [N, C, H, W], the adjoint: each dx element gathers the
 //           taps that read it (deterministic, no atomics), one invocation per element of dx.
 //   im2col_tex: im2col four columns of one row per invocation (N·P a multiple of 4), x read
-//           from a flat texture (Tuning::texture_reads) holding x from its first texel, so
+//           from a flat texture (Routing::reads) holding x from its first texel, so
 //           off0 is x's offset inside that texel. Bindings: 1 cols (vec4 view), 2 x (texture).
 //   col2im_tex: col2im with dcols read from a flat texture the same way. Bindings: 1 dx,
 //           2 dcols (texture).
@@ -123,8 +123,8 @@ const TAPS_W: u32 = (KW + SW - 1u) / SW;
 const NO_TAP: u32 = 0xffffffffu;
 
 // The elements of dcols (counted from p.off0) that dx element e sums, NO_TAP where none.
-// Working out every tap's index before any load ran col2im 2.1× faster on llvmpipe than
-// loading inside the tap loop's condition.
+// Working out every tap's index before any load makes col2im much faster on llvmpipe than
+// loading inside the tap loop's condition (BENCHMARKS.md, Zen 1).
 fn col2im_taps(e: u32) -> array<u32, TAPS_H * TAPS_W> {
     let x = e % W;
     let y = (e / W) % H;

@@ -7,8 +7,7 @@
 // (4·TM4) × (4·TN4) of C, TM4 and TN4 each 2, 4 or 8, the 4×4 tiles written out by hand
 // (tile ij is acc_ij; the guards on TM4 and TN4 are constants, folded away). Mesa's NIR does
 // not unroll a loop nest over more than four tiles, and the tile arrays it then keeps are
-// indexed at run time, 4× slower (measured at 1024³ on lavapipe: 8×16 blocks through arrays
-// 2.6 GFLOP/s; written out, 16×16 18.6 and 32×32 21.0).
+// indexed at run time, several times slower (BENCHMARKS.md, Zen 1: matmul_tex's block).
 // A texture holds A as stored, [M, K] (or [K, M] when TRANS_A), texel (q, r) = row r, columns
 // 4q .. 4q+3; likewise B, [K, N] (or [N, K] when TRANS_B). M, N, K are multiples of 4.
 // Bindings: 0 params, 1 C (vec4 view), 2 A, 3 B. Grid: (ceil(N/(4·TN4·WG)), ceil(M/(4·TM4·WG)),

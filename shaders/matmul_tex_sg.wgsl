@@ -8,8 +8,8 @@
 // every lane. Per step of 4 along K a lane loads 4·TN4 texels of B and 64/SG of A for
 // 64·4·TN4·4 multiply-adds: with SG = 8 and TN4 = 4, 24 loads for 4096, where matmul_tex's
 // 32×32 block takes 64. (The rest is llvmpipe's: no FMA contraction, an accumulator spilled
-// and blended with the loop mask at each step; 1024³ ran 1.05–1.1× matmul_tex, the networks'
-// products 1.0–1.2×.)
+// and blended with the loop mask at each step; BENCHMARKS.md, Zen 1, compares it with
+// matmul_tex.)
 // Lane l's texel t of A: without TRANS_A row m0 + t·SG + l at columns 4kq..4kq+3; with
 // TRANS_A, rows 4·(m0/4 + t·SG/4 + l/4) .. +3 at column 4kq + l%4. Either way row tile i
 // (rows 4i..4i+3) sits in texel 4i/SG of lanes 4i%SG .. 4i%SG+3, a constant lane each.

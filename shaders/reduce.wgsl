@@ -11,7 +11,7 @@
 //                  (picked by the host where barriers cost more than they give: see
 //                  batchnorm.wgsl).
 //   reduce_channel_seq_tex: the same reading the input, dense from offset 0, from a flat
-//                  texture (Tuning::texture_reads: llvmpipe loads a storage buffer a lane at
+//                  texture (Routing::reads: llvmpipe loads a storage buffer a lane at
 //                  a time). Bindings: 1 out, 2 in (texture).
 // Bindings: 0 params, 1 in, 2 out.
 

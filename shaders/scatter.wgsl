@@ -5,7 +5,7 @@
 //   gather_rows: dst[r, j] = src[offset + rows[r]·width + j] for r·width + j < n (a batch
 //               of stored latents picked by a shuffled index list)
 //   accumulate_tex: accumulate four elements per invocation, reading src and dst from flat
-//               textures (Tuning::texture_reads); offset and n count vec4s.
+//               textures (Routing::reads); offset and n count vec4s.
 // Bindings: 1 src, 2 dst, 3 rows (gather_rows only); accumulate_tex: 1 dst (vec4 view),
 // 2 src, 3 dst (textures).
 

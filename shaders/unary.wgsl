@@ -3,14 +3,14 @@
 //   0 copy   1 neg   2 relu   3 leaky_relu(alpha)   4 sigmoid   5 softplus
 //   6 exp    7 log   8 affine alpha*x+beta          9 square
 // Bindings: 0 params, 1 a (read), 2 out (write).
-// main_tex (Tuning::texture_reads) writes four outputs per invocation and reads `a` from a
+// main_tex (Routing::reads) writes four outputs per invocation and reads `a` from a
 // flat texture holding the view's span from element `base`: 1 out (vec4 view), 2 a (texture).
 // With DENSE = 1 (a contiguous view at a texel boundary) one texel feeds all four outputs.
 // With ROWS ≠ 0 the view is three dims (d0, d1, d2) = shape[0].xyz with strides (s0, s1, 1) =
 // sa[0].xy: rows of d2 contiguous elements (a conv's [K, N, P] ↔ [N, K, P], a narrowed or
 // broadcast view). Two divisions then place the first output and the others step along the
-// row, where the general path divides twice per dim and output (6.4 M elements of such
-// transposes a stage-1 step ran ~27 ns each). ROWS = 2: d2, s0, s1 and the start divisible by
+// row, where the general path divides twice per dim and output (its cost: BENCHMARKS.md,
+// Zen 1, strided copies). ROWS = 2: d2, s0, s1 and the start divisible by
 // 4, so the four outputs are one texel; ROWS = 1: one fetch per output, the texel clamped to
 // `last`, the snapshot's last (the final group's outputs past n only fill the slack).
 
@@ -35,7 +35,8 @@ const D1: u32 = 1u;
 const D2: u32 = 1u;
 // The op, a pipeline constant: llvmpipe runs every arm of a switch on a value it cannot see
 // is uniform, each under a lane mask (the transcendental ones too), so each op is a pipeline
-// of its own and the switch folds to one arm (a dense unary copy ran 2× faster).
+// of its own and the switch folds to one arm (BENCHMARKS.md, Zen 1: the op a pipeline
+// constant).
 const OP: u32 = 0u;
 
 // #include flat

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use super::{reps_for, time, Measurement};
-use crate::check::{with_tuning, Rng};
+use crate::check::Rng;
 use crate::error::Result;
-use crate::gpu::{AdamVariant, ConvVariant, Gpu, MatmulVariant, Tuning};
+use crate::gpu::{AdamVariant, ConvVariant, Gpu, MatmulVariant, Reads, Routing, Variant};
 use crate::kernels::adam::{adam_update, AdamConfig};
 use crate::kernels::batchnorm::{batch_norm_train, BatchNormConfig};
 use crate::kernels::binary::add;
@@ -91,7 +91,7 @@ pub fn suite(gpu: &Arc<Gpu>, quick: bool) -> Result<Vec<Measurement>> {
             rows.push(matmul(gpu, v, s, s, s, budget)?);
         }
     }
-    let default = gpu.tuning().matmul;
+    let default = gpu.routing().matmul;
     let scale = |x: usize| {
         if quick {
             x.div_ceil(16).next_multiple_of(64)
@@ -111,7 +111,7 @@ pub fn suite(gpu: &Arc<Gpu>, quick: bool) -> Result<Vec<Measurement>> {
         ([batch, 64, 14, 14], [128, 64, 4, 4]),
     ] {
         for which in ["forward", "grad_input", "grad_weight"] {
-            for variant in ConvVariant::ALL {
+            for &variant in ConvVariant::all() {
                 rows.push(conv(gpu, variant, which, x, w, s2, budget)?);
             }
         }
@@ -172,23 +172,51 @@ fn memory_bound(gpu: &Arc<Gpu>, n: usize, budget: f64) -> Result<Vec<Measurement
     row("loss/gaussian_nll", 2.0 * f, &mut || {
         gaussian_nll(&a, &b, &zero).map(drop)
     })?;
-    for variant in AdamVariant::ALL {
+    for &variant in AdamVariant::all() {
         rows.push(adam(gpu, variant, n, budget)?);
+    }
+    for &variant in Reads::all() {
+        rows.push(reads(gpu, variant, n, budget)?);
     }
     Ok(rows)
 }
 
-/// One Adam step over `n` parameters through `variant` (the device's tuning is restored
-/// afterwards), in GB/s of the θ, g, m, v it reads and the θ, m, v it writes.
+/// The memory-bound kernels' inputs through `variant`: a ReLU and an addition over `n`
+/// elements, in GB/s of what they read and write.
+pub fn reads(gpu: &Arc<Gpu>, variant: Reads, n: usize, budget: f64) -> Result<Measurement> {
+    let mut rng = Rng::new(8);
+    let a = rng.data(&[n], -1.0, 1.0).upload(gpu)?;
+    let b = rng.data(&[n], -1.0, 1.0).upload(gpu)?;
+    let mut run = || -> Result<()> {
+        let y = unary(Unary::Relu, &a)?;
+        add(&y, &b).map(drop)
+    };
+    let (s, clock) = gpu.scoped(
+        |t| Routing {
+            reads: variant,
+            ..t
+        },
+        || reps_for(gpu, budget, &mut run).and_then(|reps| time(gpu, 2, reps, run)),
+    )?;
+    Ok(Measurement {
+        kernel: format!("reads/{}", variant.name()),
+        shape: format!("{n}"),
+        flops: 0.0,
+        bytes: 5.0 * 4.0 * n as f64,
+        seconds_per_run: s,
+        clock,
+    })
+}
+
+/// One Adam step over `n` parameters through `variant`, in GB/s of the θ, g, m, v it reads and the θ, m, v it writes.
 pub fn adam(gpu: &Arc<Gpu>, variant: AdamVariant, n: usize, budget: f64) -> Result<Measurement> {
     let mut rng = Rng::new(7);
     let theta = rng.data(&[n], -1.0, 1.0).upload(gpu)?;
     let grad = rng.data(&[n], -1.0, 1.0).upload(gpu)?;
     let (m, v) = (Tensor::zeros(gpu, &[n])?, Tensor::zeros(gpu, &[n])?);
     let mut run = || adam_update(&theta, &grad, &m, &v, 0, n, &AdamConfig::default(), 1e-6, 1);
-    let (s, clock) = with_tuning(
-        gpu,
-        |t| Tuning { adam: variant, ..t },
+    let (s, clock) = gpu.scoped(
+        |t| Routing { adam: variant, ..t },
         || reps_for(gpu, budget, &mut run).and_then(|reps| time(gpu, 2, reps, run)),
     )?;
     Ok(Measurement {
@@ -264,13 +292,12 @@ pub fn conv(
             _ => conv2d::conv2d_grad_weight(&dy, &xt, (g.kh, g.kw), cfg).map(drop),
         }
     };
-    let (s, clock) = with_tuning(
-        gpu,
-        |t| Tuning { conv: variant, ..t },
+    let (s, clock) = gpu.scoped(
+        |t| Routing { conv: variant, ..t },
         || reps_for(gpu, budget, &mut run).and_then(|reps| time(gpu, 2, reps, run)),
     )?;
     Ok(Measurement {
-        kernel: format!("conv2d/{which}/{variant:?}").to_lowercase(),
+        kernel: format!("conv2d/{which}/{}", variant.name()),
         shape: format!(
             "x{}x{}x{}x{} w{}x{}x{}x{} s{}",
             x[0], x[1], x[2], x[3], w[0], w[1], w[2], w[3], cfg.stride.0

@@ -1,13 +1,13 @@
 //! `vae-gpu bench tune`: on this adapter, times each matmul variant over the networks'
-//! products, each convolution path over the stage-1 layers and both Adam routes over the
-//! stage-1 parameters, and records the fastest in the tuning file (`gpu::tuned`) that later
-//! devices on the same adapter read.
+//! products, each convolution path over the stage-1 layers, each Adam route over the stage-1
+//! parameters and each read path over a stage-1 activation's size, and records the fastest in
+//! the tuning file (`gpu::tuned`) that later devices on the same adapter read.
 
 use std::sync::Arc;
 
-use super::kernels::{adam, conv, matmul_op, NETWORK_MATMULS};
+use super::kernels::{adam, conv, matmul_op, reads, NETWORK_MATMULS};
 use crate::error::Result;
-use crate::gpu::{AdamVariant, ConvVariant, Gpu, MatmulVariant};
+use crate::gpu::{AdamVariant, ConvVariant, Gpu, MatmulVariant, Reads, Variant};
 use crate::kernels::conv2d::Conv2dConfig;
 use crate::models::{InfoGan, InfoGanConfig};
 use crate::nn::ParamsBuilder;
@@ -18,6 +18,7 @@ pub struct Tuned {
     pub matmul: Vec<(MatmulVariant, Option<f64>)>,
     pub conv: Vec<(ConvVariant, f64)>,
     pub adam: Vec<(AdamVariant, f64)>,
+    pub reads: Vec<(Reads, f64)>,
 }
 
 /// A candidate this much slower than the best on the first product is not timed further.
@@ -64,7 +65,7 @@ pub fn tune(gpu: &Arc<Gpu>, quick: bool) -> Result<Tuned> {
     });
     let batch = if quick { 4 } else { 64 };
     let mut convs = Vec::new();
-    for v in ConvVariant::ALL {
+    for &v in ConvVariant::all() {
         let mut sum = 0.0;
         for which in ["forward", "grad_input", "grad_weight"] {
             let x = [batch, 64, 14, 14];
@@ -90,13 +91,21 @@ pub fn tune(gpu: &Arc<Gpu>, quick: bool) -> Result<Tuned> {
         b.count()
     };
     let mut adams = Vec::new();
-    for v in AdamVariant::ALL {
+    for &v in AdamVariant::all() {
         adams.push((v, adam(gpu, v, n, budget)?.seconds_per_run));
     }
     adams.sort_by(|a, b| a.1.total_cmp(&b.1));
+    // The stage-1 encoder's 64-channel 14×14 activations at the batch.
+    let n = batch * 64 * 14 * 14;
+    let mut paths = Vec::new();
+    for &v in Reads::all() {
+        paths.push((v, reads(gpu, v, n, budget)?.seconds_per_run));
+    }
+    paths.sort_by(|a, b| a.1.total_cmp(&b.1));
     Ok(Tuned {
         matmul: totals,
         conv: convs,
         adam: adams,
+        reads: paths,
     })
 }

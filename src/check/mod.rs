@@ -8,7 +8,7 @@ mod data;
 use std::sync::Arc;
 
 use crate::error::Result;
-use crate::gpu::{Gpu, Tuning};
+use crate::gpu::Gpu;
 
 pub use cases::suite;
 pub use data::{Data, Rng};
@@ -175,27 +175,23 @@ pub enum Size {
     Full,
 }
 
+/// Notes the cases pushed since `first` as covering `route`.
+pub(crate) fn covering(v: &mut [Case], first: usize, route: String) {
+    for c in &mut v[first..] {
+        c.covers.push(route.clone());
+    }
+}
+
 type RunFn = dyn Fn(&Arc<Gpu>) -> Result<Vec<Outcome>> + Send + Sync;
 
 /// One runnable case: a kernel family, a shape label, and the run itself.
-/// Runs `f` with the adapter's kernel choices changed by `change`, then restores them: a case
-/// checks a path the adapter would not take by default.
-pub fn with_tuning<T>(
-    gpu: &Arc<Gpu>,
-    change: impl FnOnce(Tuning) -> Tuning,
-    f: impl FnOnce() -> Result<T>,
-) -> Result<T> {
-    let saved = gpu.tuning();
-    gpu.set_tuning(change(saved));
-    let r = f();
-    gpu.set_tuning(saved);
-    r
-}
-
 pub struct Case {
     pub family: &'static str,
     pub label: String,
     pub large: bool,
+    /// The routes it runs (`Variant::coverage`, e.g. `matmul=tiled128`), so a test can check
+    /// that every variant of every routing choice is covered.
+    pub covers: Vec<String>,
     run: Box<RunFn>,
 }
 
@@ -210,6 +206,7 @@ impl Case {
             family,
             label,
             large,
+            covers: Vec::new(),
             run: Box::new(run),
         }
     }
@@ -217,9 +214,6 @@ impl Case {
     /// Runs with freshly allocated outputs poisoned with NaN, so an element a kernel
     /// forgets to write fails instead of passing on stale memory.
     pub fn run(&self, gpu: &Arc<Gpu>) -> Result<Vec<Outcome>> {
-        gpu.set_poison(true);
-        let r = (self.run)(gpu);
-        gpu.set_poison(false);
-        r
+        Gpu::poisoned(|| (self.run)(gpu))
     }
 }

@@ -6,7 +6,7 @@
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 use vae_gpu::bench::{self, Measurement, StepReport};
-use vae_gpu::gpu::tuned;
+use vae_gpu::gpu::{tuned, Variant};
 use vae_gpu::{Gpu, Result, Selection};
 
 #[derive(Args, Debug)]
@@ -120,15 +120,17 @@ fn tune(gpu: &std::sync::Arc<Gpu>, quick: bool, json: bool) -> Result<Value> {
         "matmul_seconds": t.matmul.iter().map(|(v, s)| json!({"variant": v.name(), "seconds": s})).collect::<Vec<_>>(),
         "conv_seconds": t.conv.iter().map(|(v, s)| json!({"variant": v.name(), "seconds": s})).collect::<Vec<_>>(),
         "adam_seconds": t.adam.iter().map(|(v, s)| json!({"variant": v.name(), "seconds": s})).collect::<Vec<_>>(),
+        "reads_seconds": t.reads.iter().map(|(v, s)| json!({"variant": v.name(), "seconds": s})).collect::<Vec<_>>(),
         "quick": quick,
     });
-    let (matmul, conv, adam) = (t.matmul[0].0, t.conv[0].0, t.adam[0].0);
+    let (matmul, conv, adam, reads) = (t.matmul[0].0, t.conv[0].0, t.adam[0].0, t.reads[0].0);
     let file = tuned::store(
         &gpu.info,
         tuned::Entry {
             matmul: matmul.name().into(),
             conv: conv.name().into(),
             adam: Some(adam.name().into()),
+            reads: Some(reads.name().into()),
             measured: measured.clone(),
         },
     )?;
@@ -149,18 +151,24 @@ fn tune(gpu: &std::sync::Arc<Gpu>, quick: bool, json: bool) -> Result<Value> {
         for (v, s) in &t.adam {
             println!("  {:<8} {s:.4}", v.name());
         }
+        println!("memory-bound kernels' reads, a ReLU and an addition over one stage-1 activation (seconds):");
+        for (v, s) in &t.reads {
+            println!("  {:<8} {s:.4}", v.name());
+        }
         println!(
-            "recorded matmul={} conv={} adam={} for '{}' in {}",
+            "recorded matmul={} conv={} adam={} reads={} for '{}' in {}",
             matmul.name(),
             conv.name(),
             adam.name(),
+            reads.name(),
             tuned::key(&gpu.info),
             file.display()
         );
     }
     Ok(json!({
         "file": file.display().to_string(), "key": tuned::key(&gpu.info),
-        "matmul": matmul.name(), "conv": conv.name(), "adam": adam.name(), "measured": measured,
+        "matmul": matmul.name(), "conv": conv.name(), "adam": adam.name(), "reads": reads.name(),
+        "measured": measured,
     }))
 }
 

@@ -2,6 +2,7 @@
 
 use serde_json::json;
 use vae_gpu::gpu::adapter;
+use vae_gpu::gpu::route::{override_vars, Source};
 use vae_gpu::{Gpu, Result, Selection};
 
 fn limits_json(l: &wgpu::Limits) -> serde_json::Value {
@@ -28,17 +29,29 @@ fn adapter_json(info: &wgpu::AdapterInfo) -> serde_json::Value {
     })
 }
 
-/// The environment variables that override the tuning file and the defaults here.
-fn overrides() -> Vec<&'static str> {
-    [
-        "VAE_GPU_MATMUL",
-        "VAE_GPU_CONV",
-        "VAE_GPU_ADAM",
-        "VAE_GPU_TEXTURE_READS",
-    ]
-    .into_iter()
-    .filter(|v| std::env::var(v).is_ok_and(|s| !s.is_empty()))
-    .collect()
+/// Every routing choice with where it came from, and the parameters without a source (rules
+/// on the caps).
+fn routing_json(gpu: &Gpu) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    for (field, choice, source) in &gpu.resolved.sources {
+        let mut v = serde_json::to_value(source).expect("json");
+        v["choice"] = (*choice).into();
+        out.insert((*field).into(), v);
+    }
+    let r = &gpu.resolved.routing;
+    out.insert("vec4_block".into(), json!(r.vec4_block));
+    out.insert("tex_block".into(), json!(r.tex_block));
+    out.insert("seq_workgroup".into(), json!(r.seq_workgroup));
+    out.into()
+}
+
+/// A source in words, for the text listing.
+fn source_text(s: &Source) -> String {
+    match s {
+        Source::Override(var) => format!("overridden by {var}"),
+        Source::Tuned(file) => format!("tuned, from {file}"),
+        Source::Rule(why) => format!("rule: {why}"),
+    }
 }
 
 pub fn run(sel: &Selection, json: bool) -> Result<i32> {
@@ -55,22 +68,19 @@ pub fn run(sel: &Selection, json: bool) -> Result<i32> {
         .iter()
         .map(|(name, f)| json!({"feature": name, "adapter_has": gpu.adapter_features.contains(*f), "enabled": gpu.device.features().contains(*f)}))
         .collect();
-    let tuning = gpu.tuning();
     let report = json!({
         "adapters": listed,
         "chosen": adapter_json(&gpu.info),
         "device_limits": limits_json(&gpu.device.limits()),
         "adapter_limits": limits_json(&gpu.adapter_limits),
         "optional_features": features,
-        "subgroup_size": gpu.subgroup_size,
-        "matmul_variant": tuning.matmul.name(),
-        "conv_variant": tuning.conv.name(),
-        "adam_variant": tuning.adam.name(),
-        "texture_reads": tuning.texture_reads,
+        "caps": gpu.caps,
+        "loop_limit": gpu.caps.loop_limit(),
+        "routing": routing_json(&gpu),
+        "overrides": override_vars(),
         "lp_native_vector_width": std::env::var("LP_NATIVE_VECTOR_WIDTH").ok(),
         "mesa_shader_cache_dir": std::env::var("MESA_SHADER_CACHE_DIR").ok(),
-        "tuning_file": gpu.tuned_from.as_ref().map(|p| p.display().to_string()),
-        "overridden_by": overrides(),
+        "tuning_file": tuned_from(&gpu),
     });
     if json {
         println!("{}", serde_json::to_string_pretty(&report).expect("json"));
@@ -127,34 +137,16 @@ pub fn run(sel: &Selection, json: bool) -> Result<i32> {
         };
         println!("    {name:<18} {state}");
     }
-    let source = gpu.tuned_from.as_ref().map_or(
-        "built-in defaults; `vae-gpu bench tune` measures this adapter's".into(),
-        |p| format!("tuned, from {}", p.display()),
-    );
-    let overrides = overrides();
-    if let Some(s) = gpu.subgroup_size {
+    if let Some(s) = gpu.caps.subgroup_size {
         println!("  subgroup size {s} (fixed): matmul subgroup can run");
     }
     println!(
-        "  kernels: matmul {}, conv {}, adam {} ({}{})",
-        tuning.matmul.name(),
-        tuning.conv.name(),
-        tuning.adam.name(),
-        source,
-        if overrides.is_empty() {
-            String::new()
-        } else {
-            format!("; overridden by {}", overrides.join(", "))
-        }
+        "  kernel routing (override with {}):",
+        override_vars().join(", ")
     );
-    println!(
-        "  memory-bound kernels read {} (VAE_GPU_TEXTURE_READS=0|1)",
-        if tuning.texture_reads {
-            "flat textures"
-        } else {
-            "storage buffers"
-        }
-    );
+    for (field, choice, source) in &gpu.resolved.sources {
+        println!("    {field:<13} {choice:<9} {}", source_text(source));
+    }
     if gpu.info.name.contains("llvmpipe") {
         let width = std::env::var("LP_NATIVE_VECTOR_WIDTH");
         println!(
@@ -168,4 +160,12 @@ pub fn run(sel: &Selection, json: bool) -> Result<i32> {
         );
     }
     Ok(0)
+}
+
+/// The tuning file a choice came from, if any did.
+fn tuned_from(gpu: &Gpu) -> Option<String> {
+    gpu.resolved.sources.iter().find_map(|s| match &s.2 {
+        Source::Tuned(file) => Some(file.clone()),
+        _ => None,
+    })
 }

@@ -22,8 +22,8 @@ use std::sync::Arc;
 pub struct Options {
     /// Rows per forward pass.
     pub batch: usize,
-    /// Rows of the latent matrices for MMD (the kernel sums cost 2n²·κ flops, a few seconds
-    /// at 10,000 rows on a CPU rasteriser); capped at the split's size.
+    /// Rows of the latent matrices for MMD (the Gram products cost 2n²·κ flops; BENCHMARKS.md,
+    /// Zen 3, times them); capped at the split's size.
     pub mmd_samples: usize,
     /// Test images of the log-likelihood estimate, and importance samples per image.
     pub iwae_images: usize,

@@ -112,8 +112,9 @@ pub fn describe(a: &wgpu::Adapter) -> String {
 /// Whether this process runs on a CPU with AVX-512F, for a CPU rasteriser's defaults:
 /// llvmpipe's storage-buffer loads (a loop over the lanes through the stack) cost about what
 /// an image load does on the two AVX-512 hosts measured (an Intel Xeon, an AMD Zen 4), so
-/// copying Adam's operands into textures first mostly adds the copies, while on an AVX2-only
-/// AMD Zen 1 the same loads ran 3× slower than copy and image load.
+/// copying Adam's operands into textures first mostly adds the copies, while on the AVX2-only
+/// host measured they cost far more than copy plus image load (BENCHMARKS.md: Zen 1, Xeon
+/// SPR, Zen 4).
 pub fn host_cpu_has_avx512() -> bool {
     #[cfg(target_arch = "x86_64")]
     {

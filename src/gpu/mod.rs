@@ -5,6 +5,7 @@ pub mod adapter;
 mod kernel;
 pub mod pool;
 mod recorder;
+pub mod route;
 pub mod shaders;
 mod snapshots;
 mod timer;
@@ -14,6 +15,9 @@ use std::sync::{Arc, Mutex};
 
 pub use adapter::Selection;
 pub use pool::{FirstWrite, PoolStats, PooledBuffer, PooledTexture};
+pub use route::{
+    AdamVariant, Caps, ChannelSums, ConvVariant, MatmulVariant, Reads, Resolved, Routing, Variant,
+};
 pub use timer::Timing;
 
 use crate::error::{Error, Result};
@@ -34,129 +38,6 @@ pub fn grid(groups: u32, z: u32) -> [u32; 3] {
     [x, groups.div_ceil(x).max(1), z.max(1)]
 }
 
-/// Which matmul kernel family runs; chosen per adapter, overridable with `VAE_GPU_MATMUL`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MatmulVariant {
-    /// 4×4 outputs per invocation, vec4 loads, no workgroup memory (fast on CPU rasterisers,
-    /// where barriers are costly). Falls back to `Blocked` when shapes are not multiples of 4.
-    Vec4,
-    /// 4×4 outputs per invocation, scalar bounds-checked loads: any shape.
-    Blocked,
-    /// 64×64 workgroup-memory tiles, 4×4 per invocation: what real GPUs want.
-    Tiled,
-    /// 128×128 workgroup-memory tiles, 8×8 per invocation, the next step's loads in flight
-    /// during this one's multiply-adds: for large products on real GPUs (a quarter of Tiled's
-    /// workgroups, so fewer to spread over the cores on small ones).
-    Tiled128,
-    /// Vec4's blocking with both operands copied into rgba32float textures: on llvmpipe an
-    /// image load is a vector load per lane, a storage load a loop over lanes. Falls back to
-    /// `Vec4` where the copy's row pitch or the texture size does not fit.
-    Texture,
-    /// Texture's operands, with each row of A loaded once per subgroup and broadcast to its
-    /// lanes (a CPU rasteriser loads the same texel once per lane otherwise). Needs a fixed
-    /// subgroup size (`Gpu::subgroup_size`); falls back to `Texture` without one or where M
-    /// is under 64.
-    Subgroup,
-}
-
-impl MatmulVariant {
-    pub const ALL: [MatmulVariant; 6] = [
-        Self::Subgroup,
-        Self::Texture,
-        Self::Vec4,
-        Self::Blocked,
-        Self::Tiled,
-        Self::Tiled128,
-    ];
-
-    /// The name `parse` and `VAE_GPU_MATMUL` take.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Vec4 => "vec4",
-            Self::Blocked => "blocked",
-            Self::Tiled => "tiled",
-            Self::Tiled128 => "tiled128",
-            Self::Texture => "texture",
-            Self::Subgroup => "subgroup",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<Self> {
-        parse_variant(&Self::ALL, Self::name, "VAE_GPU_MATMUL", s)
-    }
-}
-
-/// The variant among `all` whose name is `s`, or an error naming the variable and the choices.
-fn parse_variant<T: Copy>(
-    all: &[T],
-    name: fn(T) -> &'static str,
-    var: &'static str,
-    s: &str,
-) -> Result<T> {
-    all.iter().copied().find(|&v| name(v) == s).ok_or_else(|| {
-        let names: Vec<_> = all.iter().map(|&v| name(v)).collect();
-        Error::flag(var, format!("'{s}' is not one of {}", names.join(", ")))
-    })
-}
-
-/// How conv2d and its gradients run; overridable with `VAE_GPU_CONV`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConvVariant {
-    /// One gather kernel per direction (conv2d.wgsl): no scratch memory.
-    Direct,
-    /// im2col/col2im around one matmul per direction (conv_gemm.rs): R·N·P floats of scratch,
-    /// the matmul kernels' speed.
-    Gemm,
-    /// Gemm, with the im2col columns the products read gathered by the texture matmuls
-    /// themselves (their CONV mode) where the product can run so: no columns stored or
-    /// copied. The default where matmul_tex_sg runs (11–14 % off the stage-1 step on
-    /// lavapipe); level with gemm on GL, whose image loads are slow.
-    Implicit,
-}
-
-impl ConvVariant {
-    pub const ALL: [ConvVariant; 3] = [Self::Gemm, Self::Implicit, Self::Direct];
-
-    /// The name `parse` and `VAE_GPU_CONV` take.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Direct => "direct",
-            Self::Gemm => "gemm",
-            Self::Implicit => "implicit",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<Self> {
-        parse_variant(&Self::ALL, Self::name, "VAE_GPU_CONV", s)
-    }
-}
-
-/// Where Adam reads θ, g, m and v from; chosen per adapter, overridable with `VAE_GPU_ADAM`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AdamVariant {
-    /// Flat-texture snapshots of each chunk, then `adam_tex`: on llvmpipe an image load is a
-    /// vector load per lane. The copies cost a pass over the four vectors.
-    Textures,
-    /// Straight from the storage buffers, four elements per invocation (`adam4`): no copies.
-    Buffers,
-}
-
-impl AdamVariant {
-    pub const ALL: [AdamVariant; 2] = [Self::Textures, Self::Buffers];
-
-    /// The name `parse` and `VAE_GPU_ADAM` take.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Textures => "textures",
-            Self::Buffers => "buffers",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<Self> {
-        parse_variant(&Self::ALL, Self::name, "VAE_GPU_ADAM", s)
-    }
-}
-
 /// One buffer-to-texture copy: (buffer offset, bytes per row when more than one row, first
 /// texture row, width and height in texels).
 type Block = (u64, Option<u32>, u32, u32, u32);
@@ -164,28 +45,6 @@ type Block = (u64, Option<u32>, u32, u32, u32);
 /// Texels per row of a flat texture (`Gpu::flat_texture`): a power of two, as
 /// shaders/include/flat.wgsl splits an index with a mask and a shift.
 pub const FLAT_ROW: u32 = 4096;
-
-/// Kernel choices that depend on the adapter.
-#[derive(Clone, Copy, Debug)]
-pub struct Tuning {
-    pub matmul: MatmulVariant,
-    pub conv: ConvVariant,
-    /// (TM4, TN4) of matmul_vec4: each invocation computes a (4·TM4)×(4·TN4) block of C.
-    pub vec4_block: (u32, u32),
-    /// (TM4, TN4) of matmul_tex, each 2, 4 or 8; `None` picks per product (the benchmark sweeps it).
-    pub tex_block: Option<(u32, u32)>,
-    /// Memory-bound kernels (accumulate, unary, binary, im2col; Adam has its own choice below)
-    /// read their inputs from flat textures and write four elements per invocation. On
-    /// llvmpipe a storage-buffer load is a loop over the lanes and an image load one vector
-    /// load per lane (a copy ran 4× faster that way); on a real GPU the copies into textures
-    /// would only add traffic.
-    pub texture_reads: bool,
-    /// Adam's own choice: on an AVX2 Zen 1 llvmpipe's direct loads ran 3× slower than
-    /// snapshots, on an AVX-512 Xeon and Zen 4 about as fast as the image loads alone, so
-    /// snapshots there only add their copies (the default follows `adapter::host_cpu_has_avx512`), and
-    /// `bench tune` measures it apart from `texture_reads`.
-    pub adam: AdamVariant,
-}
 
 struct Recorder {
     encoder: Option<wgpu::CommandEncoder>,
@@ -212,17 +71,21 @@ pub struct Gpu {
     /// What the adapter could give (for `info`), and what the device was opened with.
     pub adapter_limits: wgpu::Limits,
     pub adapter_features: wgpu::Features,
-    /// The subgroup size every compute invocation runs with, where the device has subgroups,
-    /// their size is fixed and matmul_tex_sg can be specialised for it (8 to 64 lanes).
-    pub subgroup_size: Option<u32>,
-    pub tuning: Mutex<Tuning>,
-    /// The tuning file the kernel choices came from (`None`: built-in defaults).
-    pub tuned_from: Option<std::path::PathBuf>,
+    /// What routing rests on, gathered when the device opened.
+    pub caps: Caps,
+    /// Every kernel choice, and where each came from (`route::resolve`).
+    pub resolved: Resolved,
     pool: Arc<pool::Pool>,
     kernels: Mutex<kernel::Kernels>,
     recorder: Mutex<Recorder>,
     device_error: Arc<Mutex<Option<String>>>,
-    poison: std::sync::atomic::AtomicBool,
+}
+
+thread_local! {
+    /// This thread's routing overrides, by device (`Gpu::scoped`), innermost last.
+    static SCOPED: std::cell::RefCell<Vec<(usize, Routing)>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Whether this thread's new tensors start poisoned (`Gpu::poisoned`).
+    static POISON: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// One kernel launch: uniform `params` at binding 0, `buffers` at bindings 1.. in order.
@@ -279,60 +142,22 @@ impl Gpu {
             sink.lock().unwrap().get_or_insert_with(|| e.to_string());
         }));
 
-        // What `bench tune` measured on this adapter, else the defaults per device type;
-        // the environment overrides both.
-        let tuned = tuned::lookup(&info)?;
-        let (default_matmul, default_conv) = match &tuned {
-            Some(t) => (t.matmul, t.conv),
-            None if info.device_type == wgpu::DeviceType::Cpu => match subgroup_size {
-                Some(_) => (MatmulVariant::Subgroup, ConvVariant::Implicit),
-                None => (MatmulVariant::Texture, ConvVariant::Gemm),
-            },
-            None => (MatmulVariant::Tiled, ConvVariant::Gemm),
+        let caps = Caps {
+            cpu_rasteriser: info.device_type == wgpu::DeviceType::Cpu,
+            subgroup_size,
+            host_avx512: adapter::host_cpu_has_avx512(),
+            max_texture_2d: device.limits().max_texture_dimension_2d,
+            timestamps: features.contains(wgpu::Features::TIMESTAMP_QUERY),
         };
-        let matmul = match std::env::var("VAE_GPU_MATMUL") {
-            Ok(s) if !s.is_empty() => MatmulVariant::parse(&s)?,
-            _ => default_matmul,
-        };
-        let conv = match std::env::var("VAE_GPU_CONV") {
-            Ok(s) if !s.is_empty() => ConvVariant::parse(&s)?,
-            _ => default_conv,
-        };
-        let texture_reads = match std::env::var("VAE_GPU_TEXTURE_READS").as_deref() {
-            Ok("1") => true,
-            Ok("0") => false,
-            Ok(s) if !s.is_empty() => {
-                return Err(Error::flag(
-                    "VAE_GPU_TEXTURE_READS",
-                    format!("'{s}' is neither 0 nor 1"),
-                ))
-            }
-            _ => info.device_type == wgpu::DeviceType::Cpu,
-        };
-        let adam = match std::env::var("VAE_GPU_ADAM") {
-            Ok(s) if !s.is_empty() => AdamVariant::parse(&s)?,
-            _ => match tuned.as_ref().and_then(|t| t.adam) {
-                Some(a) => a,
-                None if texture_reads && !adapter::host_cpu_has_avx512() => AdamVariant::Textures,
-                None => AdamVariant::Buffers,
-            },
-        };
+        let resolved = route::resolve(&caps, tuned::lookup(&info)?.as_ref())?;
         Ok(Arc::new(Gpu {
             device,
             queue,
             info,
             adapter_limits,
             adapter_features,
-            subgroup_size,
-            tuning: Mutex::new(Tuning {
-                matmul,
-                conv,
-                vec4_block: (2, 2),
-                tex_block: None,
-                texture_reads,
-                adam,
-            }),
-            tuned_from: tuned.map(|t| t.file),
+            caps,
+            resolved,
             pool: Arc::new(pool::Pool::default()),
             kernels: Mutex::new(kernel::Kernels::default()),
             recorder: Mutex::new(Recorder {
@@ -349,23 +174,46 @@ impl Gpu {
                 last: None,
             }),
             device_error,
-            poison: false.into(),
         }))
     }
 
     /// The matmul variants that run their own kernel here (`Subgroup` needs a subgroup size).
     pub fn matmul_variants(&self) -> impl Iterator<Item = MatmulVariant> + '_ {
-        MatmulVariant::ALL
-            .into_iter()
-            .filter(|&v| v != MatmulVariant::Subgroup || self.subgroup_size.is_some())
+        MatmulVariant::all()
+            .iter()
+            .copied()
+            .filter(|&v| self.caps.runs(v))
     }
 
-    pub fn tuning(&self) -> Tuning {
-        *self.tuning.lock().unwrap()
+    /// The kernel choices in force on this thread: the device's, or the innermost `scoped` change.
+    pub fn routing(&self) -> Routing {
+        let id = self as *const Gpu as usize;
+        SCOPED
+            .with(|s| {
+                s.borrow()
+                    .iter()
+                    .rev()
+                    .find(|(g, _)| *g == id)
+                    .map(|(_, r)| *r)
+            })
+            .unwrap_or(self.resolved.routing)
     }
 
-    pub fn set_tuning(&self, t: Tuning) {
-        *self.tuning.lock().unwrap() = t;
+    /// Runs `f` with this thread's kernel choices changed by `change` (a conformance case
+    /// checking a path the adapter would not take, a benchmark timing each): other threads keep
+    /// theirs.
+    pub fn scoped<T>(&self, change: impl FnOnce(Routing) -> Routing, f: impl FnOnce() -> T) -> T {
+        let id = self as *const Gpu as usize;
+        let r = change(self.routing());
+        SCOPED.with(|s| s.borrow_mut().push((id, r)));
+        struct Pop;
+        impl Drop for Pop {
+            fn drop(&mut self) {
+                SCOPED.with(|s| s.borrow_mut().pop());
+            }
+        }
+        let _pop = Pop;
+        f()
     }
 
     pub fn has_timestamps(&self) -> bool {
@@ -374,14 +222,23 @@ impl Gpu {
             .contains(wgpu::Features::TIMESTAMP_QUERY)
     }
 
-    /// When on, every new tensor is filled with NaN before use, so a kernel that
-    /// leaves an element unwritten fails its comparison instead of passing on stale data.
-    pub fn set_poison(&self, on: bool) {
-        self.poison.store(on, std::sync::atomic::Ordering::Relaxed);
+    /// Runs `f` with every tensor this thread allocates filled with NaN before use, so a kernel
+    /// that leaves an element unwritten fails its comparison instead of passing on stale data.
+    pub fn poisoned<T>(f: impl FnOnce() -> T) -> T {
+        let was = POISON.with(|p| p.replace(true));
+        struct Restore(bool);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                POISON.with(|p| p.set(self.0));
+            }
+        }
+        let _restore = Restore(was);
+        f()
     }
 
-    pub fn poison(&self) -> bool {
-        self.poison.load(std::sync::atomic::Ordering::Relaxed)
+    /// Whether this thread's new tensors start poisoned (`poisoned`).
+    pub fn poison() -> bool {
+        POISON.with(|p| p.get())
     }
 
     /// A storage buffer of at least `bytes`; `first` says whether a recorded command or the
@@ -672,8 +529,10 @@ impl Gpu {
             rec.last = Some(self.queue.submit([enc.finish()]));
             rec.submits += 1;
         }
-        drop(rec);
+        // Under the recorder's lock: a buffer another thread frees after recording a read of
+        // it must not take an upload before that read is submitted.
         self.pool.submitted();
+        drop(rec);
         self.check_errors()
     }
 

@@ -1,7 +1,7 @@
 //! Matrix snapshots kept for reuse within one submit. A model's weights are copied into a
 //! texture for the forward matmul and again, unchanged, for the backward one (dx = dy·W reads
-//! the same stored matrix as y = x·Wᵀ); on llvmpipe such a copy is a single-threaded memcpy
-//! (6.8 GB/s measured), 51 MB a step for the stage-1 network's two large weights. So the
+//! the same stored matrix as y = x·Wᵀ); on llvmpipe such a copy is a single-threaded copy on
+//! the queue's thread (BENCHMARKS.md, Xeon SPR), 51 MB a step for the stage-1 network's two large weights. So the
 //! snapshots of buffers registered with `Gpu::keep_snapshots` (the parameter store, and a
 //! transposed convolution's im2col columns between its two backward products) stay until a
 //! recorded command writes that buffer, `release_snapshots` drops it, or the submit ends. Host writes need no

@@ -2,15 +2,14 @@
 //! (`$VAE_GPU_TUNING`, else `$XDG_CACHE_HOME/vae-gpu/tuning.json`, else
 //! `~/.cache/vae-gpu/tuning.json`) keyed by adapter name, backend and driver: read when a
 //! device opens, so a tuned adapter runs its winners without timing anything. An adapter
-//! that was never tuned keeps the built-in defaults; `VAE_GPU_MATMUL`, `VAE_GPU_CONV` and
-//! `VAE_GPU_ADAM` beat both.
+//! that was never tuned keeps the rules of `route`; the environment's overrides beat both.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{AdamVariant, ConvVariant, MatmulVariant};
+use super::route::{AdamVariant, ConvVariant, MatmulVariant, Reads, Variant};
 use crate::error::{Error, Result};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -20,6 +19,9 @@ pub struct Entry {
     /// Absent in files written before Adam was tuned: then the default for the adapter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adam: Option<String>,
+    /// Absent in files written before the memory-bound kernels' reads were tuned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reads: Option<String>,
     /// What the choice rests on: seconds per candidate, as `bench tune` measured them.
     pub measured: serde_json::Value,
 }
@@ -77,6 +79,7 @@ pub struct Tuned {
     pub matmul: MatmulVariant,
     pub conv: ConvVariant,
     pub adam: Option<AdamVariant>,
+    pub reads: Option<Reads>,
     /// The file they came from.
     pub file: PathBuf,
 }
@@ -87,22 +90,24 @@ pub fn lookup(info: &wgpu::AdapterInfo) -> Result<Option<Tuned>> {
     let Some(e) = read(&file)?.remove(&key(info)) else {
         return Ok(None);
     };
-    let bad = |what: &str, v: &str| {
-        Error::flag(
-            "VAE_GPU_TUNING",
-            format!("{} has an unknown {what} '{v}'", file.display()),
-        )
-    };
-    let matmul = MatmulVariant::parse(&e.matmul).map_err(|_| bad("matmul", &e.matmul))?;
-    let conv = ConvVariant::parse(&e.conv).map_err(|_| bad("conv", &e.conv))?;
-    let adam = match &e.adam {
-        Some(a) => Some(AdamVariant::parse(a).map_err(|_| bad("adam", a))?),
-        None => None,
-    };
+    let origin = format!("{} (VAE_GPU_TUNING)", file.display());
+    let matmul = MatmulVariant::parse_from(origin.clone(), &e.matmul)?;
+    let conv = ConvVariant::parse_from(origin.clone(), &e.conv)?;
+    let adam = e
+        .adam
+        .as_deref()
+        .map(|a| AdamVariant::parse_from(origin.clone(), a))
+        .transpose()?;
+    let reads = e
+        .reads
+        .as_deref()
+        .map(|r| Reads::parse_from(origin.clone(), r))
+        .transpose()?;
     Ok(Some(Tuned {
         matmul,
         conv,
         adam,
+        reads,
         file,
     }))
 }

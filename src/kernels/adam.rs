@@ -122,7 +122,7 @@ pub fn adam_update(
     // body goes through snapshots a chunk at a time (four snapshots of a chunk, not of the
     // model); what is left, or all of it, reads the buffers.
     let mut done = 0;
-    if gpu.tuning().adam == AdamVariant::Textures {
+    if gpu.routing().adam == AdamVariant::Textures {
         for (c0, nc) in texture_chunks(nq) {
             let byte = ((q0 + c0) * 16) as u64;
             let snapshots: Option<Vec<_>> = buffers

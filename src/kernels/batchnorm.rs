@@ -4,8 +4,9 @@
 //! and per-channel coefficients for the backward, not the normalised input.
 
 use super::channel::{channel_dims, channel_map, expect_channels, ChannelAct};
-use super::{dense, fits_u32, groups_for, per_channel_launch, view_snapshot, Params, PerChannel};
+use super::{dense, fits_u32, groups_for, per_channel_launch, view_snapshot, Params};
 use crate::error::{Error, Result};
+use crate::gpu::route::PerChannel;
 use crate::gpu::Dispatch;
 use crate::tensor::Tensor;
 
@@ -177,25 +178,26 @@ pub fn batch_norm_train(
         inner,
         passes: 2,
     };
-    let (entry, groups, wg) = per_channel_launch(x.gpu(), sizes, "bn_stats", "bn_stats_seq");
+    let launch = per_channel_launch(x.gpu(), sizes, "bn_stats", "bn_stats_seq");
     // The in-order sums read x from a texture where memory-bound kernels do (see
     // batchnorm.wgsl); x is dense from offset 0, so its texels hold its elements in order.
-    let snapshot = (entry == "bn_stats_seq")
+    let snapshot = launch
+        .in_order
         .then(|| view_snapshot(&x, &[x.numel()], &[1]))
         .flatten();
     match snapshot {
         Some((xt, _, true)) => setup.launch(
             "bn_stats_seq_tex",
             &x,
-            &[wg],
+            &[launch.wg],
             &[coef.buffer(), running_mean.buffer(), running_var.buffer()],
             &[xt.view()],
-            groups,
+            launch.groups,
         )?,
         _ => setup.launch(
-            entry,
+            launch.entry,
             &x,
-            &[wg],
+            &[launch.wg],
             &[
                 x.buffer(),
                 coef.buffer(),
@@ -203,7 +205,7 @@ pub fn batch_norm_train(
                 running_var.buffer(),
             ],
             &[],
-            groups,
+            launch.groups,
         )?,
     }
     finish(x, coef, &gamma, &beta, &setup, act, true)
@@ -274,7 +276,7 @@ pub fn batch_norm_backward(dy: &Tensor, fwd: &BatchNormForward) -> Result<BatchN
     let dgb = Tensor::empty(dy.gpu(), &[2, c])?;
     let back = Tensor::empty(dy.gpu(), &[5, c])?;
     let dx = Tensor::empty(dy.gpu(), dy.shape())?;
-    let (entry, groups, wg) = per_channel_launch(
+    let launch = per_channel_launch(
         dy.gpu(),
         PerChannel {
             c,
@@ -289,22 +291,21 @@ pub fn batch_norm_backward(dy: &Tensor, fwd: &BatchNormForward) -> Result<BatchN
     let snapshots =
         view_snapshot(x, &[x.numel()], &[1]).zip(view_snapshot(&dy, &[dy.numel()], &[1]));
     match &snapshots {
-        Some(((xt, _, true), (dyt, _, true))) if entry == "bn_backward_reduce_seq" => setup
-            .launch(
-                "bn_backward_reduce_seq_tex",
-                &dy,
-                &[act[0], wg],
-                &[fwd.coef.buffer(), dgb.buffer()],
-                &[xt.view(), dyt.view()],
-                groups,
-            )?,
-        _ => setup.launch(
-            entry,
+        Some(((xt, _, true), (dyt, _, true))) if launch.in_order => setup.launch(
+            "bn_backward_reduce_seq_tex",
             &dy,
-            &[act[0], wg],
+            &[act[0], launch.wg],
+            &[fwd.coef.buffer(), dgb.buffer()],
+            &[xt.view(), dyt.view()],
+            launch.groups,
+        )?,
+        _ => setup.launch(
+            launch.entry,
+            &dy,
+            &[act[0], launch.wg],
             &[x.buffer(), dy.buffer(), fwd.coef.buffer(), dgb.buffer()],
             &[],
-            groups,
+            launch.groups,
         )?,
     }
     setup.launch(

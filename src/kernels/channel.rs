@@ -4,8 +4,9 @@
 //! Tensors are [N, C] or [N, C, H, W]; "inner" is H·W (1 for [N, C]).
 
 use super::binary::{binary, Binary};
-use super::{dense, fits_u32, groups_for, per_channel_launch, view_snapshot, Params, PerChannel};
+use super::{dense, fits_u32, groups_for, per_channel_launch, view_snapshot, Params};
 use crate::error::{Error, Result};
+use crate::gpu::route::PerChannel;
 use crate::gpu::Dispatch;
 use crate::tensor::Tensor;
 
@@ -137,7 +138,7 @@ pub fn channel_sum(x: &Tensor) -> Result<Tensor> {
     let x = dense(x)?;
     let out = Tensor::empty(x.gpu(), &[c])?;
     if c > 0 {
-        let (entry, groups, wg) = per_channel_launch(
+        let launch = per_channel_launch(
             x.gpu(),
             PerChannel {
                 c,
@@ -151,7 +152,8 @@ pub fn channel_sum(x: &Tensor) -> Result<Tensor> {
         let params = Params::default().u(n).u(c).u(inner).u(0).f(1.0).bytes();
         // The in-order sums read x from a texture where memory-bound kernels do (see
         // reduce.wgsl); x is dense from offset 0.
-        let snapshot = (entry == "reduce_channel_seq")
+        let snapshot = launch
+            .in_order
             .then(|| view_snapshot(&x, &[x.numel()], &[1]))
             .flatten();
         let (entry, buffers, textures) = match &snapshot {
@@ -160,16 +162,16 @@ pub fn channel_sum(x: &Tensor) -> Result<Tensor> {
                 vec![out.buffer()],
                 vec![xt.view()],
             ),
-            _ => (entry, vec![x.buffer(), out.buffer()], vec![]),
+            _ => (launch.entry, vec![x.buffer(), out.buffer()], vec![]),
         };
         x.gpu().dispatch(&Dispatch {
             shader: "reduce",
             entry,
-            consts: &[wg],
+            consts: &[launch.wg],
             params: &params,
             buffers: &buffers,
             textures: &textures,
-            groups,
+            groups: launch.groups,
         })?;
     }
     Ok(out)

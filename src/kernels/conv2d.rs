@@ -169,7 +169,7 @@ pub fn conv2d_with_cols(
     const OP: &str = "conv2d";
     let t = prepare(OP, &[("input", x), ("weight", w)])?;
     let g = ConvGeom::forward(OP, x.shape(), w.shape(), cfg)?;
-    if x.gpu().tuning().conv != ConvVariant::Direct {
+    if x.gpu().routing().conv != ConvVariant::Direct {
         return super::conv_gemm::forward(&g, &t[0], &t[1]);
     }
     let y = Tensor::empty(x.gpu(), &[g.n, g.k, g.oh, g.ow])?;
@@ -211,7 +211,7 @@ pub fn conv2d_grad_input(
 ) -> Result<Tensor> {
     let (g, t) = grad_input_geometry(dy, w, input_hw, cfg)?;
     let x_shape = [g.n, g.c, g.h, g.w];
-    if dy.gpu().tuning().conv != ConvVariant::Direct {
+    if dy.gpu().routing().conv != ConvVariant::Direct {
         return super::conv_gemm::grad_input(&g, &t[0], &t[1]);
     }
     let dx = Tensor::empty(dy.gpu(), &x_shape)?;
@@ -273,7 +273,7 @@ pub fn conv2d_backward(
     expect_rank("conv2d_backward", "input", x, 4)?;
     let kernel = (w.shape()[2], w.shape()[3]);
     let hw = (x.shape()[2], x.shape()[3]);
-    if !(need_x && need_w && dy.gpu().tuning().conv != ConvVariant::Direct) {
+    if !(need_x && need_w && dy.gpu().routing().conv != ConvVariant::Direct) {
         let dx = need_x
             .then(|| conv2d_grad_input(dy, w, hw, cfg))
             .transpose()?;
@@ -308,7 +308,7 @@ pub fn conv2d_grad_weight_with(
     cfg: Conv2dConfig,
 ) -> Result<Tensor> {
     let (g, t) = grad_weight_geometry(dy, x, cols, kernel, cfg)?;
-    if dy.gpu().tuning().conv != ConvVariant::Direct {
+    if dy.gpu().routing().conv != ConvVariant::Direct {
         return super::conv_gemm::grad_weight(&g, &t[0], &t[1], cols);
     }
     let dw = Tensor::empty(dy.gpu(), &[g.k, g.c, g.kh, g.kw])?;

@@ -5,12 +5,12 @@
 //!   grad_weight  dW [K, R] = dY [K, N·P] · colsᵀ
 //!   grad_input   dcols [R, N·P] = Wᵀ · dY, then dx = col2im(dcols)
 //! with R = C·KH·KW and P = OH·OW. It trades R·N·P floats of scratch for the matmul's
-//! speed: on lavapipe the direct kernels reach 0.3–3.6 GFLOP/s and the vec4 matmul ~15.
+//! speed, several times the direct kernels' on lavapipe (BENCHMARKS.md).
 //! `ConvVariant::Implicit` skips the scratch where the product runs a texture matmul: the
 //! products that read cols (forward, grad_weight, both of a transposed convolution's
 //! backward) gather it from x inside the matmul (`matmul::matmul_im2col`). On the stage-1
-//! step that drops four im2col passes and their copies (477 → 445 MiB copied, peak 422.5 →
-//! 395.7 MiB) and ran 483–501 against 561 ms. grad_input still stores dcols for col2im.
+//! step that drops four im2col passes, their copies and the kept columns (BENCHMARKS.md,
+//! Xeon SPR: implicit convolution). grad_input still stores dcols for col2im.
 
 use super::conv2d::ConvGeom;
 use super::{groups_for, matmul, view_snapshot};
@@ -62,7 +62,7 @@ fn in_place(
     trans_a: bool,
     trans_b: bool,
 ) -> Result<Option<Tensor>> {
-    if x.gpu().tuning().conv != ConvVariant::Implicit {
+    if x.gpu().routing().conv != ConvVariant::Implicit {
         return Ok(None);
     }
     let cols = [taps(g), g.n * g.oh * g.ow];

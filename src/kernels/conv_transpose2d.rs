@@ -117,7 +117,7 @@ pub fn conv_transpose2d_backward(
 ) -> Result<(Option<Tensor>, Option<Tensor>)> {
     const OP: &str = "conv_transpose2d_backward";
     expect_rank(OP, "weight", w, 4)?;
-    if !(need_x && need_w && dy.gpu().tuning().conv != ConvVariant::Direct) {
+    if !(need_x && need_w && dy.gpu().routing().conv != ConvVariant::Direct) {
         let dx = match need_x {
             true => Some(conv_transpose2d_grad_input(dy, w, cfg)?),
             false => None,

@@ -7,7 +7,7 @@
 
 use super::{fits_u32, Params};
 use crate::error::{Error, Result};
-use crate::gpu::{Dispatch, MatmulVariant, MAX_GROUPS_PER_DIM};
+use crate::gpu::{Caps, Dispatch, MatmulVariant, MAX_GROUPS_PER_DIM};
 use crate::tensor::Tensor;
 
 pub struct Geometry {
@@ -78,7 +78,7 @@ pub fn geometry(a: &[usize], b: &[usize], trans_a: bool, trans_b: bool) -> Resul
 
 /// C = op(A)·op(B) with the adapter's preferred kernel.
 pub fn matmul(a: &Tensor, b: &Tensor, trans_a: bool, trans_b: bool) -> Result<Tensor> {
-    let v = a.gpu().tuning().matmul;
+    let v = a.gpu().routing().matmul;
     matmul_with(v, a, b, trans_a, trans_b)
 }
 
@@ -114,34 +114,19 @@ pub fn matmul_with(
     let aligned = [g.m, g.n, g.k, a.offset(), b.offset()]
         .iter()
         .all(|v| v % 4 == 0);
-    let variant = match variant {
-        MatmulVariant::Vec4 | MatmulVariant::Texture | MatmulVariant::Subgroup if !aligned => {
-            MatmulVariant::Blocked
+    let caps = &a.gpu().caps;
+    let variant = plan(variant, caps, &g, (trans_a, trans_b), aligned);
+    match (variant, caps.subgroup_size) {
+        (MatmulVariant::Subgroup, Some(sg)) => {
+            return matmul_texture_sg(&g, &a, &b, c, trans_a, trans_b, sg)
         }
-        MatmulVariant::Texture | MatmulVariant::Subgroup
-            if !texture_fits(
-                &g,
-                trans_a,
-                trans_b,
-                a.gpu().device.limits().max_texture_dimension_2d,
-            ) =>
-        {
-            MatmulVariant::Vec4
-        }
-        v => v,
-    };
-    if variant == MatmulVariant::Subgroup {
-        if let Some(sg) = subgroup_size(&a, &g) {
-            return matmul_texture_sg(&g, &a, &b, c, trans_a, trans_b, sg);
-        }
-    }
-    if matches!(variant, MatmulVariant::Texture | MatmulVariant::Subgroup) {
-        return matmul_texture(&g, &a, &b, c, trans_a, trans_b);
+        (MatmulVariant::Texture, _) => return matmul_texture(&g, &a, &b, c, trans_a, trans_b),
+        _ => {}
     }
     let (shader, consts, params, tile_m, tile_n): (_, Vec<(&'static str, u32)>, _, usize, usize) =
         match variant {
             MatmulVariant::Vec4 => {
-                let (tm4, tn4) = a.gpu().tuning().vec4_block;
+                let (tm4, tn4) = a.gpu().routing().vec4_block;
                 let p = Params::default().u(g.m).u(g.n).u(g.k).u(c_bs);
                 (
                     "matmul_vec4",
@@ -205,6 +190,30 @@ pub fn matmul_with(
     Ok(c)
 }
 
+/// The kernel a product runs: the routed variant, or its fallback where that cannot take
+/// the product: Vec4, Texture and Subgroup need every dim and offset a multiple of 4 (else
+/// Blocked); Texture and Subgroup need their textures to fit (else Vec4); Subgroup needs a
+/// fixed subgroup size and 64 rows of C (else Texture).
+fn plan(
+    v: MatmulVariant,
+    caps: &Caps,
+    g: &Geometry,
+    (trans_a, trans_b): (bool, bool),
+    aligned: bool,
+) -> MatmulVariant {
+    use MatmulVariant::*;
+    let textures = matches!(v, Texture | Subgroup);
+    if (textures || v == Vec4) && !aligned {
+        Blocked
+    } else if textures && !texture_fits(g, trans_a, trans_b, caps.max_texture_2d) {
+        Vec4
+    } else if v == Subgroup && subgroup_size(caps, g).is_none() {
+        Texture
+    } else {
+        v
+    }
+}
+
 /// Stored (rows, cols) of A and B.
 fn stored(g: &Geometry, trans_a: bool, trans_b: bool) -> [(usize, usize); 2] {
     let a = if trans_a { (g.k, g.m) } else { (g.m, g.k) };
@@ -233,7 +242,7 @@ fn matrix_fits((r, c): (usize, usize), max_dim: u32) -> bool {
 const ROW_COPIES: usize = 256;
 
 /// (TM4, TN4) of matmul_tex: as large as the product allows, since a load costs dozens of
-/// FMAs there (32×32 ran 1.2–1.6× faster than 16×16 on the networks' products), but no
+/// FMAs there (BENCHMARKS.md, Zen 1: matmul_tex's block), but no
 /// larger than C (tiles past its edge are computed for nothing) and, across columns, only as
 /// wide as keeps all 8 lanes of a row of invocations busy.
 fn texture_block(m: usize, n: usize) -> (u32, u32) {
@@ -278,7 +287,7 @@ fn texture_launch(
     trans_b: bool,
 ) -> (Vec<(&'static str, u32)>, [usize; 2]) {
     let (tm4, tn4) = gpu
-        .tuning()
+        .routing()
         .tex_block
         .unwrap_or_else(|| texture_block(g.m, g.n));
     let groups = [
@@ -302,8 +311,8 @@ type Launch<'a> = (&'static str, &'a [(&'static str, u32)], [usize; 2]);
 const SPLIT_BELOW: usize = 4;
 const SPLIT_TARGET: usize = 8;
 /// The fewest texels of K a split takes, so its partial C (and the pass summing them) stays
-/// small against its share of the product (64×128×1024 in 4 parts ran no faster on lavapipe
-/// and 1.4× slower on GL; 64×16×12544 in 8 ran 1.2–1.4× faster on both).
+/// small against its share of the product (short parts gained nothing on lavapipe and lost
+/// on GL, a long narrow K gained on both: BENCHMARKS.md, Zen 1, K split).
 const SPLIT_MIN_KQ: usize = 256;
 
 /// How many parts K is split into for a grid of `groups` workgroups and `k4` texels of K.
@@ -381,8 +390,8 @@ fn dispatch_with_b(
 
 /// The subgroup size matmul_tex_sg runs with, where the device has one it is written for and
 /// C has at least 64 rows (a subgroup shares 64, or 32 where K is short: `subgroup_block`).
-fn subgroup_size(a: &Tensor, g: &Geometry) -> Option<u32> {
-    a.gpu().subgroup_size.filter(|_| g.m >= 64)
+fn subgroup_size(caps: &Caps, g: &Geometry) -> Option<u32> {
+    caps.subgroup_size.filter(|_| g.m >= 64)
 }
 
 fn matmul_texture_sg(
@@ -446,13 +455,11 @@ pub(super) fn matmul_im2col(
     let g = geometry(a.shape(), &cols, trans_a, trans_b)?;
     fits_u32("matmul", a)?;
     let a = a.contiguous()?;
-    let max = gpu.device.limits().max_texture_dimension_2d;
+    let max = gpu.caps.max_texture_2d;
     let aligned = [g.m, g.n, g.k, a.offset()].iter().all(|v| v % 4 == 0);
     let [(ar, ac), _] = stored(&g, trans_a, trans_b);
-    let textures = matches!(
-        gpu.tuning().matmul,
-        MatmulVariant::Texture | MatmulVariant::Subgroup
-    );
+    let routed = gpu.routing().matmul;
+    let textures = matches!(routed, MatmulVariant::Texture | MatmulVariant::Subgroup);
     if !textures
         || kw != 4
         || g.m * g.n * g.k == 0
@@ -468,8 +475,8 @@ pub(super) fn matmul_im2col(
     };
     let c = Tensor::empty(gpu, &g.out_shape)?;
     fits_u32("matmul", &c)?;
-    let (shader, (mut consts, groups)) = match subgroup_size(&a, &g) {
-        Some(sg) if gpu.tuning().matmul == MatmulVariant::Subgroup => {
+    let (shader, (mut consts, groups)) = match subgroup_size(&gpu.caps, &g) {
+        Some(sg) if routed == MatmulVariant::Subgroup => {
             ("matmul_tex_sg", subgroup_launch(&g, trans_a, trans_b, sg))
         }
         _ => ("matmul_tex", texture_launch(gpu, &g, trans_a, trans_b)),
@@ -491,13 +498,10 @@ pub(super) fn matmul_im2col(
 /// (ROWS, TN4) of matmul_tex_sg: each lane computes ROWS × 4·TN4 of C.
 /// - K at most SHORT_K (a weight gradient summed over a batch of 64 runs 16 steps of its K
 ///   loop, so each workgroup's setup and stores weigh as much as the loop): 32 rows, four
-///   column tiles where N keeps every lane busy. Against the 16 rows before, the stage-1
-///   step's three such products ran 100 / 78 → 74 / 73 ms at 512 bits (two alternating
-///   profiles on an Intel Xeon with AVX-512) and 57 / 54 → 56 / 57 ms at 256.
+///   column tiles where N keeps every lane busy (faster than 16 rows at 512-bit lanes, level
+///   at 256).
 /// - Longer K: 64 rows, two column tiles (512 accumulators a lane, which llvmpipe keeps on
-///   the stack). Against four tiles the step's six such products ran 104 / 88 → 77 / 78 ms at
-///   512 bits and 129 / 130 → 98 / 102 ms at 256 (the 64×1024×6272 forward 84 → 107
-///   GFLOP/s, conv2's 128×1024×3136 weight gradient 55 → 83 at 256 bits).
+///   the stack; faster than four tiles at both widths). BENCHMARKS.md, Xeon SPR, has both.
 fn subgroup_block(g: &Geometry, sg: u32) -> (u32, u32) {
     const SHORT_K: usize = 128;
     if g.k > SHORT_K {

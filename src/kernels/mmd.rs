@@ -83,8 +83,8 @@ fn check(
 }
 
 /// Columns of one block at most: a product's B operand of this many rows still fits the
-/// texture matmuls (wgpu's downlevel texture side is 8192), which run 4–5× faster on llvmpipe
-/// than the storage-buffer fallback.
+/// texture matmuls (wgpu's downlevel texture side is 8192), which llvmpipe runs several times
+/// faster than the storage-buffer fallback (BENCHMARKS.md).
 pub const BLOCK_COLS: usize = 8192;
 
 /// Rows of one block: with BLOCK_COLS columns, 32 MiB of f32 per block, far below every

@@ -20,7 +20,8 @@ pub mod scatter;
 pub mod unary;
 
 use crate::error::{Error, Result};
-use crate::gpu::PooledTexture;
+use crate::gpu::route::{per_channel_in_order, PerChannel};
+use crate::gpu::{PooledTexture, Reads};
 use crate::tensor::shape::MAX_DIMS;
 use crate::tensor::Tensor;
 
@@ -66,7 +67,7 @@ pub(crate) fn dense(t: &Tensor) -> Result<Tensor> {
 }
 
 /// (first texel, texels) of each dispatch of a kernel that reads flat textures
-/// (`Tuning::texture_reads`): 2¹⁸ texels, 4 MiB per snapshot, so the copies add a few MiB
+/// (`Routing::reads`): 2¹⁸ texels, 4 MiB per snapshot, so the copies add a few MiB
 /// to the peak, not a second copy of every input.
 pub(crate) fn texture_chunks(texels: usize) -> impl Iterator<Item = (usize, usize)> {
     const CHUNK: usize = 1 << 18;
@@ -99,7 +100,7 @@ pub(crate) fn view_snapshot(
     strides: &[usize],
 ) -> Option<(PooledTexture, usize, bool)> {
     let gpu = t.gpu();
-    if !gpu.tuning().texture_reads {
+    if gpu.routing().reads != Reads::Textures {
         return None;
     }
     let first = t.offset() / 4;
@@ -137,55 +138,34 @@ pub(crate) fn expect_rank(op: &'static str, what: &str, t: &Tensor, rank: usize)
     Ok(())
 }
 
-/// llvmpipe (Mesa's gallivm: the CPU rasteriser behind lavapipe and its GL) silently ends every
-/// loop of an invocation once that invocation's loops have run 65,535 iterations in all
-/// (`LP_MAX_TGSI_LOOP_ITERATIONS`: one counter shared by every loop, decremented at the end of
-/// each iteration and at each exit test). A kernel whose loops grow with the data keeps each
-/// invocation below this on CPU adapters, or takes an entry whose loops do not grow.
-pub(crate) const LOOP_BUDGET: usize = 65_535;
-
-/// Whether a per-channel reduction over `c` channels of `n` images × `inner` values runs as one
-/// invocation per channel summing in order (the `_seq` entries: no barrier) rather than one
-/// workgroup per channel with a tree sum. On CPU rasterisers a barrier suspends every 8-lane
-/// chunk of the workgroup, so in-order sums win once 32 channels give each core a few
-/// workgroups of 8 (the 64-channel layers of the stage-1 step: ~12 ms a tree sum); on any
-/// adapter they win when a channel has too few values to fill a workgroup. An in-order
-/// invocation makes `passes` sweeps of n + 1 + n·(inner + 1) loop iterations each (an exit test
-/// per loop); past LOOP_BUDGET (a batch of 166 images of 14×14 maps for the two-pass
-/// statistics) a CPU adapter takes the tree sum, whose lanes stride by 256.
-fn per_channel_in_order(gpu: &crate::Gpu, c: usize, n: usize, inner: usize, passes: usize) -> bool {
-    let cpu = gpu.info.device_type == wgpu::DeviceType::Cpu;
-    let trips = passes * (n + 1 + n * (inner + 1));
-    ((cpu && c >= 32) || n * inner <= 256) && !(cpu && trips >= LOOP_BUDGET)
+/// A per-channel reduction's launch: whether it sums in order (`route::per_channel_in_order`),
+/// its entry point (the tree or the in-order one), workgroups, and the in-order entries'
+/// workgroup size as the pipeline constant `SEQ_WG`.
+pub(crate) struct ChannelLaunch {
+    pub in_order: bool,
+    pub entry: &'static str,
+    pub groups: [u32; 3],
+    pub wg: (&'static str, u32),
 }
 
-/// The per-channel reduction's sizes: `c` channels of `n` images × `inner` values, summed in
-/// `passes` sweeps by the in-order entry.
-pub(crate) struct PerChannel {
-    pub c: usize,
-    pub n: usize,
-    pub inner: usize,
-    pub passes: usize,
-}
-
-/// Workgroups, entry point and the in-order entries' workgroup size `SEQ_WG` (a pipeline
-/// constant: 8 lanes, one SIMD chunk, on CPU adapters so that 32 channels make 4 workgroups;
-/// 64 elsewhere) of a per-channel reduction (see `per_channel_in_order`).
 pub(crate) fn per_channel_launch(
     gpu: &crate::Gpu,
     r: PerChannel,
     tree: &'static str,
     in_order: &'static str,
-) -> (&'static str, [u32; 3], (&'static str, u32)) {
-    let wg = if gpu.info.device_type == wgpu::DeviceType::Cpu {
-        8
-    } else {
-        64
-    };
-    if per_channel_in_order(gpu, r.c, r.n, r.inner, r.passes) {
-        (in_order, groups_for(r.c, wg), ("SEQ_WG", wg as u32))
-    } else {
-        (tree, crate::gpu::grid(r.c as u32, 1), ("SEQ_WG", wg as u32))
+) -> ChannelLaunch {
+    let routing = gpu.routing();
+    let wg = routing.seq_workgroup;
+    let seq = per_channel_in_order(&routing, &gpu.caps, &r);
+    ChannelLaunch {
+        in_order: seq,
+        entry: if seq { in_order } else { tree },
+        groups: if seq {
+            groups_for(r.c, wg as usize)
+        } else {
+            crate::gpu::grid(r.c as u32, 1)
+        },
+        wg: ("SEQ_WG", wg),
     }
 }
 

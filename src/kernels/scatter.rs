@@ -4,7 +4,7 @@
 
 use super::{dense, groups_for, texture_chunks, Params};
 use crate::error::{Error, Result};
-use crate::gpu::Dispatch;
+use crate::gpu::{Dispatch, Reads};
 use crate::tensor::Tensor;
 
 fn launch(
@@ -119,7 +119,7 @@ pub fn accumulate(dst: &Tensor, src: &Tensor) -> Result<()> {
     let gpu = dst.gpu();
     let mut done = 0;
     let aligned = [src.offset(), dst.offset()].iter().all(|o| o % 4 == 0);
-    if gpu.tuning().texture_reads && src.is_contiguous() && aligned {
+    if gpu.routing().reads == Reads::Textures && src.is_contiguous() && aligned {
         for (q0, nq) in texture_chunks(n / 4) {
             let snapshot = |t: &Tensor| {
                 gpu.flat_texture(t.buffer(), ((t.offset() / 4 + q0) * 16) as u64, nq as u32)

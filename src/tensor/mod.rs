@@ -44,7 +44,7 @@ impl Tensor {
     /// Uninitialised contiguous tensor (NaN-filled when the device is in poison mode).
     pub fn empty(gpu: &Arc<Gpu>, shape: &[usize]) -> Result<Tensor> {
         let t = Tensor::alloc(gpu, shape, FirstWrite::Device)?;
-        if gpu.poison() {
+        if Gpu::poison() {
             crate::kernels::fill::fill_bits(&t, POISON_BITS)?;
         }
         Ok(t)

@@ -4,8 +4,8 @@
 use super::dims;
 use std::sync::Arc;
 
-use crate::check::{compare, with_tuning, Case, Rng, Tolerance};
-use crate::gpu::{ConvVariant, Gpu, Tuning};
+use crate::check::{compare, covering, Case, Rng, Tolerance};
+use crate::gpu::{ConvVariant, Gpu, Reads, Routing, Variant};
 use crate::kernels::conv2d::{self, Conv2dConfig, ConvGeom};
 use crate::kernels::conv_transpose2d::{self as ct, ConvTranspose2dConfig};
 
@@ -39,45 +39,42 @@ type DeconvRow = (
 );
 
 /// Every case runs with every conv implementation (the direct kernels, im2col + matmul, and
-/// im2col read in place by the matmul).
+/// im2col read in place by the matmul), each with every read path it distinguishes: the
+/// direct kernels read no textures, and the implicit gather needs them (through the
+/// buffers it is gemm's stored columns).
 pub fn cases(v: &mut Vec<Case>) {
-    // im2col + matmul both with im2col and col2im reading from textures and from the buffers.
-    for variant in [
-        Path(ConvVariant::Direct, false),
-        Path(ConvVariant::Gemm, false),
-        Path(ConvVariant::Gemm, true),
-        Path(ConvVariant::Implicit, true),
-    ] {
-        cases_for(v, variant);
+    for &conv in ConvVariant::all() {
+        for &reads in Reads::all() {
+            let same = match conv {
+                ConvVariant::Direct => reads == Reads::Textures,
+                ConvVariant::Implicit => reads == Reads::Buffers,
+                ConvVariant::Gemm => false,
+            };
+            if !same {
+                let first = v.len();
+                cases_for(v, Path(conv, reads));
+                covering(v, first, conv.coverage());
+                covering(v, first, reads.coverage());
+            }
+        }
     }
 }
 
 fn with_conv<T>(
     gpu: &Arc<Gpu>,
-    Path(conv, texture_reads): Path,
+    Path(conv, reads): Path,
     f: impl FnOnce() -> crate::Result<T>,
 ) -> crate::Result<T> {
-    with_tuning(
-        gpu,
-        |t| Tuning {
-            conv,
-            texture_reads,
-            ..t
-        },
-        f,
-    )
+    gpu.scoped(|t| Routing { conv, reads, ..t }, f)
 }
 
-/// A convolution path: the variant, and whether memory-bound kernels read textures.
+/// A convolution path: the variant, and where memory-bound kernels read from.
 #[derive(Clone, Copy)]
-struct Path(ConvVariant, bool);
+struct Path(ConvVariant, Reads);
 
 impl std::fmt::Debug for Path {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Path(ConvVariant::Gemm, true) => write!(f, "Gemm, textures"),
-            Path(v, _) => write!(f, "{v:?}"),
-        }
+        write!(f, "{}, {}", self.0.name(), self.1.name())
     }
 }
 

@@ -1,8 +1,8 @@
 //! fill, unary, binary (with broadcasting), reductions, bias + activation.
 
 use super::dims;
-use crate::check::{compare, with_tuning, Case, Rng, Tolerance};
-use crate::gpu::Tuning;
+use crate::check::{compare, covering, Case, Rng, Tolerance};
+use crate::gpu::{Reads, Routing, Variant};
 use crate::kernels::binary::{self, Binary};
 use crate::kernels::channel::{self, ChannelAct};
 use crate::kernels::reduce;
@@ -68,12 +68,10 @@ pub fn cases(v: &mut Vec<Case>) {
         (&[1024, 1025], true),
     ];
     // Every case through the buffers and through textures (each adapter's other path too).
-    for textures in [false, true] {
-        let path = if textures { "textures" } else { "buffers" };
-        let tuned = move |t: Tuning| Tuning {
-            texture_reads: textures,
-            ..t
-        };
+    for reads in Reads::all().iter().copied() {
+        let first = v.len();
+        let path = reads.name();
+        let tuned = move |t: Routing| Routing { reads, ..t };
         for (i, op) in unary_ops.into_iter().enumerate() {
             for (j, (shape, large)) in shapes.iter().enumerate() {
                 let shape = shape.to_vec();
@@ -88,7 +86,8 @@ pub fn cases(v: &mut Vec<Case>) {
                             (-6.0, 6.0)
                         };
                         let x = Rng::new(100 + (i * 10 + j) as u64).data(&shape, lo, hi);
-                        let y = with_tuning(gpu, tuned, || unary::unary(op, &x.upload(gpu)?))?
+                        let y = gpu
+                            .scoped(tuned, || unary::unary(op, &x.upload(gpu)?))?
                             .to_vec()?;
                         let r = unary::reference::unary(op, &x.f64);
                         let tol = match op {
@@ -114,7 +113,7 @@ pub fn cases(v: &mut Vec<Case>) {
             move |gpu| {
                 let x = Rng::new(7).data(&[5, 33], -1.0, 1.0);
                 let xt = x.upload(gpu)?.transpose(0, 1)?;
-                let y = with_tuning(gpu, tuned, || unary::copy(&xt))?.to_vec()?;
+                let y = gpu.scoped(tuned, || unary::copy(&xt))?.to_vec()?;
                 let r: Vec<f64> = (0..33 * 5).map(|i| x.f64[(i % 5) * 33 + i / 5]).collect();
                 Ok(vec![compare(
                     "copy",
@@ -136,7 +135,7 @@ pub fn cases(v: &mut Vec<Case>) {
                 move |gpu| {
                     let x = Rng::new(10).data(&[k, n, px], -1.0, 1.0);
                     let xt = x.upload(gpu)?.transpose(0, 1)?;
-                    let y = with_tuning(gpu, tuned, || unary::copy(&xt))?.to_vec()?;
+                    let y = gpu.scoped(tuned, || unary::copy(&xt))?.to_vec()?;
                     let r: Vec<f64> = (0..k * n * px)
                         .map(|i| {
                             let (j, p) = (i / px, i % px);
@@ -161,7 +160,9 @@ pub fn cases(v: &mut Vec<Case>) {
             move |gpu| {
                 let x = Rng::new(8).data(&[4, 1, 6], -1.0, 1.0);
                 let xb = x.upload(gpu)?.broadcast_to(&[4, 3, 6])?;
-                let y = with_tuning(gpu, tuned, || unary::unary(Unary::Relu, &xb))?.to_vec()?;
+                let y = gpu
+                    .scoped(tuned, || unary::unary(Unary::Relu, &xb))?
+                    .to_vec()?;
                 let r: Vec<f64> = (0..72)
                     .map(|i| x.f64[(i / 18) * 6 + i % 6].max(0.0))
                     .collect();
@@ -183,7 +184,9 @@ pub fn cases(v: &mut Vec<Case>) {
                 move |gpu| {
                     let x = Rng::new(9).data(&[1013], -1.0, 1.0);
                     let xv = x.upload(gpu)?.narrow0(at, 1001)?;
-                    let y = with_tuning(gpu, tuned, || unary::unary(Unary::Neg, &xv))?.to_vec()?;
+                    let y = gpu
+                        .scoped(tuned, || unary::unary(Unary::Neg, &xv))?
+                        .to_vec()?;
                     let r: Vec<f64> = x.f64[at..at + 1001].iter().map(|v| -v).collect();
                     Ok(vec![compare(
                         "neg",
@@ -196,6 +199,7 @@ pub fn cases(v: &mut Vec<Case>) {
                 },
             ));
         }
+        covering(v, first, reads.coverage());
     }
 
     let binary_ops = [
@@ -221,11 +225,13 @@ pub fn cases(v: &mut Vec<Case>) {
         // The 64-channel 14×14 activations at the training batch of 64 (802,816 elements).
         (&[64, 64, 14, 14], &[64, 64, 14, 14], true),
     ];
-    for (textures, (i, op)) in [false, true]
-        .into_iter()
+    for (reads, (i, op)) in Reads::all()
+        .iter()
+        .copied()
         .flat_map(|t| binary_ops.into_iter().enumerate().map(move |o| (t, o)))
     {
-        let path = if textures { "textures" } else { "buffers" };
+        let path = reads.name();
+        let first = v.len();
         for (j, (sa, sb, large)) in pairs.iter().enumerate() {
             let (sa, sb) = (sa.to_vec(), sb.to_vec());
             let label = format!("{} {} · {} {path}", op.name(), dims(&sa), dims(&sb));
@@ -240,11 +246,10 @@ pub fn cases(v: &mut Vec<Case>) {
                     _ => rng.data(&sb, -3.0, 3.0),
                 };
                 let (ag, bg) = (a.upload(gpu)?, b.upload(gpu)?);
-                let tuned = |t| Tuning {
-                    texture_reads: textures,
-                    ..t
-                };
-                let y = with_tuning(gpu, tuned, || binary::binary(op, &ag, &bg))?.to_vec()?;
+                let tuned = |t| Routing { reads, ..t };
+                let y = gpu
+                    .scoped(tuned, || binary::binary(op, &ag, &bg))?
+                    .to_vec()?;
                 let (_, r) = binary::reference::binary(op, &a.f64, &sa, &b.f64, &sb);
                 let tol = match op {
                     Binary::Div => Tolerance::rounding(2.0),
@@ -255,6 +260,7 @@ pub fn cases(v: &mut Vec<Case>) {
                 Ok(vec![compare(op.name(), &label, &y, &r, None, tol)])
             }));
         }
+        covering(v, first, reads.coverage());
     }
 
     let axes: [(&[usize], usize, bool); 6] = [
@@ -345,12 +351,10 @@ pub fn cases(v: &mut Vec<Case>) {
         ChannelAct::LeakyRelu(0.2),
         ChannelAct::Sigmoid,
     ];
-    for textures in [false, true] {
-        let path = if textures { "textures" } else { "buffers" };
-        let tuned = move |t: Tuning| Tuning {
-            texture_reads: textures,
-            ..t
-        };
+    for reads in Reads::all().iter().copied() {
+        let first = v.len();
+        let path = reads.name();
+        let tuned = move |t: Routing| Routing { reads, ..t };
         for (j, (shape, large)) in bias_shapes.iter().enumerate() {
             let act = acts[j % acts.len()];
             let shape = shape.to_vec();
@@ -368,8 +372,7 @@ pub fn cases(v: &mut Vec<Case>) {
                     let b = rng.data(&[c], -1.0, 1.0);
                     let dy = rng.data(&shape, -1.0, 1.0);
                     let xt = x.upload(gpu)?;
-                    let yt =
-                        with_tuning(gpu, tuned, || channel::bias_act(&xt, &b.upload(gpu)?, act))?;
+                    let yt = gpu.scoped(tuned, || channel::bias_act(&xt, &b.upload(gpu)?, act))?;
                     let y = yt.to_vec()?;
                     let dpre = channel::bias_act_grad(&yt, &dy.upload(gpu)?, act)?.to_vec()?;
                     let rdpre: Vec<f64> = (0..x.f64.len())
@@ -378,7 +381,7 @@ pub fn cases(v: &mut Vec<Case>) {
                             channel::reference::act_grad(act, pre) * dy.f64[i]
                         })
                         .collect();
-                    let g = with_tuning(gpu, tuned, || channel::channel_sum(&xt))?.to_vec()?;
+                    let g = gpu.scoped(tuned, || channel::channel_sum(&xt))?.to_vec()?;
                     let terms = shape[0] * inner;
                     // The add rounds once; the sigmoid adds its exp's error.
                     let tol = if act == ChannelAct::Sigmoid {
@@ -417,5 +420,6 @@ pub fn cases(v: &mut Vec<Case>) {
                 },
             ));
         }
+        covering(v, first, reads.coverage());
     }
 }

@@ -9,8 +9,8 @@
 //! C for both: they split K into 8 partial products (where B's stored rows allow a
 //! texture: Bᵀ, or A and B as stored).
 
-use crate::check::{compare, Case, Rng, Tolerance};
-use crate::gpu::MatmulVariant;
+use crate::check::{compare, covering, Case, Rng, Tolerance};
+use crate::gpu::{MatmulVariant, Variant};
 use crate::kernels::matmul::{matmul_with, reference};
 
 pub fn cases(v: &mut Vec<Case>) {
@@ -36,16 +36,11 @@ pub fn cases(v: &mut Vec<Case>) {
         (132, 256, 32, 0, 0, false),
         (68, 36, 128, 0, 0, false),
     ];
-    let variants = [
-        ("vec4", MatmulVariant::Vec4),
-        ("blocked", MatmulVariant::Blocked),
-        ("tiled", MatmulVariant::Tiled),
-        ("texture", MatmulVariant::Texture),
-        // Where the adapter has no fixed subgroup size (GL), these check the fallback to texture.
-        ("subgroup", MatmulVariant::Subgroup),
-        ("tiled128", MatmulVariant::Tiled128),
-    ];
-    for (vi, (vname, variant)) in variants.into_iter().enumerate() {
+    // Where the adapter has no fixed subgroup size (GL), the subgroup cases check its fallback
+    // to texture.
+    for (vi, &variant) in MatmulVariant::all().iter().enumerate() {
+        let vname = variant.name();
+        let first = v.len();
         for (ti, (ta, tb)) in [(false, false), (true, false), (false, true), (true, true)]
             .into_iter()
             .enumerate()
@@ -94,11 +89,13 @@ pub fn cases(v: &mut Vec<Case>) {
                 }));
             }
         }
+        covering(v, first, variant.coverage());
     }
 
     // Operands that are views at an offset into a larger buffer (parameters live in one flat
     // buffer): aligned offsets keep the vec4 kernel, odd ones make it fall back.
-    for (vi, (vname, variant)) in variants.into_iter().enumerate() {
+    for (vi, &variant) in MatmulVariant::all().iter().enumerate() {
+        let vname = variant.name();
         for (ti, (ta, tb)) in [(false, true), (true, false)].into_iter().enumerate() {
             for (oi, (oa, ob, (m, n, k))) in [
                 (4usize, 8usize, (12usize, 8usize, 16usize)),

@@ -2,8 +2,8 @@
 //! training forward with running-average update, eval forward, and the backward of both modes.
 
 use super::dims;
-use crate::check::{compare, with_tuning, Case, Outcome, Rng, Tolerance};
-use crate::gpu::Tuning;
+use crate::check::{compare, covering, Case, Outcome, Rng, Tolerance};
+use crate::gpu::{ChannelSums, Reads, Routing, Variant};
 use crate::kernels::batchnorm::{self as bn, reference as r, BatchNormConfig};
 use crate::kernels::channel::reference::{self as ch, channel_sum};
 use crate::kernels::channel::ChannelAct;
@@ -39,21 +39,25 @@ pub fn cases(v: &mut Vec<Case>) {
         momentum: 0.9,
     };
     // Each shape with one of the activations fused after it; through the buffers and through
-    // textures (the dx kernel's two paths), on every adapter.
+    // textures (the dx kernel's two paths), with each per-channel sum choice, on every adapter.
     let acts = [
         ChannelAct::Identity,
         ChannelAct::Relu,
         ChannelAct::LeakyRelu(0.2),
         ChannelAct::Sigmoid,
     ];
-    for (textures, (i, (shape, large))) in [false, true]
-        .into_iter()
-        .flat_map(|textures| shapes.iter().enumerate().map(move |s| (textures, s)))
+    let routes = Reads::all()
+        .iter()
+        .flat_map(|&r| ChannelSums::all().iter().map(move |&s| (r, s)));
+    for ((reads, sums), (i, (shape, large))) in
+        routes.flat_map(|route| shapes.iter().enumerate().map(move |s| (route, s)))
     {
         let act = acts[i % acts.len()];
-        let path = if textures { "textures" } else { "buffers" };
-        let tuned = move |t: Tuning| Tuning {
-            texture_reads: textures,
+        let path = format!("{}, {} sums", reads.name(), sums.name());
+        let first = v.len();
+        let tuned = move |t: Routing| Routing {
+            reads,
+            channel_sums: sums,
             ..t
         };
         let shape = shape.to_vec();
@@ -134,7 +138,7 @@ pub fn cases(v: &mut Vec<Case>) {
 
                 // Training mode.
                 let (rmg, rvg) = (rm.upload(gpu)?, rv.upload(gpu)?);
-                let fwd = with_tuning(gpu, tuned, || {
+                let fwd = gpu.scoped(tuned, || {
                     bn::batch_norm_train(&xg, &gg, &bg, &rmg, &rvg, cfg, act)
                 })?;
                 let (mean, var) = r::moments(&d, &x.f64);
@@ -167,7 +171,7 @@ pub fn cases(v: &mut Vec<Case>) {
                 grad_checks(
                     &mut out,
                     "train",
-                    with_tuning(gpu, tuned, || bn::batch_norm_backward(&dyg, &fwd))?,
+                    gpu.scoped(tuned, || bn::batch_norm_backward(&dyg, &fwd))?,
                     &mean,
                     &var,
                     true,
@@ -175,7 +179,7 @@ pub fn cases(v: &mut Vec<Case>) {
 
                 // Eval mode, with the original running averages.
                 let (rmg, rvg) = (rm.upload(gpu)?, rv.upload(gpu)?);
-                let fwd = with_tuning(gpu, tuned, || {
+                let fwd = gpu.scoped(tuned, || {
                     bn::batch_norm_eval(&xg, &gg, &bg, &rmg, &rvg, cfg, act)
                 })?;
                 let y = activate(r::normalize(
@@ -192,7 +196,7 @@ pub fn cases(v: &mut Vec<Case>) {
                 grad_checks(
                     &mut out,
                     "eval",
-                    with_tuning(gpu, tuned, || bn::batch_norm_backward(&dyg, &fwd))?,
+                    gpu.scoped(tuned, || bn::batch_norm_backward(&dyg, &fwd))?,
                     &rm.f64,
                     &rv.f64,
                     false,
@@ -200,5 +204,7 @@ pub fn cases(v: &mut Vec<Case>) {
                 Ok(out)
             },
         ));
+        covering(v, first, reads.coverage());
+        covering(v, first, sums.coverage());
     }
 }

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use super::dims;
-use crate::check::{compare, with_tuning, Case, Outcome, Rng, Tolerance, EPS};
+use crate::check::{compare, covering, Case, Outcome, Rng, Tolerance, EPS};
 use crate::error::Result;
-use crate::gpu::{AdamVariant, Gpu, Tuning};
+use crate::gpu::{AdamVariant, Gpu, Reads, Routing, Variant};
 use crate::kernels::adam::{self, AdamConfig};
 use crate::kernels::loss::{self, reference as lref};
 use crate::kernels::metrics::{self, Accumulator};
@@ -359,22 +359,25 @@ fn adam_cases(v: &mut Vec<Case>) {
     .into_iter()
     .enumerate()
     {
-        let (b, t) = (AdamVariant::Buffers, AdamVariant::Textures);
-        for (decoupled, variant) in [(false, b), (true, b), (false, t), (true, t)] {
+        for (&variant, decoupled) in AdamVariant::all()
+            .iter()
+            .flat_map(|v| [(v, false), (v, true)])
+        {
             let name = if decoupled { "adamw" } else { "adam" };
             let path = variant.name();
+            let first = v.len();
             v.push(Case::new(
                 "adam",
                 format!("{name} {n} [{start}, {}) through {path}", start + len),
                 n > 2_000_000,
                 move |gpu| {
-                    with_tuning(
-                        gpu,
-                        |t| Tuning { adam: variant, ..t },
+                    gpu.scoped(
+                        |t| Routing { adam: variant, ..t },
                         || adam_case(gpu, i, n, start..start + len, decoupled, path),
                     )
                 },
             ));
+            covering(v, first, variant.coverage());
         }
     }
 }
@@ -784,14 +787,15 @@ fn scatter_cases(v: &mut Vec<Case>) {
     }
     // Through the buffers and through textures: an unaligned view (buffers only), an aligned
     // one with a one-element tail, a transposed source, and one spanning two texture chunks.
-    for textures in [false, true] {
+    for reads in Reads::all().iter().copied() {
+        let first = v.len();
         for (base_n, at, shape, transposed) in [
             (1000usize, 301usize, [3usize, 7usize], false),
             (1000, 300, [3, 7], false),
             (1000, 300, [7, 3], true),
             (1_200_000, 4096, [1100, 1001], false),
         ] {
-            let path = if textures { "textures" } else { "buffers" };
+            let path = reads.name();
             let label = format!(
                 "{} of {base_n} at {at}{} through {path}",
                 shape[0] * shape[1],
@@ -806,12 +810,8 @@ fn scatter_cases(v: &mut Vec<Case>) {
                 format!("accumulate {label}"),
                 false,
                 move |gpu| {
-                    with_tuning(
-                        gpu,
-                        |t| Tuning {
-                            texture_reads: textures,
-                            ..t
-                        },
+                    gpu.scoped(
+                        |t| Routing { reads, ..t },
                         || {
                             let mut rng = Rng::new(9100);
                             let base = rng.data(&[base_n], -1.0, 1.0);
@@ -855,6 +855,7 @@ fn scatter_cases(v: &mut Vec<Case>) {
                 },
             ));
         }
+        covering(v, first, reads.coverage());
     }
 }
 
