@@ -11,6 +11,7 @@ mod end_to_end;
 mod errors;
 mod finite_differences;
 mod geco;
+mod layers;
 mod random;
 mod runtime;
 mod shaders;

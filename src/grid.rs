@@ -2,7 +2,7 @@
 //! background with a 2-pixel gutter, written atomically.
 
 use crate::error::{Error, Result};
-use crate::train::files::write_atomic;
+use crate::run_dir::write_atomic;
 use std::path::Path;
 
 pub const GUTTER: usize = 2;

@@ -23,7 +23,7 @@ use crate::kernels::mmd::{self, MmdConfig};
 use crate::kernels::random::{self, RandomKey};
 use crate::kernels::unary::{self, Unary};
 use crate::kernels::{loss, matmul, reduce, scatter};
-use crate::nn::{ParamId, ParamStore};
+use crate::params::{ParamId, ParamStore};
 use crate::tensor::Tensor;
 
 /// A value on the tape.

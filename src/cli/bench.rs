@@ -47,10 +47,11 @@ enum What {
         #[arg(long)]
         profile: bool,
     },
-    /// Time every matmul variant on the networks' products and both convolution paths on the
-    /// stage-1 layer, and record the fastest for this adapter and driver in the tuning file
-    /// ($VAE_GPU_TUNING, else $XDG_CACHE_HOME or ~/.cache /vae-gpu/tuning.json), which every
-    /// later command on this adapter reads.
+    /// Time every matmul variant on the networks' products, every convolution path on the
+    /// stage-1 layer, every Adam route and every read path, and record the fastest of each for
+    /// this adapter and driver in the tuning file ($VAE_GPU_TUNING, else
+    /// $XDG_CACHE_HOME/vae-gpu/tuning.json or ~/.cache/vae-gpu/tuning.json), which every later
+    /// command on this adapter reads.
     Tune,
 }
 

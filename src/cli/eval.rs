@@ -5,7 +5,7 @@ use clap::Args;
 use serde_json::Value;
 use std::path::PathBuf;
 use vae_gpu::eval::evaluate::{evaluate, Options};
-use vae_gpu::train::files;
+use vae_gpu::run_dir;
 use vae_gpu::{Gpu, Result, Selection};
 
 const D: Options = Options::DEFAULT;
@@ -189,9 +189,9 @@ pub fn run(sel: &Selection, a: EvalArgs) -> Result<i32> {
     } else {
         print!("{}", summary(&doc));
         let grids: Vec<String> = [
-            files::SAMPLES_TWO_STAGE,
-            files::SAMPLES,
-            files::RECONSTRUCTIONS,
+            run_dir::SAMPLES_TWO_STAGE,
+            run_dir::SAMPLES,
+            run_dir::RECONSTRUCTIONS,
         ]
         .iter()
         .map(|f| a.run.join(f))
@@ -201,7 +201,7 @@ pub fn run(sel: &Selection, a: EvalArgs) -> Result<i32> {
         if !grids.is_empty() {
             println!("  grids: {}", grids.join(", "));
         }
-        eprintln!("wrote {}", a.run.join(files::EVAL).display());
+        eprintln!("wrote {}", a.run.join(run_dir::EVAL).display());
     }
     Ok(0)
 }

@@ -5,7 +5,7 @@ use clap::Args;
 use std::path::PathBuf;
 use vae_gpu::eval::evaluate::{evaluate, Options};
 use vae_gpu::report::{self, Extra, RunFiles};
-use vae_gpu::train::files;
+use vae_gpu::run_dir;
 use vae_gpu::{Error, Gpu, Result, Selection};
 
 #[derive(Args)]
@@ -38,7 +38,7 @@ pub fn run(sel: &Selection, a: ReportArgs) -> Result<i32> {
     let missing: Vec<&PathBuf> = a
         .runs
         .iter()
-        .filter(|d| !d.join(files::EVAL).is_file())
+        .filter(|d| !d.join(run_dir::EVAL).is_file())
         .collect();
     if !missing.is_empty() && !a.no_eval {
         let gpu = Gpu::new(sel)?;
@@ -46,14 +46,14 @@ pub fn run(sel: &Selection, a: ReportArgs) -> Result<i32> {
             eprintln!(
                 "report: {} has no {}; evaluating it first (as `vae-gpu eval {0}` does)",
                 d.display(),
-                files::EVAL
+                run_dir::EVAL
             );
             evaluate(&gpu, d, &Options::DEFAULT)?;
         }
     }
     let out = a.out.clone().unwrap_or_else(|| match a.runs.as_slice() {
-        [one] => one.join(files::REPORT),
-        _ => PathBuf::from(files::REPORT),
+        [one] => one.join(run_dir::REPORT),
+        _ => PathBuf::from(run_dir::REPORT),
     });
     report::write(&a.runs, &Extra::default(), &out)?;
     eprintln!("wrote {}", out.display());

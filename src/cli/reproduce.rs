@@ -16,7 +16,8 @@ use vae_gpu::models::generate::{self, Draw};
 use vae_gpu::pipelines::config::RunConfig;
 use vae_gpu::pipelines::{self, checkpoint_steps};
 use vae_gpu::reproduce::{self, recipes, Budget, Manifest, Shard};
-use vae_gpu::train::{files, progress::duration};
+use vae_gpu::run_dir;
+use vae_gpu::text::duration;
 use vae_gpu::{report, Error, Gpu, Result, Selection};
 
 #[derive(Args)]
@@ -102,18 +103,18 @@ fn lengths(cfg: &RunConfig, images: &mut HashMap<String, usize>) -> Result<(u64,
 
 /// The state of `dir` and the steps of each stage it has already trained.
 fn state(dir: &Path, total: (u64, u64)) -> Result<(State, (u64, u64))> {
-    if !dir.join(files::CONFIG).is_file() {
+    if !dir.join(run_dir::CONFIG).is_file() {
         return Ok((State::Fresh, (0, 0)));
     }
-    let Some(s1) = checkpoint_steps(&dir.join(files::CHECKPOINT))? else {
+    let Some(s1) = checkpoint_steps(&dir.join(run_dir::CHECKPOINT))? else {
         return Ok((State::Restart, (0, 0)));
     };
-    let s2 = checkpoint_steps(&dir.join(files::STAGE2_CHECKPOINT))?.unwrap_or(0);
+    let s2 = checkpoint_steps(&dir.join(run_dir::STAGE2_CHECKPOINT))?.unwrap_or(0);
     let done = (s1, s2);
     if s1 < total.0 || s2 < total.1 {
         return Ok((State::Resume, done));
     }
-    if dir.join(files::EVAL).is_file() {
+    if dir.join(run_dir::EVAL).is_file() {
         Ok((State::Done, done))
     } else {
         Ok((State::Evaluate, done))
@@ -127,7 +128,7 @@ fn ancestral_samples(gpu: &Arc<Gpu>, dir: &Path) -> Result<()> {
     let x = s.with_debiased_bn(steps, || {
         generate::sample(&s.vae, &s.store, 64, run.cfg.seed, Draw::Ancestral)
     })?;
-    let path = dir.join(files::SAMPLES_ANCESTRAL);
+    let path = dir.join(run_dir::SAMPLES_ANCESTRAL);
     vae_gpu::grid::write_png(&path, &x, run.data.channels, run.data.side, 8)
 }
 
@@ -144,13 +145,13 @@ fn existing_runs(recipe: &reproduce::Recipe, out: &Path) -> Result<Vec<PathBuf>>
 /// table.md, table.json and report.html from the runs in `out`.
 fn write_outputs(recipe: &reproduce::Recipe, m: &Manifest, out: &Path) -> Result<()> {
     let (doc, md) = reproduce::collect(recipe, m, out)?;
-    files::write_atomic(
+    run_dir::write_atomic(
         &out.join(reproduce::TABLE_JSON),
         format!("{doc:#}\n").as_bytes(),
     )?;
-    files::write_atomic(&out.join(reproduce::TABLE_MD), md.as_bytes())?;
+    run_dir::write_atomic(&out.join(reproduce::TABLE_MD), md.as_bytes())?;
     let dirs = existing_runs(recipe, out)?;
-    let report_path = out.join(files::REPORT);
+    let report_path = out.join(run_dir::REPORT);
     if dirs.is_empty() {
         eprintln!(
             "reproduce: no run has been trained in {} yet",

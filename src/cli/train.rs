@@ -11,7 +11,7 @@ use vae_gpu::models::generate::{self, Draw};
 use vae_gpu::models::NetKind;
 use vae_gpu::pipelines::config::{self, Length, ModelKind, RunConfig, Stage2Config, StageConfig};
 use vae_gpu::pipelines::{self, two_stage, Run};
-use vae_gpu::train::files;
+use vae_gpu::run_dir;
 use vae_gpu::{Error, Gpu, Result, Selection};
 
 /// The out-of-the-box run on `shapes`, a few minutes in all on a 2-core software Vulkan:
@@ -273,7 +273,7 @@ impl TrainArgs {
     /// The settings of a run being resumed from `dir`, with the lengths (and, with --stage 2,
     /// stage 2's setup) the flags give; any other flag is refused.
     fn resumed_config(&self, dir: &Path) -> Result<RunConfig> {
-        let cfg_file = dir.join(files::CONFIG);
+        let cfg_file = dir.join(run_dir::CONFIG);
         let (mut cfg, _) = pipelines::read_config(dir)?;
         let adding = self.stage == Some(2);
         let mut allowed = RESUMABLE.to_vec();
@@ -380,10 +380,10 @@ pub fn train_in(
 ) -> Result<i32> {
     let (cfg, dir, resume) = match &args.resume {
         Some(dir) => {
-            if !dir.join(files::CHECKPOINT).is_file() {
+            if !dir.join(run_dir::CHECKPOINT).is_file() {
                 return Err(Error::flag(
                     "--resume",
-                    format!("{} has no {}", dir.display(), files::CHECKPOINT),
+                    format!("{} has no {}", dir.display(), run_dir::CHECKPOINT),
                 ));
             }
             (args.resumed_config(dir)?, dir.clone(), true)
@@ -399,9 +399,9 @@ pub fn train_in(
     // Everything that can be checked is checked before the run directory is touched.
     let run = Run::new(&gpu, cfg)?;
     if !resume {
-        files::prepare_new(&dir, args.force)?;
+        run_dir::prepare_new(&dir, args.force)?;
     } else if args.stage == Some(2) {
-        let s1 = pipelines::checkpoint_steps(&dir.join(files::CHECKPOINT))?.unwrap_or(0);
+        let s1 = pipelines::checkpoint_steps(&dir.join(run_dir::CHECKPOINT))?.unwrap_or(0);
         if s1 < run.stage1_steps() {
             return Err(Error::flag(
                 "--stage",
@@ -452,7 +452,7 @@ pub fn train_in(
         );
         return Ok(130);
     }
-    let written: Vec<String> = files::ALL
+    let written: Vec<String> = run_dir::ALL
         .iter()
         .map(|f| dir.join(f))
         .filter(|p| p.exists())

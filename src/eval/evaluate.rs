@@ -11,8 +11,8 @@ use crate::models::classifier::FEATURES;
 use crate::models::generate::{self, Draw};
 use crate::models::{Likelihood, Vae};
 use crate::pipelines::{self, classifier, two_stage, Run, Stage};
+use crate::run_dir;
 use crate::tensor::Tensor;
-use crate::train::files;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -132,7 +132,7 @@ fn losses(stage: &Stage, data: &Dataset, count: usize, batch: usize, seed: u64) 
 
 /// (step, value) of `key` in the rows of `stage` of metrics.jsonl.
 fn history(dir: &Path, stage: u64, key: &str) -> Result<Vec<(u64, f64)>> {
-    let path = dir.join(files::METRICS);
+    let path = dir.join(run_dir::METRICS);
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
     let mut out = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -368,11 +368,11 @@ fn latent_plane(stage: &Stage, run: &Run, mu: &[f32], dir: &Path) -> Result<Valu
     let zt = Tensor::from_slice(gpu, &z, &[PLANE_CELLS * PLANE_CELLS, 2])?;
     let x = generate::decode_batches(&stage.vae, &stage.store, &zt, 256)?.to_vec()?;
     let (c, side) = (run.data.channels, run.data.side);
-    crate::grid::write_png(&dir.join(files::LATENT_GRID), &x, c, side, PLANE_CELLS)?;
+    crate::grid::write_png(&dir.join(run_dir::LATENT_GRID), &x, c, side, PLANE_CELLS)?;
     Ok(json!({
         "points": points,
         "labels": labels,
-        "grid_file": files::LATENT_GRID,
+        "grid_file": run_dir::LATENT_GRID,
         "grid_axis": axis,
         "grid_is": "μ_x(z) for z on the grid_axis × grid_axis lattice (centres of equal-probability slices of N(0, 1)): z₁ down the rows, z₂ across the columns",
     }))
@@ -511,7 +511,7 @@ pub fn evaluate(gpu: &Arc<Gpu>, dir: &Path, opts: &Options) -> Result<Value> {
         Ok(())
     })?;
     doc["frechet"] = frechet(gpu, &run, steps1, steps2.is_some(), opts)?;
-    files::write_atomic(&dir.join(files::EVAL), format!("{doc:#}\n").as_bytes())?;
+    run_dir::write_atomic(&dir.join(run_dir::EVAL), format!("{doc:#}\n").as_bytes())?;
     drop(run);
     // The evaluation's batches and matrices are not needed by what follows (the next run of a
     // reproduction, a report): give their memory back.

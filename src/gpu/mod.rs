@@ -3,6 +3,7 @@
 
 pub mod adapter;
 mod kernel;
+mod params;
 pub mod pool;
 mod recorder;
 pub mod route;
@@ -14,6 +15,7 @@ pub mod tuned;
 use std::sync::{Arc, Mutex};
 
 pub use adapter::Selection;
+pub(crate) use params::{groups_for, Params};
 pub use pool::{FirstWrite, PoolStats, PooledBuffer, PooledTexture};
 pub use route::{
     AdamVariant, Caps, ChannelSums, ConvVariant, MatmulVariant, Reads, Resolved, Routing, Variant,

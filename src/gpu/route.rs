@@ -11,7 +11,6 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
-use super::tuned::Tuned;
 use crate::error::{Error, Result};
 
 /// An enumerated kernel choice. `variants!` writes the enum, its names, `ALL` and clap's
@@ -166,6 +165,16 @@ variants! {
         /// One workgroup per channel with a tree sum.
         Tree = "tree",
     }
+}
+
+/// The choices a tuning file recorded for one adapter (`tuned::lookup` reads them).
+pub struct Tuned {
+    pub matmul: MatmulVariant,
+    pub conv: ConvVariant,
+    pub adam: Option<AdamVariant>,
+    pub reads: Option<Reads>,
+    /// The file they came from.
+    pub file: std::path::PathBuf,
 }
 
 /// The facts about the adapter and the host that routing rests on, gathered once per device.

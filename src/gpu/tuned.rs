@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::route::{AdamVariant, ConvVariant, MatmulVariant, Reads, Variant};
+use super::route::{AdamVariant, ConvVariant, MatmulVariant, Reads, Tuned, Variant};
 use crate::error::{Error, Result};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -72,16 +72,6 @@ fn read(file: &Path) -> Result<BTreeMap<String, Entry>> {
             format!("cannot read {}: {e}", file.display()),
         )),
     }
-}
-
-/// The choices read back for one adapter.
-pub struct Tuned {
-    pub matmul: MatmulVariant,
-    pub conv: ConvVariant,
-    pub adam: Option<AdamVariant>,
-    pub reads: Option<Reads>,
-    /// The file they came from.
-    pub file: PathBuf,
 }
 
 /// The tuned choices for this adapter, with the file they came from.

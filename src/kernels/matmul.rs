@@ -440,7 +440,7 @@ fn subgroup_launch(
 /// C = op(A)·op(cols) for a convolution's columns cols = im2col(x) [R, N·P], which the
 /// texture matmuls gather from a flat snapshot of x instead of reading them stored (their
 /// CONV mode, shaders/include/im2col_gather.wgsl); `conv` is that mode's geometry constants
-/// (conv_gemm.rs). None where the product cannot run so: the adapter's matmul reads no
+/// (kernels/conv/gemm.rs). None where the product cannot run so: the adapter's matmul reads no
 /// textures, kernel rows other than 4 wide, dims or A's offset not multiples of 4, or textures
 /// past the device's limits. The caller then stores cols.
 pub(super) fn matmul_im2col(

@@ -1,12 +1,10 @@
-//! Models' building blocks: the parameter registry, initialisers, layers and the optimiser.
+//! Models' building blocks: layers, the optimiser, batch-norm debiasing; the parameter
+//! registry they fill lives a layer below, in `params` (the tape reads it too).
 
 pub mod debias;
-pub mod init;
 pub mod layers;
 pub mod optim;
-pub mod params;
 
+pub use crate::params::{Init, ParamId, ParamInfo, ParamStore, ParamsBuilder, StateId};
 pub use debias::with_debiased_bn;
-pub use init::Init;
 pub use optim::Adam;
-pub use params::{ParamId, ParamInfo, ParamStore, ParamsBuilder, StateId};

@@ -9,9 +9,10 @@ use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::models::classifier::{Classifier, ClassifierModel, FEATURES};
 use crate::nn::{ParamStore, ParamsBuilder};
+use crate::run_dir;
 use crate::tensor::Tensor;
 use crate::train::source::ImageBatches;
-use crate::train::{self, checkpoint, files, Schedule};
+use crate::train::{self, checkpoint, Schedule};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -142,7 +143,7 @@ pub fn train_classifier(
     }
     let (net, store) = build(gpu, train_data.channels, train_data.side, k, seed)?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    for f in [DESCRIPTION, files::CHECKPOINT, files::METRICS] {
+    for f in [DESCRIPTION, run_dir::CHECKPOINT, run_dir::METRICS] {
         let _ = std::fs::remove_file(dir.join(f));
     }
     let batch = 64.min(train_data.len());
@@ -169,7 +170,7 @@ pub fn train_classifier(
         &mut source,
         &sched,
         dir,
-        files::CHECKPOINT,
+        run_dir::CHECKPOINT,
         false,
         &AtomicBool::new(false),
         &mut (),
@@ -184,7 +185,7 @@ pub fn train_classifier(
         test_accuracy: accuracy(&net, &store, &test_data)?,
     };
     let text = serde_json::to_string_pretty(&about).expect("serialises");
-    files::write_atomic(&dir.join(DESCRIPTION), text.as_bytes())?;
+    run_dir::write_atomic(&dir.join(DESCRIPTION), text.as_bytes())?;
     Ok(TrainedClassifier { net, store, about })
 }
 
@@ -206,7 +207,7 @@ pub fn load(gpu: &Arc<Gpu>, dir: &Path, data: &Dataset) -> Result<TrainedClassif
         ));
     }
     let (net, store) = build(gpu, about.channels, about.side, about.classes, about.seed)?;
-    checkpoint::load(&dir.join(files::CHECKPOINT), &store, None)?;
+    checkpoint::load(&dir.join(run_dir::CHECKPOINT), &store, None)?;
     Ok(TrainedClassifier { net, store, about })
 }
 

@@ -1,6 +1,6 @@
 //! The papers' procedures, composed from data, models and the training loop: a run is a
 //! stage-1 VAE on images and, for Dai & Wipf's two-stage VAE, a stage-2 VAE on its latents
-//! (`two_stage`). One run directory holds both stages (see `train::files`).
+//! (`two_stage`). One run directory holds both stages (see `run_dir`).
 
 pub mod classifier;
 pub mod config;
@@ -11,8 +11,9 @@ use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::models::{self, generate, Vae, VaeModel};
 use crate::nn::{with_debiased_bn, ParamStore, ParamsBuilder};
+use crate::run_dir;
 use crate::train::source::ImageBatches;
-use crate::train::{self, checkpoint, files, Finished, Hooks};
+use crate::train::{self, checkpoint, Finished, Hooks};
 use config::RunConfig;
 use serde_json::json;
 use std::path::Path;
@@ -109,13 +110,19 @@ impl Run {
         let (c, side) = (self.data.channels, self.data.side);
         s.with_debiased_bn(steps, || {
             let x = generate::sample(&s.vae, &s.store, 64, self.cfg.seed, generate::Draw::Mean)?;
-            crate::grid::write_png(&dir.join(files::SAMPLES), &x, c, side, 8)?;
+            crate::grid::write_png(&dir.join(run_dir::SAMPLES), &x, c, side, 8)?;
             let n = self.data.len().min(32);
             let mut x = Vec::new();
             self.data.gather(&(0..n).collect::<Vec<_>>(), &mut x);
             let r = generate::reconstruct(&s.vae, &s.store, &x)?;
             let tiles = crate::grid::interleave_rows(&x, &r, c * side * side, 8);
-            crate::grid::write_png(&dir.join(files::RECONSTRUCTIONS), &tiles, c, side, 8.min(n))
+            crate::grid::write_png(
+                &dir.join(run_dir::RECONSTRUCTIONS),
+                &tiles,
+                c,
+                side,
+                8.min(n),
+            )
         })
     }
 
@@ -153,13 +160,13 @@ impl Run {
     /// Writes config.json (a new run, or stage 2 added to a finished one).
     pub fn write_config(&self, gpu: &Gpu, dir: &Path) -> Result<()> {
         let doc = self.config_json(gpu);
-        files::write_atomic(&dir.join(files::CONFIG), format!("{doc:#}\n").as_bytes())
+        run_dir::write_atomic(&dir.join(run_dir::CONFIG), format!("{doc:#}\n").as_bytes())
     }
 }
 
 /// Reads a run's config.json: (settings, whole document).
 pub fn read_config(dir: &Path) -> Result<(RunConfig, serde_json::Value)> {
-    let path = dir.join(files::CONFIG);
+    let path = dir.join(run_dir::CONFIG);
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
     let doc: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| Error::data(&path, format!("not valid JSON: {e}")))?;
@@ -179,8 +186,8 @@ pub fn checkpoint_steps(path: &Path) -> Result<Option<u64>> {
 /// and stage 1 is not asked to change under a stage 2 trained on it. Checked before any
 /// file is written.
 pub fn check_resumable(run: &Run, dir: &Path) -> Result<()> {
-    let s2_ckpt = dir.join(files::STAGE2_CHECKPOINT);
-    let stage1_ckpt = dir.join(files::CHECKPOINT);
+    let s2_ckpt = dir.join(run_dir::STAGE2_CHECKPOINT);
+    let stage1_ckpt = dir.join(run_dir::CHECKPOINT);
     let s1 = checkpoint_steps(&stage1_ckpt)?.unwrap_or(0);
     let s2 = checkpoint_steps(&s2_ckpt)?;
     let stage2_left = run.stage2_steps().is_some_and(|t| s2.is_none_or(|d| d < t));
@@ -262,8 +269,8 @@ pub fn train(
     stop: &AtomicBool,
     starting: &mut dyn FnMut(u32),
 ) -> Result<Trained> {
-    let s2_ckpt = dir.join(files::STAGE2_CHECKPOINT);
-    let stage1_ckpt = dir.join(files::CHECKPOINT);
+    let s2_ckpt = dir.join(run_dir::STAGE2_CHECKPOINT);
+    let stage1_ckpt = dir.join(run_dir::CHECKPOINT);
     if resume {
         check_resumable(run, dir)?;
     } else {
@@ -282,7 +289,7 @@ pub fn train(
         &mut images,
         &sched,
         dir,
-        files::CHECKPOINT,
+        run_dir::CHECKPOINT,
         resume,
         stop,
         &mut GridHooks { run, dir },
@@ -293,7 +300,7 @@ pub fn train(
             stage2: None,
         });
     }
-    if !stage1_done_before || !dir.join(files::SAMPLES).exists() {
+    if !stage1_done_before || !dir.join(run_dir::SAMPLES).exists() {
         run.write_grids(dir, stage1.steps)?;
     }
     let stage2 = match &run.stage2 {
@@ -324,7 +331,7 @@ pub fn open(
         _ => 1,
     };
     let run = Run::new(gpu, cfg)?;
-    let ckpt = dir.join(files::CHECKPOINT);
+    let ckpt = dir.join(run_dir::CHECKPOINT);
     if !ckpt.is_file() {
         return Err(Error::data(
             &ckpt,
@@ -332,7 +339,7 @@ pub fn open(
         ));
     }
     let steps1 = checkpoint::load(&ckpt, &run.stage1.store, None)?.step;
-    let s2 = dir.join(files::STAGE2_CHECKPOINT);
+    let s2 = dir.join(run_dir::STAGE2_CHECKPOINT);
     let steps2 = match (&run.stage2, s2.is_file()) {
         (Some(stage), true) => Some(checkpoint::load(&s2, &stage.store, None)?.step),
         _ => None,

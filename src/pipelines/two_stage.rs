@@ -11,9 +11,10 @@ use crate::kernels::random::{self, RandomKey};
 use crate::models::generate::{self, Draw};
 use crate::models::{Likelihood, Objective, Stage2Net, Vae};
 use crate::nn::ParamsBuilder;
+use crate::run_dir;
 use crate::tensor::Tensor;
 use crate::train::source::LatentBatches;
-use crate::train::{self, files, Finished};
+use crate::train::{self, Finished};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -93,7 +94,7 @@ pub fn train_stage2(
         &mut latents,
         &sched,
         dir,
-        files::STAGE2_CHECKPOINT,
+        run_dir::STAGE2_CHECKPOINT,
         resume,
         stop,
         &mut (),
@@ -101,7 +102,7 @@ pub fn train_stage2(
     if !done.interrupted {
         let x = sample(run, steps1, 64, run.cfg.seed, Draw::Mean)?;
         let (c, side) = (run.data.channels, run.data.side);
-        crate::grid::write_png(&dir.join(files::SAMPLES_TWO_STAGE), &x, c, side, 8)?;
+        crate::grid::write_png(&dir.join(run_dir::SAMPLES_TWO_STAGE), &x, c, side, 8)?;
     }
     Ok(done)
 }

@@ -8,7 +8,7 @@ pub mod images;
 pub mod plots;
 
 use crate::error::{Error, Result};
-use crate::train::files;
+use crate::run_dir;
 use base64::Engine;
 use plots::{Axes, Scale, Series};
 use serde::Serialize;
@@ -32,7 +32,7 @@ fn read_json(path: &Path) -> Result<Value> {
 
 /// Whether `dir` looks like a run directory (`train --out` writes config.json first).
 pub fn is_run(dir: &Path) -> bool {
-    dir.join(files::CONFIG).is_file()
+    dir.join(run_dir::CONFIG).is_file()
 }
 
 impl RunFiles {
@@ -46,12 +46,12 @@ impl RunFiles {
                 dir,
                 format!(
                     "not a vae-gpu run directory: it has no {} (the folder `vae-gpu train --out DIR` writes)",
-                    files::CONFIG
+                    run_dir::CONFIG
                 ),
             ));
         }
-        let config = read_json(&dir.join(files::CONFIG))?;
-        let mpath = dir.join(files::METRICS);
+        let config = read_json(&dir.join(run_dir::CONFIG))?;
+        let mpath = dir.join(run_dir::METRICS);
         let mut metrics = Vec::new();
         if mpath.is_file() {
             let text = std::fs::read_to_string(&mpath).map_err(|e| Error::io(&mpath, e))?;
@@ -65,7 +65,7 @@ impl RunFiles {
                 })?);
             }
         }
-        let epath = dir.join(files::EVAL);
+        let epath = dir.join(run_dir::EVAL);
         let eval = if epath.is_file() {
             Some(read_json(&epath)?)
         } else {
@@ -475,31 +475,31 @@ fn run_images(r: &RunFiles) -> Result<Vec<Image>> {
     let mut out = Vec::new();
     for (file, title, alt, labelled) in [
         (
-            files::SAMPLES,
+            run_dir::SAMPLES,
             "stage-1 samples: z ~ N(0, I) → μ_x(z)",
             "a grid of images decoded from z drawn from N(0, I) by stage 1",
             false,
         ),
         (
-            files::SAMPLES_TWO_STAGE,
+            run_dir::SAMPLES_TWO_STAGE,
             "two-stage samples: u ~ N(0, I) → z → μ_x(z)",
             "a grid of images sampled through both stages",
             false,
         ),
         (
-            files::SAMPLES_ANCESTRAL,
+            run_dir::SAMPLES_ANCESTRAL,
             "ancestral stage-1 samples: z ~ N(0, I), x ~ p(x | z)",
             "a grid of images sampled from the decoder's distribution, every pixel drawn independently given z",
             false,
         ),
         (
-            files::RECONSTRUCTIONS,
+            run_dir::RECONSTRUCTIONS,
             "training images and their reconstructions",
             "rows of training images, each followed by a row of their reconstructions",
             true,
         ),
         (
-            files::LATENT_GRID,
+            run_dir::LATENT_GRID,
             "the decoded latent plane: μ_x(z) over a grid of z",
             "images decoded from a grid over the 2-d latent plane, z₁ down the rows and z₂ across",
             false,
@@ -572,9 +572,9 @@ fn summary(r: &RunFiles) -> Vec<(String, String)> {
             "training time".into(),
             format!(
                 "{}{} (from the logged examples/s)",
-                crate::train::progress::duration(t1),
+                crate::text::duration(t1),
                 if t2 > 0.0 {
-                    format!(" + {} (stage 2)", crate::train::progress::duration(t2))
+                    format!(" + {} (stage 2)", crate::text::duration(t2))
                 } else {
                     String::new()
                 }
@@ -728,5 +728,5 @@ pub fn write(dirs: &[PathBuf], extra: &Extra, out: &Path) -> Result<()> {
         .map(|d| RunFiles::read(d))
         .collect::<Result<Vec<_>>>()?;
     let html = render(runs, extra)?;
-    files::write_atomic(out, html.as_bytes())
+    run_dir::write_atomic(out, html.as_bytes())
 }

@@ -7,7 +7,7 @@
 pub mod recipes;
 
 use crate::error::{Error, Result};
-use crate::train::files;
+use crate::run_dir;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -80,7 +80,7 @@ pub struct Recipe {
     pub rows: Vec<Row>,
     pub notes: Vec<String>,
     /// Also draw each run's ancestral samples x ~ p(x | z) beside the deterministic μ_x(z)
-    /// (`files::SAMPLES_ANCESTRAL`).
+    /// (`run_dir::SAMPLES_ANCESTRAL`).
     pub ancestral: bool,
 }
 
@@ -145,7 +145,7 @@ impl Manifest {
             ));
         }
         std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-        files::write_atomic(
+        run_dir::write_atomic(
             &path,
             format!("{:#}\n", serde_json::to_value(self).expect("serialises")).as_bytes(),
         )
@@ -252,7 +252,7 @@ fn evaluated(recipe: &Recipe, out: &Path) -> Result<Vec<(String, Evaluated)>> {
     for r in &recipe.runs {
         let mut seeds = Vec::new();
         for (seed, dir) in seed_dirs(out, &r.name)? {
-            let path = dir.join(files::EVAL);
+            let path = dir.join(run_dir::EVAL);
             if path.is_file() {
                 let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
                 let doc: Value = serde_json::from_str(&text)
@@ -435,7 +435,7 @@ mod tests {
             let d = dir.join(run).join(format!("seed-{seed}"));
             std::fs::create_dir_all(&d).unwrap();
             let doc = json!({ "frechet": { "stage1_samples": fd1, "two_stage_samples": fd2 } });
-            std::fs::write(d.join(files::EVAL), doc.to_string()).unwrap();
+            std::fs::write(d.join(run_dir::EVAL), doc.to_string()).unwrap();
         }
         let (doc, md) = collect(&r, &m, &dir).unwrap();
         let rows = doc["rows"].as_array().unwrap();

@@ -1,8 +1,12 @@
 //! Device tensors: an f32 buffer from the pool plus shape, strides and an
 //! element offset. Views (transpose, broadcast) share the buffer; kernels that
-//! need dense data call `contiguous()`, which copies only when needed.
+//! need dense data call `contiguous()`, which copies only when needed. The tensor owns the
+//! two kernels every tensor needs: `fill` and the strided map that copies a view (`map`).
 
+pub mod fill;
+pub(crate) mod map;
 pub mod shape;
+pub(crate) mod view;
 
 use std::sync::Arc;
 
@@ -45,7 +49,7 @@ impl Tensor {
     pub fn empty(gpu: &Arc<Gpu>, shape: &[usize]) -> Result<Tensor> {
         let t = Tensor::alloc(gpu, shape, FirstWrite::Device)?;
         if Gpu::poison() {
-            crate::kernels::fill::fill_bits(&t, POISON_BITS)?;
+            fill::fill_bits(&t, POISON_BITS)?;
         }
         Ok(t)
     }
@@ -73,7 +77,7 @@ impl Tensor {
 
     pub fn full(gpu: &Arc<Gpu>, shape: &[usize], value: f32) -> Result<Tensor> {
         let t = Tensor::empty(gpu, shape)?;
-        crate::kernels::fill::fill_bits(&t, value.to_bits())?;
+        fill::fill_bits(&t, value.to_bits())?;
         Ok(t)
     }
 
@@ -125,7 +129,7 @@ impl Tensor {
         if self.is_contiguous() {
             Ok(self.clone())
         } else {
-            crate::kernels::unary::copy(self)
+            map::map(self, "copy", map::COPY)
         }
     }
 

@@ -6,9 +6,9 @@
 //! Metadata: the step, Adam's step count, and the seed. That is all the random state there
 //! is: ε is Philox keyed by (seed, step) and epoch e's order is drawn from (seed, e).
 
-use super::files::write_atomic;
 use crate::error::{Error, Result};
 use crate::nn::{Adam, ParamStore};
+use crate::run_dir::write_atomic;
 use std::collections::BTreeMap;
 use std::path::Path;
 

@@ -9,7 +9,6 @@
 //! found finite, and the parameters themselves checked, so a diverged state is never saved.
 
 pub mod checkpoint;
-pub mod files;
 pub mod progress;
 pub mod source;
 
@@ -118,7 +117,7 @@ pub fn train(
                 ),
             ));
         }
-        files::truncate_metrics(dir, sched.stage, meta.step)?;
+        crate::run_dir::truncate_metrics(dir, sched.stage, meta.step)?;
         meta.step
     } else {
         0
@@ -175,7 +174,7 @@ pub fn train(
                     per_step,
                     gpu.info.name,
                     total - done,
-                    progress::duration(per_step * (total - done) as f64),
+                    crate::text::duration(per_step * (total - done) as f64),
                     if per_step * ((total - done) as f64) > 3600.0 {
                         " (shorten with --steps or --epochs; Ctrl-C checkpoints and --resume continues)"
                     } else {
@@ -236,7 +235,7 @@ pub fn train(
             json!(k * batch_size as f64 / seconds.max(1e-9)),
         );
         let row = serde_json::Value::Object(row);
-        files::append_metrics(dir, &row)?;
+        crate::run_dir::append_metrics(dir, &row)?;
         progress.logged(done, summary(sched.stage, epoch, &row, &metrics, &readings));
         last = Some(row);
         (since, logged_at) = (Instant::now(), done);

@@ -1,6 +1,7 @@
 //! The progress line: on a terminal a bar redrawn each step, otherwise one line per
 //! logged step (so CI logs and `tee` stay readable).
 
+use crate::text::duration;
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
@@ -10,17 +11,6 @@ pub struct Progress {
     start: Instant,
     tty: bool,
     status: String,
-}
-
-/// A duration for people: 42s, 3m07s, 5h12m, 7d02h.
-pub fn duration(s: f64) -> String {
-    let s = s.max(0.0).round() as u64;
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
-        3600..=86399 => format!("{}h{:02}m", s / 3600, (s / 60) % 60),
-        _ => format!("{}d{:02}h", s / 86400, (s / 3600) % 24),
-    }
 }
 
 impl Progress {

@@ -1,9 +1,8 @@
 //! fill.wgsl: set every element to one bit pattern.
 
-use super::{groups_for, Params};
+use super::Tensor;
 use crate::error::Result;
-use crate::gpu::Dispatch;
-use crate::tensor::Tensor;
+use crate::gpu::{groups_for, Dispatch, Params};
 
 /// Writes `bits` into every element of a dense tensor: the whole vec4s four at a time, the
 /// elements before the first and after the last one by one.

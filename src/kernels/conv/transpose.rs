@@ -6,10 +6,12 @@
 //!   grad_input   = conv2d forward     (dy convolved with the same weight)
 //!   grad_weight  = conv2d_grad_weight with x and dy swapped.
 
-use super::conv2d::{conv2d, conv2d_grad_input, conv2d_grad_weight, Conv2dConfig, ConvGeom};
-use super::{conv_gemm, expect_rank, fits_u32};
+use super::conv2d::{conv2d, conv2d_grad_input, conv2d_grad_weight};
+use super::gemm;
+use super::geometry::{Conv2dConfig, ConvGeom};
 use crate::error::{Error, Result};
 use crate::gpu::ConvVariant;
+use crate::kernels::{expect_rank, fits_u32};
 use crate::tensor::Tensor;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,7 +152,7 @@ pub fn conv_transpose2d_backward(
         ));
     }
     let (dx, dw) =
-        conv_gemm::transposed_backward(&g, &dy.contiguous()?, &x.contiguous()?, &w.contiguous()?)?;
+        gemm::transposed_backward(&g, &dy.contiguous()?, &x.contiguous()?, &w.contiguous()?)?;
     Ok((Some(dx), Some(dw)))
 }
 

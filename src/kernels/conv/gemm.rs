@@ -12,10 +12,10 @@
 //! step that drops four im2col passes, their copies and the kept columns (BENCHMARKS.md,
 //! Xeon SPR: implicit convolution). grad_input still stores dcols for col2im.
 
-use super::conv2d::ConvGeom;
-use super::{groups_for, matmul, view_snapshot};
+use super::geometry::ConvGeom;
 use crate::error::Result;
 use crate::gpu::{ConvVariant, Dispatch};
+use crate::kernels::{groups_for, matmul, view_snapshot};
 use crate::tensor::Tensor;
 
 /// im2col.wgsl's geometry constants: a pipeline per layer shape, every division by a constant.

@@ -11,11 +11,14 @@ use std::sync::{Arc, Mutex};
 
 use rand::{rngs::StdRng, SeedableRng};
 
-use super::init::{draw, fans, Init};
+pub mod init;
+
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::kernels::{fill::fill_bits, reduce::sum_all, scatter, unary};
 use crate::tensor::{numel, Tensor};
+pub use init::Init;
+use init::{draw, fans};
 
 /// Offsets are multiples of this many elements (256 bytes: the vec4 matmul's alignment and
 /// wgpu's storage-binding offset alignment).
