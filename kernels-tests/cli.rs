@@ -305,8 +305,8 @@ fn routing_choices_follow_the_environment() {
 /// refused with its name.
 #[test]
 fn tuning_is_recorded_per_adapter_and_read_back() {
-    let dir = tempdir::TempDir::new("tuning");
-    let file = dir.0.join("cache/tuning.json");
+    let dir = tempdir::tempdir("tuning");
+    let file = dir.path().join("cache/tuning.json");
     let out = vae_gpu_tuned(&file, &["bench", "tune", "--quick", "--json"]);
     assert!(
         out.status.success(),
@@ -319,7 +319,7 @@ fn tuning_is_recorded_per_adapter_and_read_back() {
     let winner = v["matmul"].as_str().unwrap().to_string();
     let times = v["measured"]["matmul_seconds"].as_array().unwrap();
     // Every variant that runs its own kernel here: subgroup only with a fixed subgroup size.
-    let info = vae_gpu_tuned(&dir.0.join("none.json"), &["info", "--json"]);
+    let info = vae_gpu_tuned(&dir.path().join("none.json"), &["info", "--json"]);
     let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
     let mut names: Vec<&str> = times
         .iter()
@@ -440,7 +440,7 @@ fn tuning_is_recorded_per_adapter_and_read_back() {
     assert_eq!(route(&i, "matmul"), ("vec4".into(), "tuned".into()), "{i}");
     std::fs::write(&file, edited.to_string()).unwrap();
     // Without a file, the built-in defaults.
-    let i = info(&dir.0.join("none.json"));
+    let i = info(&dir.path().join("none.json"));
     assert!(i["tuning_file"].is_null(), "{i}");
 
     for (text, says) in [
@@ -480,10 +480,10 @@ fn tuning_is_recorded_per_adapter_and_read_back() {
 /// a `check` that compiles kernels at 512 bits writes into the 512-bit one and not the other.
 #[test]
 fn each_llvmpipe_vector_width_compiles_into_a_shader_cache_of_its_own() {
-    let dir = tempdir::TempDir::new("shader-cache");
+    let dir = tempdir::tempdir("shader-cache");
     let run = |width: Option<&str>, user_dir: Option<&str>, args: &[&str]| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_vae-gpu"));
-        c.args(args).env("XDG_CACHE_HOME", &dir.0);
+        c.args(args).env("XDG_CACHE_HOME", dir.path());
         match width {
             Some(w) => c.env("LP_NATIVE_VECTOR_WIDTH", w),
             None => c.env_remove("LP_NATIVE_VECTOR_WIDTH"),
@@ -504,7 +504,7 @@ fn each_llvmpipe_vector_width_compiles_into_a_shader_cache_of_its_own() {
         serde_json::from_slice::<serde_json::Value>(&run(width, user_dir, &["info", "--json"]))
             .unwrap()
     };
-    let ours = |w: &str| dir.0.join("vae-gpu").join(format!("mesa-lp-{w}"));
+    let ours = |w: &str| dir.path().join("vae-gpu").join(format!("mesa-lp-{w}"));
 
     let i = info(None, None);
     assert!(i["lp_native_vector_width"].is_null(), "{i}");

@@ -1,22 +1,9 @@
-//! A fresh empty folder under the target directory for a test, removed when dropped; shared
-//! by the test crates that run the binary (`#[path]`-included).
+//! A fresh empty folder for a test, under the target directory, removed when dropped
+//! (tempfile's); shared by the test crates that run the binary (`#[path]`-included).
 
-use std::path::PathBuf;
-
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(name: &str) -> TempDir {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+pub fn tempdir(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("{name}-"))
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .expect("a temporary folder under the target directory")
 }

@@ -1,5 +1,13 @@
 //! Text for people.
 
+/// The name a flag's value goes by (`--net infogan`), for messages and file names: clap's, so
+/// it is written once, in the enum.
+pub fn value_name<T: clap::ValueEnum>(v: &T) -> String {
+    v.to_possible_value()
+        .map(|p| p.get_name().to_string())
+        .unwrap_or_default()
+}
+
 /// A duration for people: 42s, 3m07s, 5h12m, 7d02h.
 pub fn duration(s: f64) -> String {
     let s = s.max(0.0).round() as u64;

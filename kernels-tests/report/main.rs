@@ -15,7 +15,7 @@ pub static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 #[path = "../tempdir.rs"]
 mod tempdir;
-pub use tempdir::TempDir;
+pub use tempdir::tempdir;
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

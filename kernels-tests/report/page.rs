@@ -1,7 +1,7 @@
 //! `vae-gpu report`: the page of one run and of several, validated, rendered in a browser;
 //! the 2-d latent pictures; bad input.
 
-use crate::{ok, repo, snapshot, stderr, vae_gpu, TempDir, ONE_AT_A_TIME};
+use crate::{ok, repo, snapshot, stderr, tempdir, vae_gpu, ONE_AT_A_TIME};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -80,9 +80,9 @@ fn count(page: &str, what: &str) -> usize {
 
 #[test]
 fn a_report_of_one_recorded_run_is_valid_self_contained_and_has_every_piece() {
-    let t = TempDir::new("one");
-    let run = copy_run("docs/runs/shapes-two-stage", &t.0);
-    let o = ok(vae_gpu(&t.0, &["report", run.to_str().unwrap()]));
+    let t = tempdir("one");
+    let run = copy_run("docs/runs/shapes-two-stage", t.path());
+    let o = ok(vae_gpu(t.path(), &["report", run.to_str().unwrap()]));
     let html = run.join("report.html");
     assert!(stderr(&o).contains("report.html"), "{}", stderr(&o));
     let page = std::fs::read_to_string(&html).unwrap();
@@ -123,15 +123,15 @@ fn a_report_of_one_recorded_run_is_valid_self_contained_and_has_every_piece() {
 
 #[test]
 fn a_report_of_several_runs_draws_a_line_per_run_and_says_when_datasets_differ() {
-    let t = TempDir::new("several");
+    let t = tempdir("several");
     let runs: Vec<PathBuf> = ["elbo", "geco-warm", "mmd"]
         .iter()
-        .map(|r| copy_run(&format!("docs/runs/fashion-mnist-objectives/{r}"), &t.0))
+        .map(|r| copy_run(&format!("docs/runs/fashion-mnist-objectives/{r}"), t.path()))
         .collect();
     let mut args = vec!["report", "--out", "all.html"];
     args.extend(runs.iter().map(|r| r.to_str().unwrap()));
-    ok(vae_gpu(&t.0, &args));
-    let html = t.0.join("all.html");
+    ok(vae_gpu(t.path(), &args));
+    let html = t.path().join("all.html");
     let page = std::fs::read_to_string(&html).unwrap();
     validate(&html);
     self_contained(&page);
@@ -162,9 +162,9 @@ fn a_report_of_several_runs_draws_a_line_per_run_and_says_when_datasets_differ()
     assert!(!page.contains("mixed-datasets"));
 
     // A run of another dataset joins: allowed, and said.
-    let shapes = copy_run("docs/runs/shapes-two-stage", &t.0);
+    let shapes = copy_run("docs/runs/shapes-two-stage", t.path());
     args.push(shapes.to_str().unwrap());
-    ok(vae_gpu(&t.0, &args));
+    ok(vae_gpu(t.path(), &args));
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("id=\"mixed-datasets\"") && page.contains("fashion-mnist, shapes"));
 }
@@ -173,11 +173,11 @@ fn a_report_of_several_runs_draws_a_line_per_run_and_says_when_datasets_differ()
 /// a size, no console error, and a screenshot that is not blank.
 #[test]
 fn the_page_renders_in_a_real_browser() {
-    let t = TempDir::new("browser");
-    let run = copy_run("docs/runs/shapes-two-stage", &t.0);
-    let other = copy_run("docs/runs/fashion-mnist-objectives/geco-warm", &t.0);
+    let t = tempdir("browser");
+    let run = copy_run("docs/runs/shapes-two-stage", t.path());
+    let other = copy_run("docs/runs/fashion-mnist-objectives/geco-warm", t.path());
     ok(vae_gpu(
-        &t.0,
+        t.path(),
         &[
             "report",
             "--out",
@@ -186,7 +186,7 @@ fn the_page_renders_in_a_real_browser() {
             other.to_str().unwrap(),
         ],
     ));
-    let page = std::fs::read_to_string(t.0.join("page.html")).unwrap();
+    let page = std::fs::read_to_string(t.path().join("page.html")).unwrap();
     // The test's own probe, added to a copy: it records what the browser made of the page.
     let probe = r#"<script>
 window.addEventListener('load', () => {
@@ -200,7 +200,7 @@ window.addEventListener('load', () => {
   document.body.setAttribute('data-probe', [imgs.length, broken.length, plots.length, labelled.length].join(','));
 });
 </script></body>"#;
-    let probed = t.0.join("probed.html");
+    let probed = t.path().join("probed.html");
     std::fs::write(&probed, page.replace("</body>", probe)).unwrap();
     let chromium = program(
         &["chromium", "chromium-browser", "google-chrome"],
@@ -250,12 +250,12 @@ window.addEventListener('load', () => {
     // Curves (7 + λ + C), the plane, and per run its variance bars and spectra.
     assert!(v[2] >= 14, "only {} plots drawn with a size", v[2]);
 
-    let shot = t.0.join("page.png");
+    let shot = t.path().join("page.png");
     let o = Command::new(&chromium)
         .args(common)
         .arg("--window-size=1280,2400")
         .arg(format!("--screenshot={}", shot.display()))
-        .arg(format!("file://{}", t.0.join("page.html").display()))
+        .arg(format!("file://{}", t.path().join("page.html").display()))
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -299,9 +299,9 @@ fn scatter_colours(page: &str, title: &str) -> std::collections::HashSet<String>
 #[test]
 fn a_tiny_2d_run_gets_the_latent_scatter_by_label_and_the_decoded_plane() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let t = TempDir::new("plane");
+    let t = tempdir("plane");
     ok(vae_gpu(
-        &t.0,
+        t.path(),
         &[
             "train",
             "--data",
@@ -326,7 +326,7 @@ fn a_tiny_2d_run_gets_the_latent_scatter_by_label_and_the_decoded_plane() {
     ));
     // A small evaluation (the classifier of its Fréchet distances trains for 20 steps).
     ok(vae_gpu(
-        &t.0,
+        t.path(),
         &[
             "eval",
             "run",
@@ -338,7 +338,7 @@ fn a_tiny_2d_run_gets_the_latent_scatter_by_label_and_the_decoded_plane() {
             "300",
         ],
     ));
-    let run = t.0.join("run");
+    let run = t.path().join("run");
     let eval: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("eval.json")).unwrap()).unwrap();
     let plane = &eval["latent_plane"];
@@ -358,7 +358,7 @@ fn a_tiny_2d_run_gets_the_latent_scatter_by_label_and_the_decoded_plane() {
     .info()
     .width;
     assert_eq!(grid, 12 * 30 + 2);
-    ok(vae_gpu(&t.0, &["report", "run"]));
+    ok(vae_gpu(t.path(), &["report", "run"]));
     let page = std::fs::read_to_string(run.join("report.html")).unwrap();
     validate(&run.join("report.html"));
     assert!(page.contains("μ_z of 300 test images"));
@@ -373,9 +373,9 @@ fn a_tiny_2d_run_gets_the_latent_scatter_by_label_and_the_decoded_plane() {
 #[test]
 fn a_run_without_eval_json_is_evaluated_first() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let t = TempDir::new("evaluate-first");
+    let t = tempdir("evaluate-first");
     ok(vae_gpu(
-        &t.0,
+        t.path(),
         &[
             "train",
             "--model",
@@ -396,9 +396,9 @@ fn a_run_without_eval_json_is_evaluated_first() {
             "run",
         ],
     ));
-    let run = t.0.join("run");
+    let run = t.path().join("run");
     assert!(!run.join("eval.json").exists());
-    let o = ok(vae_gpu(&t.0, &["report", "run"]));
+    let o = ok(vae_gpu(t.path(), &["report", "run"]));
     assert!(
         stderr(&o).contains("run has no eval.json; evaluating it first"),
         "{}",
@@ -417,7 +417,7 @@ fn a_run_without_eval_json_is_evaluated_first() {
     );
     // With --no-eval the page says what is missing instead.
     std::fs::remove_file(run.join("eval.json")).unwrap();
-    ok(vae_gpu(&t.0, &["report", "run", "--no-eval"]));
+    ok(vae_gpu(t.path(), &["report", "run", "--no-eval"]));
     let page = std::fs::read_to_string(run.join("report.html")).unwrap();
     assert!(page.contains("This run has no eval.json") && page.contains("vae-gpu eval"));
     assert!(!run.join("eval.json").exists());
@@ -425,12 +425,12 @@ fn a_run_without_eval_json_is_evaluated_first() {
 
 #[test]
 fn bad_input_is_named_exits_non_zero_and_writes_nothing() {
-    let t = TempDir::new("bad");
-    let empty = t.0.join("not-a-run");
+    let t = tempdir("bad");
+    let empty = t.path().join("not-a-run");
     std::fs::create_dir_all(&empty).unwrap();
-    let run = copy_run("docs/runs/shapes-two-stage", &t.0);
-    std::fs::create_dir_all(t.0.join("a-folder")).unwrap();
-    let before = snapshot(&t.0);
+    let run = copy_run("docs/runs/shapes-two-stage", t.path());
+    std::fs::create_dir_all(t.path().join("a-folder")).unwrap();
+    let before = snapshot(t.path());
     let cases: &[(&[&str], &str)] = &[
         (
             &["report", "not-a-run"],
@@ -447,14 +447,14 @@ fn bad_input_is_named_exits_non_zero_and_writes_nothing() {
         ),
     ];
     for (args, want) in cases {
-        let o = vae_gpu(&t.0, args);
+        let o = vae_gpu(t.path(), args);
         assert!(!o.status.success(), "{args:?} succeeded");
         assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
     }
     // A malformed eval.json is named too.
-    assert_eq!(snapshot(&t.0), before, "a refused report changed files");
+    assert_eq!(snapshot(t.path()), before, "a refused report changed files");
     std::fs::write(run.join("eval.json"), "{ not json").unwrap();
-    let o = vae_gpu(&t.0, &["report", "shapes-two-stage"]);
+    let o = vae_gpu(t.path(), &["report", "shapes-two-stage"]);
     assert!(
         !o.status.success() && stderr(&o).contains("eval.json: not valid JSON"),
         "{}",

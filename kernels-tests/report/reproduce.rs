@@ -2,7 +2,7 @@
 //! interrupted by Ctrl-C and resumed gives the same table as one sharded in two and
 //! collected; bad input is refused before anything is written.
 
-use crate::{command, ok, snapshot, stderr, vae_gpu, TempDir, ONE_AT_A_TIME};
+use crate::{command, ok, snapshot, stderr, tempdir, vae_gpu, ONE_AT_A_TIME};
 use serde_json::Value;
 use std::path::Path;
 
@@ -30,16 +30,16 @@ fn table(dir: &Path) -> Value {
 #[test]
 fn an_interrupted_reproduction_resumes_and_equals_two_shards_collected() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let t = TempDir::new("reproduce");
+    let t = tempdir("reproduce");
 
     // Whole, but interrupted by Ctrl-C once the second run has begun training.
     let mut args = vec!["reproduce", "dai-wipf", "--out", "whole"];
     args.extend(TINY);
-    let child = command(&t.0, &args)
+    let child = command(t.path(), &args)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let second = t.0.join("whole/fixed-gamma/seed-1/metrics.jsonl");
+    let second = t.path().join("whole/fixed-gamma/seed-1/metrics.jsonl");
     let start = std::time::Instant::now();
     while !second.exists() {
         assert!(
@@ -60,7 +60,7 @@ fn an_interrupted_reproduction_resumes_and_equals_two_shards_collected() {
         "{}",
         stderr(&out)
     );
-    let whole = t.0.join("whole");
+    let whole = t.path().join("whole");
     assert!(
         whole.join("cross-entropy/seed-1/eval.json").is_file(),
         "the first run was finished"
@@ -68,7 +68,7 @@ fn an_interrupted_reproduction_resumes_and_equals_two_shards_collected() {
     assert!(!whole.join("table.json").exists());
 
     // The same command continues: the first run is not trained again.
-    let o = ok(reproduce(&t.0, "whole", &[]));
+    let o = ok(reproduce(t.path(), "whole", &[]));
     let log = stderr(&o);
     assert!(
         log.contains("[1/3] cross-entropy seed 1: trained and evaluated already"),
@@ -87,7 +87,7 @@ fn an_interrupted_reproduction_resumes_and_equals_two_shards_collected() {
     let page = std::fs::read_to_string(whole.join("report.html")).unwrap();
     assert!(page.contains("FID (paper, Table 1)") && page.contains("two-stage/seed-1"));
     // Given again, nothing is left to do.
-    let o = ok(reproduce(&t.0, "whole", &[]));
+    let o = ok(reproduce(t.path(), "whole", &[]));
     assert_eq!(
         stderr(&o).matches("trained and evaluated already").count(),
         3,
@@ -96,17 +96,23 @@ fn an_interrupted_reproduction_resumes_and_equals_two_shards_collected() {
     );
 
     // The same recipe in two shards, then collected.
-    let o = ok(reproduce(&t.0, "sharded", &["--shard", "1/2"]));
+    let o = ok(reproduce(t.path(), "sharded", &["--shard", "1/2"]));
     assert!(stderr(&o).contains("--collect"), "{}", stderr(&o));
-    assert!(t.0.join("sharded/cross-entropy/seed-1/eval.json").is_file());
-    assert!(t.0.join("sharded/two-stage/seed-1/eval.json").is_file());
+    assert!(t
+        .path()
+        .join("sharded/cross-entropy/seed-1/eval.json")
+        .is_file());
+    assert!(t
+        .path()
+        .join("sharded/two-stage/seed-1/eval.json")
+        .is_file());
     assert!(
-        !t.0.join("sharded/fixed-gamma").exists(),
+        !t.path().join("sharded/fixed-gamma").exists(),
         "shard 1 of 2 trains runs 1 and 3"
     );
-    ok(reproduce(&t.0, "sharded", &["--shard", "2/2"]));
-    ok(reproduce(&t.0, "sharded", &["--collect"]));
-    let (a, b) = (table(&whole), table(&t.0.join("sharded")));
+    ok(reproduce(t.path(), "sharded", &["--shard", "2/2"]));
+    ok(reproduce(t.path(), "sharded", &["--collect"]));
+    let (a, b) = (table(&whole), table(&t.path().join("sharded")));
     assert_eq!(
         a["rows"], b["rows"],
         "resumed and sharded reproductions differ"
@@ -123,16 +129,16 @@ fn an_interrupted_reproduction_resumes_and_equals_two_shards_collected() {
 
 #[test]
 fn bad_input_is_refused_before_anything_is_written() {
-    let t = TempDir::new("reproduce-bad");
-    std::fs::create_dir_all(t.0.join("someone-elses")).unwrap();
-    std::fs::write(t.0.join("someone-elses/notes.txt"), "keep me").unwrap();
-    std::fs::create_dir_all(t.0.join("other")).unwrap();
+    let t = tempdir("reproduce-bad");
+    std::fs::create_dir_all(t.path().join("someone-elses")).unwrap();
+    std::fs::write(t.path().join("someone-elses/notes.txt"), "keep me").unwrap();
+    std::fs::create_dir_all(t.path().join("other")).unwrap();
     std::fs::write(
-        t.0.join("other/reproduce.json"),
+        t.path().join("other/reproduce.json"),
         r#"{"recipe": "dai-wipf", "data": "fashion-mnist", "budget": "quick", "limit": null}"#,
     )
     .unwrap();
-    let before = snapshot(&t.0);
+    let before = snapshot(t.path());
     let cases: &[(&[&str], &str)] = &[
         (
             &["reproduce", "kingma", "--data", "mnist"],
@@ -213,10 +219,10 @@ fn bad_input_is_refused_before_anything_is_written() {
         ),
     ];
     for (args, want) in cases {
-        let o = vae_gpu(&t.0, args);
+        let o = vae_gpu(t.path(), args);
         assert!(!o.status.success(), "{args:?} succeeded");
         assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
-        assert_eq!(snapshot(&t.0), before, "{args:?} changed files");
+        assert_eq!(snapshot(t.path()), before, "{args:?} changed files");
     }
-    assert!(!t.0.join("reproductions").exists() && !t.0.join("new").exists());
+    assert!(!t.path().join("reproductions").exists() && !t.path().join("new").exists());
 }

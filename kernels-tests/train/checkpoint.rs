@@ -1,7 +1,7 @@
-//! The safetensors writer against the reference reader (the `safetensors` crate), and the
-//! reader's refusals of damaged files.
+//! The safetensors writer against the safetensors crate (which reads every checkpoint back),
+//! the reader's refusals of damaged files, and a checkpoint kept from an earlier version.
 
-use crate::TempDir;
+use crate::tempdir;
 use std::collections::BTreeMap;
 use vae_gpu::train::checkpoint::{read_safetensors, write_safetensors};
 
@@ -19,8 +19,8 @@ fn tensors() -> Vec<(String, Vec<usize>, Vec<f32>)> {
 
 #[test]
 fn checkpoints_open_with_the_safetensors_library() {
-    let t = TempDir::new("st");
-    let path = t.0.join("c.safetensors");
+    let t = tempdir("st");
+    let path = t.path().join("c.safetensors");
     let mut md = BTreeMap::new();
     md.insert("step".to_string(), "42".to_string());
     write_safetensors(&path, &tensors(), &md).unwrap();
@@ -46,13 +46,13 @@ fn checkpoints_open_with_the_safetensors_library() {
     // The header-only reader agrees.
     assert_eq!(vae_gpu::train::checkpoint::read_step(&path).unwrap(), 42);
     // Written atomically: no temporary file is left behind.
-    assert_eq!(std::fs::read_dir(&t.0).unwrap().count(), 1);
+    assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 1);
 }
 
 #[test]
 fn damaged_checkpoints_are_refused_naming_the_file() {
-    let t = TempDir::new("st-bad");
-    let path = t.0.join("c.safetensors");
+    let t = tempdir("st-bad");
+    let path = t.path().join("c.safetensors");
     write_safetensors(&path, &tensors(), &BTreeMap::new()).unwrap();
     let good = std::fs::read(&path).unwrap();
     let cases: [(&str, Vec<u8>, &str); 4] = [
@@ -176,4 +176,58 @@ fn a_config_written_before_stage_two_still_reads() {
     assert!(cfg.stage2.is_none());
     assert_eq!(cfg.checkpoint_minutes, 5.0);
     assert_eq!(cfg.stage1.lr as f32, 1e-3f32, "the f32 it was written from");
+}
+
+/// A store of two parameters and a batch-norm state with Adam, all set to known values.
+fn known_store(gpu: &std::sync::Arc<vae_gpu::Gpu>) -> (vae_gpu::nn::ParamStore, vae_gpu::nn::Adam) {
+    use vae_gpu::nn::{Adam, Init, ParamsBuilder};
+    let mut b = ParamsBuilder::new(7);
+    b.param("layer.w", &[2, 3], Init::Zeros);
+    b.param("layer.b", &[3], Init::Zeros);
+    b.state("bn.running_var", &[3], 1.0);
+    let store = b.build(gpu).unwrap();
+    let adam = Adam::new(&store, vae_gpu::kernels::adam::AdamConfig::default()).unwrap();
+    (store, adam)
+}
+
+/// The known values: θ, m and v over the flat buffer (parameters at 64-element-aligned
+/// offsets), and the state.
+fn known_values(n: usize) -> [Vec<f32>; 3] {
+    let v = |k: f32| (0..n).map(|i| k * (i as f32 + 1.0)).collect::<Vec<f32>>();
+    [v(0.5), v(-0.25), v(0.125)]
+}
+
+const OLD_CHECKPOINT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/kernels-tests/fixtures/checkpoint-2026-12-07.safetensors"
+);
+
+/// A checkpoint written before checkpoints were read through the safetensors crate
+/// (kernels-tests/fixtures, written on 2026-12-07 and kept as it was): it still loads, every
+/// value and the metadata as written.
+#[test]
+fn checkpoints_written_before_the_crate_reader_still_load() {
+    let gpu = vae_gpu::Gpu::new(&vae_gpu::Selection::from_env()).unwrap();
+    let (store, mut adam) = known_store(&gpu);
+    // The fixture holds θ, m and v of `known_values` (as `checkpoint::save` wrote them after
+    // set_flat, set_state([2, 3, 4]) and adam.restore(m, v, 5)), at step 17, seed 3.
+    let [theta, m, v] = known_values(store.flat_values().numel());
+    let meta =
+        vae_gpu::train::checkpoint::load(OLD_CHECKPOINT.as_ref(), &store, Some(&mut adam)).unwrap();
+    assert_eq!((meta.step, meta.adam_steps, meta.seed), (17, 5, 3));
+    let stored: Vec<f32> = store.flat_values().to_vec().unwrap();
+    for p in store.params() {
+        let at = p.offset..p.offset + p.shape.iter().product::<usize>();
+        assert_eq!(stored[at.clone()], theta[at], "{}", p.name);
+    }
+    let (m2, v2, t) = adam.state();
+    assert_eq!(t, 5);
+    let (m2, v2) = (m2.to_vec().unwrap(), v2.to_vec().unwrap());
+    for p in store.params() {
+        let at = p.offset..p.offset + p.shape.iter().product::<usize>();
+        assert_eq!(m2[at.clone()], m[at.clone()], "m {}", p.name);
+        assert_eq!(v2[at.clone()], v[at], "v {}", p.name);
+    }
+    let state = store.states().find(|s| s.0 == "bn.running_var").unwrap();
+    assert_eq!(state.1.to_vec().unwrap(), [2.0, 3.0, 4.0]);
 }

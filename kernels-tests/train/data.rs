@@ -1,7 +1,7 @@
 //! Dataset loaders on small files written here: the formats as distributed, and each way a
 //! file can be wrong (the message must name the file and the fault).
 
-use crate::TempDir;
+use crate::tempdir;
 use flate2::write::GzEncoder;
 use std::io::Write;
 use std::path::Path;
@@ -48,9 +48,9 @@ fn idx_files(dir: &Path, gzip: bool) {
 #[test]
 fn idx_raw_and_gzip_load_the_same_images_and_labels() {
     for gzip in [false, true] {
-        let t = TempDir::new(&format!("idx-{gzip}"));
-        idx_files(&t.0, gzip);
-        let d = data::load(&spec(&t.0)).unwrap();
+        let t = tempdir(&format!("idx-{gzip}"));
+        idx_files(t.path(), gzip);
+        let d = data::load(&spec(t.path())).unwrap();
         assert_eq!((d.len(), d.channels, d.side), (10, 1, 5));
         assert_eq!(d.image(3)[7], 3 * 25 + 7);
         assert_eq!(d.labels.as_ref().unwrap()[4], 4);
@@ -64,42 +64,42 @@ fn idx_raw_and_gzip_load_the_same_images_and_labels() {
 
 #[test]
 fn bad_idx_files_are_refused_naming_the_file_and_the_fault() {
-    let t = TempDir::new("idx-bad");
-    let images = t.0.join("train-images-idx3-ubyte");
-    let labels = t.0.join("train-labels-idx1-ubyte");
-    idx_files(&t.0, false);
+    let t = tempdir("idx-bad");
+    let images = t.path().join("train-images-idx3-ubyte");
+    let labels = t.path().join("train-labels-idx1-ubyte");
+    idx_files(t.path(), false);
     let good = std::fs::read(&images).unwrap();
 
     let mut wrong_magic = good.clone();
     wrong_magic[2] = 0x0d; // float data
     std::fs::write(&images, &wrong_magic).unwrap();
-    let e = err(data::load(&spec(&t.0)));
+    let e = err(data::load(&spec(t.path())));
     assert!(
         e.contains("train-images-idx3-ubyte") && e.contains("magic"),
         "{e}"
     );
 
     std::fs::write(&images, &good[..good.len() - 7]).unwrap();
-    let e = err(data::load(&spec(&t.0)));
+    let e = err(data::load(&spec(t.path())));
     assert!(
         e.contains("train-images-idx3-ubyte") && e.contains("truncated"),
         "{e}"
     );
 
     std::fs::write(&images, idx::encode(&[10, 25], &good[12..])).unwrap();
-    let e = err(data::load(&spec(&t.0)));
+    let e = err(data::load(&spec(t.path())));
     assert!(e.contains("2 dimensions; expected 3"), "{e}");
 
     std::fs::write(&images, idx::encode(&[10, 5, 5], &good[16..])).unwrap();
     std::fs::write(&labels, idx::encode(&[9], &[0; 9])).unwrap();
-    let e = err(data::load(&spec(&t.0)));
+    let e = err(data::load(&spec(t.path())));
     assert!(
         e.contains("train-labels-idx1-ubyte") && e.contains("9 labels for 10 images"),
         "{e}"
     );
 
     std::fs::write(&images, [0x1f, 0x8b, 8, 0, 1, 2, 3]).unwrap();
-    let e = err(data::load(&spec(&t.0)));
+    let e = err(data::load(&spec(t.path())));
     assert!(
         e.contains("train-images-idx3-ubyte") && e.contains("gzip"),
         "{e}"
@@ -107,10 +107,10 @@ fn bad_idx_files_are_refused_naming_the_file_and_the_fault() {
 
     std::fs::write(&images, idx::encode(&[2, 3, 4], &[0; 24])).unwrap();
     std::fs::remove_file(&labels).unwrap();
-    let e = err(data::load(&spec(&t.0)));
+    let e = err(data::load(&spec(t.path())));
     assert!(e.contains("3×4") && e.contains("square"), "{e}");
 
-    let e = err(data::load(&spec(&t.0.join("no-such-thing"))));
+    let e = err(data::load(&spec(&t.path().join("no-such-thing"))));
     assert!(
         e.contains("no-such-thing") && e.contains("no such file"),
         "{e}"
@@ -119,22 +119,22 @@ fn bad_idx_files_are_refused_naming_the_file_and_the_fault() {
 
 #[test]
 fn cifar10_batches_load_and_truncated_ones_are_refused() {
-    let t = TempDir::new("cifar");
+    let t = tempdir("cifar");
     let mut rec = Vec::new();
     for i in 0..3u8 {
         rec.push(i);
         rec.extend((0..3072).map(|p| (p % 251) as u8 ^ i));
     }
     for b in 1..=5 {
-        std::fs::write(t.0.join(format!("data_batch_{b}.bin")), &rec).unwrap();
+        std::fs::write(t.path().join(format!("data_batch_{b}.bin")), &rec).unwrap();
     }
-    let d = data::load(&spec(&t.0)).unwrap();
+    let d = data::load(&spec(t.path())).unwrap();
     assert_eq!((d.len(), d.channels, d.side), (15, 3, 32));
     assert_eq!(d.labels.as_ref().unwrap()[..3], [0, 1, 2]);
     // Channel-major as stored: green of pixel 0 is byte 1024 of the record's pixels.
     assert_eq!(d.image(1)[1024], (1024 % 251) as u8 ^ 1);
-    std::fs::write(t.0.join("data_batch_3.bin"), &rec[..5000]).unwrap();
-    let e = err(data::load(&spec(&t.0)));
+    std::fs::write(t.path().join("data_batch_3.bin"), &rec[..5000]).unwrap();
+    let e = err(data::load(&spec(t.path())));
     assert!(
         e.contains("data_batch_3.bin") && e.contains("3073-byte"),
         "{e}"
@@ -151,7 +151,7 @@ fn write_png(path: &Path, w: u32, h: u32, color: png::ColorType, px: &[u8]) {
 
 #[test]
 fn an_image_folder_is_cropped_resized_and_checked() {
-    let t = TempDir::new("folder");
+    let t = tempdir("folder");
     // 20×10 RGB, left half (x < 10) red 200, right half blue 100: the centred 10×10 square
     // is x 5..15, so a 2×2 resize averages to red 100 / blue 50 on each side.
     let px: Vec<u8> = (0..10 * 20)
@@ -163,10 +163,10 @@ fn an_image_folder_is_cropped_resized_and_checked() {
             }
         })
         .collect();
-    write_png(&t.0.join("a.png"), 20, 10, png::ColorType::Rgb, &px);
-    write_png(&t.0.join("b.png"), 20, 10, png::ColorType::Rgb, &px);
-    std::fs::write(t.0.join("notes.txt"), "not an image").unwrap();
-    let mut s = spec(&t.0);
+    write_png(&t.path().join("a.png"), 20, 10, png::ColorType::Rgb, &px);
+    write_png(&t.path().join("b.png"), 20, 10, png::ColorType::Rgb, &px);
+    std::fs::write(t.path().join("notes.txt"), "not an image").unwrap();
+    let mut s = spec(t.path());
     s.image_size = Some(2);
     let d = data::load(&s).unwrap();
     assert_eq!((d.len(), d.channels, d.side), (2, 3, 2));
@@ -180,19 +180,25 @@ fn an_image_folder_is_cropped_resized_and_checked() {
     assert!(e.contains("--crop") && e.contains("outside"), "{e}");
     s.crop = None;
 
-    write_png(&t.0.join("c.png"), 10, 10, png::ColorType::Rgb, &px[..300]);
+    write_png(
+        &t.path().join("c.png"),
+        10,
+        10,
+        png::ColorType::Rgb,
+        &px[..300],
+    );
     let e = err(data::load(&s));
     assert!(
         e.contains("c.png") && e.contains("10×10") && e.contains("one size"),
         "{e}"
     );
-    std::fs::write(t.0.join("c.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
+    std::fs::write(t.path().join("c.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
     let e = err(data::load(&s));
     assert!(e.contains("c.png") && e.contains("unreadable PNG"), "{e}");
 
-    let empty = TempDir::new("folder-empty");
-    std::fs::write(empty.0.join("readme.md"), "no images").unwrap();
-    let e = err(data::load(&spec(&empty.0)));
+    let empty = tempdir("folder-empty");
+    std::fs::write(empty.path().join("readme.md"), "no images").unwrap();
+    let e = err(data::load(&spec(empty.path())));
     assert!(
         e.contains("folder-empty") && e.contains("no PNG or JPEG"),
         "{e}"

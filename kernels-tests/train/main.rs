@@ -9,4 +9,4 @@ mod runs;
 
 #[path = "../tempdir.rs"]
 mod tempdir;
-pub use tempdir::TempDir;
+pub use tempdir::tempdir;

@@ -6,7 +6,7 @@ use crate::runs::{
     assert_same_tensors, metrics, ok, safetensors_step, stderr, vae_gpu, without_rate,
     ONE_AT_A_TIME, SMALL,
 };
-use crate::TempDir;
+use crate::tempdir;
 use serde_json::Value;
 
 /// λ and C_ma are checkpointed state: a GECO run (with the MMD regulariser, whose prior
@@ -16,7 +16,7 @@ use serde_json::Value;
 #[test]
 fn a_geco_run_resumes_bit_for_bit() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let t = TempDir::new("run-geco-resume");
+    let t = tempdir("run-geco-resume");
     let args = |steps: &'static str, out: &'static str| {
         let mut a = vec![
             "train",
@@ -44,19 +44,19 @@ fn a_geco_run_resumes_bit_for_bit() {
         a.extend(SMALL);
         a
     };
-    ok(vae_gpu(&t.0, &args("20", "whole")));
-    ok(vae_gpu(&t.0, &args("10", "split")));
+    ok(vae_gpu(t.path(), &args("20", "whole")));
+    ok(vae_gpu(t.path(), &args("10", "split")));
     assert_eq!(
-        safetensors_step(&t.0.join("split/checkpoint.safetensors")),
+        safetensors_step(&t.path().join("split/checkpoint.safetensors")),
         10
     );
     ok(vae_gpu(
-        &t.0,
+        t.path(),
         &["train", "--resume", "split", "--steps", "20"],
     ));
     let (a, b) = (
-        without_rate(metrics(&t.0.join("whole"))),
-        without_rate(metrics(&t.0.join("split"))),
+        without_rate(metrics(&t.path().join("whole"))),
+        without_rate(metrics(&t.path().join("split"))),
     );
     assert_eq!(a.len(), 4);
     assert_eq!(a, b);
@@ -75,7 +75,7 @@ fn a_geco_run_resumes_bit_for_bit() {
     assert!(a[3].get("reconstruction").is_none(), "{}", a[3]);
     // C starts far above the tolerance, so λ has grown.
     assert!(a[3]["lambda"].as_f64().unwrap() > 1.0, "{}", a[3]);
-    let ck = |d: &str| t.0.join(d).join("checkpoint.safetensors");
+    let ck = |d: &str| t.path().join(d).join("checkpoint.safetensors");
     let names = assert_same_tensors(&ck("whole"), &ck("split"));
     for name in ["geco.lambda", "geco.c_ma"] {
         assert!(
@@ -87,7 +87,7 @@ fn a_geco_run_resumes_bit_for_bit() {
     // The run evaluates: 64 images in batches of 21 would leave a batch of one, which the
     // MMD term cannot score; it joins the batch before.
     ok(vae_gpu(
-        &t.0,
+        t.path(),
         &[
             "eval",
             "whole",
@@ -105,7 +105,7 @@ fn a_geco_run_resumes_bit_for_bit() {
             "64",
         ],
     ));
-    assert!(t.0.join("whole/eval.json").exists());
+    assert!(t.path().join("whole/eval.json").exists());
 }
 
 /// An unreachable tolerance with a huge per-update factor overflows λ (1e30 after the first
@@ -113,7 +113,7 @@ fn a_geco_run_resumes_bit_for_bit() {
 #[test]
 fn an_overflowing_multiplier_stops_the_run_and_keeps_the_last_good_checkpoint() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let t = TempDir::new("run-geco-inf");
+    let t = tempdir("run-geco-inf");
     let mut args = vec![
         "train",
         "--objective",
@@ -134,12 +134,12 @@ fn an_overflowing_multiplier_stops_the_run_and_keeps_the_last_good_checkpoint() 
         "run",
     ];
     args.extend(&SMALL[..10]);
-    let out = vae_gpu(&t.0, &args);
+    let out = vae_gpu(t.path(), &args);
     assert!(!out.status.success());
     let e = stderr(&out);
     assert!(e.contains("lambda") && e.contains("at step 2"), "{e}");
     assert!(e.contains("--geco-rmse"), "{e}");
-    let dir = t.0.join("run");
+    let dir = t.path().join("run");
     assert_eq!(safetensors_step(&dir.join("checkpoint.safetensors")), 1);
     assert!(metrics(&dir)
         .iter()
@@ -152,7 +152,7 @@ fn an_overflowing_multiplier_stops_the_run_and_keeps_the_last_good_checkpoint() 
 #[test]
 fn geco_trains_stage_one_of_a_two_stage_run_and_eval_reports_the_new_diagnostics() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let t = TempDir::new("run-geco-two");
+    let t = tempdir("run-geco-two");
     let mut args = vec![
         "train",
         "--objective",
@@ -169,11 +169,11 @@ fn geco_trains_stage_one_of_a_two_stage_run_and_eval_reports_the_new_diagnostics
         "run",
     ];
     args.extend(&SMALL[2..]);
-    ok(vae_gpu(&t.0, &args));
-    let dir = t.0.join("run");
+    ok(vae_gpu(t.path(), &args));
+    let dir = t.path().join("run");
     assert!(dir.join("samples-two-stage.png").exists());
     ok(vae_gpu(
-        &t.0,
+        t.path(),
         &[
             "eval",
             "run",
@@ -232,13 +232,13 @@ fn geco_trains_stage_one_of_a_two_stage_run_and_eval_reports_the_new_diagnostics
     );
 
     ok(vae_gpu(
-        &t.0,
+        t.path(),
         &["sample", "run", "--alpha", "1", "--n", "4"],
     ));
     assert!(dir.join("sample-two-stage-alpha1.png").exists());
-    let both = vae_gpu(&t.0, &["sample", "run", "--alpha", "1", "--ancestral"]);
+    let both = vae_gpu(t.path(), &["sample", "run", "--alpha", "1", "--ancestral"]);
     assert!(!both.status.success() && stderr(&both).contains("--alpha"));
-    let inf = vae_gpu(&t.0, &["sample", "run", "--alpha", "inf"]);
+    let inf = vae_gpu(t.path(), &["sample", "run", "--alpha", "inf"]);
     assert!(
         !inf.status.success() && stderr(&inf).contains("--alpha"),
         "{}",

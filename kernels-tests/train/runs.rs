@@ -1,7 +1,7 @@
 //! Whole runs of `vae-gpu train`, `sample` and `reconstruct` on small data, as a user runs
 //! them. Runs take the whole (software) GPU, so they go one at a time.
 
-use crate::TempDir;
+use crate::tempdir;
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -90,11 +90,11 @@ pub(crate) fn safetensors_step(path: &Path) -> u64 {
 #[test]
 fn a_run_leaves_a_complete_directory() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let t = TempDir::new("run-complete");
+    let t = tempdir("run-complete");
     let mut args = vec!["train", "--steps", "20", "--out", "run", "--seed", "3"];
     args.extend(SMALL);
-    ok(vae_gpu(&t.0, &args));
-    let dir = t.0.join("run");
+    ok(vae_gpu(t.path(), &args));
+    let dir = t.path().join("run");
     let cfg: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
     assert_eq!(cfg["train"]["seed"], 3);
@@ -156,22 +156,22 @@ fn a_run_leaves_a_complete_directory() {
     );
 
     // sample and reconstruct from the run directory.
-    ok(vae_gpu(&t.0, &["sample", "run", "--n", "16"]));
+    ok(vae_gpu(t.path(), &["sample", "run", "--n", "16"]));
     assert_eq!(
         png_size(&dir.join("sample-deterministic.png")),
         (82, 2 * 8 + 3 * 2)
     );
     ok(vae_gpu(
-        &t.0,
+        t.path(),
         &["sample", "run", "--ancestral", "--out", "anc.png"],
     ));
-    assert_eq!(png_size(&t.0.join("anc.png")), (82, 82));
-    ok(vae_gpu(&t.0, &["reconstruct", "run", "--n", "8"]));
+    assert_eq!(png_size(&t.path().join("anc.png")), (82, 82));
+    ok(vae_gpu(t.path(), &["reconstruct", "run", "--n", "8"]));
     assert_eq!(
         png_size(&dir.join("reconstruct-test.png")),
         (82, 2 * 8 + 3 * 2)
     );
-    let bad = vae_gpu(&t.0, &["sample", "nowhere"]);
+    let bad = vae_gpu(t.path(), &["sample", "nowhere"]);
     assert!(
         !bad.status.success() && stderr(&bad).contains("nowhere"),
         "{}",
@@ -185,7 +185,7 @@ fn a_run_leaves_a_complete_directory() {
 #[test]
 fn resume_continues_exactly() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let t = TempDir::new("run-resume");
+    let t = tempdir("run-resume");
     let common = |steps: &'static str, out: &'static str| {
         let mut a = vec![
             "train",
@@ -203,28 +203,28 @@ fn resume_continues_exactly() {
         a.extend(SMALL);
         a
     };
-    ok(vae_gpu(&t.0, &common("20", "whole")));
-    ok(vae_gpu(&t.0, &common("10", "split")));
+    ok(vae_gpu(t.path(), &common("20", "whole")));
+    ok(vae_gpu(t.path(), &common("10", "split")));
     assert_eq!(
-        safetensors_step(&t.0.join("split/checkpoint.safetensors")),
+        safetensors_step(&t.path().join("split/checkpoint.safetensors")),
         10
     );
     ok(vae_gpu(
-        &t.0,
+        t.path(),
         &["train", "--resume", "split", "--steps", "20"],
     ));
     let (a, b) = (
-        without_rate(metrics(&t.0.join("whole"))),
-        without_rate(metrics(&t.0.join("split"))),
+        without_rate(metrics(&t.path().join("whole"))),
+        without_rate(metrics(&t.path().join("split"))),
     );
     assert_eq!(a.len(), 4);
     assert_eq!(a, b);
     assert!(a[0]["lr"] != a[3]["lr"], "the schedule halved the rate");
-    let ck = |d: &str| t.0.join(d).join("checkpoint.safetensors");
+    let ck = |d: &str| t.path().join(d).join("checkpoint.safetensors");
     let names = assert_same_tensors(&ck("whole"), &ck("split"));
     assert!(names.iter().any(|n| n == "encoder.bn2.running_var"));
     // Asking for no more steps than done is an error naming the flag.
-    let again = vae_gpu(&t.0, &["train", "--resume", "split", "--steps", "20"]);
+    let again = vae_gpu(t.path(), &["train", "--resume", "split", "--steps", "20"]);
     assert!(
         !again.status.success() && stderr(&again).contains("--steps"),
         "{}",
@@ -235,16 +235,16 @@ fn resume_continues_exactly() {
 #[test]
 fn ctrl_c_checkpoints_and_the_run_resumes() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let t = TempDir::new("run-ctrlc");
+    let t = tempdir("run-ctrlc");
     let mut args = vec!["train", "--steps", "100000", "--out", "run"];
     args.extend(SMALL);
     let child = Command::new(env!("CARGO_BIN_EXE_vae-gpu"))
-        .current_dir(&t.0)
+        .current_dir(t.path())
         .args(&args)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let dir = t.0.join("run");
+    let dir = t.path().join("run");
     let start = std::time::Instant::now();
     while !dir.join("metrics.jsonl").exists() {
         assert!(
@@ -266,7 +266,7 @@ fn ctrl_c_checkpoints_and_the_run_resumes() {
     assert_eq!(safetensors_step(&dir.join("checkpoint.safetensors")), step);
     let target = (step + 3).to_string();
     ok(vae_gpu(
-        &t.0,
+        t.path(),
         &["train", "--resume", "run", "--steps", &target],
     ));
     assert_eq!(
@@ -279,7 +279,7 @@ fn ctrl_c_checkpoints_and_the_run_resumes() {
 #[test]
 fn a_diverging_run_stops_naming_the_step_and_keeps_the_last_good_checkpoint() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let t = TempDir::new("run-nan");
+    let t = tempdir("run-nan");
     let mut args = vec![
         "train",
         "--steps",
@@ -294,7 +294,7 @@ fn a_diverging_run_stops_naming_the_step_and_keeps_the_last_good_checkpoint() {
         "1",
     ];
     args.extend(&SMALL[..10]);
-    let out = vae_gpu(&t.0, &args);
+    let out = vae_gpu(t.path(), &args);
     assert!(!out.status.success());
     let e = stderr(&out);
     assert!(e.contains("NaN or infinite at step"), "{e}");
@@ -307,7 +307,7 @@ fn a_diverging_run_stops_naming_the_step_and_keeps_the_last_good_checkpoint() {
         .unwrap()
         .parse()
         .unwrap();
-    let dir = t.0.join("run");
+    let dir = t.path().join("run");
     // Step 1 moves every weight by ~1e30 (still finite); step 2 overflows.
     assert!(bad >= 2, "{e}");
     assert!(e.contains("last good checkpoint"), "{e}");
@@ -316,7 +316,7 @@ fn a_diverging_run_stops_naming_the_step_and_keeps_the_last_good_checkpoint() {
         bad - 1
     );
     // What was kept loads and decodes.
-    ok(vae_gpu(&t.0, &["sample", "run", "--n", "4"]));
+    ok(vae_gpu(t.path(), &["sample", "run", "--n", "4"]));
     assert!(metrics(&dir)
         .iter()
         .all(|r| r["step"].as_u64().unwrap() < bad));
@@ -325,13 +325,13 @@ fn a_diverging_run_stops_naming_the_step_and_keeps_the_last_good_checkpoint() {
 #[test]
 fn an_existing_run_is_not_overwritten_unless_forced() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let t = TempDir::new("run-exists");
+    let t = tempdir("run-exists");
     let mut args = vec!["train", "--steps", "5", "--out", "run"];
     args.extend(SMALL);
-    ok(vae_gpu(&t.0, &args));
-    let before = std::fs::read(t.0.join("run/checkpoint.safetensors")).unwrap();
-    std::fs::write(t.0.join("run/mine.txt"), "user file").unwrap();
-    let again = vae_gpu(&t.0, &args);
+    ok(vae_gpu(t.path(), &args));
+    let before = std::fs::read(t.path().join("run/checkpoint.safetensors")).unwrap();
+    std::fs::write(t.path().join("run/mine.txt"), "user file").unwrap();
+    let again = vae_gpu(t.path(), &args);
     assert!(!again.status.success());
     assert!(
         stderr(&again).contains("--out") && stderr(&again).contains("--force"),
@@ -339,31 +339,31 @@ fn an_existing_run_is_not_overwritten_unless_forced() {
         stderr(&again)
     );
     assert_eq!(
-        std::fs::read(t.0.join("run/checkpoint.safetensors")).unwrap(),
+        std::fs::read(t.path().join("run/checkpoint.safetensors")).unwrap(),
         before
     );
     args.extend(["--force", "--seed", "9"]);
-    ok(vae_gpu(&t.0, &args));
+    ok(vae_gpu(t.path(), &args));
     assert_ne!(
-        std::fs::read(t.0.join("run/checkpoint.safetensors")).unwrap(),
+        std::fs::read(t.path().join("run/checkpoint.safetensors")).unwrap(),
         before
     );
     assert!(
-        t.0.join("run/mine.txt").exists(),
+        t.path().join("run/mine.txt").exists(),
         "--force removes only vae-gpu's files"
     );
     // Resuming may not change the run's settings.
-    let r = vae_gpu(&t.0, &["train", "--resume", "run", "--lr", "0.1"]);
+    let r = vae_gpu(t.path(), &["train", "--resume", "run", "--lr", "0.1"]);
     assert!(
         !r.status.success() && stderr(&r).contains("--lr") && stderr(&r).contains("config.json"),
         "{}",
         stderr(&r)
     );
     // A damaged checkpoint is named, and left as it was.
-    let ck = t.0.join("run/checkpoint.safetensors");
+    let ck = t.path().join("run/checkpoint.safetensors");
     let good = std::fs::read(&ck).unwrap();
     std::fs::write(&ck, &good[..good.len() / 2]).unwrap();
-    let r = vae_gpu(&t.0, &["train", "--resume", "run", "--steps", "10"]);
+    let r = vae_gpu(t.path(), &["train", "--resume", "run", "--steps", "10"]);
     assert!(
         !r.status.success() && stderr(&r).contains("checkpoint.safetensors"),
         "{}",
@@ -375,12 +375,12 @@ fn an_existing_run_is_not_overwritten_unless_forced() {
 #[test]
 fn bad_flags_fail_naming_the_flag_and_create_nothing() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let t = TempDir::new("run-flags");
-    let empty = t.0.join("empty");
+    let t = tempdir("run-flags");
+    let empty = t.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     // A stand-in named dataset found through ./data/NAME: 10 IDX images of 5×5, so the
     // --image-size check below is reached whether or not the real Fashion-MNIST is installed.
-    let fm = t.0.join("data/fashion-mnist");
+    let fm = t.path().join("data/fashion-mnist");
     std::fs::create_dir_all(&fm).unwrap();
     let img = vae_gpu::data::idx::encode(&[10, 5, 5], &[7u8; 250]);
     std::fs::write(fm.join("train-images-idx3-ubyte"), img).unwrap();
@@ -529,12 +529,12 @@ fn bad_flags_fail_naming_the_flag_and_create_nothing() {
     for (extra, want) in cases {
         let mut args = vec!["train", "--out", "never"];
         args.extend(*extra);
-        let out = vae_gpu(&t.0, &args);
+        let out = vae_gpu(t.path(), &args);
         let e = stderr(&out);
         assert!(!out.status.success(), "{extra:?} succeeded");
         assert!(e.contains(want), "{extra:?}: {e}");
         assert!(
-            !t.0.join("never").exists(),
+            !t.path().join("never").exists(),
             "{extra:?} created the run directory"
         );
     }
@@ -545,8 +545,8 @@ fn bad_flags_fail_naming_the_flag_and_create_nothing() {
 #[test]
 fn training_on_an_rgb_folder_makes_colour_grids() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let t = TempDir::new("run-rgb");
-    let imgs = t.0.join("imgs");
+    let t = tempdir("run-rgb");
+    let imgs = t.path().join("imgs");
     std::fs::create_dir_all(&imgs).unwrap();
     for i in 0..8u8 {
         let f = std::fs::File::create(imgs.join(format!("{i}.png"))).unwrap();
@@ -559,7 +559,7 @@ fn training_on_an_rgb_folder_makes_colour_grids() {
         e.write_header().unwrap().write_image_data(&px).unwrap();
     }
     ok(vae_gpu(
-        &t.0,
+        t.path(),
         &[
             "train",
             "--model",
@@ -580,13 +580,13 @@ fn training_on_an_rgb_folder_makes_colour_grids() {
             "run",
         ],
     ));
-    let rows = metrics(&t.0.join("run"));
+    let rows = metrics(&t.path().join("run"));
     assert_eq!(rows.len(), 2);
     assert!(rows
         .iter()
         .all(|r| r["loss"].as_f64().is_some_and(f64::is_finite)));
     let dec = png::Decoder::new(std::io::BufReader::new(
-        std::fs::File::open(t.0.join("run/samples.png")).unwrap(),
+        std::fs::File::open(t.path().join("run/samples.png")).unwrap(),
     ));
     assert_eq!(
         dec.read_info().unwrap().info().color_type,
@@ -642,12 +642,12 @@ fn two_stage(extra: &[&'static str]) -> Vec<&'static str> {
 #[test]
 fn a_two_stage_run_equals_stage_two_added_later_and_resumed() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let t = TempDir::new("run-two-stage");
+    let t = tempdir("run-two-stage");
     let s2 = ["--stage2-hidden", "16"];
     let mut whole = two_stage(&["--steps", "8", "--stage2-steps", "10", "--out", "whole"]);
     whole.extend(s2);
-    ok(vae_gpu(&t.0, &whole));
-    let dir = t.0.join("whole");
+    ok(vae_gpu(t.path(), &whole));
+    let dir = t.path().join("whole");
     for f in [
         "samples.png",
         "reconstructions.png",
@@ -667,10 +667,10 @@ fn a_two_stage_run_equals_stage_two_added_later_and_resumed() {
 
     // Stage 1 alone, then stage 2 added with --stage 2, stopped at 5 steps, resumed to 10.
     ok(vae_gpu(
-        &t.0,
+        t.path(),
         &two_stage(&["--model", "vae", "--steps", "8", "--out", "split"]),
     ));
-    let ck = |d: &str| std::fs::read(t.0.join(d).join("checkpoint.safetensors")).unwrap();
+    let ck = |d: &str| std::fs::read(t.path().join(d).join("checkpoint.safetensors")).unwrap();
     let stage1 = ck("split");
     let mut add = vec![
         "train",
@@ -682,43 +682,43 @@ fn a_two_stage_run_equals_stage_two_added_later_and_resumed() {
         "5",
     ];
     add.extend(s2);
-    ok(vae_gpu(&t.0, &add));
+    ok(vae_gpu(t.path(), &add));
     assert_eq!(
         ck("split"),
         stage1,
         "stage 2 leaves stage 1's checkpoint untouched"
     );
     ok(vae_gpu(
-        &t.0,
+        t.path(),
         &["train", "--resume", "split", "--stage2-steps", "10"],
     ));
     assert_eq!(ck("split"), stage1);
     assert_eq!(ck("whole"), stage1, "stage 1 of both runs is the same");
-    let s2ck = |d: &str| t.0.join(d).join("stage2.safetensors");
+    let s2ck = |d: &str| t.path().join(d).join("stage2.safetensors");
     let names = assert_same_tensors(&s2ck("whole"), &s2ck("split"));
     assert!(names.iter().any(|n| n == "stage2.encoder.fc1.weight"));
     assert_eq!(
         without_rate(metrics(&dir)),
-        without_rate(metrics(&t.0.join("split")))
+        without_rate(metrics(&t.path().join("split")))
     );
     let cfg: Value =
-        serde_json::from_str(&std::fs::read_to_string(t.0.join("split/config.json")).unwrap())
+        serde_json::from_str(&std::fs::read_to_string(t.path().join("split/config.json")).unwrap())
             .unwrap();
     assert_eq!(cfg["train"]["model"], "two-stage");
     assert_eq!(cfg["train"]["stage2"]["steps"], 10);
 
     // Sampling: two-stage by default on a two-stage run, stage 1 on request.
-    ok(vae_gpu(&t.0, &["sample", "whole", "--n", "8"]));
+    ok(vae_gpu(t.path(), &["sample", "whole", "--n", "8"]));
     assert!(dir.join("sample-two-stage-deterministic.png").is_file());
     ok(vae_gpu(
-        &t.0,
+        t.path(),
         &["sample", "whole", "--n", "8", "--stage", "1"],
     ));
     assert!(dir.join("sample-deterministic.png").is_file());
 
     // eval: every diagnostic present and finite; eval.json written.
     let out = ok(vae_gpu(
-        &t.0,
+        t.path(),
         &[
             "eval",
             "whole",
@@ -756,7 +756,7 @@ fn a_two_stage_run_equals_stage_two_added_later_and_resumed() {
     let before = s2ck("whole");
     let config_before = std::fs::read(dir.join("config.json")).unwrap();
     let refuse = |args: &[&str], want: &str| {
-        let o = vae_gpu(&t.0, args);
+        let o = vae_gpu(t.path(), args);
         assert!(
             !o.status.success() && stderr(&o).contains(want),
             "{args:?}: {}",
@@ -787,10 +787,10 @@ fn a_two_stage_run_equals_stage_two_added_later_and_resumed() {
     // A single-stage run stopped after 5 of its 10 steps (as an interrupted run is): its
     // stage 1 is unfinished, so stage 2 is refused, and it has no stage 2 to sample.
     ok(vae_gpu(
-        &t.0,
+        t.path(),
         &two_stage(&["--model", "vae", "--steps", "5", "--out", "short"]),
     ));
-    let cfg_path = t.0.join("short/config.json");
+    let cfg_path = t.path().join("short/config.json");
     let text = std::fs::read_to_string(&cfg_path).unwrap();
     let mut cfg: Value = serde_json::from_str(&text).unwrap();
     cfg["train"]["steps"] = 10.into();
@@ -807,11 +807,15 @@ fn a_two_stage_run_equals_stage_two_added_later_and_resumed() {
         ],
         "stage 1 of short is unfinished (5 of 10 steps)",
     );
-    assert!(!t.0.join("short/stage2.safetensors").exists());
+    assert!(!t.path().join("short/stage2.safetensors").exists());
     refuse(&["sample", "short", "--stage", "2"], "--stage");
     refuse(&["eval", "nowhere"], "nowhere");
-    std::fs::create_dir_all(t.0.join("empty-run")).unwrap();
-    std::fs::copy(dir.join("config.json"), t.0.join("empty-run/config.json")).unwrap();
+    std::fs::create_dir_all(t.path().join("empty-run")).unwrap();
+    std::fs::copy(
+        dir.join("config.json"),
+        t.path().join("empty-run/config.json"),
+    )
+    .unwrap();
     refuse(&["eval", "empty-run"], "checkpoint.safetensors");
 }
 
@@ -844,12 +848,12 @@ fn labelled_idx(dir: &Path, n: usize, shift: u8) {
 #[test]
 fn eval_measures_frechet_distances_with_the_datasets_own_classifier() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let t = TempDir::new("run-frechet");
-    labelled_idx(&t.0.join("halves"), 64, 0);
-    labelled_idx(&t.0.join("other"), 64, 60);
+    let t = tempdir("run-frechet");
+    labelled_idx(&t.path().join("halves"), 64, 0);
+    labelled_idx(&t.path().join("other"), 64, 60);
     let run = |data: &'static str, out: &'static str| {
         ok(vae_gpu(
-            &t.0,
+            t.path(),
             &[
                 "train",
                 "--data",
@@ -876,7 +880,7 @@ fn eval_measures_frechet_distances_with_the_datasets_own_classifier() {
     run("halves", "a");
     run("other", "b");
     let o = ok(vae_gpu(
-        &t.0,
+        t.path(),
         &[
             "train-classifier",
             "--data",
@@ -890,7 +894,7 @@ fn eval_measures_frechet_distances_with_the_datasets_own_classifier() {
     assert!(stderr(&o).contains("test accuracy"), "{}", stderr(&o));
     let eval = |r: &str| {
         vae_gpu(
-            &t.0,
+            t.path(),
             &[
                 "eval",
                 r,
@@ -926,7 +930,7 @@ fn eval_measures_frechet_distances_with_the_datasets_own_classifier() {
         );
     }
     assert!(fd["name"].as_str().unwrap().contains("not FID"));
-    let before = std::fs::read(t.0.join("b/checkpoint.safetensors")).unwrap();
+    let before = std::fs::read(t.path().join("b/checkpoint.safetensors")).unwrap();
     let bad = eval("b");
     assert!(
         !bad.status.success() && stderr(&bad).contains("cls/classifier.json"),
@@ -934,8 +938,8 @@ fn eval_measures_frechet_distances_with_the_datasets_own_classifier() {
         stderr(&bad)
     );
     assert_eq!(
-        std::fs::read(t.0.join("b/checkpoint.safetensors")).unwrap(),
+        std::fs::read(t.path().join("b/checkpoint.safetensors")).unwrap(),
         before
     );
-    assert!(!t.0.join("b/eval.json").exists());
+    assert!(!t.path().join("b/eval.json").exists());
 }

@@ -9,29 +9,29 @@ use vae_gpu::{Error, Result};
 #[derive(Args, Default, Serialize)]
 pub struct ObjectiveArgs {
     /// Decoder likelihood: gaussian (learned γ unless --gamma) or bernoulli [default: gaussian]
-    #[arg(long)]
-    likelihood: Option<String>,
+    #[arg(long, value_enum)]
+    likelihood: Option<LikelihoodFlag>,
     /// Fix the Gaussian decoder's γ (a standard deviation) instead of learning it
     #[arg(long, allow_hyphen_values = true)]
     gamma: Option<f32>,
     /// The regulariser R(q) of E[−log p(x|z)] + w·R(q): kl (the ELBO), mmd (MMD² between the
     /// batch's codes z ~ q(z|x) and as many N(0, I) draws, InfoVAE) or none (the unregularised
     /// objective) [default: kl]
-    #[arg(long)]
-    regularizer: Option<String>,
+    #[arg(long, value_enum)]
+    regularizer: Option<Regularizer>,
     /// The regulariser's weight w (β for the KL) [default: 1]
     #[arg(long, alias = "beta", allow_hyphen_values = true)]
     reg_weight: Option<f32>,
     /// The MMD regulariser's kernel: imq, C/(C + ‖a − b‖²), or rbf, exp(−‖a − b‖²/C); the
     /// bandwidth C is 2κ, the mean ‖a − b‖² of two N(0, I) points [default: imq]
-    #[arg(long)]
-    mmd_kernel: Option<String>,
+    #[arg(long, value_enum)]
+    mmd_kernel: Option<MmdChoice>,
     /// elbo, or geco: minimise w·R(q) subject to the reconstruction constraint
     /// C = Σ_pixels ‖x − μ_x‖² − D·R² per image (averaged over the batch; D values per image,
     /// so κ² = D·R²), met when the MSE is at most R², with a Lagrange multiplier λ (λ plays
     /// 1/(2γ²) of the Gaussian likelihood) [default: elbo]
-    #[arg(long)]
-    objective: Option<String>,
+    #[arg(long, value_enum)]
+    objective: Option<ObjectiveFlag>,
     /// GECO's tolerance R: the reconstruction RMSE per pixel value to reach, in (0, 1)
     #[arg(long, allow_hyphen_values = true)]
     geco_rmse: Option<f64>,
@@ -52,6 +52,22 @@ pub struct ObjectiveArgs {
     geco_clamp: Option<String>,
 }
 
+/// `--likelihood`: the decoder's family (the Gaussian's γ learned unless `--gamma` fixes it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LikelihoodFlag {
+    Gaussian,
+    Bernoulli,
+}
+
+/// `--objective`: the ELBO's weighted sum, or GECO's constrained optimisation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ObjectiveFlag {
+    Elbo,
+    Geco,
+}
+
 /// The objective's part of a run's settings.
 pub struct ObjectiveSettings {
     pub likelihood: Likelihood,
@@ -70,17 +86,16 @@ fn parse_clamp(s: &str) -> Result<[f64; 2]> {
 
 impl ObjectiveArgs {
     fn likelihood(&self) -> Result<Likelihood> {
-        match (self.likelihood.as_deref(), self.gamma) {
-            (None | Some("gaussian"), None) => Ok(Likelihood::GaussianLearned),
-            (None | Some("gaussian"), Some(gamma)) => Ok(Likelihood::GaussianFixed { gamma }),
-            (Some("bernoulli"), None) => Ok(Likelihood::Bernoulli),
-            (Some("bernoulli"), Some(_)) => Err(Error::flag(
+        let gaussian = Some(LikelihoodFlag::Gaussian);
+        match (self.likelihood.or(gaussian), self.gamma) {
+            (Some(LikelihoodFlag::Gaussian) | None, None) => Ok(Likelihood::GaussianLearned),
+            (Some(LikelihoodFlag::Gaussian) | None, Some(gamma)) => {
+                Ok(Likelihood::GaussianFixed { gamma })
+            }
+            (Some(LikelihoodFlag::Bernoulli), None) => Ok(Likelihood::Bernoulli),
+            (Some(LikelihoodFlag::Bernoulli), Some(_)) => Err(Error::flag(
                 "--gamma",
                 "applies only to --likelihood gaussian",
-            )),
-            (Some(other), _) => Err(Error::flag(
-                "--likelihood",
-                format!("'{other}' is not gaussian or bernoulli"),
             )),
         }
     }
@@ -97,12 +112,12 @@ impl ObjectiveArgs {
         .into_iter()
         .find(|(_, given)| *given)
         .map(|(f, _)| f);
-        match self.objective.as_deref() {
-            None | Some("elbo") => match geco_flag {
+        match self.objective.unwrap_or(ObjectiveFlag::Elbo) {
+            ObjectiveFlag::Elbo => match geco_flag {
                 Some(f) => Err(Error::flag(f, "sets up GECO, which needs --objective geco")),
                 None => Ok(None),
             },
-            Some("geco") => {
+            ObjectiveFlag::Geco => {
                 let rmse = self.geco_rmse.ok_or_else(|| {
                     Error::flag(
                         "--geco-rmse",
@@ -119,40 +134,19 @@ impl ObjectiveArgs {
                 }
                 Ok(Some(g))
             }
-            Some(other) => Err(Error::flag(
-                "--objective",
-                format!("'{other}' is not elbo or geco"),
-            )),
         }
     }
 
     pub fn settings(&self) -> Result<ObjectiveSettings> {
-        let regularizer = match self.regularizer.as_deref() {
-            None | Some("kl") => Regularizer::Kl,
-            Some("mmd") => Regularizer::Mmd,
-            Some("none") => Regularizer::None,
-            Some(other) => {
-                return Err(Error::flag(
-                    "--regularizer",
-                    format!("'{other}' is not kl, mmd or none"),
-                ))
-            }
-        };
+        let regularizer = self.regularizer.unwrap_or_default();
         if regularizer == Regularizer::None && self.reg_weight.is_some() {
             return Err(Error::flag(
                 "--reg-weight",
                 "--regularizer none has no term to weight",
             ));
         }
-        let mmd_kernel = match (regularizer, self.mmd_kernel.as_deref()) {
-            (Regularizer::Mmd, None | Some("imq")) => Some(MmdChoice::Imq),
-            (Regularizer::Mmd, Some("rbf")) => Some(MmdChoice::Rbf),
-            (Regularizer::Mmd, Some(other)) => {
-                return Err(Error::flag(
-                    "--mmd-kernel",
-                    format!("'{other}' is not imq or rbf"),
-                ))
-            }
+        let mmd_kernel = match (regularizer, self.mmd_kernel) {
+            (Regularizer::Mmd, k) => Some(k.unwrap_or_default()),
             (_, Some(_)) => {
                 return Err(Error::flag(
                     "--mmd-kernel",

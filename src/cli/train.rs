@@ -12,6 +12,7 @@ use vae_gpu::models::NetKind;
 use vae_gpu::pipelines::config::{self, Length, ModelKind, RunConfig, Stage2Config, StageConfig};
 use vae_gpu::pipelines::{self, two_stage, Run};
 use vae_gpu::run_dir;
+use vae_gpu::text::value_name;
 use vae_gpu::{Error, Gpu, Result, Selection};
 
 /// The out-of-the-box run on `shapes`, a few minutes in all on a 2-core software Vulkan:
@@ -41,9 +42,9 @@ pub struct TrainArgs {
     /// batches or PNG/JPEG images, or an IDX image file [default: shapes]
     #[arg(long)]
     data: Option<String>,
-    /// train or test [default: train]
-    #[arg(long)]
-    split: Option<String>,
+    /// Which split of the dataset [default: train]
+    #[arg(long, value_enum)]
+    split: Option<Split>,
     /// Side of shapes and of images cut from a folder (shapes 32, folders 64)
     #[arg(long, allow_negative_numbers = true)]
     image_size: Option<usize>,
@@ -55,11 +56,11 @@ pub struct TrainArgs {
     #[arg(long, allow_negative_numbers = true)]
     limit: Option<usize>,
     /// two-stage (Dai & Wipf: a second VAE on the first's latents) or vae [default: two-stage]
-    #[arg(long)]
-    model: Option<String>,
-    /// infogan, wae or mlp [default: mlp on shapes, infogan otherwise]
-    #[arg(long)]
-    net: Option<String>,
+    #[arg(long, value_enum)]
+    model: Option<ModelKind>,
+    /// The stage-1 network [default: mlp on shapes, infogan otherwise]
+    #[arg(long, value_enum)]
+    net: Option<NetKind>,
     /// Latent size κ [default: 64]
     #[arg(long, allow_negative_numbers = true)]
     latent_dim: Option<usize>,
@@ -214,7 +215,7 @@ impl TrainArgs {
         let data = self.data.clone().unwrap_or_else(|| "shapes".into());
         let is_shapes = data == "shapes";
         let o = self.objective.settings()?;
-        let model = ModelKind::parse(self.model.as_deref().unwrap_or("two-stage"))?;
+        let model = self.model.unwrap_or(ModelKind::TwoStage);
         if model == ModelKind::Vae {
             if let Some(f) = self
                 .given_except(&[])
@@ -232,13 +233,13 @@ impl TrainArgs {
             .lr
             .unwrap_or(if is_shapes { SHAPES_LR } else { REFERENCE_LR });
         Ok(RunConfig {
-            split: Split::parse(self.split.as_deref().unwrap_or("train"))?,
+            split: self.split.unwrap_or(Split::Train),
             image_size: self.image_size,
             crop: self.crop.as_deref().map(Crop::parse).transpose()?,
             limit: self.limit,
             model,
-            net: match &self.net {
-                Some(n) => NetKind::parse(n)?,
+            net: match self.net {
+                Some(n) => n,
                 None if is_shapes => NetKind::Mlp,
                 None => NetKind::InfoGan,
             },
@@ -332,31 +333,20 @@ impl TrainArgs {
 
 /// runs/DATA-NET-YYYYMMDD-HHMMSS (UTC).
 fn default_out(cfg: &RunConfig) -> PathBuf {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + (m <= 2) as i64;
+    let t = time::OffsetDateTime::now_utc();
     let name = Path::new(&cfg.data)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "data".into());
     PathBuf::from("runs").join(format!(
-        "{name}-{}-{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
-        cfg.net.name(),
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
+        "{name}-{}-{:04}{:02}{:02}-{:02}{:02}{:02}",
+        value_name(&cfg.net),
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
     ))
 }
 
@@ -429,7 +419,7 @@ pub fn train_in(
         run.data.channels,
         run.data.side,
         run.data.side,
-        run.cfg.net.name(),
+        value_name(&run.cfg.net),
         run.stage1.store.count(),
         run.stage2
             .as_ref()
@@ -560,16 +550,16 @@ pub struct ReconstructArgs {
     /// Number of images (originals and reconstructions in alternating rows of 8)
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=4096))]
     n: u64,
-    /// Which split of the run's dataset: train or test
-    #[arg(long, default_value = "test")]
-    split: String,
+    /// Which split of the run's dataset
+    #[arg(long, value_enum, default_value_t = Split::Test)]
+    split: Split,
     /// Output PNG [default: RUN/reconstruct-SPLIT.png]
     #[arg(long)]
     out: Option<PathBuf>,
 }
 
 pub fn reconstruct(sel: &Selection, a: ReconstructArgs) -> Result<i32> {
-    let split = Split::parse(&a.split)?;
+    let split = a.split;
     let gpu = Gpu::new(sel)?;
     let (run, steps, _) = pipelines::open(&gpu, &a.run, Some(split))?;
     let s = &run.stage1;
@@ -578,14 +568,15 @@ pub fn reconstruct(sel: &Selection, a: ReconstructArgs) -> Result<i32> {
     run.data.gather(&(0..n).collect::<Vec<_>>(), &mut x);
     let r = s.with_debiased_bn(steps, || generate::reconstruct(&s.vae, &s.store, &x))?;
     let tiles = vae_gpu::grid::interleave_rows(&x, &r, run.data.image_len(), 8);
-    let out = a
-        .out
-        .unwrap_or_else(|| a.run.join(format!("reconstruct-{}.png", a.split)));
+    let out = a.out.unwrap_or_else(|| {
+        a.run
+            .join(format!("reconstruct-{}.png", value_name(&split)))
+    });
     vae_gpu::grid::write_png(&out, &tiles, run.data.channels, run.data.side, 8.min(n))?;
     eprintln!(
         "wrote {} ({n} {} images and their reconstructions)",
         out.display(),
-        a.split
+        value_name(&split)
     );
     Ok(0)
 }

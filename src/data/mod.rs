@@ -17,30 +17,13 @@ use std::path::{Path, PathBuf};
 pub use batches::Batches;
 
 /// Which part of a dataset: the distributed training or test split.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Split {
     Train,
     Test,
-}
-
-impl Split {
-    pub fn parse(s: &str) -> Result<Split> {
-        match s {
-            "train" => Ok(Split::Train),
-            "test" => Ok(Split::Test),
-            _ => Err(Error::flag(
-                "--split",
-                format!("'{s}' is not 'train' or 'test'"),
-            )),
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            Split::Train => "train",
-            Split::Test => "test",
-        }
-    }
 }
 
 /// Square 8-bit images, channel-major within an image.

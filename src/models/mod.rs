@@ -58,36 +58,18 @@ pub(crate) fn split_mu_sigma(t: &mut Tape, h: Var, latent: usize) -> Result<(Var
 }
 
 /// The networks `vae-gpu train --net` offers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum NetKind {
     /// The reference's InfoGAN-style conv net (side divisible by 4).
+    #[value(name = "infogan")]
     InfoGan,
     /// The reference's WAE-style conv net for CelebA 64×64 (side divisible by 8).
     Wae,
     /// A small fully connected net for quick runs.
     Mlp,
-}
-
-impl NetKind {
-    pub fn parse(s: &str) -> Result<NetKind> {
-        match s {
-            "infogan" => Ok(NetKind::InfoGan),
-            "wae" => Ok(NetKind::Wae),
-            "mlp" => Ok(NetKind::Mlp),
-            _ => Err(Error::flag(
-                "--net",
-                format!("'{s}' is not one of infogan, wae, mlp"),
-            )),
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            NetKind::InfoGan => "infogan",
-            NetKind::Wae => "wae",
-            NetKind::Mlp => "mlp",
-        }
-    }
 }
 
 /// The reference's batch norm: ε 1e-5, running-average momentum 0.999.

@@ -32,7 +32,7 @@ impl Likelihood {
 }
 
 /// R(q) of the generalised objective E_q[−log p(x | z)] + w·R(q) (Zhao, Song & Ermon).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Regularizer {
     /// KL(q(z | x) ‖ N(0, I)) averaged over the batch: the ELBO (w = 1) or a β-VAE.
@@ -44,19 +44,9 @@ pub enum Regularizer {
     None,
 }
 
-impl Regularizer {
-    pub fn name(self) -> &'static str {
-        match self {
-            Regularizer::Kl => "kl",
-            Regularizer::Mmd => "mmd",
-            Regularizer::None => "none",
-        }
-    }
-}
-
 /// The MMD regulariser's kernel. Both use the scale C = 2κ, E‖a − b‖² for two independent
 /// N(0, I) points in κ dimensions, so the kernel neither saturates nor flattens at the prior.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum MmdChoice {
     /// Inverse multiquadric C/(C + ‖a − b‖²): heavy tails keep a gradient for far-off codes

@@ -17,24 +17,11 @@ pub enum Length {
 }
 
 /// One VAE, or Dai & Wipf's two stages (the second trained on the first's latents).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum ModelKind {
     Vae,
     TwoStage,
-}
-
-impl ModelKind {
-    pub fn parse(s: &str) -> Result<ModelKind> {
-        match s {
-            "vae" => Ok(ModelKind::Vae),
-            "two-stage" => Ok(ModelKind::TwoStage),
-            _ => Err(Error::flag(
-                "--model",
-                format!("'{s}' is not vae or two-stage"),
-            )),
-        }
-    }
 }
 
 /// A stage's optimisation: Adam's learning rate, its halving schedule, and the length.
@@ -240,7 +227,7 @@ impl RunConfig {
             Regularizer::Kl | Regularizer::None if self.mmd_kernel.is_some() => {
                 return Err(Error::flag(
                     "--mmd-kernel",
-                    format!("applies only to --regularizer mmd, not {}", self.regularizer.name()),
+                    format!("applies only to --regularizer mmd, not {}", crate::text::value_name(&self.regularizer)),
                 ))
             }
             _ => {}

@@ -1,7 +1,7 @@
 //! Checkpoints in the safetensors format (an 8-byte little-endian header length, a JSON
 //! header of name → {dtype, shape, data_offsets} plus string `__metadata__`, then the raw
 //! little-endian data), so `safetensors.numpy.load_file` or `safetensors.torch.load_file`
-//! opens them. Tensors: every parameter under its registry name, the batch-norm running
+//! opens them; read back through the safetensors crate. Tensors: every parameter under its registry name, the batch-norm running
 //! averages under theirs, and Adam's moments as `optimizer.m.NAME` / `optimizer.v.NAME`.
 //! Metadata: the step, Adam's step count, and the seed. That is all the random state there
 //! is: ε is Philox keyed by (seed, step) and epoch e's order is drawn from (seed, e).
@@ -9,6 +9,8 @@
 use crate::error::{Error, Result};
 use crate::nn::{Adam, ParamStore};
 use crate::run_dir::write_atomic;
+use safetensors::tensor::{Metadata, SafeTensorError};
+use safetensors::Dtype;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -23,7 +25,10 @@ pub struct Meta {
     pub seed: u64,
 }
 
-/// Writes (name, shape, values) tensors and string metadata as a safetensors file.
+/// Writes (name, shape, values) tensors and string metadata as a safetensors file. Written
+/// here rather than by the safetensors crate, whose writer puts `__metadata__` in the order of
+/// a randomly seeded hash map: two identical runs would write different bytes, and exact
+/// resume is checked on the bytes. The crate reads every file back (`read_safetensors`).
 pub fn write_safetensors(
     path: &Path,
     tensors: &[(String, Vec<usize>, Vec<f32>)],
@@ -61,122 +66,88 @@ pub struct SafeTensors {
     pub tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
 }
 
-/// A JSON array of non-negative integers.
-fn sizes(v: &serde_json::Value) -> Option<Vec<usize>> {
-    v.as_array()?
-        .iter()
-        .map(|d| d.as_u64().map(|d| d as usize))
+/// The safetensors crate's refusal of a file, in words that say what is wrong with it.
+fn refusal(path: &Path, e: SafeTensorError) -> Error {
+    let why = match e {
+        SafeTensorError::HeaderTooSmall => "too short for a safetensors header (truncated?)".into(),
+        SafeTensorError::InvalidHeaderLength => {
+            "the header claims more bytes than the file has (truncated or not safetensors)".into()
+        }
+        SafeTensorError::MetadataIncompleteBuffer => {
+            "the data bytes and the tensors' extents differ (truncated?)".into()
+        }
+        SafeTensorError::InvalidHeader(e) => format!("unreadable safetensors header: {e}"),
+        SafeTensorError::InvalidHeaderDeserialization(e) => {
+            format!("unreadable safetensors header: {e}")
+        }
+        e => format!("not a readable safetensors file: {e}"),
+    };
+    Error::data(path, why)
+}
+
+/// The metadata of a parsed header, as a sorted map.
+fn metadata(m: &Metadata) -> BTreeMap<String, String> {
+    m.metadata()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
         .collect()
 }
 
 pub fn read_safetensors(path: &Path) -> Result<SafeTensors> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let bad = |d: String| Error::data(path, d);
-    if bytes.len() < 8 {
-        return Err(bad(format!(
-            "{} bytes: too short for a safetensors header (truncated?)",
-            bytes.len()
-        )));
-    }
-    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap());
-    if n > (bytes.len() - 8) as u64 {
-        return Err(bad(format!(
-            "header claims {n} bytes but the file has {} after the length (truncated or not safetensors)",
-            bytes.len() - 8
-        )));
-    }
-    let data = &bytes[8 + n as usize..];
-    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n as usize])
-        .map_err(|e| bad(format!("unreadable safetensors header: {e}")))?;
-    let obj = header
-        .as_object()
-        .ok_or_else(|| bad("the safetensors header is not a JSON object".into()))?;
-    let mut metadata = BTreeMap::new();
+    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| refusal(path, e))?;
+    let (_, meta) =
+        safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| refusal(path, e))?;
     let mut tensors = BTreeMap::new();
-    let mut end_max = 0usize;
-    for (name, v) in obj {
-        if name == "__metadata__" {
-            for (k, val) in v.as_object().into_iter().flatten() {
-                metadata.insert(k.clone(), val.as_str().unwrap_or_default().to_string());
-            }
-            continue;
+    for (name, view) in st.tensors() {
+        if view.dtype() != Dtype::F32 {
+            return Err(Error::data(
+                path,
+                format!(
+                    "tensor {name} has dtype {:?}; vae-gpu writes F32",
+                    view.dtype()
+                ),
+            ));
         }
-        let dtype = v["dtype"].as_str().unwrap_or("");
-        if dtype != "F32" {
-            return Err(bad(format!(
-                "tensor {name} has dtype '{dtype}'; vae-gpu writes F32"
-            )));
-        }
-        let shape = sizes(&v["shape"]).ok_or_else(|| bad(format!("tensor {name} has no shape")))?;
-        let offs = sizes(&v["data_offsets"]).unwrap_or_default();
-        let numel: usize = shape.iter().product();
-        match offs[..] {
-            [a, b] if a <= b && b <= data.len() && b - a == numel * 4 => {
-                let vals = data[a..b]
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-                    .collect();
-                end_max = end_max.max(b);
-                tensors.insert(name.clone(), (shape, vals));
-            }
-            _ => {
-                return Err(bad(format!(
-                    "tensor {name}: data_offsets {offs:?} do not hold {numel} F32 values within the {} data bytes (truncated?)",
-                    data.len()
-                )))
-            }
-        }
+        let values = view
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect();
+        tensors.insert(name, (view.shape().to_vec(), values));
     }
-    if end_max != data.len() {
-        return Err(bad(format!(
-            "{} data bytes but the tensors cover {end_max}",
-            data.len()
-        )));
-    }
-    Ok(SafeTensors { metadata, tensors })
+    Ok(SafeTensors {
+        metadata: metadata(&meta),
+        tensors,
+    })
 }
 
 /// The step a checkpoint was written at, from its header alone (a checkpoint of a large
-/// model with its Adam moments is hundreds of MiB; its step is a few bytes). The header's
-/// tensor extents are checked against the file's length, so a truncated file is refused
-/// here as `read_safetensors` would refuse it.
+/// model with its Adam moments is hundreds of MiB; its step is a few bytes). The header is
+/// parsed and checked by the safetensors crate, and its tensors' extent against the file's
+/// length, so a truncated file is refused here as `read_safetensors` would refuse it.
 pub fn read_step(path: &Path) -> Result<u64> {
     use std::io::Read;
     let bad = |d: String| Error::data(path, d);
     let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
     let mut n = [0u8; 8];
-    f.read_exact(&mut n).map_err(|_| {
-        bad(format!(
-            "{len} bytes: too short for a safetensors header (truncated?)"
-        ))
-    })?;
+    f.read_exact(&mut n)
+        .map_err(|_| refusal(path, SafeTensorError::HeaderTooSmall))?;
     let n = u64::from_le_bytes(n);
     if n > len.saturating_sub(8) {
-        return Err(bad(format!(
-            "header claims {n} bytes but the file has {} after the length (truncated or not safetensors)",
-            len.saturating_sub(8)
-        )));
+        return Err(refusal(path, SafeTensorError::InvalidHeaderLength));
     }
     let mut head = vec![0u8; n as usize];
     f.read_exact(&mut head).map_err(|e| Error::io(path, e))?;
-    let header: serde_json::Value = serde_json::from_slice(&head)
+    let meta: Metadata = serde_json::from_slice(&head)
         .map_err(|e| bad(format!("unreadable safetensors header: {e}")))?;
-    let end = header
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter_map(|(_, v)| sizes(&v["data_offsets"]).and_then(|o| o.get(1).copied()))
-        .max()
-        .unwrap_or(0) as u64;
-    if 8 + n + end != len {
-        return Err(bad(format!(
-            "{} data bytes but the tensors cover {end} (truncated?)",
-            len - 8 - n
-        )));
+    if 8 + n + meta.data_len() as u64 != len {
+        return Err(refusal(path, SafeTensorError::MetadataIncompleteBuffer));
     }
-    header["__metadata__"]["step"]
-        .as_str()
+    metadata(&meta)
+        .get("step")
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| bad("metadata 'step' missing or not a number".into()))
 }
