@@ -1,11 +1,16 @@
 //! The cases of the conformance suite, one file per kernel family.
 
+mod adam;
 mod conv;
 mod elementwise;
 mod geco;
+mod loss;
 mod matmul;
+mod metrics;
+mod mmd;
 mod norm;
-mod vae;
+mod random;
+mod scatter;
 
 use super::{Case, Size};
 
@@ -16,7 +21,12 @@ pub fn suite(size: Size) -> Vec<Case> {
     matmul::cases(&mut v);
     conv::cases(&mut v);
     norm::cases(&mut v);
-    vae::cases(&mut v);
+    random::cases(&mut v);
+    loss::cases(&mut v);
+    adam::cases(&mut v);
+    mmd::cases(&mut v);
+    scatter::cases(&mut v);
+    metrics::cases(&mut v);
     geco::cases(&mut v);
     if size == Size::Quick {
         v.retain(|c| !c.large);
