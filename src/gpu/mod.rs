@@ -2,6 +2,7 @@
 //! pipeline cache, and a recorder that batches many dispatches into one submit.
 
 pub mod adapter;
+mod commands;
 mod kernel;
 mod params;
 pub mod pool;
@@ -9,6 +10,7 @@ mod recorder;
 pub mod route;
 pub mod shaders;
 mod snapshots;
+mod textures;
 mod timer;
 pub mod tuned;
 
@@ -20,15 +22,10 @@ pub use pool::{FirstWrite, PoolStats, PooledBuffer, PooledTexture};
 pub use route::{
     AdamVariant, Caps, ChannelSums, ConvVariant, MatmulVariant, Reads, Resolved, Routing, Variant,
 };
+pub use textures::FLAT_ROW;
 pub use timer::Timing;
 
 use crate::error::{Error, Result};
-
-fn new_encoder(device: &wgpu::Device) -> wgpu::CommandEncoder {
-    device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-        label: Some("vae-gpu"),
-    })
-}
 
 /// Workgroups per dimension that every adapter accepts (`downlevel_defaults`).
 pub const MAX_GROUPS_PER_DIM: u32 = 65535;
@@ -39,14 +36,6 @@ pub fn grid(groups: u32, z: u32) -> [u32; 3] {
     let x = groups.clamp(1, MAX_GROUPS_PER_DIM);
     [x, groups.div_ceil(x).max(1), z.max(1)]
 }
-
-/// One buffer-to-texture copy: (buffer offset, bytes per row when more than one row, first
-/// texture row, width and height in texels).
-type Block = (u64, Option<u32>, u32, u32, u32);
-
-/// Texels per row of a flat texture (`Gpu::flat_texture`): a power of two, as
-/// shaders/include/flat.wgsl splits an index with a mask and a shift.
-pub const FLAT_ROW: u32 = 4096;
 
 struct Recorder {
     encoder: Option<wgpu::CommandEncoder>,
@@ -282,325 +271,6 @@ impl Gpu {
     pub fn counters(&self) -> (u64, u64) {
         let r = self.recorder.lock().unwrap();
         (r.dispatches, r.submits)
-    }
-
-    /// Records one kernel launch into the open compute pass (nothing is submitted).
-    pub fn dispatch(&self, d: &Dispatch) -> Result<()> {
-        let key = kernel::Key::new(d.shader, d.entry, d.consts)?;
-        let kernel = self.kernels.lock().unwrap().get(&self.device, &key)?;
-        let slots = &kernel.layout.slots;
-        let n = d.buffers.len() + d.textures.len();
-        let textures_last = slots
-            .iter()
-            .enumerate()
-            .all(|(i, s)| (*s == shaders::Slot::Texture) == (i >= d.buffers.len()));
-        if n != slots.len() || !textures_last || n > recorder::MAX_BINDINGS {
-            return Err(Error::Device(format!(
-                "{}:{} binds {slots:?}, given {} buffers and {} textures",
-                d.shader,
-                d.entry,
-                d.buffers.len(),
-                d.textures.len()
-            )));
-        }
-        if d.params.len() as u64 > kernel::PARAMS_SLOT {
-            return Err(Error::Device(format!(
-                "{}:{} has {} bytes of parameters, more than a {}-byte slot",
-                d.shader,
-                d.entry,
-                d.params.len(),
-                kernel::PARAMS_SLOT
-            )));
-        }
-        let mut rec = self.recorder.lock().unwrap();
-        let rec = &mut *rec;
-        for (b, slot) in d.buffers.iter().zip(slots) {
-            if *slot == shaders::Slot::ReadWrite {
-                rec.snapshots.written(b);
-            }
-        }
-        let (slab, offset) = rec.uniforms.push(&self.device, &self.queue, d.params);
-        let mut resources: [Option<recorder::Resource>; recorder::MAX_BINDINGS] =
-            Default::default();
-        let all = d
-            .buffers
-            .iter()
-            .map(|b| recorder::Resource::Buffer((*b).clone()))
-            .chain(
-                d.textures
-                    .iter()
-                    .map(|t| recorder::Resource::Texture((*t).clone())),
-            );
-        for (slot, r) in resources.iter_mut().zip(all) {
-            *slot = Some(r);
-        }
-        let bind_key = recorder::BindKey {
-            layout: kernel.layout.id,
-            slab,
-            resources,
-        };
-        let bind_group = rec
-            .bind_groups
-            .get(&self.device, &kernel.layout, &rec.uniforms, bind_key);
-        let encoder = rec.encoder.get_or_insert_with(|| new_encoder(&self.device));
-        let timestamp_writes = rec
-            .timing
-            .as_mut()
-            .and_then(|t| t.next_pass((d.shader, d.entry)));
-        let timed = timestamp_writes.is_some();
-        if timed {
-            // A timed dispatch gets a pass of its own, bracketed by its timestamps.
-            rec.pass = None;
-            rec.pass = Some(
-                encoder
-                    .begin_compute_pass(&wgpu::ComputePassDescriptor {
-                        label: Some(d.entry),
-                        timestamp_writes,
-                    })
-                    .forget_lifetime(),
-            );
-        }
-        let pass = rec.pass.get_or_insert_with(|| {
-            encoder
-                .begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("vae-gpu"),
-                    timestamp_writes: None,
-                })
-                .forget_lifetime()
-        });
-        pass.set_pipeline(&kernel.pipeline);
-        pass.set_bind_group(0, bind_group, &[offset]);
-        pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
-        if timed {
-            rec.pass = None;
-        }
-        rec.dispatches += 1;
-        Ok(())
-    }
-
-    /// The encoder, with the open compute pass ended, for a copy of `bytes`.
-    fn encoder_for_copy<'a>(
-        &self,
-        rec: &'a mut Recorder,
-        bytes: u64,
-    ) -> &'a mut wgpu::CommandEncoder {
-        rec.pass = None;
-        rec.copies += 1;
-        rec.copied_bytes += bytes;
-        rec.encoder.get_or_insert_with(|| new_encoder(&self.device))
-    }
-
-    /// Records a buffer-to-buffer copy.
-    pub fn copy(
-        &self,
-        src: &wgpu::Buffer,
-        src_off: u64,
-        dst: &wgpu::Buffer,
-        dst_off: u64,
-        bytes: u64,
-    ) {
-        let mut rec = self.recorder.lock().unwrap();
-        rec.snapshots.written(dst);
-        self.encoder_for_copy(&mut rec, bytes)
-            .copy_buffer_to_buffer(src, src_off, dst, dst_off, bytes);
-    }
-
-    /// Records a copy of a dense row-major [rows, cols] f32 matrix at byte `offset` of `src`
-    /// into an rgba32float texture of (cols/4) × rows texels from the pool. Needs cols a
-    /// multiple of 4 and `offset` of 16; rows of a multiple of 256 bytes (the copy's row
-    /// pitch) go in one copy, narrower ones one copy per row. Of a buffer registered with
-    /// `keep_snapshots`, the snapshot made earlier in the same submit where nothing has
-    /// written the buffer since.
-    pub fn matrix_texture(
-        &self,
-        src: &wgpu::Buffer,
-        offset: u64,
-        rows: u32,
-        cols: u32,
-    ) -> Arc<pool::PooledTexture> {
-        let region = (offset, rows, cols);
-        if let Some(tex) = self.recorder.lock().unwrap().snapshots.find(src, region) {
-            return tex;
-        }
-        let (w, h) = (cols / 4, rows);
-        let tex = self.pool.texture(&self.device, w, h);
-        let pitch = cols * 4;
-        let blocks: Vec<Block> = if pitch.is_multiple_of(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT) {
-            vec![(offset, Some(pitch), 0, w, h)]
-        } else {
-            (0..h)
-                .map(|r| (offset + r as u64 * pitch as u64, None, r, w, 1))
-                .collect()
-        };
-        self.copy_to_texture(src, &tex, &blocks);
-        let tex = Arc::new(tex);
-        self.recorder
-            .lock()
-            .unwrap()
-            .snapshots
-            .insert(src, region, &tex);
-        tex
-    }
-
-    /// Keeps the matrix snapshots of `buffer` (a model's parameters, read by a forward and a
-    /// backward matmul each) for reuse until a recorded command writes it or the submit
-    /// ends; `release_snapshots` undoes it.
-    pub fn keep_snapshots(&self, buffer: &wgpu::Buffer) {
-        self.recorder.lock().unwrap().snapshots.keep(buffer);
-    }
-
-    pub fn release_snapshots(&self, buffer: &wgpu::Buffer) {
-        self.recorder.lock().unwrap().snapshots.release(buffer);
-    }
-
-    /// Records a copy of `texels` rgba texels (4·texels f32) at byte `offset` of `src` into
-    /// a pooled texture of FLAT_ROW-texel rows, read by shaders through `flat_texel`
-    /// (shaders/include/flat.wgsl). None where the layout cannot: `offset` not a multiple of
-    /// 16 (a copy's alignment for this format), past the buffer's end, or more rows than the
-    /// adapter's 2-D limit.
-    pub fn flat_texture(
-        &self,
-        src: &wgpu::Buffer,
-        offset: u64,
-        texels: u32,
-    ) -> Option<pool::PooledTexture> {
-        let rows = texels.div_ceil(FLAT_ROW);
-        let max = self.device.limits().max_texture_dimension_2d;
-        let end = offset + texels as u64 * 16;
-        if !offset.is_multiple_of(16)
-            || texels == 0
-            || end > src.size()
-            || rows > max
-            || FLAT_ROW > max
-        {
-            return None;
-        }
-        let tex = self.pool.texture(&self.device, texels.min(FLAT_ROW), rows);
-        // Whole rows in one copy, the last partial row in another: the copy may not read
-        // past the stretch, which need not end on a row.
-        let (full, rest) = (texels / FLAT_ROW, texels % FLAT_ROW);
-        let pitch = FLAT_ROW * 16;
-        let mut blocks: Vec<Block> = Vec::new();
-        if full > 0 {
-            blocks.push((offset, Some(pitch), 0, FLAT_ROW, full));
-        }
-        if rest > 0 {
-            blocks.push((offset + full as u64 * pitch as u64, None, full, rest, 1));
-        }
-        self.copy_to_texture(src, &tex, &blocks);
-        Some(tex)
-    }
-
-    /// Records one buffer-to-texture copy per block.
-    fn copy_to_texture(&self, src: &wgpu::Buffer, tex: &pool::PooledTexture, blocks: &[Block]) {
-        let mut rec = self.recorder.lock().unwrap();
-        let bytes = blocks.iter().map(|b| b.3 as u64 * b.4 as u64 * 16).sum();
-        let encoder = self.encoder_for_copy(&mut rec, bytes);
-        for &(offset, bytes_per_row, y, width, height) in blocks {
-            encoder.copy_buffer_to_texture(
-                wgpu::TexelCopyBufferInfo {
-                    buffer: src,
-                    layout: wgpu::TexelCopyBufferLayout {
-                        offset,
-                        bytes_per_row,
-                        rows_per_image: None,
-                    },
-                },
-                wgpu::TexelCopyTextureInfo {
-                    texture: tex.raw(),
-                    mip_level: 0,
-                    origin: wgpu::Origin3d { x: 0, y, z: 0 },
-                    aspect: wgpu::TextureAspect::All,
-                },
-                wgpu::Extent3d {
-                    width,
-                    height,
-                    depth_or_array_layers: 1,
-                },
-            );
-        }
-    }
-
-    /// Submits everything recorded so far as one command buffer.
-    pub fn flush(&self) -> Result<()> {
-        let mut rec = self.recorder.lock().unwrap();
-        rec.pass = None;
-        rec.snapshots.clear();
-        rec.uniforms.finish(&self.queue);
-        if let Some(enc) = rec.encoder.take() {
-            rec.last = Some(self.queue.submit([enc.finish()]));
-            rec.submits += 1;
-        }
-        // Under the recorder's lock: a buffer another thread frees after recording a read of
-        // it must not take an upload before that read is submitted.
-        self.pool.submitted();
-        drop(rec);
-        self.check_errors()
-    }
-
-    /// Submits what is recorded, then waits until the submission before it has finished:
-    /// the host records step k+1 while the device runs step k, but never runs further
-    /// ahead (so wall-clock rates and progress are honest, and queued work stays bounded).
-    pub fn flush_pipelined(&self) -> Result<()> {
-        let previous = self.recorder.lock().unwrap().last.take();
-        self.flush()?;
-        if let Some(index) = previous {
-            self.device
-                .poll(wgpu::PollType::Wait {
-                    submission_index: Some(index),
-                    timeout: None,
-                })
-                .map_err(|e| Error::Device(format!("waiting for the previous step: {e}")))?;
-            return self.check_errors();
-        }
-        Ok(())
-    }
-
-    fn check_errors(&self) -> Result<()> {
-        match self.device_error.lock().unwrap().take() {
-            Some(msg) => Err(Error::Device(msg)),
-            None => Ok(()),
-        }
-    }
-
-    /// Submits and blocks until the device is idle.
-    pub fn sync(&self) -> Result<()> {
-        self.flush()?;
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Device(format!("waiting for the device: {e}")))?;
-        self.check_errors()
-    }
-
-    /// Copies `bytes` bytes from `src` at `offset` to the host (submits pending work first).
-    pub fn read(&self, src: &wgpu::Buffer, offset: u64, bytes: u64) -> Result<Vec<u8>> {
-        let padded = bytes.div_ceil(wgpu::COPY_BUFFER_ALIGNMENT) * wgpu::COPY_BUFFER_ALIGNMENT;
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("readback"),
-            size: padded.max(4),
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        self.copy(src, offset, &staging, 0, padded);
-        self.flush()?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
-            let _ = tx.send(r);
-        });
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Device(format!("waiting for readback: {e}")))?;
-        rx.recv()
-            .map_err(|_| Error::Device("readback callback never ran".into()))?
-            .map_err(|e| Error::Device(format!("mapping readback buffer: {e}")))?;
-        let data = staging
-            .slice(..)
-            .get_mapped_range()
-            .map_err(|e| Error::Device(format!("reading mapped buffer: {e:?}")))?
-            .to_vec();
-        staging.unmap();
-        self.check_errors()?;
-        Ok(data[..bytes as usize].to_vec())
     }
 
     /// Starts timing every dispatch recorded from now on with GPU timestamps
