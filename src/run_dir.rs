@@ -3,6 +3,8 @@
 //! the new one, never half of one), and refusing to overwrite a run by accident.
 
 use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -87,36 +89,95 @@ pub fn prepare_new(dir: &Path, force: bool) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))
 }
 
-/// Keeps the metric rows of `stage` up to and including `step`, and every row of the other
-/// stages (rows logged after the checkpoint a run resumes from would otherwise appear twice).
-/// Rows without a stage are stage 1's.
-pub fn truncate_metrics(dir: &Path, stage: u32, step: u64) -> Result<()> {
+/// One line of metrics.jsonl: where in training it was logged, the model's metrics averaged
+/// over the steps since the last row (named by the model: `Trainable::metrics` and its
+/// readings, e.g. `loss`, `kl`, `mse`, `gamma`, GECO's `lambda`), the learning rate and the
+/// throughput. Values are finite: a NaN stops the run before its row is written.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricsRow {
+    /// Rows written before two-stage runs existed have none: they are stage 1's.
+    #[serde(default = "stage_one")]
+    pub stage: u32,
+    pub step: u64,
+    pub epoch: u64,
+    #[serde(flatten)]
+    pub values: BTreeMap<String, f64>,
+    pub lr: f32,
+    /// Training examples per second over the steps since the last row (`images_per_second`
+    /// in the oldest runs).
+    #[serde(alias = "images_per_second")]
+    pub examples_per_second: f64,
+}
+
+fn stage_one() -> u32 {
+    1
+}
+
+impl MetricsRow {
+    /// The model's metric `name`, if the row has it.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.values.get(name).copied()
+    }
+}
+
+/// (step, value) of metric `name` in the rows of `stage`.
+pub fn series(rows: &[MetricsRow], stage: u32, name: &str) -> Vec<(u64, f64)> {
+    rows.iter()
+        .filter(|r| r.stage == stage)
+        .filter_map(|r| Some((r.step, r.get(name)?)))
+        .collect()
+}
+
+/// The lines of `dir`/metrics.jsonl, each with its row (none where the file is absent).
+fn metric_lines(dir: &Path) -> Result<Vec<(String, MetricsRow)>> {
     let path = dir.join(METRICS);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(Error::io(&path, e)),
     };
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, line)| {
+            let row = serde_json::from_str(line)
+                .map_err(|e| Error::data(&path, format!("line {}: unreadable row: {e}", i + 1)))?;
+            Ok((line.to_string(), row))
+        })
+        .collect()
+}
+
+/// Every row of `dir`/metrics.jsonl, in order (none where the file is absent).
+pub fn read_metrics(dir: &Path) -> Result<Vec<MetricsRow>> {
+    Ok(metric_lines(dir)?.into_iter().map(|(_, r)| r).collect())
+}
+
+/// Keeps the metric rows of `stage` up to and including `step`, and every row of the other
+/// stages (rows logged after the checkpoint a run resumes from would otherwise appear twice).
+/// The kept lines stay as they were written.
+pub fn truncate_metrics(dir: &Path, stage: u32, step: u64) -> Result<()> {
+    let lines = metric_lines(dir)?;
+    if lines.is_empty() {
+        return Ok(());
+    }
     let mut kept = String::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let row: serde_json::Value = serde_json::from_str(line)
-            .map_err(|e| Error::data(&path, format!("unreadable row: {e}")))?;
-        let row_stage = row["stage"].as_u64().unwrap_or(1);
-        if row_stage != stage as u64 || row["step"].as_u64().is_some_and(|s| s <= step) {
-            kept.push_str(line);
+    for (line, row) in lines {
+        if row.stage != stage || row.step <= step {
+            kept.push_str(&line);
             kept.push('\n');
         }
     }
-    write_atomic(&path, kept.as_bytes())
+    write_atomic(&dir.join(METRICS), kept.as_bytes())
 }
 
-/// Appends one line to metrics.jsonl.
-pub fn append_metrics(dir: &Path, row: &serde_json::Value) -> Result<()> {
+/// Appends one row to metrics.jsonl.
+pub fn append_metrics(dir: &Path, row: &MetricsRow) -> Result<()> {
     let path = dir.join(METRICS);
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&path)
         .map_err(|e| Error::io(&path, e))?;
-    writeln!(f, "{row}").map_err(|e| Error::io(&path, e))
+    let line = serde_json::to_string(row).expect("a row serialises");
+    writeln!(f, "{line}").map_err(|e| Error::io(&path, e))
 }

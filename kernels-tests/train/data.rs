@@ -282,3 +282,49 @@ fn a_missing_named_dataset_says_where_it_looked() {
         "{e}"
     );
 }
+
+/// Every run recorded under docs/ still loads through the types the writers use: its
+/// config.json (the run's settings) and each metrics.jsonl row, with the metrics a run logs.
+#[test]
+fn every_recorded_run_loads_through_the_shared_types() {
+    fn run_dirs(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                run_dirs(&p, out);
+            } else if p.file_name().is_some_and(|n| n == "config.json") {
+                out.push(dir.to_path_buf());
+            }
+        }
+    }
+    let mut dirs = Vec::new();
+    run_dirs(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs"),
+        &mut dirs,
+    );
+    assert!(dirs.len() >= 14, "{dirs:?}");
+    for dir in dirs {
+        let (cfg, _) = vae_gpu::pipelines::read_config(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        let rows = vae_gpu::run_dir::read_metrics(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        assert!(!rows.is_empty(), "{}: no metrics", dir.display());
+        for r in &rows {
+            assert!(
+                r.get("loss").is_some() && r.get("kl").is_some() && r.step > 0,
+                "{}: {r:?}",
+                dir.display()
+            );
+        }
+        let stages = if cfg.model == vae_gpu::pipelines::config::ModelKind::TwoStage {
+            2
+        } else {
+            1
+        };
+        assert!(
+            rows.iter().all(|r| (1..=stages).contains(&r.stage)),
+            "{}",
+            dir.display()
+        );
+    }
+}

@@ -431,6 +431,7 @@ pub fn train_in(
     let done = pipelines::train(&gpu, &run, &dir, resume, stop, starting)?;
     let last = done.stage2.as_ref().unwrap_or(&done.stage1);
     if let Some(row) = &last.last {
+        let row = serde_json::to_string(row).expect("a row serialises");
         eprintln!("last metrics: {row}");
     }
     if done.interrupted() {

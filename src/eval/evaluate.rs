@@ -130,21 +130,9 @@ fn losses(stage: &Stage, data: &Dataset, count: usize, batch: usize, seed: u64) 
     Ok(out)
 }
 
-/// (step, value) of `key` in the rows of `stage` of metrics.jsonl.
-fn history(dir: &Path, stage: u64, key: &str) -> Result<Vec<(u64, f64)>> {
-    let path = dir.join(run_dir::METRICS);
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let mut out = Vec::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let row: Value = serde_json::from_str(line)
-            .map_err(|e| Error::data(&path, format!("unreadable row: {e}")))?;
-        if row["stage"].as_u64().unwrap_or(1) == stage {
-            if let (Some(s), Some(v)) = (row["step"].as_u64(), row[key].as_f64()) {
-                out.push((s, v));
-            }
-        }
-    }
-    Ok(out)
+/// (step, value) of metric `key` in the rows of `stage` of metrics.jsonl.
+fn history(dir: &Path, stage: u32, key: &str) -> Result<Vec<(u64, f64)>> {
+    Ok(run_dir::series(&run_dir::read_metrics(dir)?, stage, key))
 }
 
 /// The information plane (Rezende & Viola, Figure 3) from stage 1's metrics: KL against the

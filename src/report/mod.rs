@@ -21,7 +21,7 @@ pub struct RunFiles {
     /// A short name, unique among the runs of one report.
     pub name: String,
     pub config: Value,
-    pub metrics: Vec<Value>,
+    pub metrics: Vec<run_dir::MetricsRow>,
     pub eval: Option<Value>,
 }
 
@@ -51,20 +51,7 @@ impl RunFiles {
             ));
         }
         let config = read_json(&dir.join(run_dir::CONFIG))?;
-        let mpath = dir.join(run_dir::METRICS);
-        let mut metrics = Vec::new();
-        if mpath.is_file() {
-            let text = std::fs::read_to_string(&mpath).map_err(|e| Error::io(&mpath, e))?;
-            for (i, line) in text
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-            {
-                metrics.push(serde_json::from_str(line).map_err(|e| {
-                    Error::data(&mpath, format!("line {}: unreadable row: {e}", i + 1))
-                })?);
-            }
-        }
+        let metrics = run_dir::read_metrics(dir)?;
         let epath = dir.join(run_dir::EVAL);
         let eval = if epath.is_file() {
             Some(read_json(&epath)?)
@@ -95,30 +82,22 @@ impl RunFiles {
     }
 
     /// (step, value) of `key` in the rows of `stage`.
-    fn series(&self, stage: u64, key: &str) -> Vec<(f64, f64)> {
-        self.metrics
-            .iter()
-            .filter(|r| r["stage"].as_u64().unwrap_or(1) == stage)
-            .filter_map(|r| Some((r["step"].as_f64()?, r[key].as_f64()?)))
+    fn series(&self, stage: u32, key: &str) -> Vec<(f64, f64)> {
+        run_dir::series(&self.metrics, stage, key)
+            .into_iter()
+            .map(|(s, v)| (s as f64, v))
             .collect()
     }
 
     /// Training seconds of `stage`, from the examples/s of each logged row.
-    fn seconds(&self, stage: u64) -> f64 {
+    fn seconds(&self, stage: u32) -> f64 {
         let batch = self.config["train"]["batch_size"].as_f64().unwrap_or(0.0);
         let mut last = 0.0;
         let mut total = 0.0;
-        for r in self
-            .metrics
-            .iter()
-            .filter(|r| r["stage"].as_u64().unwrap_or(1) == stage)
-        {
-            let (Some(step), Some(eps)) = (r["step"].as_f64(), r["examples_per_second"].as_f64())
-            else {
-                continue;
-            };
-            if eps > 0.0 {
-                total += (step - last) * batch / eps;
+        for r in self.metrics.iter().filter(|r| r.stage == stage) {
+            let step = r.step as f64;
+            if r.examples_per_second > 0.0 {
+                total += (step - last) * batch / r.examples_per_second;
             }
             last = step;
         }
@@ -215,7 +194,7 @@ fn plot(title: &str, svg: Option<String>, caption: &str) -> Plot {
 }
 
 /// The curves against step, one line per run: (metric key, title, y scale, stage).
-const CURVES: [(&str, &str, Scale, u64); 9] = [
+const CURVES: [(&str, &str, Scale, u32); 9] = [
     ("loss", "loss", Scale::Linear, 1),
     (
         "reconstruction",

@@ -18,7 +18,7 @@ use crate::kernels::metrics::Accumulator;
 use crate::kernels::random::RandomKey;
 use crate::models::Trainable;
 use crate::nn::Adam;
-use serde_json::json;
+use crate::run_dir::MetricsRow;
 use source::BatchSource;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -72,7 +72,7 @@ pub struct Finished {
     pub steps: u64,
     pub interrupted: bool,
     /// The last metrics row written.
-    pub last: Option<serde_json::Value>,
+    pub last: Option<MetricsRow>,
 }
 
 /// Trains `model` on `source` for `sched.total_steps`, logging to `dir`/metrics.jsonl and
@@ -218,23 +218,20 @@ pub fn train(
         }
         let k = (done - logged_at) as f64;
         let seconds = since.elapsed().as_secs_f64();
-        let mut row = serde_json::Map::new();
-        row.insert("stage".into(), json!(sched.stage));
-        row.insert("step".into(), json!(done));
-        row.insert("epoch".into(), json!(epoch + 1));
-        for (m, sum) in metrics.iter().zip(&totals.sums) {
-            row.insert(m.name.into(), json!(*sum as f64 / k / m.per));
-        }
         let readings = model.readings()?;
-        for (name, v) in &readings {
-            row.insert((*name).into(), json!(v));
-        }
-        row.insert("lr".into(), json!(lr));
-        row.insert(
-            "examples_per_second".into(),
-            json!(k * batch_size as f64 / seconds.max(1e-9)),
-        );
-        let row = serde_json::Value::Object(row);
+        let row = MetricsRow {
+            stage: sched.stage,
+            step: done,
+            epoch: epoch as u64 + 1,
+            values: metrics
+                .iter()
+                .zip(&totals.sums)
+                .map(|(m, sum)| (m.name.to_string(), *sum as f64 / k / m.per))
+                .chain(readings.iter().map(|(n, v)| (n.to_string(), *v)))
+                .collect(),
+            lr,
+            examples_per_second: k * batch_size as f64 / seconds.max(1e-9),
+        };
         crate::run_dir::append_metrics(dir, &row)?;
         progress.logged(done, summary(sched.stage, epoch, &row, &metrics, &readings));
         last = Some(row);
@@ -275,7 +272,7 @@ pub fn train(
 fn summary(
     stage: u32,
     epoch: usize,
-    row: &serde_json::Value,
+    row: &MetricsRow,
     metrics: &[crate::models::Metric],
     readings: &[(&'static str, f64)],
 ) -> String {
@@ -285,17 +282,10 @@ fn summary(
         .take(1)
         .chain(metrics.iter().filter(|m| m.name == "mse"))
     {
-        s += &format!(
-            " | {} {:.5}",
-            m.name,
-            row[m.name].as_f64().unwrap_or(f64::NAN)
-        );
+        s += &format!(" | {} {:.5}", m.name, row.get(m.name).unwrap_or(f64::NAN));
     }
     for (name, v) in readings {
         s += &format!(" | {name} {v:.4}");
     }
-    s + &format!(
-        " | {:.0}/s",
-        row["examples_per_second"].as_f64().unwrap_or(0.0)
-    )
+    s + &format!(" | {:.0}/s", row.examples_per_second)
 }
