@@ -3,7 +3,8 @@
 //! the new one, never half of one), and refusing to overwrite a run by accident.
 
 use crate::error::{Error, Result};
-use serde::{Deserialize, Serialize};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -55,6 +56,47 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
         Error::io(path, e)
     })
+}
+
+/// Writes `value` to `path` as pretty-printed JSON, atomically.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).expect("run files serialise");
+    write_atomic(path, format!("{text}\n").as_bytes())
+}
+
+/// Reads a JSON run file into its type; a file that is not JSON, or not this file's shape
+/// (a key missing, a value of the wrong kind), is an error naming the file and the key.
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| {
+        let what = if e.is_syntax() || e.is_eof() {
+            "not valid JSON"
+        } else {
+            "not the file vae-gpu writes"
+        };
+        Error::data(path, format!("{what}: {e}"))
+    })
+}
+
+/// serde_json writes a non-finite f64 as null; these read it back as NaN (a diverged run's
+/// numbers stay readable, and print as NaN rather than failing the whole file).
+pub fn null_is_nan<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+/// `null_is_nan` for each element of a list.
+pub fn nulls_are_nan<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<f64>, D::Error> {
+    Ok(Vec::<Option<f64>>::deserialize(d)?
+        .into_iter()
+        .map(|v| v.unwrap_or(f64::NAN))
+        .collect())
+}
+
+/// `null_is_nan` for an optional value: absent stays None, present null is NaN.
+pub fn null_is_nan_opt<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<f64>, D::Error> {
+    Ok(Some(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN)))
 }
 
 /// Makes `dir` ready for a new run: created if missing; if it already holds a run, refused

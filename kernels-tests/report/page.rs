@@ -339,16 +339,11 @@ fn a_tiny_2d_run_gets_the_latent_scatter_by_label_and_the_decoded_plane() {
         ],
     ));
     let run = t.path().join("run");
-    let eval: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("eval.json")).unwrap()).unwrap();
-    let plane = &eval["latent_plane"];
-    assert_eq!(
-        plane["points"].as_array().unwrap().len(),
-        300,
-        "every test image (limit 300)"
-    );
-    assert_eq!(plane["labels"].as_array().unwrap().len(), 300);
-    assert_eq!(plane["grid_axis"].as_array().unwrap().len(), 12);
+    let eval = vae_gpu::eval::document::read(&run).unwrap();
+    let plane = eval.latent_plane.expect("a 2-d run has its plane");
+    assert_eq!(plane.points.len(), 300, "every test image (limit 300)");
+    assert_eq!(plane.labels.map(|l| l.len()), Some(300));
+    assert_eq!(plane.grid_axis.len(), 12);
     // The decoded grid: 12 × 12 cells of 28 pixels behind a 2-pixel gutter.
     let grid = png::Decoder::new(std::io::BufReader::new(
         std::fs::File::open(run.join("latent-grid.png")).unwrap(),

@@ -284,7 +284,8 @@ fn a_missing_named_dataset_says_where_it_looked() {
 }
 
 /// Every run recorded under docs/ still loads through the types the writers use: its
-/// config.json (the run's settings) and each metrics.jsonl row, with the metrics a run logs.
+/// config.json, each metrics.jsonl row (with the metrics a run logs) and its eval.json, and
+/// every reproduction's table.json.
 #[test]
 fn every_recorded_run_loads_through_the_shared_types() {
     fn run_dirs(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
@@ -292,21 +293,49 @@ fn every_recorded_run_loads_through_the_shared_types() {
             let p = e.unwrap().path();
             if p.is_dir() {
                 run_dirs(&p, out);
-            } else if p.file_name().is_some_and(|n| n == "config.json") {
-                out.push(dir.to_path_buf());
+            } else if p
+                .file_name()
+                .is_some_and(|n| n == "config.json" || n == "table.json")
+            {
+                out.push(p);
             }
         }
     }
-    let mut dirs = Vec::new();
+    let mut files = Vec::new();
     run_dirs(
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs"),
-        &mut dirs,
+        &mut files,
     );
-    assert!(dirs.len() >= 14, "{dirs:?}");
-    for dir in dirs {
-        let (cfg, _) = vae_gpu::pipelines::read_config(&dir)
+    let (tables, configs): (Vec<_>, Vec<_>) = files
+        .into_iter()
+        .partition(|p| p.file_name().is_some_and(|n| n == "table.json"));
+    assert!(!tables.is_empty());
+    for path in tables {
+        let table = vae_gpu::reproduce::table::read(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(!table.rows.is_empty(), "{}", path.display());
+    }
+    assert!(configs.len() >= 14, "{configs:?}");
+    let mut evaluated = 0;
+    for path in configs {
+        let dir = path.parent().unwrap();
+        let file = vae_gpu::pipelines::config_file::read(dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-        let rows = vae_gpu::run_dir::read_metrics(&dir)
+        let cfg = &file.train;
+        if dir.join("eval.json").exists() {
+            let e = vae_gpu::eval::document::read(dir)
+                .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+            assert_eq!(
+                e.encoder_variances.variances.mean_variance.len(),
+                cfg.latent_dim,
+                "{}",
+                dir.display()
+            );
+            assert!(e.stage1.mse.is_finite() && e.stage1_steps > 0);
+            assert_eq!(e.stage2_steps.is_some(), e.stage2.is_some());
+            evaluated += 1;
+        }
+        let rows = vae_gpu::run_dir::read_metrics(dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         assert!(!rows.is_empty(), "{}: no metrics", dir.display());
         for r in &rows {
@@ -327,4 +356,5 @@ fn every_recorded_run_loads_through_the_shared_types() {
             dir.display()
         );
     }
+    assert!(evaluated >= 13, "{evaluated} runs with an eval.json");
 }

@@ -2,8 +2,8 @@
 //! RUN/eval.json.
 
 use clap::Args;
-use serde_json::Value;
 use std::path::PathBuf;
+use vae_gpu::eval::document::{EvalDoc, Frechet};
 use vae_gpu::eval::evaluate::{evaluate, Options};
 use vae_gpu::run_dir;
 use vae_gpu::{Gpu, Result, Selection};
@@ -50,119 +50,114 @@ pub struct EvalArgs {
     seed: u64,
 }
 
-fn num(v: &Value) -> String {
-    v.as_f64().map_or("-".into(), |x| {
-        if x != 0.0 && x.abs() < 1e-2 {
-            format!("{x:.2e}")
-        } else {
-            format!("{x:.4}")
-        }
-    })
+fn num(x: f64) -> String {
+    if x != 0.0 && x.abs() < 1e-2 {
+        format!("{x:.2e}")
+    } else {
+        format!("{x:.4}")
+    }
+}
+
+fn opt(x: Option<f64>) -> String {
+    x.map_or("-".into(), num)
 }
 
 /// The few lines a person reads first.
-pub fn summary(doc: &Value) -> String {
-    let ev = &doc["encoder_variances"];
-    let s1 = &doc["stage1"];
-    let term = match s1.get("constraint") {
+pub fn summary(doc: &EvalDoc) -> String {
+    let ev = &doc.encoder_variances;
+    let s1 = &doc.stage1;
+    let term = match s1.constraint {
         Some(c) => format!(
             "GECO constraint C {} (RMSE tolerance {}; met: {}) | λ {}",
             num(c),
-            num(&s1["rmse_tolerance"]),
-            s1["constraint_met"],
-            num(&s1["lambda"])
+            opt(s1.rmse_tolerance),
+            s1.constraint_met.map_or("-".into(), |m| m.to_string()),
+            opt(s1.lambda)
         ),
-        None => format!("reconstruction {}", num(&s1["reconstruction"])),
+        None => format!("reconstruction {}", opt(s1.reconstruction)),
     };
     let mut s = format!(
         "{} ({} split, {} images)\n  stage 1: loss {} | {term} | KL {} | MSE {} | γ {}\n",
-        doc["run"].as_str().unwrap_or(""),
-        doc["split"].as_str().unwrap_or(""),
-        doc["images"],
-        num(&s1["loss"]),
-        num(&s1["kl"]),
-        num(&s1["mse"]),
-        num(&s1["gamma"]),
+        doc.run,
+        doc.split,
+        doc.images,
+        num(s1.loss),
+        num(s1.kl),
+        num(s1.mse),
+        opt(s1.gamma),
     );
-    let nll = &doc["gamma_free_nll"];
+    let nll = &doc.gamma_free_nll;
     s += &format!(
         "  γ-independent NLL (σ* = {} from {} training images): {} nats/pixel, {} bits/dim\n",
-        num(&nll["sigma"]),
-        nll["train_images"],
-        num(&nll["nats_per_value"]),
-        num(&nll["bits_per_dim"]),
+        num(nll.nll.sigma),
+        nll.train_images,
+        num(nll.nll.nats_per_value),
+        num(nll.nll.bits_per_dim),
     );
-    let info = &doc["information"];
+    let info = &doc.information.information;
     s += &format!(
         "  Î(x; z) {} nats (at most log M = {}, M = {}) | marginal KL {} | mean KL {}\n",
-        num(&info["mutual_information"]),
-        num(&info["upper_bound"]),
-        info["examples"],
-        num(&info["marginal_kl"]),
-        num(&info["mean_kl"]),
+        num(info.mutual_information),
+        num(info.upper_bound),
+        info.examples,
+        num(info.marginal_kl),
+        num(info.mean_kl),
     );
-    s +=
-        &format!(
+    s += &format!(
         "  active latent dimensions: {} of {} (mean σ_z² < {}; {} superfluous, {} undecided){}\n",
-        ev["active"],
-        ev["mean_variance"].as_array().map_or(0, |a| a.len()),
-        ev["threshold"],
-        ev["superfluous"],
-        ev["undecided"],
-        ev.get("true_manifold_dim")
-            .map_or(String::new(), |r| format!("; the data's true dimension r = {r}"))
+        ev.variances.active,
+        ev.variances.mean_variance.len(),
+        ev.variances.threshold,
+        ev.variances.superfluous,
+        ev.variances.undecided,
+        ev.true_manifold_dim.map_or(String::new(), |r| format!(
+            "; the data's true dimension r = {r}"
+        ))
     );
     s += &format!(
         "  MMD² to N(0, I): stage 1 q(z) {}{}, N(0, I) itself {} ({} rows, {})\n",
-        num(&doc["mmd"]["stage1"]),
-        doc["mmd"]
-            .get("stage2")
+        num(doc.mmd.stage1),
+        doc.mmd
+            .stage2
             .map_or(String::new(), |v| format!(", stage 2 q(u) {}", num(v))),
-        num(&doc["mmd"]["null"]),
-        doc["mmd"]["samples"],
-        doc["mmd"]["kernel"].as_str().unwrap_or("")
+        num(doc.mmd.null),
+        doc.mmd.samples,
+        doc.mmd.kernel
     );
-    let first = |k: &str| {
-        doc["spectra"][k]
-            .as_array()
-            .and_then(|a| a.first())
-            .map(num)
-    };
-    let last = |k: &str| doc["spectra"][k].as_array().and_then(|a| a.last()).map(num);
+    let ends = |v: &[f64]| format!("{}..{}", opt(v.first().copied()), opt(v.last().copied()));
+    let sp = &doc.spectra;
     s += &format!(
-        "  singular values / √n, largest..smallest: stage 1 {}..{}, N(0, I) {}..{}{}\n",
-        first("stage1").unwrap_or_default(),
-        last("stage1").unwrap_or_default(),
-        first("normal").unwrap_or_default(),
-        last("normal").unwrap_or_default(),
-        first("stage2").map_or(String::new(), |f| format!(
-            ", stage 2 {f}..{}",
-            last("stage2").unwrap_or_default()
-        )),
+        "  singular values / √n, largest..smallest: stage 1 {}, N(0, I) {}{}\n",
+        ends(&sp.stage1),
+        ends(&sp.normal),
+        sp.stage2
+            .as_deref()
+            .map_or(String::new(), |v| format!(", stage 2 {}", ends(v))),
     );
-    if let Some(g) = doc.get("stage2") {
-        s += &format!("  stage 2: γ_z {}\n", num(&g["gamma_z"]));
+    if let Some(g) = &doc.stage2 {
+        s += &format!("  stage 2: γ_z {}\n", opt(g.gamma_z));
     }
-    let ll = &doc["log_likelihood"];
+    let ll = &doc.log_likelihood;
     s += &format!(
         "  log p(x) (IWAE, k = {}, {} images): NLL {} nats/image, {} bits/dim\n",
-        ll["samples_per_image"],
-        ll["images"],
-        num(&ll["nats_per_image"]),
-        num(&ll["bits_per_dim"]),
+        ll.samples_per_image,
+        ll.images,
+        num(ll.nats_per_image),
+        num(ll.bits_per_dim),
     );
-    let fd = &doc["frechet"];
-    match fd["skipped"].as_str() {
-        Some(why) => s += &format!("  Fréchet distance: skipped: {why}\n"),
-        None => {
+    match &doc.frechet {
+        Frechet::Skipped { skipped } => {
+            s += &format!("  Fréchet distance: skipped: {skipped}\n")
+        }
+        Frechet::Measured(fd) => {
             s += &format!(
                 "  Fréchet distance to test images, own-classifier features (test accuracy {:.1} %), {} images each:\n    two-stage samples {} | stage-1 samples {} | reconstructions {} | training images (floor) {}\n",
-                100.0 * fd["classifier"]["test_accuracy"].as_f64().unwrap_or(f64::NAN),
-                fd["images_per_set"],
-                num(&fd["two_stage_samples"]),
-                num(&fd["stage1_samples"]),
-                num(&fd["reconstructions"]),
-                num(&fd["train_images_floor"]),
+                100.0 * fd.classifier.test_accuracy,
+                fd.images_per_set,
+                opt(fd.two_stage_samples),
+                num(fd.stage1_samples),
+                num(fd.reconstructions),
+                num(fd.train_images_floor),
             )
         }
     }
@@ -185,7 +180,10 @@ pub fn run(sel: &Selection, a: EvalArgs) -> Result<i32> {
     };
     let doc = evaluate(&gpu, &a.run, &opts)?;
     if a.json {
-        println!("{doc:#}");
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).expect("eval.json serialises")
+        );
     } else {
         print!("{}", summary(&doc));
         let grids: Vec<String> = [

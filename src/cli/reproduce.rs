@@ -144,11 +144,8 @@ fn existing_runs(recipe: &reproduce::Recipe, out: &Path) -> Result<Vec<PathBuf>>
 
 /// table.md, table.json and report.html from the runs in `out`.
 fn write_outputs(recipe: &reproduce::Recipe, m: &Manifest, out: &Path) -> Result<()> {
-    let (doc, md) = reproduce::collect(recipe, m, out)?;
-    run_dir::write_atomic(
-        &out.join(reproduce::TABLE_JSON),
-        format!("{doc:#}\n").as_bytes(),
-    )?;
+    let (table, md) = reproduce::table::collect(recipe, m, out)?;
+    run_dir::write_json(&out.join(reproduce::TABLE_JSON), &table)?;
     run_dir::write_atomic(&out.join(reproduce::TABLE_MD), md.as_bytes())?;
     let dirs = existing_runs(recipe, out)?;
     let report_path = out.join(run_dir::REPORT);
@@ -160,20 +157,13 @@ fn write_outputs(recipe: &reproduce::Recipe, m: &Manifest, out: &Path) -> Result
     } else {
         let mut header = vec![String::new()];
         header.extend(recipe.columns.iter().cloned());
-        let rows = doc["rows"]
-            .as_array()
-            .into_iter()
-            .flatten()
+        let rows = table
+            .rows
+            .iter()
             .map(|r| {
-                let mut cells = vec![r["label"].as_str().unwrap_or("").to_string()];
-                cells.extend(
-                    r["text"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(|t| t.as_str().unwrap_or("").to_string()),
-                );
-                cells
+                std::iter::once(r.label.clone())
+                    .chain(r.text.iter().cloned())
+                    .collect()
             })
             .collect();
         let extra = report::Extra {

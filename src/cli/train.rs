@@ -275,7 +275,7 @@ impl TrainArgs {
     /// stage 2's setup) the flags give; any other flag is refused.
     fn resumed_config(&self, dir: &Path) -> Result<RunConfig> {
         let cfg_file = dir.join(run_dir::CONFIG);
-        let (mut cfg, _) = pipelines::read_config(dir)?;
+        let mut cfg = pipelines::config_file::read(dir)?.train;
         let adding = self.stage == Some(2);
         let mut allowed = RESUMABLE.to_vec();
         if adding {

@@ -3,7 +3,7 @@
 //! coordinates — or superfluous, with σ_z² near 1 (the prior), ignored by the decoder. The
 //! count of active dimensions estimates the data manifold's dimension r.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A dimension is active when its mean σ_z² over the data is below this, superfluous when
 /// above. The paper's values cluster at ~0.01 and ~1.0, so the midpoint separates them; a
@@ -12,10 +12,12 @@ pub const ACTIVE_BELOW: f64 = 0.5;
 const DECIDED_BELOW: f64 = 0.1;
 const DECIDED_ABOVE: f64 = 0.9;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EncoderVariances {
     /// Mean over the examples of σ_z² per latent dimension.
+    #[serde(deserialize_with = "crate::run_dir::nulls_are_nan")]
     pub mean_variance: Vec<f64>,
+    #[serde(deserialize_with = "crate::run_dir::null_is_nan")]
     pub threshold: f64,
     /// Dimensions with mean σ_z² < threshold.
     pub active: usize,

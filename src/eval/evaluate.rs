@@ -1,6 +1,11 @@
 //! `vae-gpu eval RUN`: every diagnostic on a trained run, written to RUN/eval.json. On the
 //! test split where the data has one; stage 1's batch norm in eval mode, debiased.
 
+use super::document::{
+    ClassifierUsed, EvalDoc, Frechet, FrechetDistances, GammaFreeNllDoc, InformationDoc,
+    InformationPlane, LatentPlane, LogLikelihood, MmdDoc, Spectra, StageOneLosses,
+    StageOneVariances, StageTwo,
+};
 use super::frechet::{frechet_distance, Gaussian};
 use super::{active, information, likelihood, mmd, plane, spectrum};
 use crate::data::{self, Dataset, Split};
@@ -13,7 +18,6 @@ use crate::models::{Likelihood, Vae};
 use crate::pipelines::{self, classifier, two_stage, Run, Stage};
 use crate::run_dir;
 use crate::tensor::Tensor;
-use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -78,7 +82,13 @@ fn batches(count: usize, batch: usize) -> Vec<(usize, usize)> {
 }
 
 /// Stage 1's loss terms per image, averaged over the first `count` images of `data`.
-fn losses(stage: &Stage, data: &Dataset, count: usize, batch: usize, seed: u64) -> Result<Value> {
+fn losses(
+    stage: &Stage,
+    data: &Dataset,
+    count: usize,
+    batch: usize,
+    seed: u64,
+) -> Result<StageOneLosses> {
     let (c, side) = (data.channels, data.side);
     let count = count.min(data.len());
     let gpu = stage.store.gpu();
@@ -108,24 +118,29 @@ fn losses(stage: &Stage, data: &Dataset, count: usize, batch: usize, seed: u64) 
         sse += e.to_vec()?[0] as f64;
     }
     let n = count as f64;
-    let term_name = if stage.vae.geco.is_some() {
-        "constraint"
-    } else {
-        "reconstruction"
+    let mse = sse / (n * data.image_len() as f64);
+    let mut out = StageOneLosses {
+        loss: total / n,
+        kl: kl / n,
+        mse,
+        reconstruction: None,
+        constraint: None,
+        lambda: None,
+        c_ma: None,
+        rmse_tolerance: None,
+        constraint_met: None,
+        gamma: stage.vae.gamma(&stage.store)?.map(f64::from),
     };
-    let mut out = json!({
-        "loss": total / n,
-        "kl": kl / n,
-        "mse": sse / (n * data.image_len() as f64),
-    });
-    out[term_name] = json!(term / n);
-    if let Some(g) = &stage.vae.geco {
-        let (lambda, c_ma) = g.read(&stage.store)?;
-        out["lambda"] = json!(lambda);
-        out["c_ma"] = json!(c_ma);
-        out["rmse_tolerance"] = json!(g.settings.rmse);
-        out["constraint_met"] =
-            json!(sse / (n * data.image_len() as f64) <= g.settings.rmse.powi(2));
+    match &stage.vae.geco {
+        Some(g) => {
+            let (lambda, c_ma) = g.read(&stage.store)?;
+            out.constraint = Some(term / n);
+            out.lambda = Some(lambda as f64);
+            out.c_ma = Some(c_ma as f64);
+            out.rmse_tolerance = Some(g.settings.rmse);
+            out.constraint_met = Some(mse <= g.settings.rmse.powi(2));
+        }
+        None => out.reconstruction = Some(term / n),
     }
     Ok(out)
 }
@@ -138,7 +153,7 @@ fn history(dir: &Path, stage: u32, key: &str) -> Result<Vec<(u64, f64)>> {
 /// The information plane (Rezende & Viola, Figure 3) from stage 1's metrics: KL against the
 /// distortion, the squared error per image, which every objective shares (a likelihood term
 /// would not: it moves with γ). [step, kl, distortion] rows; GECO's target beside them.
-fn information_plane(dir: &Path, run: &Run) -> Result<Value> {
+fn information_plane(dir: &Path, run: &Run) -> Result<InformationPlane> {
     let d = run.data.image_len() as f64;
     let kl = history(dir, 1, "kl")?;
     let mse = history(dir, 1, "mse")?;
@@ -148,32 +163,37 @@ fn information_plane(dir: &Path, run: &Run) -> Result<Value> {
         .filter(|(a, b)| a.0 == b.0)
         .map(|(a, b)| [a.0 as f64, a.1, b.1 * d])
         .collect();
-    let mut out = json!({
-        "columns": ["step", "kl (nats per image)", "distortion Σ(x − μ_x)² per image"],
-        "rows": rows,
-    });
-    if let Some(g) = &run.cfg.geco {
-        out["geco_target_distortion"] = json!(g.kappa_squared(run.data.image_len()));
-    }
-    Ok(out)
+    Ok(InformationPlane {
+        columns: [
+            "step",
+            "kl (nats per image)",
+            "distortion Σ(x − μ_x)² per image",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows,
+        geco_target_distortion: run.cfg.geco.map(|g| g.kappa_squared(run.data.image_len())),
+    })
 }
 
 /// The γ-independent NLL: σ* from up to `opts.nll_images` training reconstructions (one
 /// z ~ q(z | x) each, as in training), applied to the test MSE already in `test`.
-fn gamma_free_nll(stage: &Stage, run: &Run, test: &Value, opts: &Options) -> Result<Value> {
+fn gamma_free_nll(
+    stage: &Stage,
+    run: &Run,
+    test_mse: f64,
+    opts: &Options,
+) -> Result<GammaFreeNllDoc> {
     let mut spec = run.cfg.data_spec();
     spec.split = Split::Train;
     let train = data::load(&spec)?;
     let count = opts.nll_images.min(train.len());
-    let train_mse = losses(stage, &train, count, opts.batch, opts.seed)?["mse"]
-        .as_f64()
-        .unwrap_or(f64::NAN);
-    let test_mse = test["mse"].as_f64().unwrap_or(f64::NAN);
-    let nll = likelihood::gamma_free_nll(train_mse, test_mse, run.data.image_len());
-    let mut v = serde_json::to_value(nll).expect("serialises");
-    v["train_images"] = json!(count);
-    v["train_mse"] = json!(train_mse);
-    Ok(v)
+    let train_mse = losses(stage, &train, count, opts.batch, opts.seed)?.mse;
+    Ok(GammaFreeNllDoc {
+        nll: likelihood::gamma_free_nll(train_mse, test_mse, run.data.image_len()),
+        train_images: count,
+        train_mse,
+    })
 }
 
 /// z = μ + σ·ε for every row (ε from Philox, `stream`).
@@ -192,7 +212,7 @@ fn head(t: &Tensor, n: usize) -> Result<Tensor> {
 }
 
 /// The importance-sampled log p(x) of stage 1 on the first `images` test images.
-fn log_likelihood(stage: &Stage, run: &Run, opts: &Options) -> Result<Value> {
+fn log_likelihood(stage: &Stage, run: &Run, opts: &Options) -> Result<LogLikelihood> {
     let data = &run.data;
     let (c, side, d) = (data.channels, data.side, data.image_len());
     let gpu = stage.store.gpu();
@@ -256,24 +276,27 @@ fn log_likelihood(stage: &Stage, run: &Run, opts: &Options) -> Result<Value> {
         }
     }
     let nll = -total / m as f64;
-    Ok(json!({
-        "images": m,
-        "samples_per_image": k,
-        "nats_per_image": nll,
-        "bits_per_dim": likelihood::bits_per_dim(nll, d),
-        "estimator": format!("IWAE bound log (1/k)·Σ p(x|z_j)p(z_j)/q(z_j|x), k = {k}, z_j ~ q(z|x) of stage 1 (the prior N(0, I), not stage 2's); a lower bound on log p(x), so an upper bound on the NLL"),
-        "density": "continuous on [0, 1]^D in nats per image; bits per dimension are of the 8-bit pixels: (NLL + D·ln 256)/(D·ln 2)",
-    }))
+    Ok(LogLikelihood {
+        images: m,
+        samples_per_image: k,
+        nats_per_image: nll,
+        bits_per_dim: likelihood::bits_per_dim(nll, d),
+        estimator: format!("IWAE bound log (1/k)·Σ p(x|z_j)p(z_j)/q(z_j|x), k = {k}, z_j ~ q(z|x) of stage 1 (the prior N(0, I), not stage 2's); a lower bound on log p(x), so an upper bound on the NLL"),
+        density: "continuous on [0, 1]^D in nats per image; bits per dimension are of the 8-bit pixels: (NLL + D·ln 256)/(D·ln 2)".into(),
+    })
 }
 
 /// Fréchet distances in the features of the dataset's own classifier between the held-out
 /// test images and: two-stage samples, stage-1 samples (z ~ N(0, I)), test reconstructions,
 /// and training images (the floor two samples of the true distribution reach).
-fn frechet(gpu: &Arc<Gpu>, run: &Run, steps1: u64, two: bool, opts: &Options) -> Result<Value> {
+fn frechet(gpu: &Arc<Gpu>, run: &Run, steps1: u64, two: bool, opts: &Options) -> Result<Frechet> {
     if run.data.labels.is_none() {
-        return Ok(json!({
-            "skipped": format!("{} has no labels to train the feature classifier on", run.data.source),
-        }));
+        return Ok(Frechet::Skipped {
+            skipped: format!(
+                "{} has no labels to train the feature classifier on",
+                run.data.source
+            ),
+        });
     }
     let mut train_spec = run.cfg.data_spec();
     train_spec.split = Split::Train;
@@ -316,25 +339,27 @@ fn frechet(gpu: &Arc<Gpu>, run: &Run, steps1: u64, two: bool, opts: &Options) ->
         ))
     })?;
     let fd = |x: &[f32]| -> Result<f64> { Ok(frechet_distance(&fit(x)?, &reference)) };
-    let mut out = json!({
-        "name": "Fréchet distance in the features of vae-gpu's own classifier (not FID: not Inception-v3's features); lower is better",
-        "classifier": {
-            "dir": dir.display().to_string(),
-            "test_accuracy": cls.about.test_accuracy,
-            "steps": cls.about.steps,
-            "features": FEATURES,
-        },
-        "images_per_set": n,
-        "reference": "test images",
-        "train_images_floor": fd(&train)?,
-        "reconstructions": fd(&recon)?,
-        "stage1_samples": fd(&stage1)?,
-    });
-    if two {
+    let two_stage_samples = if two {
         let x = two_stage::sample(run, steps1, n, opts.seed, Draw::Mean)?;
-        out["two_stage_samples"] = json!(fd(&x)?);
-    }
-    Ok(out)
+        Some(fd(&x)?)
+    } else {
+        None
+    };
+    Ok(Frechet::Measured(FrechetDistances {
+        name: "Fréchet distance in the features of vae-gpu's own classifier (not FID: not Inception-v3's features); lower is better".into(),
+        classifier: ClassifierUsed {
+            dir: dir.display().to_string(),
+            test_accuracy: cls.about.test_accuracy,
+            steps: cls.about.steps,
+            features: FEATURES,
+        },
+        images_per_set: n,
+        reference: "test images".into(),
+        train_images_floor: fd(&train)?,
+        reconstructions: fd(&recon)?,
+        stage1_samples: fd(&stage1)?,
+        two_stage_samples,
+    }))
 }
 
 /// Points of the scatter of a 2-d latent space: at most this many test images.
@@ -346,7 +371,7 @@ const PLANE_CELLS: usize = 12;
 /// posterior means of up to PLANE_POINTS test images with their labels, for a scatter, and
 /// μ_x over a grid of the plane written to `dir`/latent-grid.png (z₁ along the rows from
 /// top to bottom, z₂ along the columns from left to right). Runs with batch norm debiased.
-fn latent_plane(stage: &Stage, run: &Run, mu: &[f32], dir: &Path) -> Result<Value> {
+fn latent_plane(stage: &Stage, run: &Run, mu: &[f32], dir: &Path) -> Result<LatentPlane> {
     let n = (mu.len() / 2).min(PLANE_POINTS);
     let points: Vec<[f32; 2]> = (0..n).map(|i| [mu[2 * i], mu[2 * i + 1]]).collect();
     let labels = run.data.labels.as_ref().map(|l| l[..n].to_vec());
@@ -357,17 +382,17 @@ fn latent_plane(stage: &Stage, run: &Run, mu: &[f32], dir: &Path) -> Result<Valu
     let x = generate::decode_batches(&stage.vae, &stage.store, &zt, 256)?.to_vec()?;
     let (c, side) = (run.data.channels, run.data.side);
     crate::grid::write_png(&dir.join(run_dir::LATENT_GRID), &x, c, side, PLANE_CELLS)?;
-    Ok(json!({
-        "points": points,
-        "labels": labels,
-        "grid_file": run_dir::LATENT_GRID,
-        "grid_axis": axis,
-        "grid_is": "μ_x(z) for z on the grid_axis × grid_axis lattice (centres of equal-probability slices of N(0, 1)): z₁ down the rows, z₂ across the columns",
-    }))
+    Ok(LatentPlane {
+        points,
+        labels,
+        grid_file: run_dir::LATENT_GRID.into(),
+        grid_axis: axis,
+        grid_is: "μ_x(z) for z on the grid_axis × grid_axis lattice (centres of equal-probability slices of N(0, 1)): z₁ down the rows, z₂ across the columns".into(),
+    })
 }
 
 /// Evaluates the run in `dir` and writes `dir`/eval.json. Returns the document.
-pub fn evaluate(gpu: &Arc<Gpu>, dir: &Path, opts: &Options) -> Result<Value> {
+pub fn evaluate(gpu: &Arc<Gpu>, dir: &Path, opts: &Options) -> Result<EvalDoc> {
     for (flag, v) in [
         ("--batch", opts.batch),
         ("--mmd-samples", opts.mmd_samples),
@@ -397,20 +422,12 @@ pub fn evaluate(gpu: &Arc<Gpu>, dir: &Path, opts: &Options) -> Result<Value> {
     let (run, steps1, steps2) = opened;
     let s1 = &run.stage1;
     let latent = s1.vae.net.latent();
-    let mut doc = json!({
-        "run": dir.display().to_string(),
-        "split": split,
-        "images": run.data.len(),
-        "stage1_steps": steps1,
-        "stage2_steps": steps2,
-        "adapter": gpu.info.name,
-    });
-    doc["information_plane"] = information_plane(dir, &run)?;
-    s1.with_debiased_bn(steps1, || {
-        doc["stage1"] = losses(s1, &run.data, run.data.len(), opts.batch, opts.seed)?;
-        doc["stage1"]["gamma"] = json!(s1.vae.gamma(&s1.store)?);
-        doc["gamma_history"] = json!(history(dir, 1, "gamma")?);
-        doc["gamma_free_nll"] = gamma_free_nll(s1, &run, &doc["stage1"], opts)?;
+    let information_plane = information_plane(dir, &run)?;
+    // Before the debiased block: the samplers debias batch norm themselves.
+    let frechet = frechet(gpu, &run, steps1, steps2.is_some(), opts)?;
+    let doc = s1.with_debiased_bn(steps1, || {
+        let stage1 = losses(s1, &run.data, run.data.len(), opts.batch, opts.seed)?;
+        let gamma_free_nll = gamma_free_nll(s1, &run, stage1.mse, opts)?;
         let (c, side) = (run.data.channels, run.data.side);
         let mut host = Vec::new();
         let (mu, sigma) = generate::encode_batches(
@@ -424,29 +441,34 @@ pub fn evaluate(gpu: &Arc<Gpu>, dir: &Path, opts: &Options) -> Result<Value> {
                 Tensor::from_slice(s1.store.gpu(), &host, &[len, c, side, side])
             },
         )?;
-        if latent == 2 {
-            doc["latent_plane"] = latent_plane(s1, &run, &mu.to_vec()?, dir)?;
-        }
-        let ev = active::encoder_variances(&sigma.to_vec()?, latent);
-        doc["encoder_variances"] = serde_json::to_value(&ev).expect("serialises");
-        if run.data.source == "shapes" {
-            doc["encoder_variances"]["true_manifold_dim"] =
-                json!(crate::data::shapes::MANIFOLD_DIM);
-        }
+        let latent_plane = if latent == 2 {
+            Some(latent_plane(s1, &run, &mu.to_vec()?, dir)?)
+        } else {
+            None
+        };
+        let encoder_variances = StageOneVariances {
+            variances: active::encoder_variances(&sigma.to_vec()?, latent),
+            true_manifold_dim: (run.data.source == "shapes")
+                .then_some(crate::data::shapes::MANIFOLD_DIM),
+        };
         let z = posterior_samples(&mu, &sigma, opts.seed, STREAM_Q_Z)?;
         let n = run.data.len();
         let mi = opts.mi_images.min(n);
-        let info = information::information(
-            &head(&mu, mi)?.to_vec()?,
-            &head(&sigma, mi)?.to_vec()?,
-            &head(&z, mi)?.to_vec()?,
-            latent,
-        );
-        doc["information"] = serde_json::to_value(&info).expect("serialises");
-        doc["information"]["notes"] = json!({
-            "mutual_information": "Î(x; z) of Zhao et al. (Appendix A.3) over M test images, one z per image; it cannot exceed log M (upper_bound), so a value near it means 'at least this much'",
-            "marginal_kl": "KL(q(z) ‖ N(0, I)) with q(z) estimated by the mixture of the M posteriors; mean_kl = mutual_information + marginal_kl exactly; the MMD below is the kernel stand-in for the same comparison",
-        });
+        let information = InformationDoc {
+            information: information::information(
+                &head(&mu, mi)?.to_vec()?,
+                &head(&sigma, mi)?.to_vec()?,
+                &head(&z, mi)?.to_vec()?,
+                latent,
+            ),
+            notes: [
+                ("mutual_information", "Î(x; z) of Zhao et al. (Appendix A.3) over M test images, one z per image; it cannot exceed log M (upper_bound), so a value near it means 'at least this much'"),
+                ("marginal_kl", "KL(q(z) ‖ N(0, I)) with q(z) estimated by the mixture of the M posteriors; mean_kl = mutual_information + marginal_kl exactly; the MMD below is the kernel stand-in for the same comparison"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        };
         let reference = random::normal(
             gpu,
             &[n, latent],
@@ -463,43 +485,66 @@ pub fn evaluate(gpu: &Arc<Gpu>, dir: &Path, opts: &Options) -> Result<Value> {
                 .map(|s| s / root_n)
                 .collect())
         };
-        doc["spectra"] = json!({
-            "rows": n,
-            "scale": "singular values / √rows (an i.i.d. N(0, I) matrix gives values near 1)",
-            "stage1": scaled(&z)?,
-            "normal": scaled(&reference)?,
-        });
+        let mut spectra = Spectra {
+            rows: n,
+            scale: "singular values / √rows (an i.i.d. N(0, I) matrix gives values near 1)".into(),
+            stage1: scaled(&z)?,
+            normal: scaled(&reference)?,
+            stage2: None,
+        };
         let mmd_rows = opts.mmd_samples.min(n);
-        doc["mmd"] = json!({
-            "kernel": format!("inverse multiquadric C/(C + ‖a − b‖²), C = 2κ = {}", 2 * latent),
-            "estimator": "unbiased U-statistic, MMD²",
-            "samples": mmd_rows,
-            "stage1": mmd::mmd_to_standard_normal(&head(&z, mmd_rows)?, opts.seed)?,
-            "null": mmd::null_level(&head(&z, mmd_rows)?, opts.seed)?,
-            "null_is": "the same estimator between two independent N(0, I) samples of this size: its noise floor",
-        });
+        let mut mmd = MmdDoc {
+            kernel: format!("inverse multiquadric C/(C + ‖a − b‖²), C = 2κ = {}", 2 * latent),
+            estimator: "unbiased U-statistic, MMD²".into(),
+            samples: mmd_rows,
+            stage1: mmd::mmd_to_standard_normal(&head(&z, mmd_rows)?, opts.seed)?,
+            stage2: None,
+            null: mmd::null_level(&head(&z, mmd_rows)?, opts.seed)?,
+            null_is: "the same estimator between two independent N(0, I) samples of this size: its noise floor".into(),
+        };
+        let (mut stage2, mut gamma_z_history, mut stage2_encoder_variances) = (None, None, None);
         if let (Some(s2), Some(_)) = (&run.stage2, steps2) {
-            doc["stage2"] = json!({ "gamma_z": s2.vae.gamma(&s2.store)? });
-            doc["gamma_z_history"] = json!(history(dir, 2, "gamma")?);
+            stage2 = Some(StageTwo {
+                gamma_z: s2.vae.gamma(&s2.store)?.map(f64::from),
+            });
+            gamma_z_history = Some(history(dir, 2, "gamma")?);
             let (mu_u, sigma_u) =
                 generate::encode_batches(&s2.vae, &s2.store, n, opts.batch, |start, len| {
                     z.narrow0(start, len)
                 })?;
             let u = posterior_samples(&mu_u, &sigma_u, opts.seed, STREAM_Q_U)?;
-            doc["spectra"]["stage2"] = json!(scaled(&u)?);
-            doc["mmd"]["stage2"] = json!(mmd::mmd_to_standard_normal(
+            spectra.stage2 = Some(scaled(&u)?);
+            mmd.stage2 = Some(mmd::mmd_to_standard_normal(
                 &head(&u, mmd_rows)?,
-                opts.seed
+                opts.seed,
             )?);
-            doc["stage2_encoder_variances"] =
-                serde_json::to_value(active::encoder_variances(&sigma_u.to_vec()?, latent))
-                    .expect("serialises");
+            stage2_encoder_variances =
+                Some(active::encoder_variances(&sigma_u.to_vec()?, latent));
         }
-        doc["log_likelihood"] = log_likelihood(s1, &run, opts)?;
-        Ok(())
+        Ok(EvalDoc {
+            run: dir.display().to_string(),
+            split: split.into(),
+            images: run.data.len(),
+            stage1_steps: steps1,
+            stage2_steps: steps2,
+            adapter: gpu.info.name.clone(),
+            information_plane,
+            stage1,
+            gamma_history: history(dir, 1, "gamma")?,
+            gamma_free_nll,
+            latent_plane,
+            encoder_variances,
+            information,
+            spectra,
+            mmd,
+            stage2,
+            gamma_z_history,
+            stage2_encoder_variances,
+            log_likelihood: log_likelihood(s1, &run, opts)?,
+            frechet,
+        })
     })?;
-    doc["frechet"] = frechet(gpu, &run, steps1, steps2.is_some(), opts)?;
-    run_dir::write_atomic(&dir.join(run_dir::EVAL), format!("{doc:#}\n").as_bytes())?;
+    run_dir::write_json(&dir.join(run_dir::EVAL), &doc)?;
     drop(run);
     // The evaluation's batches and matrices are not needed by what follows (the next run of a
     // reproduction, a report): give their memory back.

@@ -10,21 +10,25 @@
 //! All in nats, in f64 on the host (M²·κ terms: 64 M for M = 1000, κ = 64).
 
 use super::likelihood::log_mean_exp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// −½·log 2π.
 const LOG_NORM: f64 = -0.918_938_533_204_672_7;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Information {
     pub examples: usize,
     /// Î(x; z), nats.
+    #[serde(deserialize_with = "crate::run_dir::null_is_nan")]
     pub mutual_information: f64,
     /// log M, the estimate's ceiling.
+    #[serde(deserialize_with = "crate::run_dir::null_is_nan")]
     pub upper_bound: f64,
     /// KL(q̂(z) ‖ N(0, I)) with q̂ the mixture of the M posteriors, nats.
+    #[serde(deserialize_with = "crate::run_dir::null_is_nan")]
     pub marginal_kl: f64,
     /// (1/M)·Σ_i [log q(z_i | x_i) − log N(z_i; 0, I)]: a one-draw estimate of the mean KL.
+    #[serde(deserialize_with = "crate::run_dir::null_is_nan")]
     pub mean_kl: f64,
 }
 

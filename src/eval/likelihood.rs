@@ -64,14 +64,18 @@ pub fn bits_per_dim(nll_nats: f64, dims: usize) -> f64 {
 /// with one global σ, the optimal one for the training reconstructions, σ*² = their MSE,
 /// then the NLL of held-out reconstructions under N(μ_x, σ*²). Runs whose γ (or λ, or
 /// objective) differ are then compared on one scale.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GammaFreeNll {
     /// σ* = √(training MSE).
+    #[serde(deserialize_with = "crate::run_dir::null_is_nan")]
     pub sigma: f64,
     /// −log N(x; μ_x, σ*²) per value, nats: ½·log 2πσ*² + MSE_test/(2σ*²).
+    #[serde(deserialize_with = "crate::run_dir::null_is_nan")]
     pub nats_per_value: f64,
+    #[serde(deserialize_with = "crate::run_dir::null_is_nan")]
     pub nats_per_image: f64,
     /// As bits per dimension of the 8-bit pixels (`bits_per_dim`).
+    #[serde(deserialize_with = "crate::run_dir::null_is_nan")]
     pub bits_per_dim: f64,
 }
 

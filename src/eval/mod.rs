@@ -3,6 +3,7 @@
 //! it can be tested on inputs whose answer is known.
 
 pub mod active;
+pub mod document;
 pub mod evaluate;
 pub mod frechet;
 pub mod information;

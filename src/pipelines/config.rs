@@ -379,16 +379,4 @@ impl RunConfig {
         let s2 = self.stage2.as_ref()?;
         Some(self.schedule(2, &s2.schedule, per_epoch, STAGE2_STREAM))
     }
-
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::to_value(self).expect("a config always serialises")
-    }
-
-    /// Reads the settings back from config.json's "train" object (`file` names it in errors).
-    pub fn from_json(v: &serde_json::Value, file: &str) -> Result<RunConfig> {
-        let cfg: RunConfig = serde_json::from_value(v.clone())
-            .map_err(|e| Error::data(file, format!("the \"train\" settings are malformed: {e}")))?;
-        cfg.validate()?;
-        Ok(cfg)
-    }
 }

@@ -4,6 +4,7 @@
 
 pub mod classifier;
 pub mod config;
+pub mod config_file;
 pub mod two_stage;
 
 use crate::data::{self, shapes, Dataset};
@@ -15,7 +16,7 @@ use crate::run_dir;
 use crate::train::source::ImageBatches;
 use crate::train::{self, checkpoint, Finished, Hooks};
 use config::RunConfig;
-use serde_json::json;
+use config_file::{AdapterRecord, ConfigFile, DatasetRecord};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -126,52 +127,41 @@ impl Run {
         })
     }
 
-    fn config_json(&self, gpu: &Gpu) -> serde_json::Value {
-        json!({
-            "vae_gpu_version": env!("CARGO_PKG_VERSION"),
-            "created_unix": std::time::SystemTime::now()
+    fn config_file(&self, gpu: &Gpu) -> ConfigFile {
+        ConfigFile {
+            vae_gpu_version: env!("CARGO_PKG_VERSION").into(),
+            created_unix: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
-            "adapter": {
-                "name": gpu.info.name,
-                "backend": format!("{:?}", gpu.info.backend),
-                "device_type": format!("{:?}", gpu.info.device_type),
-                "driver": gpu.info.driver,
-                "driver_info": gpu.info.driver_info,
+            adapter: AdapterRecord {
+                name: gpu.info.name.clone(),
+                backend: format!("{:?}", gpu.info.backend),
+                device_type: format!("{:?}", gpu.info.device_type),
+                driver: gpu.info.driver.clone(),
+                driver_info: gpu.info.driver_info.clone(),
             },
-            "dataset": {
-                "source": self.data.source,
-                "images": self.data.len(),
-                "channels": self.data.channels,
-                "side": self.data.side,
-                "labels": self.data.labels.is_some(),
-                "manifold_dim": (self.data.source == "shapes").then_some(shapes::MANIFOLD_DIM),
+            dataset: DatasetRecord {
+                source: self.data.source.clone(),
+                images: self.data.len(),
+                channels: self.data.channels,
+                side: self.data.side,
+                labels: self.data.labels.is_some(),
+                manifold_dim: (self.data.source == "shapes").then_some(shapes::MANIFOLD_DIM),
             },
-            "parameters": self.stage1.store.count(),
-            "stage2_parameters": self.stage2.as_ref().map(|s| s.store.count()),
-            "steps_per_epoch": self.per_epoch(),
-            "total_steps": self.stage1_steps(),
-            "stage2_total_steps": self.stage2_steps(),
-            "train": self.cfg.to_json(),
-        })
+            parameters: self.stage1.store.count(),
+            stage2_parameters: self.stage2.as_ref().map(|s| s.store.count()),
+            steps_per_epoch: self.per_epoch(),
+            total_steps: self.stage1_steps(),
+            stage2_total_steps: self.stage2_steps(),
+            train: self.cfg.clone(),
+        }
     }
 
     /// Writes config.json (a new run, or stage 2 added to a finished one).
     pub fn write_config(&self, gpu: &Gpu, dir: &Path) -> Result<()> {
-        let doc = self.config_json(gpu);
-        run_dir::write_atomic(&dir.join(run_dir::CONFIG), format!("{doc:#}\n").as_bytes())
+        run_dir::write_json(&dir.join(run_dir::CONFIG), &self.config_file(gpu))
     }
-}
-
-/// Reads a run's config.json: (settings, whole document).
-pub fn read_config(dir: &Path) -> Result<(RunConfig, serde_json::Value)> {
-    let path = dir.join(run_dir::CONFIG);
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let doc: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Error::data(&path, format!("not valid JSON: {e}")))?;
-    let cfg = RunConfig::from_json(&doc["train"], &path.display().to_string())?;
-    Ok((cfg, doc))
 }
 
 /// The steps a checkpoint holds (None when there is no checkpoint).
@@ -320,7 +310,7 @@ pub fn open(
     dir: &Path,
     split: Option<data::Split>,
 ) -> Result<(Run, u64, Option<u64>)> {
-    let (mut cfg, _) = read_config(dir)?;
+    let mut cfg = config_file::read(dir)?.train;
     if let Some(s) = split {
         cfg.split = s;
     }

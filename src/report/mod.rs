@@ -8,11 +8,13 @@ pub mod images;
 pub mod plots;
 
 use crate::error::{Error, Result};
+use crate::eval::document::{self, EvalDoc};
+use crate::pipelines::config_file::{self, ConfigFile};
 use crate::run_dir;
+use crate::text::value_name;
 use base64::Engine;
 use plots::{Axes, Scale, Series};
 use serde::Serialize;
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 /// What a run directory holds, read.
@@ -20,14 +22,9 @@ pub struct RunFiles {
     pub dir: PathBuf,
     /// A short name, unique among the runs of one report.
     pub name: String,
-    pub config: Value,
+    pub config: ConfigFile,
     pub metrics: Vec<run_dir::MetricsRow>,
-    pub eval: Option<Value>,
-}
-
-fn read_json(path: &Path) -> Result<Value> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::data(path, format!("not valid JSON: {e}")))
+    pub eval: Option<EvalDoc>,
 }
 
 /// Whether `dir` looks like a run directory (`train --out` writes config.json first).
@@ -41,20 +38,10 @@ impl RunFiles {
         if !dir.is_dir() {
             return Err(Error::data(dir, "no such run directory"));
         }
-        if !is_run(dir) {
-            return Err(Error::data(
-                dir,
-                format!(
-                    "not a vae-gpu run directory: it has no {} (the folder `vae-gpu train --out DIR` writes)",
-                    run_dir::CONFIG
-                ),
-            ));
-        }
-        let config = read_json(&dir.join(run_dir::CONFIG))?;
+        let config = config_file::read(dir)?;
         let metrics = run_dir::read_metrics(dir)?;
-        let epath = dir.join(run_dir::EVAL);
-        let eval = if epath.is_file() {
-            Some(read_json(&epath)?)
+        let eval = if dir.join(run_dir::EVAL).is_file() {
+            Some(document::read(dir)?)
         } else {
             None
         };
@@ -68,17 +55,12 @@ impl RunFiles {
     }
 
     fn dataset(&self) -> String {
-        self.config["train"]["data"]
-            .as_str()
-            .unwrap_or("?")
-            .to_string()
+        self.config.train.data.clone()
     }
 
     /// Values D of one image.
     fn image_len(&self) -> f64 {
-        let d = &self.config["dataset"];
-        let side = d["side"].as_f64().unwrap_or(0.0);
-        d["channels"].as_f64().unwrap_or(0.0) * side * side
+        self.config.dataset.image_len() as f64
     }
 
     /// (step, value) of `key` in the rows of `stage`.
@@ -91,7 +73,7 @@ impl RunFiles {
 
     /// Training seconds of `stage`, from the examples/s of each logged row.
     fn seconds(&self, stage: u32) -> f64 {
-        let batch = self.config["train"]["batch_size"].as_f64().unwrap_or(0.0);
+        let batch = self.config.train.batch_size as f64;
         let mut last = 0.0;
         let mut total = 0.0;
         for r in self.metrics.iter().filter(|r| r.stage == stage) {
@@ -277,7 +259,7 @@ fn information_plane(runs: &[RunFiles]) -> Result<Plot> {
         .filter(|s| !s.points.is_empty())
         .collect();
     let target = runs.iter().find_map(|r| {
-        let rmse = r.config["train"]["geco"]["rmse"].as_f64()?;
+        let rmse = r.config.train.geco?.rmse;
         Some(r.image_len() * rmse * rmse)
     });
     let axes = Axes {
@@ -301,54 +283,49 @@ fn information_plane(runs: &[RunFiles]) -> Result<Plot> {
     ))
 }
 
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .map(|a| a.iter().filter_map(Value::as_f64).collect())
-        .unwrap_or_default()
-}
-
 /// The diagnostics' plots of one evaluated run.
-fn run_plots(r: &RunFiles, eval: &Value) -> Result<Vec<Plot>> {
+fn run_plots(r: &RunFiles, eval: &EvalDoc) -> Result<Vec<Plot>> {
     let mut out = Vec::new();
-    let ev = &eval["encoder_variances"];
-    let t = ev["threshold"].as_f64().unwrap_or(0.5);
+    let ev = &eval.encoder_variances.variances;
+    let t = ev.threshold;
     out.push(plot(
         "encoder variances, stage 1",
         plots::variance_bars(
             "mean σ_z² per latent dimension, stage 1",
-            &floats(&ev["mean_variance"]),
+            &ev.mean_variance,
             t,
         )?,
         &format!(
             "Dai & Wipf, Section 3: {} dimensions active (mean σ_z² < {t}), {} superfluous, {} undecided{}",
-            ev["active"],
-            ev["superfluous"],
-            ev["undecided"],
-            ev.get("true_manifold_dim")
+            ev.active,
+            ev.superfluous,
+            ev.undecided,
+            eval.encoder_variances
+                .true_manifold_dim
                 .map_or(String::new(), |d| format!("; the data's true dimension r = {d}"))
         ),
     ));
-    if let Some(ev2) = eval.get("stage2_encoder_variances") {
+    if let Some(ev2) = &eval.stage2_encoder_variances {
         out.push(plot(
             "encoder variances, stage 2",
             plots::variance_bars(
                 "mean σ_u² per latent dimension, stage 2",
-                &floats(&ev2["mean_variance"]),
-                ev2["threshold"].as_f64().unwrap_or(0.5),
+                &ev2.mean_variance,
+                ev2.threshold,
             )?,
             "stage 2 should use every dimension of u (Dai & Wipf, Section 4)",
         ));
     }
-    let sp = &eval["spectra"];
+    let sp = &eval.spectra;
     let series: Vec<Series> = [
-        ("stage1", "z ~ q(z), stage 1"),
-        ("stage2", "u ~ q(u), stage 2"),
-        ("normal", "N(0, I)"),
+        (Some(&sp.stage1), "z ~ q(z), stage 1"),
+        (sp.stage2.as_ref(), "u ~ q(u), stage 2"),
+        (Some(&sp.normal), "N(0, I)"),
     ]
     .iter()
     .enumerate()
-    .filter_map(|(i, (k, name))| {
-        let v = floats(sp.get(*k)?);
+    .filter_map(|(i, (v, name))| {
+        let v = (*v)?;
         Some(Series {
             name: name.to_string(),
             colour: i,
@@ -377,32 +354,22 @@ fn run_plots(r: &RunFiles, eval: &Value) -> Result<Vec<Plot>> {
         )?,
         &format!(
             "{} rows each (log scale); N(0, I) stays near 1, a stage-1 code that uses few dimensions falls off after them",
-            sp["rows"]
+            sp.rows
         ),
     ));
-    if let Some(p) = eval.get("latent_plane") {
-        let points: Vec<[f64; 2]> = p["points"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|q| {
-                        [
-                            q[0].as_f64().unwrap_or(f64::NAN),
-                            q[1].as_f64().unwrap_or(f64::NAN),
-                        ]
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let labels: Option<Vec<u8>> = p["labels"]
-            .as_array()
-            .map(|a| a.iter().map(|l| l.as_u64().unwrap_or(0) as u8).collect());
+    if let Some(p) = &eval.latent_plane {
+        let points: Vec<[f64; 2]> = p
+            .points
+            .iter()
+            .map(|q| [q[0] as f64, q[1] as f64])
+            .collect();
+        let labels = p.labels.as_deref();
         out.push(plot(
             "the encoded test set in the latent plane",
             plots::scatter(
                 &format!("μ_z of {} test images", points.len()),
                 &points,
-                labels.as_deref(),
+                labels,
             )?,
             &format!(
                 "the thesis chapter's Figure 5.3: posterior means of {}, coloured by label",
@@ -424,7 +391,7 @@ fn grid_image(
     if !path.is_file() {
         return Ok(None);
     }
-    let side = r.config["dataset"]["side"].as_u64().unwrap_or(0) as usize;
+    let side = r.config.dataset.side;
     let g = images::legible(&path, side)?;
     let labels = if labelled {
         (0..g.rows)
@@ -493,44 +460,38 @@ fn run_images(r: &RunFiles) -> Result<Vec<Image>> {
 
 fn summary(r: &RunFiles) -> Vec<(String, String)> {
     let c = &r.config;
-    let t = &c["train"];
-    let s = |v: &Value| match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "–".into(),
-        v => v.to_string(),
-    };
+    let t = &c.train;
     let mut out = vec![
         (
             "data".into(),
-            format!("{} ({} images)", s(&t["data"]), s(&c["dataset"]["images"])),
+            format!("{} ({} images)", t.data, c.dataset.images),
         ),
         (
             "model".into(),
             format!(
                 "{}, {} net, latent {}",
-                s(&t["model"]),
-                s(&t["net"]),
-                s(&t["latent_dim"])
+                value_name(&t.model),
+                value_name(&t.net),
+                t.latent_dim
             ),
         ),
         (
             "objective".into(),
             format!(
                 "{}, regulariser {} (weight {}){}",
-                s(&t["likelihood"]),
-                s(&t["regularizer"]),
-                s(&t["beta"]),
-                t.get("geco")
-                    .map_or(String::new(), |g| format!(", GECO R = {}", s(&g["rmse"])))
+                t.likelihood.name(),
+                value_name(&t.regularizer),
+                t.beta,
+                t.geco
+                    .map_or(String::new(), |g| format!(", GECO R = {}", g.rmse))
             ),
         ),
         (
             "steps".into(),
             format!(
                 "{} (stage 1){}",
-                s(&c["total_steps"]),
-                c["stage2_total_steps"]
-                    .as_u64()
+                c.total_steps,
+                c.stage2_total_steps
                     .map_or(String::new(), |n| format!(" + {n} (stage 2)"))
             ),
         ),
@@ -538,12 +499,10 @@ fn summary(r: &RunFiles) -> Vec<(String, String)> {
             "adapter".into(),
             format!(
                 "{} ({}, {})",
-                s(&c["adapter"]["name"]),
-                s(&c["adapter"]["backend"]),
-                s(&c["adapter"]["driver_info"])
+                c.adapter.name, c.adapter.backend, c.adapter.driver_info
             ),
         ),
-        ("vae-gpu".into(), s(&c["vae_gpu_version"])),
+        ("vae-gpu".into(), c.vae_gpu_version.clone()),
     ];
     let (t1, t2) = (r.seconds(1), r.seconds(2));
     if t1 > 0.0 {
@@ -563,12 +522,7 @@ fn summary(r: &RunFiles) -> Vec<(String, String)> {
     if let Some(e) = &r.eval {
         out.push((
             "evaluated on".into(),
-            format!(
-                "{} split, {} images, {}",
-                s(&e["split"]),
-                s(&e["images"]),
-                s(&e["adapter"])
-            ),
+            format!("{} split, {} images, {}", e.split, e.images, e.adapter),
         ));
     }
     out
@@ -598,22 +552,22 @@ fn diagnostics_table(runs: &[RunFiles]) -> Table {
         .iter()
         .filter_map(|r| {
             let e = r.eval.as_ref()?;
-            let f = |v: &Value| v.as_f64();
+            let fd = e.frechet.measured();
             Some(vec![
                 r.name.clone(),
-                cell(f(&e["stage1"]["mse"])),
-                cell(f(&e["stage1"]["kl"])),
-                cell(f(&e["stage1"]["gamma"])),
-                e["encoder_variances"]["active"].to_string(),
-                cell(f(&e["mmd"]["stage1"])),
-                cell(f(&e["mmd"]["stage2"])),
-                cell(f(&e["mmd"]["null"])),
-                cell(f(&e["frechet"]["two_stage_samples"])),
-                cell(f(&e["frechet"]["stage1_samples"])),
-                cell(f(&e["frechet"]["reconstructions"])),
-                cell(f(&e["frechet"]["train_images_floor"])),
-                cell(f(&e["information"]["mutual_information"])),
-                cell(f(&e["gamma_free_nll"]["bits_per_dim"])),
+                cell(Some(e.stage1.mse)),
+                cell(Some(e.stage1.kl)),
+                cell(e.stage1.gamma),
+                e.encoder_variances.variances.active.to_string(),
+                cell(Some(e.mmd.stage1)),
+                cell(e.mmd.stage2),
+                cell(Some(e.mmd.null)),
+                cell(fd.and_then(|d| d.two_stage_samples)),
+                cell(fd.map(|d| d.stage1_samples)),
+                cell(fd.map(|d| d.reconstructions)),
+                cell(fd.map(|d| d.train_images_floor)),
+                cell(Some(e.information.information.mutual_information)),
+                cell(Some(e.gamma_free_nll.nll.bits_per_dim)),
             ])
         })
         .collect();

@@ -5,11 +5,12 @@
 //! command (`cli::reproduce`) trains and evaluates.
 
 pub mod recipes;
+pub mod table;
 
 use crate::error::{Error, Result};
+use crate::eval::document::Quantity;
 use crate::run_dir;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
 /// How long each run trains.
@@ -56,11 +57,10 @@ pub struct RunSpec {
     pub flags: Vec<String>,
 }
 
-/// A table cell: a number from a run's eval.json (by JSON pointer), the paper's figure, or
-/// nothing.
+/// A table cell: a number from a run's eval.json, the paper's figure, or nothing.
 #[derive(Clone, Debug)]
 pub enum Cell {
-    Ours { run: String, pointer: String },
+    Ours { run: String, quantity: Quantity },
     Paper(String),
     Blank,
 }
@@ -231,40 +231,6 @@ pub fn plan(recipe: &Recipe, seeds: u64, out: &Path, shard: Option<Shard>) -> Ve
         .collect()
 }
 
-/// Mean and sample standard deviation (0 for one value).
-pub fn mean_std(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let var = if v.len() > 1 {
-        v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
-    } else {
-        0.0
-    };
-    (mean, var.sqrt())
-}
-
-/// A run's eval.json documents, by seed.
-type Evaluated = Vec<(u64, Value)>;
-
-/// The seeds found for each run of the recipe: every OUT/RUN/seed-S with an eval.json.
-fn evaluated(recipe: &Recipe, out: &Path) -> Result<Vec<(String, Evaluated)>> {
-    let mut found = Vec::new();
-    for r in &recipe.runs {
-        let mut seeds = Vec::new();
-        for (seed, dir) in seed_dirs(out, &r.name)? {
-            let path = dir.join(run_dir::EVAL);
-            if path.is_file() {
-                let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-                let doc: Value = serde_json::from_str(&text)
-                    .map_err(|e| Error::data(&path, format!("not valid JSON: {e}")))?;
-                seeds.push((seed, doc));
-            }
-        }
-        found.push((r.name.clone(), seeds));
-    }
-    Ok(found)
-}
-
 /// The folders OUT/RUN/seed-S that exist for the run named `run`, seeds ascending.
 pub fn seed_dirs(out: &Path, run: &str) -> Result<Vec<(u64, PathBuf)>> {
     let parent = out.join(run);
@@ -283,101 +249,6 @@ pub fn seed_dirs(out: &Path, run: &str) -> Result<Vec<(u64, PathBuf)>> {
     }
     seeds.sort();
     Ok(seeds)
-}
-
-/// A number for the table: 3 significant digits, scientific when small.
-fn fmt(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e5 {
-        format!("{x:.0}")
-    } else if x != 0.0 && (x.abs() < 1e-2 || x.abs() >= 1e5) {
-        format!("{x:.2e}")
-    } else if x.abs() >= 100.0 {
-        format!("{x:.1}")
-    } else {
-        format!("{x:.3}")
-    }
-}
-
-/// The recipe's table from the runs in `out`: table.json's document (each of our cells with
-/// its values per seed, mean and std) and the markdown.
-pub fn collect(recipe: &Recipe, m: &Manifest, out: &Path) -> Result<(Value, String)> {
-    let found = evaluated(recipe, out)?;
-    let by_run = |name: &str| found.iter().find(|(n, _)| n == name).map(|(_, s)| s);
-    let mut rows = Vec::new();
-    let mut md = format!(
-        "# {}\n\nvae-gpu {} · recipe `{}` · data `{}` · budget {}{} · runs with an eval.json: {}\n\n| | {} |\n|{}\n",
-        recipe.title,
-        env!("CARGO_PKG_VERSION"),
-        recipe.name,
-        m.data,
-        m.budget.name(),
-        m.limit.map_or(String::new(), |l| format!(" · first {l} images")),
-        found
-            .iter()
-            .map(|(n, s)| format!("{n} ×{}", s.len()))
-            .collect::<Vec<_>>()
-            .join(", "),
-        recipe.columns.join(" | "),
-        " --- |".repeat(recipe.columns.len() + 1),
-    );
-    for row in &recipe.rows {
-        let mut cells = Vec::new();
-        let mut texts = Vec::new();
-        for c in &row.cells {
-            match c {
-                Cell::Ours { run, pointer } => {
-                    let seeds = by_run(run).map(Vec::as_slice).unwrap_or(&[]);
-                    let values: Vec<(u64, f64)> = seeds
-                        .iter()
-                        .filter_map(|(s, doc)| Some((*s, doc.pointer(pointer)?.as_f64()?)))
-                        .collect();
-                    let xs: Vec<f64> = values.iter().map(|v| v.1).collect();
-                    if xs.is_empty() {
-                        texts.push("–".into());
-                        cells.push(json!({ "run": run, "pointer": pointer, "seeds": [] }));
-                    } else {
-                        let (mean, std) = mean_std(&xs);
-                        texts.push(if xs.len() > 1 {
-                            format!("{} ± {} (n = {})", fmt(mean), fmt(std), xs.len())
-                        } else {
-                            fmt(mean)
-                        });
-                        cells.push(json!({
-                            "run": run,
-                            "pointer": pointer,
-                            "seeds": values.iter().map(|v| v.0).collect::<Vec<_>>(),
-                            "values": xs,
-                            "mean": mean,
-                            "std": std,
-                        }));
-                    }
-                }
-                Cell::Paper(t) => {
-                    texts.push(t.clone());
-                    cells.push(json!({ "paper": t }));
-                }
-                Cell::Blank => {
-                    texts.push(String::new());
-                    cells.push(Value::Null);
-                }
-            }
-        }
-        md += &format!("| {} | {} |\n", row.label, texts.join(" | "));
-        rows.push(json!({ "label": row.label, "cells": cells, "text": texts }));
-    }
-    md += "\n";
-    for n in &recipe.notes {
-        md += &format!("{n}\n\n");
-    }
-    let doc = json!({
-        "recipe": recipe.name,
-        "title": recipe.title,
-        "manifest": m,
-        "columns": recipe.columns,
-        "rows": rows,
-        "notes": recipe.notes,
-    });
-    Ok((doc, md))
 }
 
 #[cfg(test)]
@@ -405,52 +276,6 @@ mod tests {
         for bad in ["0/3", "4/3", "1", "a/b", "1/0"] {
             assert!(Shard::parse(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn mean_and_std_of_known_values() {
-        assert_eq!(mean_std(&[2.0]), (2.0, 0.0));
-        let (m, s) = mean_std(&[1.0, 2.0, 3.0, 4.0]);
-        assert_eq!(m, 2.5);
-        assert!((s - (5.0f64 / 3.0).sqrt()).abs() < 1e-15);
-    }
-
-    #[test]
-    fn the_table_takes_each_cell_from_its_runs_and_seeds() {
-        let dir = std::env::temp_dir().join(format!("vae-gpu-collect-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let r = recipe();
-        let m = Manifest {
-            recipe: r.name.clone(),
-            data: "fashion-mnist".into(),
-            budget: Budget::Steps(10),
-            limit: None,
-        };
-        // Two seeds of the two-stage run, one of fixed γ, none of cross-entropy.
-        for (run, seed, fd1, fd2) in [
-            ("two-stage", 1, 0.2, 0.1),
-            ("two-stage", 2, 0.4, 0.3),
-            ("fixed-gamma", 1, 0.5, 0.0),
-        ] {
-            let d = dir.join(run).join(format!("seed-{seed}"));
-            std::fs::create_dir_all(&d).unwrap();
-            let doc = json!({ "frechet": { "stage1_samples": fd1, "two_stage_samples": fd2 } });
-            std::fs::write(d.join(run_dir::EVAL), doc.to_string()).unwrap();
-        }
-        let (doc, md) = collect(&r, &m, &dir).unwrap();
-        let rows = doc["rows"].as_array().unwrap();
-        let cell = |row: usize| &rows[row]["cells"][0];
-        assert_eq!(cell(0)["seeds"], json!([]), "no cross-entropy run");
-        assert_eq!(cell(1)["mean"], json!(0.5));
-        assert!((cell(2)["mean"].as_f64().unwrap() - 0.3).abs() < 1e-12);
-        assert!((cell(2)["std"].as_f64().unwrap() - 0.02f64.sqrt()).abs() < 1e-12);
-        assert!((cell(3)["mean"].as_f64().unwrap() - 0.2).abs() < 1e-12);
-        assert_eq!(rows[3]["cells"][1]["paper"], json!("29.3"));
-        assert!(
-            md.contains("| 2-Stage VAE | 0.200 ± 0.141 (n = 2) | 29.3 |"),
-            "{md}"
-        );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

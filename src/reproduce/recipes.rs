@@ -4,6 +4,7 @@
 
 use super::{Budget, Cell, Recipe, Row, RunSpec};
 use crate::error::{Error, Result};
+use crate::eval::document::Quantity as Q;
 
 /// Every recipe's name and what it compares.
 pub const NAMES: [(&str, &str); 4] = [
@@ -68,10 +69,10 @@ fn run(name: &str, budget: Budget, own: &[&str]) -> RunSpec {
     }
 }
 
-fn ours(run: &str, pointer: &str) -> Cell {
+fn ours(run: &str, quantity: Q) -> Cell {
     Cell::Ours {
         run: run.into(),
-        pointer: pointer.into(),
+        quantity,
     }
 }
 
@@ -113,13 +114,13 @@ fn dai_wipf(data: &str, budget: Budget) -> Recipe {
         row(
             label,
             vec![
-                ours(r, "/frechet/stage1_samples"),
+                ours(r, Q::FdStage1),
                 paper(fid),
-                ours(r, "/mmd/stage1"),
+                ours(r, Q::MmdStage1),
                 mmd,
-                ours(r, "/stage1/mse"),
-                ours(r, "/encoder_variances/active"),
-                ours(r, "/stage1/gamma"),
+                ours(r, Q::Stage1Mse),
+                ours(r, Q::ActiveDims),
+                ours(r, Q::Stage1Gamma),
             ],
         )
     };
@@ -149,13 +150,13 @@ fn dai_wipf(data: &str, budget: Budget) -> Recipe {
             row(
                 "2-Stage VAE",
                 vec![
-                    ours("two-stage", "/frechet/two_stage_samples"),
+                    ours("two-stage", Q::FdTwoStage),
                     paper(fid[3]),
-                    ours("two-stage", "/mmd/stage2"),
+                    ours("two-stage", Q::MmdStage2),
                     paper(&format!("{} (stage 2)", mmd[1])),
-                    ours("two-stage", "/stage1/mse"),
-                    ours("two-stage", "/stage2_encoder_variances/active"),
-                    ours("two-stage", "/stage2/gamma_z"),
+                    ours("two-stage", Q::Stage1Mse),
+                    ours("two-stage", Q::Stage2ActiveDims),
+                    ours("two-stage", Q::Stage2Gamma),
                 ],
             ),
         ],
@@ -207,13 +208,13 @@ fn geco(data: &str, budget: Budget) -> Recipe {
     ];
     let cells = |r: &str| {
         vec![
-            ours(r, "/stage1/mse"),
-            ours(r, "/stage1/kl"),
-            ours(r, "/information/mutual_information"),
-            ours(r, "/mmd/stage1"),
-            ours(r, "/frechet/stage1_samples"),
-            ours(r, "/gamma_free_nll/bits_per_dim"),
-            ours(r, "/stage1/lambda"),
+            ours(r, Q::Stage1Mse),
+            ours(r, Q::Stage1Kl),
+            ours(r, Q::MutualInformation),
+            ours(r, Q::MmdStage1),
+            ours(r, Q::FdStage1),
+            ours(r, Q::GammaFreeBitsPerDim),
+            ours(r, Q::GecoLambda),
         ]
     };
     Recipe {
@@ -247,13 +248,13 @@ fn zhao(budget: Budget) -> Recipe {
     ];
     let cells = |r: &str| {
         vec![
-            ours(r, "/stage1/mse"),
-            ours(r, "/stage1/kl"),
-            ours(r, "/information/mutual_information"),
-            ours(r, "/mmd/stage1"),
-            ours(r, "/frechet/stage1_samples"),
-            ours(r, "/frechet/reconstructions"),
-            ours(r, "/encoder_variances/active"),
+            ours(r, Q::Stage1Mse),
+            ours(r, Q::Stage1Kl),
+            ours(r, Q::MutualInformation),
+            ours(r, Q::MmdStage1),
+            ours(r, Q::FdStage1),
+            ours(r, Q::FdReconstructions),
+            ours(r, Q::ActiveDims),
         ]
     };
     Recipe {
@@ -287,10 +288,10 @@ fn thesis(budget: Budget) -> Recipe {
     ];
     let cells = |r: &str| {
         vec![
-            ours(r, "/stage1/mse"),
-            ours(r, "/stage1/kl"),
-            ours(r, "/encoder_variances/active"),
-            ours(r, "/frechet/stage1_samples"),
+            ours(r, Q::Stage1Mse),
+            ours(r, Q::Stage1Kl),
+            ours(r, Q::ActiveDims),
+            ours(r, Q::FdStage1),
         ]
     };
     Recipe {
