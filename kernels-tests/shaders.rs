@@ -1,7 +1,7 @@
 //! Every .wgsl file parses and validates with naga; errors carry the file and line.
 
 use vae_gpu::gpu::shaders::{
-    expand, lookup, signature, specialize, validate, Slot, INCLUDES, SHADERS,
+    expand, lookup, params_size, signature, specialize, validate, Slot, INCLUDES, SHADERS,
 };
 
 #[test]
@@ -142,4 +142,26 @@ fn a_broken_shader_is_reported_with_file_and_line() {
         e.contains("shaders/broken.wgsl") && e.contains(":4:"),
         "{e}"
     );
+}
+
+/// The parameter size a dispatch is held to is naga's layout of the struct at binding 0: a
+/// u32 then a vec4 (aligned to 16) is 32 bytes; an entry point that reads no uniform has none.
+#[test]
+fn the_parameter_size_is_the_uniform_structs_layout() {
+    let src = "struct P { n: u32, v: vec4<f32> }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@compute @workgroup_size(1) fn reads() { out[0] = p.v.x + f32(p.n); }
+@compute @workgroup_size(1) fn ignores() { out[0] = 1.0; }
+";
+    let (module, info) = validate("test.wgsl", src).unwrap();
+    assert_eq!(
+        params_size("test.wgsl", &module, &info, "reads").unwrap(),
+        Some(32)
+    );
+    assert_eq!(
+        params_size("test.wgsl", &module, &info, "ignores").unwrap(),
+        None
+    );
+    assert!(params_size("test.wgsl", &module, &info, "absent").is_err());
 }

@@ -30,6 +30,19 @@ impl Gpu {
                 d.textures.len()
             )));
         }
+        // Packed parameters longer than the kernel's WGSL struct carry a field it does not
+        // declare. Shorter is allowed: one struct serves several entry points of a file, and
+        // the ring slot's zeros fill the fields an entry point does not read.
+        if let Some(size) = kernel.params_size {
+            if d.params.len() as u32 > size {
+                return Err(Error::Device(format!(
+                    "{}:{} declares {size} bytes of parameters, given {} (the WGSL struct and the Params packed for it disagree)",
+                    d.shader,
+                    d.entry,
+                    d.params.len()
+                )));
+            }
+        }
         if d.params.len() as u64 > kernel::PARAMS_SLOT {
             return Err(Error::Device(format!(
                 "{}:{} has {} bytes of parameters, more than a {}-byte slot",

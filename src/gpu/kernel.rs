@@ -65,6 +65,8 @@ pub struct Layout {
 pub struct Kernel {
     pub pipeline: wgpu::ComputePipeline,
     pub layout: Arc<Layout>,
+    /// Bytes of the uniform struct at binding 0, where the entry point reads one.
+    pub params_size: Option<u32>,
 }
 
 #[derive(Default)]
@@ -83,6 +85,7 @@ impl Kernels {
         let src = shaders::specialize(file, &src, key.consts())?;
         let (module, info) = shaders::validate(file, &src)?;
         let slots = shaders::signature(file, &module, &info, key.entry)?;
+        let params_size = shaders::params_size(file, &module, &info, key.entry)?;
         let next_id = self.layouts.len();
         let layout = Arc::clone(
             self.layouts
@@ -113,7 +116,11 @@ impl Kernels {
                 message: format!("entry point {}: {e}", key.entry),
             });
         }
-        let k = Arc::new(Kernel { pipeline, layout });
+        let k = Arc::new(Kernel {
+            pipeline,
+            layout,
+            params_size,
+        });
         self.by_key.insert(*key, Arc::clone(&k));
         Ok(k)
     }

@@ -4,7 +4,8 @@
 const BLOCK_DIMS: usize = 8;
 
 /// Uniform parameters, packed as the WGSL structs declare them: 4-byte scalars in
-/// order; `dims` starts on a 16-byte boundary as `array<vec4<u32>, 2>` does.
+/// order; `dims` starts on a 16-byte boundary as `array<vec4<u32>, 2>` does. A dispatch
+/// refuses parameters longer than naga's layout of the kernel's struct.
 #[derive(Default)]
 pub(crate) struct Params(Vec<u32>);
 
@@ -29,9 +30,7 @@ impl Params {
         self
     }
     pub fn bytes(&self) -> Vec<u8> {
-        let mut v = self.0.clone();
-        v.resize(v.len().div_ceil(4).max(1) * 4, 0);
-        bytemuck::cast_slice(&v).to_vec()
+        bytemuck::cast_slice(&self.0).to_vec()
     }
 }
 

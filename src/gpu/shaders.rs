@@ -275,12 +275,7 @@ pub fn signature(
     entry: &str,
 ) -> Result<Vec<Slot>> {
     let err = |message: String| Error::Shader { file, message };
-    let index = module
-        .entry_points
-        .iter()
-        .position(|e| e.name == entry)
-        .ok_or_else(|| err(format!("has no entry point {entry}")))?;
-    let uses = info.get_entry_point(index);
+    let uses = info.get_entry_point(entry_index(file, module, entry)?);
     let mut used: Vec<(u32, Slot)> = Vec::new();
     for (handle, var) in module.global_variables.iter() {
         let Some(b) = &var.binding else { continue };
@@ -334,4 +329,40 @@ pub fn signature(
         }
     }
     Ok(used.into_iter().map(|u| u.1).collect())
+}
+
+fn entry_index(file: &'static str, module: &naga::Module, entry: &str) -> Result<usize> {
+    module
+        .entry_points
+        .iter()
+        .position(|e| e.name == entry)
+        .ok_or_else(|| Error::Shader {
+            file,
+            message: format!("has no entry point {entry}"),
+        })
+}
+
+/// The size in bytes of the uniform struct `entry` reads at binding 0 (None when it reads
+/// none), as naga lays it out: a dispatch's packed parameters must fit in it.
+pub fn params_size(
+    file: &'static str,
+    module: &naga::Module,
+    info: &naga::valid::ModuleInfo,
+    entry: &str,
+) -> Result<Option<u32>> {
+    let uses = info.get_entry_point(entry_index(file, module, entry)?);
+    let Some(var) = module.global_variables.iter().find_map(|(handle, var)| {
+        let b = var.binding.as_ref()?;
+        (b.group == 0 && b.binding == 0 && !uses[handle].is_empty()).then_some(var)
+    }) else {
+        return Ok(None);
+    };
+    let mut layouter = naga::proc::Layouter::default();
+    layouter
+        .update(module.to_ctx())
+        .map_err(|e| Error::Shader {
+            file,
+            message: format!("{entry}: laying out its types: {e}"),
+        })?;
+    Ok(Some(layouter[var.ty].size))
 }
