@@ -10,28 +10,11 @@ use vae_gpu::data::{shapes, Crop, Split};
 use vae_gpu::models::generate::{self, Draw};
 use vae_gpu::models::NetKind;
 use vae_gpu::pipelines::config::{self, Length, ModelKind, RunConfig, Stage2Config, StageConfig};
+use vae_gpu::pipelines::defaults::{self, Defaults};
 use vae_gpu::pipelines::{self, two_stage, Run};
 use vae_gpu::run_dir;
 use vae_gpu::text::value_name;
 use vae_gpu::{Error, Gpu, Result, Selection};
-
-/// The out-of-the-box run on `shapes`, a few minutes in all on a 2-core software Vulkan:
-/// steps of each stage at 30× the reference's learning rate, so learned γ has time to fall
-/// (1 → 0.17 in 600 steps; loggamma moves about lr per step) and the latents to open up,
-/// and a stage-2 MLP a quarter of the reference's width (16× fewer FLOPs in its hidden
-/// layers; its input is the 64-d latent either way). Measured: at 400 steps and 1e-3 the
-/// reconstructions were blurred blobs; at 600 and 3e-3 they are sharp ellipses.
-const SHAPES_STEPS: usize = 600;
-const SHAPES_STAGE2_STEPS: usize = 400;
-const SHAPES_LR: f64 = 3e-3;
-const SHAPES_STAGE2_HIDDEN: usize = 256;
-/// The reference's schedules: stage 1 400 epochs, the learning rate halved every 150;
-/// stage 2 800 epochs, halved every 300; both at 1e-4.
-const REFERENCE_EPOCHS: usize = 400;
-const REFERENCE_HALVE_EVERY: usize = 150;
-const REFERENCE_STAGE2_EPOCHS: usize = 800;
-const REFERENCE_STAGE2_HALVE_EVERY: usize = 300;
-const REFERENCE_LR: f64 = 1e-4;
 
 /// Every flag is optional so that the ones a user gave can be told from defaults: `--resume`
 /// refuses any given flag that would change the run (all but the lengths), read off this
@@ -186,36 +169,28 @@ impl TrainArgs {
             .or(self.stage2_steps.map(Length::Steps))
     }
 
-    /// Stage 2's settings from the flags and defaults.
-    fn stage2(&self, is_shapes: bool, stage1_lr: f64) -> Stage2Config {
+    /// Stage 2's settings from the flags and the data's defaults.
+    fn stage2(&self, d: &Defaults, stage1_lr: f64) -> Stage2Config {
         Stage2Config {
-            hidden: self.stage2_hidden.unwrap_or(if is_shapes {
-                SHAPES_STAGE2_HIDDEN
-            } else {
-                vae_gpu::models::stage2::HIDDEN
-            }),
+            hidden: self.stage2_hidden.unwrap_or(d.stage2_hidden),
             layers: vae_gpu::models::stage2::LAYERS,
             schedule: StageConfig {
                 lr: self.stage2_lr.unwrap_or(stage1_lr),
                 lr_halve_every: Some(
                     self.stage2_lr_halve_every
-                        .unwrap_or(REFERENCE_STAGE2_HALVE_EVERY),
+                        .unwrap_or(d.stage2_lr_halve_every),
                 ),
-                length: self.stage2_length().unwrap_or(if is_shapes {
-                    Length::Steps(SHAPES_STAGE2_STEPS)
-                } else {
-                    Length::Epochs(REFERENCE_STAGE2_EPOCHS)
-                }),
+                length: self.stage2_length().unwrap_or(d.stage2_length),
             },
         }
     }
 
     /// The run's settings from the flags and the defaults.
     pub fn config(&self) -> Result<RunConfig> {
-        let data = self.data.clone().unwrap_or_else(|| "shapes".into());
-        let is_shapes = data == "shapes";
+        let data = self.data.clone().unwrap_or_else(|| defaults::DATA.into());
+        let d = Defaults::for_data(&data);
         let o = self.objective.settings()?;
-        let model = self.model.unwrap_or(ModelKind::TwoStage);
+        let model = self.model.unwrap_or(defaults::MODEL);
         if model == ModelKind::Vae {
             if let Some(f) = self
                 .given_except(&[])
@@ -228,45 +203,37 @@ impl TrainArgs {
                 ));
             }
         }
-        let log_every = self.log_every.unwrap_or(50);
-        let lr = self
-            .lr
-            .unwrap_or(if is_shapes { SHAPES_LR } else { REFERENCE_LR });
+        let log_every = self.log_every.unwrap_or(defaults::LOG_EVERY);
+        let lr = self.lr.unwrap_or(d.lr);
         Ok(RunConfig {
             split: self.split.unwrap_or(Split::Train),
             image_size: self.image_size,
             crop: self.crop.as_deref().map(Crop::parse).transpose()?,
             limit: self.limit,
             model,
-            net: match self.net {
-                Some(n) => n,
-                None if is_shapes => NetKind::Mlp,
-                None => NetKind::InfoGan,
-            },
-            latent_dim: self.latent_dim.unwrap_or(64),
+            net: self.net.unwrap_or(d.net),
+            latent_dim: self.latent_dim.unwrap_or(defaults::LATENT_DIM),
             likelihood: o.likelihood,
             regularizer: o.regularizer,
             mmd_kernel: o.mmd_kernel,
             beta: o.beta,
             geco: o.geco,
-            batch_size: self.batch_size.unwrap_or(64),
-            seed: self.seed.unwrap_or(1),
+            batch_size: self.batch_size.unwrap_or(defaults::BATCH_SIZE),
+            seed: self.seed.unwrap_or(defaults::SEED),
             log_every,
-            checkpoint_every: self.checkpoint_every.unwrap_or(20 * log_every),
+            checkpoint_every: self
+                .checkpoint_every
+                .unwrap_or(defaults::CHECKPOINT_LOGS * log_every),
             checkpoint_minutes: self
                 .checkpoint_minutes
                 .unwrap_or_else(config::default_checkpoint_minutes),
             sample_every: self.sample_every,
             stage1: StageConfig {
                 lr,
-                lr_halve_every: Some(self.lr_halve_every.unwrap_or(REFERENCE_HALVE_EVERY)),
-                length: self.length().unwrap_or(if is_shapes {
-                    Length::Steps(SHAPES_STEPS)
-                } else {
-                    Length::Epochs(REFERENCE_EPOCHS)
-                }),
+                lr_halve_every: Some(self.lr_halve_every.unwrap_or(d.lr_halve_every)),
+                length: self.length().unwrap_or(d.length),
             },
-            stage2: (model == ModelKind::TwoStage).then(|| self.stage2(is_shapes, lr)),
+            stage2: (model == ModelKind::TwoStage).then(|| self.stage2(&d, lr)),
             data,
         })
     }
@@ -308,7 +275,7 @@ impl TrainArgs {
             }
             let lr = cfg.stage1.lr;
             cfg.model = ModelKind::TwoStage;
-            cfg.stage2 = Some(self.stage2(cfg.data == "shapes", lr));
+            cfg.stage2 = Some(self.stage2(&Defaults::for_data(&cfg.data), lr));
         } else if let Some(l) = self.stage2_length() {
             match cfg.stage2.as_mut() {
                 Some(s2) => s2.schedule.length = l,
