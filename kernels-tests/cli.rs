@@ -64,6 +64,44 @@ fn check_passes_and_reports_each_kernel() {
     );
 }
 
+/// A filter that selects nothing is an error naming the families (and the closest one), not
+/// "0 passed, 0 failed"; filters ignore case; `--list` names every family without an adapter.
+#[test]
+fn check_filters_are_checked_and_the_families_listed() {
+    let out = vae_gpu(&["check", "--filter", "nonesuch"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("--filter")
+            && err.contains("'nonesuch' matches no case")
+            && err.contains("scatter, metrics"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "nothing ran");
+    let out = vae_gpu(&["check", "--filter", "Scater"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean scatter?"));
+    let out = vae_gpu(&["check", "--filter", "FILL"]);
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && s.contains("passed, 0 failed") && !s.contains(" 0 passed"),
+        "{s}"
+    );
+    let out = vae_gpu(&["check", "--list"]);
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{s}");
+    let listed: Vec<&str> = s
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    let mut suite: Vec<&str> = Vec::new();
+    for c in vae_gpu::check::suite(vae_gpu::check::Size::Quick) {
+        if !suite.contains(&c.family) {
+            suite.push(c.family);
+        }
+    }
+    assert_eq!(listed, suite);
+}
+
 #[test]
 fn a_bad_backend_fails_with_a_message_naming_the_flag() {
     let out = vae_gpu(&["--backend", "vulcan", "check"]);

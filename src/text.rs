@@ -19,6 +19,25 @@ pub fn duration(s: f64) -> String {
     }
 }
 
+/// The candidate closest to `word` (case-insensitive, `_` read as `-`), where it is close
+/// enough to be what was meant: a similarity of 0.8 or more by Jaro–Winkler, which weighs a
+/// shared start as people's typos keep it.
+pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let norm = |s: &str| s.to_lowercase().replace('_', "-");
+    let w = norm(word);
+    candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(&w, &norm(c)), *c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// " (did you mean X?)" when a candidate is close to `word`, else nothing.
+pub fn did_you_mean(word: &str, candidates: &[&str]) -> String {
+    closest(word, candidates).map_or(String::new(), |c| format!(" (did you mean {c}?)"))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -28,5 +47,22 @@ mod tests {
             [d(42.4), d(187.0), d(18_720.0), d(612_000.0)],
             ["42s", "3m07s", "5h12m", "7d02h"]
         );
+    }
+
+    #[test]
+    fn a_typo_finds_the_name_and_a_stranger_finds_none() {
+        let names = ["fashion-mnist", "mnist", "cifar10", "shapes"];
+        assert_eq!(
+            super::closest("fashion_mnist", &names),
+            Some("fashion-mnist")
+        );
+        assert_eq!(
+            super::closest("Fashion-MNIST", &names),
+            Some("fashion-mnist")
+        );
+        assert_eq!(super::closest("shape", &names), Some("shapes"));
+        assert_eq!(super::closest("cifar-10", &names), Some("cifar10"));
+        assert_eq!(super::closest("imagenet", &names), None);
+        assert_eq!(super::did_you_mean("zzz", &names), "");
     }
 }

@@ -278,7 +278,28 @@ fn a_missing_named_dataset_says_where_it_looked() {
         limit: None,
     }));
     assert!(
-        e.contains("data/cifar10") && e.contains("tools/fetch-data.sh"),
+        e.contains("data/cifar10") && e.contains("cifar-10-binary.tar.gz"),
+        "{e}"
+    );
+    assert!(
+        !e.contains("fetch-data.sh"),
+        "the script cannot fetch it: {e}"
+    );
+}
+
+/// A mistyped dataset name is not "no such file": the message lists the names and the
+/// closest of them.
+#[test]
+fn a_mistyped_dataset_name_suggests_the_closest() {
+    let e = err(data::load(&DataSpec {
+        data: "fashion_mnist".into(),
+        split: Split::Train,
+        image_size: None,
+        crop: None,
+        limit: None,
+    }));
+    assert!(
+        e.contains("did you mean fashion-mnist?") && e.contains("mnist, cifar10, shapes"),
         "{e}"
     );
 }

@@ -2,16 +2,55 @@
 //! tested without cargo.
 
 use serde_json::json;
-use vae_gpu::check::{suite, Size};
-use vae_gpu::{Gpu, Result, Selection};
+use vae_gpu::check::{suite, Case, Size};
+use vae_gpu::text::did_you_mean;
+use vae_gpu::{Error, Gpu, Result, Selection};
+
+/// The suite's families in order, each with its cases at `size`.
+fn families(cases: &[Case]) -> Vec<(&'static str, usize)> {
+    let mut out: Vec<(&'static str, usize)> = Vec::new();
+    for c in cases {
+        match out.iter_mut().find(|(f, _)| *f == c.family) {
+            Some(f) => f.1 += 1,
+            None => out.push((c.family, 1)),
+        }
+    }
+    out
+}
+
+/// `check --list`: every family and its cases, without opening an adapter.
+pub fn list(full: bool) -> Result<i32> {
+    let size = if full { Size::Full } else { Size::Quick };
+    for (family, n) in families(&suite(size)) {
+        println!("{family:<34} {n} cases");
+    }
+    Ok(0)
+}
 
 pub fn run(sel: &Selection, json: bool, full: bool, filter: Option<&str>) -> Result<i32> {
-    let gpu = Gpu::new(sel)?;
     let size = if full { Size::Full } else { Size::Quick };
-    let cases: Vec<_> = suite(size)
-        .into_iter()
-        .filter(|c| filter.is_none_or(|f| c.family.contains(f) || c.label.contains(f)))
-        .collect();
+    let all = suite(size);
+    // Case-insensitive, on the family or the case's label; a filter that selects nothing is a
+    // typo, not a pass.
+    let wanted = |c: &Case| {
+        filter.is_none_or(|f| {
+            let f = f.to_lowercase();
+            c.family.to_lowercase().contains(&f) || c.label.to_lowercase().contains(&f)
+        })
+    };
+    let names: Vec<&str> = families(&all).into_iter().map(|f| f.0).collect();
+    let cases: Vec<Case> = all.into_iter().filter(wanted).collect();
+    if let (Some(f), true) = (filter, cases.is_empty()) {
+        return Err(Error::flag(
+            "--filter",
+            format!(
+                "'{f}' matches no case{}; the families are: {} (`vae-gpu check --list` shows them with their cases)",
+                did_you_mean(f, &names),
+                names.join(", ")
+            ),
+        ));
+    }
+    let gpu = Gpu::new(sel)?;
     if !json {
         println!(
             "{} ({:?}, {:?}): {} cases",

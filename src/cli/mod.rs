@@ -64,9 +64,12 @@ enum Command {
         /// Include the large shapes (slower on software adapters).
         #[arg(long)]
         full: bool,
-        /// Only cases whose family or label contains this.
+        /// Only cases whose family or label contains this (case-insensitive).
         #[arg(long)]
         filter: Option<String>,
+        /// List the families and their cases, and run nothing.
+        #[arg(long, conflicts_with_all = ["json", "filter"])]
+        list: bool,
     },
     /// Benchmark every kernel (GFLOP/s, GB/s, fraction of peak) or, with `bench train`, whole
     /// training steps of stage 1 and stage 2; each against the CPU matmul of the same run.
@@ -88,7 +91,12 @@ pub fn run() -> Result<i32> {
         Command::Reproduce(a) => reproduce::run(&sel, a),
         Command::TrainClassifier(a) => classifier::run(&sel, a),
         Command::Info { json } => info::run(&sel, json),
-        Command::Check { json, full, filter } => check::run(&sel, json, full, filter.as_deref()),
+        Command::Check {
+            list: true, full, ..
+        } => check::list(full),
+        Command::Check {
+            json, full, filter, ..
+        } => check::run(&sel, json, full, filter.as_deref()),
         Command::Bench(a) => bench::run(&sel, a),
     }
 }

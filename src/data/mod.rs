@@ -140,11 +140,18 @@ pub fn load(spec: &DataSpec) -> Result<Dataset> {
             let dirs = search_path(&spec.data);
             dirs.iter().find(|d| d.is_dir()).cloned().ok_or_else(|| {
                 let tried: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+                // tools/fetch-data.sh fetches the two MNISTs; CIFAR-10 is a manual download.
+                let how = if spec.data == "cifar10" {
+                    "download the binary version, cifar-10-binary.tar.gz, from https://www.cs.toronto.edu/~kriz/cifar.html and unpack it into data/cifar10"
+                } else {
+                    "run `bash tools/fetch-data.sh`"
+                };
                 Error::data(
                     &spec.data,
                     format!(
-                        "dataset not found; looked in {} (run `bash tools/fetch-data.sh` or set VAE_GPU_DATA)",
-                        tried.join(", ")
+                        "dataset not found; looked in {} ({how}, or set VAE_GPU_DATA to the folder holding {})",
+                        tried.join(", "),
+                        spec.data
                     ),
                 )
             })?
@@ -179,7 +186,16 @@ pub fn load(spec: &DataSpec) -> Result<Dataset> {
 
 fn load_path(path: &Path, spec: &DataSpec) -> Result<Dataset> {
     if !path.exists() {
-        return Err(Error::data(path, "no such file or folder"));
+        let mut names = NAMED.to_vec();
+        names.push("shapes");
+        return Err(Error::data(
+            path,
+            format!(
+                "no such file or folder, and not a dataset name{}; the names are {} (or give a folder of IDX, CIFAR or image files)",
+                crate::text::did_you_mean(&path.to_string_lossy(), &names),
+                names.join(", ")
+            ),
+        ));
     }
     if path.is_file() {
         return idx::load_file(path, None);
