@@ -457,3 +457,50 @@ fn bad_input_is_named_exits_non_zero_and_writes_nothing() {
     );
     assert!(!run.join("report.html").exists());
 }
+
+/// `sample`, `reconstruct` and `eval` name what is wrong with the run they are given (no such
+/// folder, a folder that is not a run, a file) instead of an OS error, and check `--out`
+/// before any work; `report --out` creates the folders it names.
+#[test]
+fn every_command_names_a_bad_run_or_out_path() {
+    let t = tempdir("paths");
+    copy_run("docs/runs/shapes-two-stage", t.path());
+    std::fs::create_dir(t.path().join("not-a-run")).unwrap();
+    std::fs::create_dir(t.path().join("a-folder")).unwrap();
+    let before = snapshot(t.path());
+    let cases: &[(&[&str], &str)] = &[
+        (&["sample", "missing"], "missing: no such run directory"),
+        (
+            &["eval", "not-a-run"],
+            "not-a-run: not a vae-gpu run directory",
+        ),
+        (
+            &["sample", "shapes-two-stage/config.json"],
+            "config.json: a file, not a run directory",
+        ),
+        (
+            &["reconstruct", "shapes-two-stage", "--out", "r.jpg"],
+            "--out: r.jpg does not end in .png",
+        ),
+        (
+            &["sample", "shapes-two-stage", "--out", "a-folder"],
+            "--out: a-folder is a folder",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = vae_gpu(t.path(), args);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("os error"), "{args:?}: {}", stderr(&o));
+    }
+    assert_eq!(
+        snapshot(t.path()),
+        before,
+        "a refused command changed files"
+    );
+    ok(vae_gpu(
+        t.path(),
+        &["report", "shapes-two-stage", "--out", "pages/today/r.html"],
+    ));
+    assert!(t.path().join("pages/today/r.html").is_file());
+}

@@ -7,6 +7,7 @@ mod eval;
 mod info;
 mod interrupt;
 mod objective;
+mod out;
 mod report;
 mod reproduce;
 mod train;

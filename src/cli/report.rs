@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use vae_gpu::eval::evaluate::{evaluate, Options};
 use vae_gpu::report::{self, Extra, RunFiles};
 use vae_gpu::run_dir;
-use vae_gpu::{Error, Gpu, Result, Selection};
+use vae_gpu::{Gpu, Result, Selection};
 
 #[derive(Args)]
 pub struct ReportArgs {
@@ -28,12 +28,7 @@ pub fn run(sel: &Selection, a: ReportArgs) -> Result<i32> {
         RunFiles::read(d)?;
     }
     if let Some(out) = &a.out {
-        if out.is_dir() {
-            return Err(Error::flag(
-                "--out",
-                format!("{} is a folder; give the HTML file's path", out.display()),
-            ));
-        }
+        super::out::prepare(out, "html")?;
     }
     let missing: Vec<&PathBuf> = a
         .runs

@@ -59,9 +59,19 @@ impl DatasetRecord {
 }
 
 /// Reads `dir`/config.json: the whole document, its settings validated as `train` validates
-/// its flags. A folder without one is "not a vae-gpu run directory".
+/// its flags. A missing folder, a file, or a folder without config.json is refused saying
+/// which.
 pub fn read(dir: &Path) -> Result<ConfigFile> {
     let path = dir.join(run_dir::CONFIG);
+    if !dir.exists() {
+        return Err(Error::data(dir, "no such run directory"));
+    }
+    if dir.is_file() {
+        return Err(Error::data(
+            dir,
+            "a file, not a run directory: give the folder `vae-gpu train --out DIR` wrote",
+        ));
+    }
     if !path.is_file() {
         return Err(Error::data(
             dir,

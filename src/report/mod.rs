@@ -35,9 +35,6 @@ pub fn is_run(dir: &Path) -> bool {
 impl RunFiles {
     /// Reads `dir`; a folder without config.json is refused, naming it.
     pub fn read(dir: &Path) -> Result<RunFiles> {
-        if !dir.is_dir() {
-            return Err(Error::data(dir, "no such run directory"));
-        }
         let config = config_file::read(dir)?;
         let metrics = run_dir::read_metrics(dir)?;
         let eval = if dir.join(run_dir::EVAL).is_file() {
