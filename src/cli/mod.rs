@@ -6,7 +6,6 @@ mod classifier;
 mod eval;
 mod info;
 mod interrupt;
-mod objective;
 mod out;
 mod report;
 mod reproduce;

@@ -4,7 +4,7 @@
 //! (bit for bit), one with neither started afresh; so an interrupted reproduction continues
 //! where it stopped when the same command is given again.
 
-use super::train::{parse_flags, train_in};
+use super::train::{train_in, TrainArgs};
 use clap::Args;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -226,7 +226,7 @@ pub fn run(sel: &Selection, a: ReproduceArgs) -> Result<i32> {
     let mut images = HashMap::new();
     let mut work = Vec::new();
     for p in &planned {
-        let cfg = parse_flags(&p.train_args(&m))?.config()?;
+        let cfg = p.overrides(&m).resolve()?;
         cfg.validate()?;
         let total = lengths(&cfg, &mut images)?;
         let (st, done) = state(&p.dir, total)?;
@@ -275,12 +275,21 @@ pub fn run(sel: &Selection, a: ReproduceArgs) -> Result<i32> {
             }
             State::Evaluate => {}
             State::Fresh | State::Restart | State::Resume => {
-                let mut words = p.train_args(&m);
-                match st {
-                    State::Resume => words = vec!["--resume".into(), p.dir.display().to_string()],
-                    State::Restart => words.push("--force".into()),
-                    _ => {}
+                if *st != State::Resume {
+                    eprintln!("reproduce {what}: {}", p.command(&m));
                 }
+                let args = match st {
+                    State::Resume => TrainArgs {
+                        resume: Some(p.dir.clone()),
+                        ..TrainArgs::default()
+                    },
+                    _ => TrainArgs {
+                        run: p.overrides(&m),
+                        out: Some(p.dir.clone()),
+                        force: *st == State::Restart,
+                        ..TrainArgs::default()
+                    },
+                };
                 let stages = if total.1 > 0 { 2 } else { 1 };
                 // A line as each stage starts: the recipe's share done and its ETA, from the
                 // steps trained so far in this call.
@@ -303,7 +312,7 @@ pub fn run(sel: &Selection, a: ReproduceArgs) -> Result<i32> {
                         100.0 * (before + so_far) as f64 / all.max(1) as f64,
                     );
                 };
-                let code = train_in(&mut gpu, parse_flags(&words)?, stop, &mut starting)?;
+                let code = train_in(&mut gpu, args, stop, &mut starting)?;
                 if code != 0 || stop.load(Ordering::SeqCst) {
                     eprintln!(
                         "reproduce: interrupted in {}; give the same command again to continue where it stopped",
@@ -346,8 +355,10 @@ pub fn run(sel: &Selection, a: ReproduceArgs) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vae_gpu::pipelines::overrides::RunOverrides;
 
-    /// Every run of every recipe, at every budget, is a valid `vae-gpu train` command.
+    /// Every run of every recipe, at every budget, is valid settings, and its printed
+    /// `vae-gpu train` command parses back to the same settings.
     #[test]
     fn every_recipe_run_is_a_valid_train_command() {
         for (name, _) in recipes::NAMES {
@@ -361,9 +372,21 @@ mod tests {
                     limit: Some(100),
                 };
                 for p in reproduce::plan(&r, 2, Path::new("out"), None) {
-                    let cfg = parse_flags(&p.train_args(&m))
-                        .and_then(|a| a.config())
+                    let cfg = p
+                        .overrides(&m)
+                        .resolve()
                         .unwrap_or_else(|e| panic!("{name} {}: {e}", p.spec.name));
+                    let words: Vec<String> = p
+                        .command(&m)
+                        .split(' ')
+                        .skip(2)
+                        .map(String::from)
+                        .take_while(|w| w != "--out")
+                        .collect();
+                    let back = RunOverrides::parse_flags(&words)
+                        .and_then(|o| o.resolve())
+                        .unwrap_or_else(|e| panic!("{name} {}: {e}", p.spec.name));
+                    assert_eq!(back, cfg, "{name} {}: {}", p.spec.name, p.command(&m));
                     cfg.validate().unwrap();
                     assert_eq!((cfg.seed, cfg.limit), (p.seed, Some(100)));
                     if budget == Budget::Steps(7) {

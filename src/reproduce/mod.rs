@@ -9,6 +9,7 @@ pub mod table;
 
 use crate::error::{Error, Result};
 use crate::eval::document::Quantity;
+use crate::pipelines::overrides::RunOverrides;
 use crate::run_dir;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -49,12 +50,12 @@ impl Budget {
     }
 }
 
-/// One run of a recipe: its directory name and its `vae-gpu train` flags (without --data,
-/// --seed and --out, which the plan adds).
+/// One run of a recipe: its directory name and its settings (without the data, seed and
+/// directory, which the plan adds).
 #[derive(Clone, Debug)]
 pub struct RunSpec {
     pub name: String,
-    pub flags: Vec<String>,
+    pub overrides: RunOverrides,
 }
 
 /// A table cell: a number from a run's eval.json, the paper's figure, or nothing.
@@ -174,16 +175,21 @@ pub struct Planned {
 }
 
 impl Planned {
-    /// The complete `vae-gpu train` arguments of this run.
-    pub fn train_args(&self, m: &Manifest) -> Vec<String> {
-        let mut a = vec!["--data".to_string(), m.data.clone()];
-        if let Some(l) = m.limit {
-            a.extend(["--limit".into(), l.to_string()]);
-        }
-        a.extend(self.spec.flags.iter().cloned());
-        a.extend(["--seed".into(), self.seed.to_string()]);
-        a.extend(["--out".into(), self.dir.display().to_string()]);
-        a
+    /// This run's settings: the recipe's, on the manifest's data, at this seed.
+    pub fn overrides(&self, m: &Manifest) -> RunOverrides {
+        let mut o = self.spec.overrides.clone();
+        o.data = Some(m.data.clone());
+        o.limit = m.limit;
+        o.seed = Some(self.seed);
+        o
+    }
+
+    /// The `vae-gpu train` command that trains this run.
+    pub fn command(&self, m: &Manifest) -> String {
+        let mut words = vec!["vae-gpu".to_string(), "train".into()];
+        words.extend(self.overrides(m).to_flags());
+        words.extend(["--out".into(), self.dir.display().to_string()]);
+        words.join(" ")
     }
 }
 

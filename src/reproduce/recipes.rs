@@ -5,6 +5,10 @@
 use super::{Budget, Cell, Recipe, Row, RunSpec};
 use crate::error::{Error, Result};
 use crate::eval::document::Quantity as Q;
+use crate::models::{NetKind, Regularizer};
+use crate::pipelines::config::ModelKind;
+use crate::pipelines::overrides::objective::{LikelihoodFlag, ObjectiveFlag};
+use crate::pipelines::overrides::RunOverrides;
 
 /// Every recipe's name and what it compares.
 pub const NAMES: [(&str, &str); 4] = [
@@ -26,46 +30,45 @@ pub const NAMES: [(&str, &str); 4] = [
 /// Datasets with labels: the Fréchet distance needs a classifier trained on them.
 const LABELLED: [&str; 3] = ["mnist", "fashion-mnist", "cifar10"];
 
-fn flags(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
-}
-
-/// The flags every run of a recipe shares at `budget`: the network and lengths. `paper`
-/// trains the reference's networks for the reference's epochs (train's defaults); `quick`
-/// and STEPS train the 512-wide MLP at 10× the reference's learning rate (a budget a 2-core
+/// What every run of a recipe shares at `budget`: the network and lengths. `paper` trains
+/// the reference's networks for the reference's epochs (train's defaults); `quick` and
+/// STEPS train the 512-wide MLP at 10× the reference's learning rate (a budget a 2-core
 /// software rasteriser finishes in well under an hour).
-fn budget_flags(budget: Budget, two_stage: bool) -> Vec<String> {
+fn budget_overrides(budget: Budget, two_stage: bool) -> RunOverrides {
+    let mut o = RunOverrides::default();
     let steps = match budget {
-        Budget::Paper => return Vec::new(),
+        Budget::Paper => return o,
         Budget::Quick => 600,
         Budget::Steps(n) => n,
     };
-    let log = (steps / 20).clamp(1, 25);
-    let mut f = flags(&["--net", "mlp", "--lr", "1e-3"]);
-    f.extend([
-        "--steps".into(),
-        steps.to_string(),
-        "--log-every".into(),
-        log.to_string(),
-    ]);
+    o.net = Some(NetKind::Mlp);
+    o.lr = Some(1e-3);
+    o.steps = Some(steps);
+    o.log_every = Some((steps / 20).clamp(1, 25));
     if two_stage {
-        let s2 = match budget {
+        o.stage2_hidden = Some(256);
+        o.stage2_lr = Some(1e-3);
+        o.stage2_steps = Some(match budget {
             Budget::Quick => 400,
             _ => steps,
-        };
-        f.extend(flags(&["--stage2-hidden", "256", "--stage2-lr", "1e-3"]));
-        f.extend(["--stage2-steps".into(), s2.to_string()]);
+        });
     }
-    f
+    o
 }
 
-fn run(name: &str, budget: Budget, own: &[&str]) -> RunSpec {
-    let two_stage = own.windows(2).any(|w| w == ["--model", "two-stage"]);
-    let mut f = budget_flags(budget, two_stage);
-    f.extend(flags(own));
+/// A run named `name`: `model` at `budget`, with its own settings set by `own`.
+fn run(
+    name: &str,
+    budget: Budget,
+    model: ModelKind,
+    own: impl FnOnce(&mut RunOverrides),
+) -> RunSpec {
+    let mut o = budget_overrides(budget, model == ModelKind::TwoStage);
+    o.model = Some(model);
+    own(&mut o);
     RunSpec {
         name: name.into(),
-        flags: f,
+        overrides: o,
     }
 }
 
@@ -102,13 +105,13 @@ fn dai_wipf(data: &str, budget: Budget) -> Recipe {
     // Stage 1 of the two-stage run is the learned-γ VAE: same settings, same seed, and
     // stage 1 never sees stage 2, so training it again would give the same bytes.
     let runs = vec![
-        run(
-            "cross-entropy",
-            budget,
-            &["--model", "vae", "--likelihood", "bernoulli"],
-        ),
-        run("fixed-gamma", budget, &["--model", "vae", "--gamma", "1"]),
-        run("two-stage", budget, &["--model", "two-stage"]),
+        run("cross-entropy", budget, ModelKind::Vae, |o| {
+            o.objective.likelihood = Some(LikelihoodFlag::Bernoulli)
+        }),
+        run("fixed-gamma", budget, ModelKind::Vae, |o| {
+            o.objective.gamma = Some(1.0)
+        }),
+        run("two-stage", budget, ModelKind::TwoStage, |_| {}),
     ];
     let stage1 = |r: &str, label: &str, fid: &str, mmd: Cell| {
         row(
@@ -172,10 +175,10 @@ fn dai_wipf(data: &str, budget: Budget) -> Recipe {
 /// The RMSE target GECO is given: the ELBO's own training RMSE at the quick budget on
 /// Fashion-MNIST (measured: MSE 0.0240), so both runs aim at the same distortion; other
 /// data get a blurry-but-recognisable 0.1.
-fn geco_rmse(data: &str) -> &'static str {
+fn geco_rmse(data: &str) -> f64 {
     match data {
-        "fashion-mnist" => "0.155",
-        _ => "0.1",
+        "fashion-mnist" => 0.155,
+        _ => 0.1,
     }
 }
 
@@ -186,25 +189,17 @@ fn geco(data: &str, budget: Budget) -> Recipe {
         Budget::Paper => 10_000,
         Budget::Quick => 600 * 3 / 10,
         Budget::Steps(n) => n * 3 / 10,
-    }
-    .to_string();
-    let geco_flags = [
-        "--model",
-        "vae",
-        "--objective",
-        "geco",
-        "--geco-rmse",
-        geco_rmse(data),
-        "--geco-alpha",
-        "0.9",
-        "--geco-clamp",
-        "0.99,1.01",
-        "--geco-warmup",
-        &warmup,
-    ];
+    };
     let runs = vec![
-        run("elbo", budget, &["--model", "vae"]),
-        run("geco", budget, &geco_flags),
+        run("elbo", budget, ModelKind::Vae, |_| {}),
+        run("geco", budget, ModelKind::Vae, |o| {
+            let g = &mut o.objective;
+            g.objective = Some(ObjectiveFlag::Geco);
+            g.geco_rmse = Some(geco_rmse(data));
+            g.geco_alpha = Some(0.9);
+            g.geco_clamp = Some("0.99,1.01".into());
+            g.geco_warmup = Some(warmup);
+        }),
     ];
     let cells = |r: &str| {
         vec![
@@ -233,18 +228,15 @@ fn geco(data: &str, budget: Budget) -> Recipe {
 }
 
 fn zhao(budget: Budget) -> Recipe {
-    let base = ["--model", "vae"];
-    let with = |extra: &[&'static str]| -> Vec<&'static str> {
-        base.iter().chain(extra).copied().collect()
-    };
     let runs = vec![
-        run("kl", budget, &with(&[])),
-        run(
-            "mmd",
-            budget,
-            &with(&["--regularizer", "mmd", "--reg-weight", "1000"]),
-        ),
-        run("none", budget, &with(&["--regularizer", "none"])),
+        run("kl", budget, ModelKind::Vae, |_| {}),
+        run("mmd", budget, ModelKind::Vae, |o| {
+            o.objective.regularizer = Some(Regularizer::Mmd);
+            o.objective.reg_weight = Some(1000.0);
+        }),
+        run("none", budget, ModelKind::Vae, |o| {
+            o.objective.regularizer = Some(Regularizer::None)
+        }),
     ];
     let cells = |r: &str| {
         vec![
@@ -275,16 +267,20 @@ fn zhao(budget: Budget) -> Recipe {
 }
 
 fn thesis(budget: Budget) -> Recipe {
-    let base = ["--model", "vae", "--latent-dim", "2"];
-    let with = |extra: &[&'static str]| -> Vec<&'static str> {
-        base.iter().chain(extra).copied().collect()
+    // A 2-d latent space, and σ_x fixed at `gamma` (learned where None), weighted by `beta`.
+    let plane = |name: &str, gamma: Option<f32>, beta: Option<f32>| {
+        run(name, budget, ModelKind::Vae, |o| {
+            o.latent_dim = Some(2);
+            o.objective.gamma = gamma;
+            o.objective.reg_weight = beta;
+        })
     };
     let runs = vec![
-        run("sigma-0.1", budget, &with(&["--gamma", "0.1"])),
-        run("sigma-0.3", budget, &with(&["--gamma", "0.3"])),
-        run("sigma-1", budget, &with(&["--gamma", "1"])),
-        run("beta-4", budget, &with(&["--gamma", "0.3", "--beta", "4"])),
-        run("learned", budget, &with(&[])),
+        plane("sigma-0.1", Some(0.1), None),
+        plane("sigma-0.3", Some(0.3), None),
+        plane("sigma-1", Some(1.0), None),
+        plane("beta-4", Some(0.3), Some(4.0)),
+        plane("learned", None, None),
     ];
     let cells = |r: &str| {
         vec![

@@ -1,55 +1,55 @@
-//! The objective's flags of `vae-gpu train`: the likelihood, the regulariser of Zhao et al.'s
-//! generalised objective and its weight, and GECO (Rezende & Viola).
+//! The objective's overrides (`vae-gpu train`'s flags): the likelihood, the regulariser of
+//! Zhao et al.'s generalised objective and its weight, and GECO (Rezende & Viola).
 
+use crate::error::{Error, Result};
+use crate::models::{Geco, Likelihood, MmdChoice, Objective, Regularizer};
 use clap::Args;
 use serde::Serialize;
-use vae_gpu::models::{Geco, Likelihood, MmdChoice, Objective, Regularizer};
-use vae_gpu::{Error, Result};
 
-#[derive(Args, Default, Serialize)]
-pub struct ObjectiveArgs {
+#[derive(Args, Clone, Debug, Default, Serialize)]
+pub struct ObjectiveOverrides {
     /// Decoder likelihood: gaussian (learned γ unless --gamma) or bernoulli [default: gaussian]
     #[arg(long, value_enum)]
-    likelihood: Option<LikelihoodFlag>,
+    pub likelihood: Option<LikelihoodFlag>,
     /// Fix the Gaussian decoder's γ (a standard deviation) instead of learning it
     #[arg(long, allow_hyphen_values = true)]
-    gamma: Option<f32>,
+    pub gamma: Option<f32>,
     /// The regulariser R(q) of E[−log p(x|z)] + w·R(q): kl (the ELBO), mmd (MMD² between the
     /// batch's codes z ~ q(z|x) and as many N(0, I) draws, InfoVAE) or none (the unregularised
     /// objective) [default: kl]
     #[arg(long, value_enum)]
-    regularizer: Option<Regularizer>,
+    pub regularizer: Option<Regularizer>,
     /// The regulariser's weight w (β for the KL) [default: 1]
     #[arg(long, alias = "beta", allow_hyphen_values = true)]
-    reg_weight: Option<f32>,
+    pub reg_weight: Option<f32>,
     /// The MMD regulariser's kernel: imq, C/(C + ‖a − b‖²), or rbf, exp(−‖a − b‖²/C); the
     /// bandwidth C is 2κ, the mean ‖a − b‖² of two N(0, I) points [default: imq]
     #[arg(long, value_enum)]
-    mmd_kernel: Option<MmdChoice>,
+    pub mmd_kernel: Option<MmdChoice>,
     /// elbo, or geco: minimise w·R(q) subject to the reconstruction constraint
     /// C = Σ_pixels ‖x − μ_x‖² − D·R² per image (averaged over the batch; D values per image,
     /// so κ² = D·R²), met when the MSE is at most R², with a Lagrange multiplier λ (λ plays
     /// 1/(2γ²) of the Gaussian likelihood) [default: elbo]
     #[arg(long, value_enum)]
-    objective: Option<ObjectiveFlag>,
+    pub objective: Option<ObjectiveFlag>,
     /// GECO's tolerance R: the reconstruction RMSE per pixel value to reach, in (0, 1)
     #[arg(long, allow_hyphen_values = true)]
-    geco_rmse: Option<f64>,
+    pub geco_rmse: Option<f64>,
     /// GECO's moving-average factor α of C [default: 0.99]
     #[arg(long, allow_hyphen_values = true)]
-    geco_alpha: Option<f64>,
+    pub geco_alpha: Option<f64>,
     /// GECO's η in λ ← λ·exp(η·C_ma) [default: 0.01]
     #[arg(long, allow_hyphen_values = true)]
-    geco_lr: Option<f64>,
+    pub geco_lr: Option<f64>,
     /// Update λ every N steps [default: 1]
     #[arg(long, allow_negative_numbers = true)]
-    geco_every: Option<usize>,
+    pub geco_every: Option<usize>,
     /// Steps before λ's first update (C is averaged from the start) [default: 0]
     #[arg(long, allow_negative_numbers = true)]
-    geco_warmup: Option<usize>,
+    pub geco_warmup: Option<usize>,
     /// LO,HI: bounds of λ's factor per update [default: 0.9,1.1]
     #[arg(long, allow_hyphen_values = true)]
-    geco_clamp: Option<String>,
+    pub geco_clamp: Option<String>,
 }
 
 /// `--likelihood`: the decoder's family (the Gaussian's γ learned unless `--gamma` fixes it).
@@ -84,7 +84,7 @@ fn parse_clamp(s: &str) -> Result<[f64; 2]> {
     Ok([num(lo)?, num(hi)?])
 }
 
-impl ObjectiveArgs {
+impl ObjectiveOverrides {
     fn likelihood(&self) -> Result<Likelihood> {
         let gaussian = Some(LikelihoodFlag::Gaussian);
         match (self.likelihood.or(gaussian), self.gamma) {

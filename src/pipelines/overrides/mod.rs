@@ -1,0 +1,297 @@
+//! A run's settings as overrides of the defaults: every field optional, so the ones given
+//! can be told from the rest. `vae-gpu train`'s flags are these (clap), recipes write them as
+//! values, and `to_flags` prints them back as the equivalent `vae-gpu train` command.
+//! `resolve` fills the rest from `defaults`; `resumed` applies what a resume may change.
+
+pub mod objective;
+
+use super::config::{Length, ModelKind, RunConfig, Stage2Config, StageConfig};
+use super::config_file;
+use super::defaults::{self, Defaults};
+use crate::data::{Crop, Split};
+use crate::error::{Error, Result};
+use crate::models::NetKind;
+use crate::run_dir;
+use clap::Args;
+use objective::ObjectiveOverrides;
+use serde::Serialize;
+use std::path::Path;
+
+/// Read off its serialised form (`given_except`, `to_flags`), so a new field is covered
+/// without a list to update.
+#[derive(Args, Clone, Debug, Default, Serialize)]
+pub struct RunOverrides {
+    /// shapes (built in), fashion-mnist, mnist, cifar10, or a folder of IDX files, CIFAR-10
+    /// batches or PNG/JPEG images, or an IDX image file [default: shapes]
+    #[arg(long)]
+    pub data: Option<String>,
+    /// Which split of the dataset [default: train]
+    #[arg(long, value_enum)]
+    pub split: Option<Split>,
+    /// Side of shapes and of images cut from a folder (shapes 32, folders 64)
+    #[arg(long, allow_negative_numbers = true)]
+    pub image_size: Option<usize>,
+    /// Crop of folder images before resizing, TOP,LEFT,SIZE (CelebA: 45,25,128) [default:
+    /// the largest centred square]
+    #[arg(long)]
+    pub crop: Option<String>,
+    /// Use only the first N images
+    #[arg(long, allow_negative_numbers = true)]
+    pub limit: Option<usize>,
+    /// two-stage (Dai & Wipf: a second VAE on the first's latents) or vae [default: two-stage]
+    #[arg(long, value_enum)]
+    pub model: Option<ModelKind>,
+    /// The stage-1 network [default: mlp on shapes, infogan otherwise]
+    #[arg(long, value_enum)]
+    pub net: Option<NetKind>,
+    /// Latent size κ [default: 64]
+    #[arg(long, allow_negative_numbers = true)]
+    pub latent_dim: Option<usize>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub objective: ObjectiveOverrides,
+    /// [default: 64]
+    #[arg(long, allow_negative_numbers = true)]
+    pub batch_size: Option<usize>,
+    /// Adam learning rate of stage 1 [default: 1e-4; shapes: 3e-3]
+    #[arg(long, allow_hyphen_values = true)]
+    pub lr: Option<f64>,
+    /// Halve stage 1's learning rate every N epochs [default: 150]
+    #[arg(long, allow_negative_numbers = true)]
+    pub lr_halve_every: Option<usize>,
+    /// Train stage 1 for N epochs (N·⌊images / batch⌋ steps) [default: 400; shapes: 600 steps]
+    #[arg(long, conflicts_with = "steps", allow_negative_numbers = true)]
+    pub epochs: Option<usize>,
+    /// Train stage 1 for N steps in all
+    #[arg(long, allow_negative_numbers = true)]
+    pub steps: Option<usize>,
+    /// Train stage 2 for N epochs over the encoded training set [default: 800; shapes: 400
+    /// steps]
+    #[arg(long, conflicts_with = "stage2_steps", allow_negative_numbers = true)]
+    pub stage2_epochs: Option<usize>,
+    /// Train stage 2 for N steps in all
+    #[arg(long, allow_negative_numbers = true)]
+    pub stage2_steps: Option<usize>,
+    /// Stage 2's Adam learning rate [default: as stage 1's]
+    #[arg(long, allow_hyphen_values = true)]
+    pub stage2_lr: Option<f64>,
+    /// Halve stage 2's learning rate every N epochs [default: 300]
+    #[arg(long, allow_negative_numbers = true)]
+    pub stage2_lr_halve_every: Option<usize>,
+    /// Width of stage 2's hidden layers [default: 1024; shapes: 256]
+    #[arg(long, allow_negative_numbers = true)]
+    pub stage2_hidden: Option<usize>,
+    /// Seeds the initialisation, the shuffles and ε [default: 1]
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Read the metrics back and log them every N steps [default: 50]
+    #[arg(long, allow_negative_numbers = true)]
+    pub log_every: Option<usize>,
+    /// Checkpoint every N steps, a multiple of --log-every [default: 20 × --log-every]
+    #[arg(long, allow_negative_numbers = true)]
+    pub checkpoint_every: Option<usize>,
+    /// Also checkpoint at the first log once this many minutes have passed since the last
+    /// checkpoint [default: 5]
+    #[arg(long, allow_hyphen_values = true)]
+    pub checkpoint_minutes: Option<f64>,
+    /// Also write samples.png and reconstructions.png every N steps of stage 1
+    #[arg(long, allow_negative_numbers = true)]
+    pub sample_every: Option<usize>,
+}
+
+/// Overrides a resume may give: the lengths; and the ones that set up stage 2 when a resume
+/// adds it.
+const RESUMABLE: [&str; 4] = ["steps", "epochs", "stage2_steps", "stage2_epochs"];
+const ADDS_STAGE2: [&str; 3] = ["stage2_lr", "stage2_lr_halve_every", "stage2_hidden"];
+
+/// A field's flag: `stage2_lr` is `--stage2-lr`.
+pub fn flag_name(field: &str) -> String {
+    format!("--{}", field.replace('_', "-"))
+}
+
+impl RunOverrides {
+    /// Overrides from `vae-gpu train` flags (as a user types them).
+    pub fn parse_flags(words: &[String]) -> Result<RunOverrides> {
+        #[derive(clap::Parser)]
+        struct Words {
+            #[command(flatten)]
+            run: RunOverrides,
+        }
+        use clap::Parser;
+        Words::try_parse_from(std::iter::once("train".to_string()).chain(words.iter().cloned()))
+            .map(|w| w.run)
+            .map_err(|e| {
+                Error::flag(
+                    "train flags",
+                    format!("{} in: {}", e.kind(), words.join(" ")),
+                )
+            })
+    }
+
+    /// The `vae-gpu train` flags that give these overrides, sorted by name.
+    pub fn to_flags(&self) -> Vec<String> {
+        let v = serde_json::to_value(self).expect("overrides serialise");
+        let mut out = Vec::new();
+        for (k, v) in v.as_object().into_iter().flatten() {
+            match v {
+                serde_json::Value::Null | serde_json::Value::Bool(false) => {}
+                serde_json::Value::Bool(true) => out.push(flag_name(k)),
+                serde_json::Value::String(s) => out.extend([flag_name(k), s.clone()]),
+                other => out.extend([flag_name(k), other.to_string()]),
+            }
+        }
+        out
+    }
+
+    /// The given flags (as --kebab-case) outside `allowed`.
+    pub fn given_except(&self, allowed: &[&str]) -> Vec<String> {
+        let v = serde_json::to_value(self).expect("flags serialise");
+        v.as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(_, v)| !v.is_null() && **v != serde_json::Value::Bool(false))
+            .filter(|(k, _)| !allowed.contains(&k.as_str()))
+            .map(|(k, _)| flag_name(k))
+            .collect()
+    }
+
+    pub fn length(&self) -> Option<Length> {
+        self.epochs
+            .map(Length::Epochs)
+            .or(self.steps.map(Length::Steps))
+    }
+
+    pub fn stage2_length(&self) -> Option<Length> {
+        self.stage2_epochs
+            .map(Length::Epochs)
+            .or(self.stage2_steps.map(Length::Steps))
+    }
+
+    /// Stage 2's settings from the overrides and the data's defaults.
+    fn stage2(&self, d: &Defaults, stage1_lr: f64) -> Stage2Config {
+        Stage2Config {
+            hidden: self.stage2_hidden.unwrap_or(d.stage2_hidden),
+            layers: crate::models::stage2::LAYERS,
+            schedule: StageConfig {
+                lr: self.stage2_lr.unwrap_or(stage1_lr),
+                lr_halve_every: Some(
+                    self.stage2_lr_halve_every
+                        .unwrap_or(d.stage2_lr_halve_every),
+                ),
+                length: self.stage2_length().unwrap_or(d.stage2_length),
+            },
+        }
+    }
+
+    /// The run's settings: these overrides, and the defaults for the rest.
+    pub fn resolve(&self) -> Result<RunConfig> {
+        let data = self.data.clone().unwrap_or_else(|| defaults::DATA.into());
+        let d = Defaults::for_data(&data);
+        let o = self.objective.settings()?;
+        let model = self.model.unwrap_or(defaults::MODEL);
+        if model == ModelKind::Vae {
+            if let Some(f) = self
+                .given_except(&[])
+                .into_iter()
+                .find(|f| f.starts_with("--stage2-"))
+            {
+                return Err(Error::flag(
+                    f,
+                    "sets up stage 2, which only --model two-stage has",
+                ));
+            }
+        }
+        let log_every = self.log_every.unwrap_or(defaults::LOG_EVERY);
+        let lr = self.lr.unwrap_or(d.lr);
+        Ok(RunConfig {
+            split: self.split.unwrap_or(Split::Train),
+            image_size: self.image_size,
+            crop: self.crop.as_deref().map(Crop::parse).transpose()?,
+            limit: self.limit,
+            model,
+            net: self.net.unwrap_or(d.net),
+            latent_dim: self.latent_dim.unwrap_or(defaults::LATENT_DIM),
+            likelihood: o.likelihood,
+            regularizer: o.regularizer,
+            mmd_kernel: o.mmd_kernel,
+            beta: o.beta,
+            geco: o.geco,
+            batch_size: self.batch_size.unwrap_or(defaults::BATCH_SIZE),
+            seed: self.seed.unwrap_or(defaults::SEED),
+            log_every,
+            checkpoint_every: self
+                .checkpoint_every
+                .unwrap_or(defaults::CHECKPOINT_LOGS * log_every),
+            checkpoint_minutes: self
+                .checkpoint_minutes
+                .unwrap_or_else(super::config::default_checkpoint_minutes),
+            sample_every: self.sample_every,
+            stage1: StageConfig {
+                lr,
+                lr_halve_every: Some(self.lr_halve_every.unwrap_or(d.lr_halve_every)),
+                length: self.length().unwrap_or(d.length),
+            },
+            stage2: (model == ModelKind::TwoStage).then(|| self.stage2(&d, lr)),
+            data,
+        })
+    }
+
+    /// The settings of the run in `dir` resumed with these overrides: the lengths, and (when
+    /// `adding_stage2`, on a single-stage run) stage 2's setup; any other override is refused.
+    pub fn resumed(&self, dir: &Path, adding_stage2: bool) -> Result<RunConfig> {
+        let cfg_file = dir.join(run_dir::CONFIG);
+        let mut cfg = config_file::read(dir)?.train;
+        let adding = adding_stage2;
+        let mut allowed = RESUMABLE.to_vec();
+        if adding {
+            allowed.extend(ADDS_STAGE2);
+        }
+        if let Some(f) = self.given_except(&allowed).into_iter().next() {
+            let why = if ADDS_STAGE2.iter().any(|a| f == flag_name(a)) {
+                "sets up stage 2, which --resume does only with --stage 2 on a single-stage run"
+                    .to_string()
+            } else {
+                format!(
+                    "cannot change when resuming: {} fixes it (only the lengths --steps, --epochs, --stage2-steps, --stage2-epochs may be given)",
+                    cfg_file.display()
+                )
+            };
+            return Err(Error::flag(f, why));
+        }
+        if adding {
+            if cfg.model == ModelKind::TwoStage {
+                return Err(Error::flag(
+                    "--stage",
+                    format!("{} is a two-stage run already", dir.display()),
+                ));
+            }
+            if self.length().is_some() {
+                return Err(Error::flag(
+                    "--steps",
+                    "stage 1 of a run getting its stage 2 is finished; give --stage2-steps or --stage2-epochs",
+                ));
+            }
+            let lr = cfg.stage1.lr;
+            cfg.model = ModelKind::TwoStage;
+            cfg.stage2 = Some(self.stage2(&Defaults::for_data(&cfg.data), lr));
+        } else if let Some(l) = self.stage2_length() {
+            match cfg.stage2.as_mut() {
+                Some(s2) => s2.schedule.length = l,
+                None => {
+                    return Err(Error::flag(
+                        "--stage2-steps",
+                        format!(
+                            "{} has no stage 2 (add one with --stage 2 --resume {0})",
+                            dir.display()
+                        ),
+                    ))
+                }
+            }
+        }
+        if let Some(l) = self.length() {
+            cfg.stage1.length = l;
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
