@@ -147,6 +147,11 @@ pub const INCLUDES: &[(&str, &str, &str)] = &[
         include_str!("../../shaders/include/channel_walk.wgsl"),
     ),
     (
+        "matmul_tex_io",
+        "shaders/include/matmul_tex_io.wgsl",
+        include_str!("../../shaders/include/matmul_tex_io.wgsl"),
+    ),
+    (
         "im2col_gather",
         "shaders/include/im2col_gather.wgsl",
         include_str!("../../shaders/include/im2col_gather.wgsl"),
