@@ -7,7 +7,7 @@ use std::path::Path;
 
 /// Bottom to top; a module may use only those on earlier lines. Must match src/lib.rs's doc.
 const LAYERS: &[&[&str]] = &[
-    &["error", "text"],
+    &["error", "text", "atomic"],
     &["gpu", "data", "run_dir"],
     &["tensor", "grid"],
     &["kernels"],

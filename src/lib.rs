@@ -2,7 +2,7 @@
 //!
 //! Layers, bottom to top; a module uses only modules on layers below its own (checked on the
 //! source by `kernels-tests/layers.rs`, which also refuses two modules importing each other):
-//! 1. `error`; `text` (durations for people).
+//! 1. `error`; `text` (durations and suggestions for people); `atomic` (atomic file writes).
 //! 2. `gpu` (adapter, device, recorder, pool, pipelines, timing, and `gpu::route`: every
 //!    kernel choice); `data` (datasets); `run_dir` (a run directory's files, atomic writes).
 //! 3. `tensor` (device tensors and views, with the fill and strided-copy kernels every tensor
@@ -20,6 +20,7 @@
 //!     comparisons as plans of runs, and their tables).
 //! 13. `cli` (the binary's commands).
 
+pub mod atomic;
 pub mod autograd;
 pub mod check;
 pub mod data;

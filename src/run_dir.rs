@@ -1,6 +1,5 @@
-//! The run directory: which files vae-gpu writes there, writing them atomically (a sibling
-//! temporary file, flushed, then renamed over the target, so a crash leaves the old file or
-//! the new one, never half of one), and refusing to overwrite a run by accident.
+//! The run directory: which files vae-gpu writes there, writing them atomically (`atomic`),
+//! reading them back through their types, and refusing to overwrite a run by accident.
 
 use crate::error::{Error, Result};
 use serde::de::DeserializeOwned;
@@ -39,23 +38,9 @@ pub const ALL: [&str; 10] = [
     REPORT,
 ];
 
-/// Writes `bytes` to `path` atomically.
+/// Writes `bytes` to `path` atomically (`atomic::write`).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
+    crate::atomic::write(path, bytes).map_err(|e| Error::io(path, e))
 }
 
 /// Writes `value` to `path` as pretty-printed JSON, atomically.

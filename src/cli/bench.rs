@@ -117,13 +117,13 @@ const HIDDEN: usize = vae_gpu::models::stage2::HIDDEN;
 
 fn tune(gpu: &std::sync::Arc<Gpu>, quick: bool, json: bool) -> Result<Value> {
     let t = bench::tune::tune(gpu, quick)?;
-    let measured = json!({
-        "matmul_seconds": t.matmul.iter().map(|(v, s)| json!({"variant": v.name(), "seconds": s})).collect::<Vec<_>>(),
-        "conv_seconds": t.conv.iter().map(|(v, s)| json!({"variant": v.name(), "seconds": s})).collect::<Vec<_>>(),
-        "adam_seconds": t.adam.iter().map(|(v, s)| json!({"variant": v.name(), "seconds": s})).collect::<Vec<_>>(),
-        "reads_seconds": t.reads.iter().map(|(v, s)| json!({"variant": v.name(), "seconds": s})).collect::<Vec<_>>(),
-        "quick": quick,
-    });
+    let measured = tuned::Measured {
+        matmul_seconds: tuned::Timing::of(&t.matmul),
+        conv_seconds: tuned::Timing::of(&t.conv),
+        adam_seconds: tuned::Timing::of(&t.adam),
+        reads_seconds: tuned::Timing::of(&t.reads),
+        quick,
+    };
     let (matmul, conv, adam, reads) = (t.matmul[0].0, t.conv[0].0, t.adam[0].0, t.reads[0].0);
     let file = tuned::store(
         &gpu.info,

@@ -23,7 +23,39 @@ pub struct Entry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reads: Option<String>,
     /// What the choice rests on: seconds per candidate, as `bench tune` measured them.
-    pub measured: serde_json::Value,
+    pub measured: Measured,
+}
+
+/// `bench tune`'s timings behind an entry, each list fastest first.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Measured {
+    pub matmul_seconds: Vec<Timing>,
+    pub conv_seconds: Vec<Timing>,
+    /// Absent, like `adam` and `reads`, in files written before those were tuned.
+    #[serde(default)]
+    pub adam_seconds: Vec<Timing>,
+    #[serde(default)]
+    pub reads_seconds: Vec<Timing>,
+    /// Whether `bench tune --quick` measured it (fewer repetitions).
+    pub quick: bool,
+}
+
+/// One candidate's time (None: dropped after the first product, over 3× the best).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Timing {
+    pub variant: String,
+    pub seconds: Option<f64>,
+}
+
+impl Timing {
+    pub fn of<V: Variant>(list: &[(V, impl Into<Option<f64>> + Copy)]) -> Vec<Timing> {
+        list.iter()
+            .map(|(v, s)| Timing {
+                variant: v.name().into(),
+                seconds: (*s).into(),
+            })
+            .collect()
+    }
 }
 
 fn var(k: &str) -> Option<std::ffi::OsString> {
@@ -121,9 +153,7 @@ pub fn store(info: &wgpu::AdapterInfo, entry: Entry) -> Result<PathBuf> {
     if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    let tmp = file.with_extension("json.tmp");
     let text = serde_json::to_string_pretty(&all).expect("serialises") + "\n";
-    std::fs::write(&tmp, text).map_err(io)?;
-    std::fs::rename(&tmp, &file).map_err(io)?;
+    crate::atomic::write(&file, text.as_bytes()).map_err(io)?;
     Ok(file)
 }
