@@ -265,10 +265,15 @@ fn ctrl_c_checkpoints_and_the_run_resumes() {
     let step = rows.last().unwrap()["step"].as_u64().unwrap();
     assert_eq!(safetensors_step(&dir.join("checkpoint.safetensors")), step);
     let target = (step + 3).to_string();
-    ok(vae_gpu(
+    let out = ok(vae_gpu(
         t.path(),
         &["train", "--resume", "run", "--steps", &target],
     ));
+    assert!(
+        stderr(&out).contains(&format!("stage 1: resuming from step {step} of {target}")),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(
         safetensors_step(&dir.join("checkpoint.safetensors")),
         step + 3
@@ -634,6 +639,27 @@ fn two_stage(extra: &[&'static str]) -> Vec<&'static str> {
     a.extend(&SMALL[2..]);
     a.extend(extra);
     a
+}
+
+/// `--steps` alone gives stage 2 a length by the defaults' ratio (shapes: 400 : 600), said
+/// in the banner, where it once kept its default 400 steps whatever stage 1's length.
+#[test]
+fn stage_two_follows_a_stage_one_length() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let t = tempdir("run-proportion");
+    let mut args = two_stage(&["--steps", "3", "--out", "run"]);
+    args.extend(["--stage2-hidden", "16"]);
+    let out = ok(vae_gpu(t.path(), &args));
+    let e = stderr(&out);
+    assert!(
+        e.contains("3 + 2 steps (stages 1 + 2)")
+            && e.contains("stage 2's length follows stage 1's"),
+        "{e}"
+    );
+    let cfg: Value =
+        serde_json::from_str(&std::fs::read_to_string(t.path().join("run/config.json")).unwrap())
+            .unwrap();
+    assert_eq!(cfg["train"]["stage2"]["steps"], 2);
 }
 
 /// The Two-Stage pipeline through the binary: one run of both stages equals a single-stage

@@ -122,6 +122,11 @@ pub fn train_in(
         Some(s2) => format!("{} + {s2} steps (stages 1 + 2)", run.stage1_steps()),
         None => format!("{} steps", run.stage1_steps()),
     };
+    // A stage 2 whose length came from stage 1's says so.
+    let derived = !resume
+        && run.stage2.is_some()
+        && args.run.length().is_some()
+        && args.run.stage2_length().is_none();
     eprintln!(
         "vae-gpu train: {} ({} images {}×{}×{}), {} net, {} parameters{}, {stages}, on {} ({:?}); run directory {}",
         run.data.source,
@@ -138,6 +143,11 @@ pub fn train_in(
         gpu.info.backend,
         dir.display()
     );
+    if derived {
+        eprintln!(
+            "stage 2's length follows stage 1's by the defaults' ratio; --stage2-steps or --stage2-epochs sets it"
+        );
+    }
     let done = pipelines::train(&gpu, &run, &dir, resume, stop, starting)?;
     let last = done.stage2.as_ref().unwrap_or(&done.stage1);
     if let Some(row) = &last.last {

@@ -46,6 +46,20 @@ pub struct Defaults {
 }
 
 impl Defaults {
+    /// Stage 2's length when only stage 1's is given: stage 1's scaled by the defaults' ratio
+    /// (shapes 400 : 600 steps, the reference 800 : 400 epochs), in stage 1's unit, at least 1.
+    pub fn stage2_for(&self, stage1: Length) -> Length {
+        let n = |l: Length| match l {
+            Length::Epochs(n) | Length::Steps(n) => n,
+        };
+        let (num, den) = (n(self.stage2_length), n(self.length));
+        let scale = |x: usize| (x * num).div_ceil(den).max(1);
+        match stage1 {
+            Length::Epochs(e) => Length::Epochs(scale(e)),
+            Length::Steps(s) => Length::Steps(scale(s)),
+        }
+    }
+
     /// `shapes` gets the quick MLP run; every other dataset the reference's network and
     /// schedules.
     pub fn for_data(data: &str) -> Defaults {
@@ -75,5 +89,22 @@ impl Defaults {
             },
             stage2_lr_halve_every: REFERENCE_STAGE2_HALVE_EVERY,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_two_follows_stage_one_by_the_defaults_ratio() {
+        let shapes = Defaults::for_data("shapes");
+        assert_eq!(shapes.stage2_for(shapes.length), shapes.stage2_length);
+        assert_eq!(shapes.stage2_for(Length::Steps(6000)), Length::Steps(4000));
+        assert_eq!(shapes.stage2_for(Length::Steps(1)), Length::Steps(1));
+        let real = Defaults::for_data("fashion-mnist");
+        assert_eq!(real.stage2_for(real.length), real.stage2_length);
+        assert_eq!(real.stage2_for(Length::Steps(5)), Length::Steps(10));
+        assert_eq!(real.stage2_for(Length::Epochs(3)), Length::Epochs(6));
     }
 }

@@ -139,6 +139,12 @@ pub fn train(
     let mut probe: Option<Instant> = None;
     let mut last = None;
 
+    if first > 0 {
+        progress.note(&format!(
+            "stage {}: resuming from step {first} of {total}",
+            sched.stage
+        ));
+    }
     for step in first..total {
         let (epoch, batch) = source.batch(step)?;
         let key = RandomKey {
@@ -168,18 +174,12 @@ pub fn train(
             if let Some(t0) = probe.take() {
                 gpu.sync()?;
                 let per_step = t0.elapsed().as_secs_f64() / PROBE_STEPS as f64;
-                progress.note(&format!(
-                    "stage {}: {:.2} s/step on {}: the remaining {} steps take about {}{}",
+                progress.note(&length_note(
                     sched.stage,
                     per_step,
-                    gpu.info.name,
-                    total - done,
-                    crate::text::duration(per_step * (total - done) as f64),
-                    if per_step * ((total - done) as f64) > 3600.0 {
-                        " (shorten with --steps or --epochs; Ctrl-C checkpoints and --resume continues)"
-                    } else {
-                        ""
-                    }
+                    &gpu.info.name,
+                    done,
+                    total,
                 ));
             }
         }
@@ -288,4 +288,55 @@ fn summary(
         s += &format!(" | {name} {v:.4}");
     }
     s + &format!(" | {:.0}/s", row.examples_per_second)
+}
+
+/// What the rest of a stage will cost, from the timed steps: a hint past an hour, a warning
+/// with the flag and the length that would take about an hour past a day.
+fn length_note(stage: u32, per_step: f64, adapter: &str, done: u64, total: u64) -> String {
+    let left = per_step * (total - done) as f64;
+    let head = format!(
+        "stage {stage}: {per_step:.2} s/step on {adapter}: the remaining {} steps take about {}",
+        total - done,
+        crate::text::duration(left)
+    );
+    let flag = if stage == 2 {
+        "--stage2-steps"
+    } else {
+        "--steps"
+    };
+    if left > 86_400.0 {
+        let hour = ((3600.0 / per_step) as u64).max(1);
+        format!(
+            "warning: {head}; for about an hour, train with {flag} {hour} (Ctrl-C checkpoints, and --resume RUN --steps … continues)"
+        )
+    } else if left > 3600.0 {
+        format!("{head} (shorten with {flag}; Ctrl-C checkpoints and --resume continues)")
+    } else {
+        head
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::length_note;
+
+    #[test]
+    fn a_stage_over_a_day_is_a_warning_with_an_hours_length() {
+        // 2 s/step: 10 steps are 20 s, 5000 steps 2h46m, 100 000 steps 2d07h.
+        let short = length_note(1, 2.0, "gpu", 0, 10);
+        assert!(
+            !short.contains("shorten") && !short.contains("warning"),
+            "{short}"
+        );
+        let hours = length_note(1, 2.0, "gpu", 0, 5000);
+        assert!(
+            hours.contains("shorten with --steps") && !hours.contains("warning"),
+            "{hours}"
+        );
+        let days = length_note(2, 2.0, "gpu", 0, 100_000);
+        assert!(
+            days.starts_with("warning:") && days.contains("--stage2-steps 1800"),
+            "{days}"
+        );
+    }
 }

@@ -178,7 +178,10 @@ impl RunOverrides {
                     self.stage2_lr_halve_every
                         .unwrap_or(d.stage2_lr_halve_every),
                 ),
-                length: self.stage2_length().unwrap_or(d.stage2_length),
+                length: self.stage2_length().unwrap_or_else(|| match self.length() {
+                    Some(l) => d.stage2_for(l),
+                    None => d.stage2_length,
+                }),
             },
         }
     }
