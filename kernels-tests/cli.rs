@@ -111,6 +111,31 @@ fn a_bad_backend_fails_with_a_message_naming_the_flag() {
     let out = vae_gpu(&["--adapter", "no-such-gpu-xyz", "info"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-gpu-xyz"));
+    // A number is an index into `info`'s list, never part of a name.
+    let out = vae_gpu(&["--adapter", "99", "info"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains("--adapter: there is no adapter [99]")
+            && err.contains("[0] "),
+        "{err}"
+    );
+    // The default choice (on the backend WGPU_BACKEND selects), asked for by its number.
+    let info = |args: &[&str]| -> serde_json::Value {
+        serde_json::from_slice(&vae_gpu(args).stdout).expect("info --json is JSON")
+    };
+    let v = info(&["info", "--json"]);
+    let i = v["adapters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|a| *a == v["chosen"])
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        info(&["--adapter", &i, "info", "--json"])["chosen"],
+        v["chosen"]
+    );
 }
 
 #[test]

@@ -38,6 +38,29 @@ pub fn did_you_mean(word: &str, candidates: &[&str]) -> String {
     closest(word, candidates).map_or(String::new(), |c| format!(" (did you mean {c}?)"))
 }
 
+/// `n` and the noun, singular for one: "1 step", "4 steps".
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// A measured value at the precision people read: four significant digits, scientific below
+/// 1e-3 and from 1e6 (a loss of 1035.26112 prints 1035, an MSE of 0.0183832 0.01838).
+pub fn number(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let a = x.abs();
+    if !(1e-3..1e6).contains(&a) {
+        return format!("{x:.3e}");
+    }
+    let digits = (3 - a.log10().floor() as i32).max(0) as usize;
+    format!("{x:.digits$}")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -64,5 +87,26 @@ mod tests {
         assert_eq!(super::closest("cifar-10", &names), Some("cifar10"));
         assert_eq!(super::closest("imagenet", &names), None);
         assert_eq!(super::did_you_mean("zzz", &names), "");
+    }
+
+    #[test]
+    fn counts_and_numbers_read_as_people_write_them() {
+        assert_eq!(
+            [super::count(1, "step"), super::count(4, "step")],
+            ["1 step", "4 steps"]
+        );
+        let n = super::number;
+        assert_eq!(
+            [
+                n(1035.2611),
+                n(0.018383),
+                n(0.996),
+                n(2.6533),
+                n(0.0),
+                n(4.2e-5),
+                n(f64::NAN)
+            ],
+            ["1035", "0.01838", "0.9960", "2.653", "0", "4.200e-5", "NaN"]
+        );
     }
 }

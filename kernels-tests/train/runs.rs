@@ -528,6 +528,18 @@ fn bad_flags_fail_naming_the_flag_and_create_nothing() {
         (&["--stage2-hidden", "0"], "--stage2-hidden"),
         (&["--stage2-lr", "0"], "--stage2-lr"),
         (&["--checkpoint-minutes", "0"], "--checkpoint-minutes"),
+        (
+            &["--sample-every", "7", "--log-every", "5"],
+            "--sample-every: 7 is not a multiple of --log-every 5",
+        ),
+        (
+            &["--crop", "0,0,4"],
+            "--crop: applies only to folders of images; shapes is generated",
+        ),
+        (
+            &["--data", "fashion-mnist", "--crop", "0,0,4"],
+            "--crop: applies only to folders of images; fashion-mnist is IDX files",
+        ),
         // 1.07 billion parameters: more than any adapter binds (4 GiB).
         (&["--net", "infogan", "--image-size", "256"], "parameters"),
     ];
@@ -639,6 +651,46 @@ fn two_stage(extra: &[&'static str]) -> Vec<&'static str> {
     a.extend(&SMALL[2..]);
     a.extend(extra);
     a
+}
+
+/// What a script needs is on stdout (train: the run directory; sample and reconstruct: the
+/// PNG), progress on stderr; enumerated values ignore case; the last metrics print at four
+/// significant digits, not as a JSON row.
+#[test]
+fn scripts_read_paths_on_stdout_and_values_ignore_case() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let t = tempdir("run-stdout");
+    let mut args = vec!["train", "--steps", "5", "--out", "run"];
+    args.extend(["--net", "MLP", "--model", "VAE"]);
+    args.extend(&SMALL[2..]);
+    let out = ok(vae_gpu(t.path(), &args));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "run\n");
+    let e = stderr(&out);
+    let last = e.lines().find(|l| l.starts_with("last metrics")).unwrap();
+    assert!(
+        last.starts_with("last metrics (stage 1, step 5): gamma ") && !last.contains('{'),
+        "{last}"
+    );
+    let out = ok(vae_gpu(t.path(), &["sample", "run", "--n", "8"]));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "run/sample-deterministic.png\n"
+    );
+    let out = ok(vae_gpu(
+        t.path(),
+        &[
+            "reconstruct",
+            "run",
+            "--n",
+            "8",
+            "--split",
+            "TRAIN",
+            "--out",
+            "grids/r.png",
+        ],
+    ));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "grids/r.png\n");
+    assert!(t.path().join("grids/r.png").is_file());
 }
 
 /// `--steps` alone gives stage 2 a length by the defaults' ratio (shapes: 400 : 600), said

@@ -86,11 +86,11 @@ pub fn run(sel: &Selection, json: bool) -> Result<i32> {
         println!("{}", serde_json::to_string_pretty(&report).expect("json"));
         return Ok(0);
     }
-    println!("Adapters:");
-    for a in &all {
+    println!("Adapters (--adapter takes the number or part of the name):");
+    for (n, a) in all.iter().enumerate() {
         let i = a.get_info();
         println!(
-            "  {:<44} {:<7} {:<14} {} {}",
+            "  [{n}] {:<44} {:<7} {:<14} {} {}",
             i.name,
             format!("{:?}", i.backend),
             format!("{:?}", i.device_type),

@@ -24,7 +24,8 @@ pub struct Cli {
     /// Backend(s) to use: vulkan, gl, metal, dx12 (comma list).
     #[arg(long, global = true, env = "WGPU_BACKEND")]
     backend: Option<String>,
-    /// Use the first adapter whose name contains this (case-insensitive).
+    /// The adapter: its number in `vae-gpu info`'s list, or the first whose name contains
+    /// this (case-insensitive).
     #[arg(long, global = true, env = "WGPU_ADAPTER_NAME")]
     adapter: Option<String>,
     #[command(subcommand)]

@@ -51,6 +51,6 @@ pub fn run(sel: &Selection, a: ReportArgs) -> Result<i32> {
         _ => PathBuf::from(run_dir::REPORT),
     });
     report::write(&a.runs, &Extra::default(), &out)?;
-    eprintln!("wrote {}", out.display());
+    println!("{}", out.display());
     Ok(0)
 }

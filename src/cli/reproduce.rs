@@ -312,7 +312,7 @@ pub fn run(sel: &Selection, a: ReproduceArgs) -> Result<i32> {
                         100.0 * (before + so_far) as f64 / all.max(1) as f64,
                     );
                 };
-                let code = train_in(&mut gpu, args, stop, &mut starting)?;
+                let (code, _) = train_in(&mut gpu, args, stop, &mut starting)?;
                 if code != 0 || stop.load(Ordering::SeqCst) {
                     eprintln!(
                         "reproduce: interrupted in {}; give the same command again to continue where it stopped",

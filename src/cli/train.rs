@@ -11,7 +11,7 @@ use vae_gpu::pipelines::config::RunConfig;
 use vae_gpu::pipelines::overrides::RunOverrides;
 use vae_gpu::pipelines::{self, two_stage, Run};
 use vae_gpu::run_dir;
-use vae_gpu::text::value_name;
+use vae_gpu::text::{count, number, value_name};
 use vae_gpu::{Error, Gpu, Result, Selection};
 
 /// `vae-gpu train`'s flags: the run's settings as overrides of the defaults, and where the
@@ -56,24 +56,31 @@ fn default_out(cfg: &RunConfig) -> PathBuf {
     ))
 }
 
+/// `vae-gpu train`: progress on stderr; on stdout, the run directory once the run is done
+/// (what a script needs next).
 pub fn run(sel: &Selection, args: TrainArgs) -> Result<i32> {
-    train_in(
+    let (code, dir) = train_in(
         &mut || Gpu::new(sel),
         args,
         super::interrupt::flag(),
         &mut |_| {},
-    )
+    )?;
+    if code == 0 {
+        println!("{}", dir.display());
+    }
+    Ok(code)
 }
 
 /// `vae-gpu train` with these flags: the adapter from `gpu` (asked for only once the flags
 /// are checked), stopping cleanly at the next step once `stop` is set, calling
-/// `starting(stage)` as each stage begins. Returns the exit code (130 when interrupted).
+/// `starting(stage)` as each stage begins. Returns the exit code (130 when interrupted) and
+/// the run directory.
 pub fn train_in(
     gpu: &mut dyn FnMut() -> Result<Arc<Gpu>>,
     args: TrainArgs,
     stop: &AtomicBool,
     starting: &mut dyn FnMut(u32),
-) -> Result<i32> {
+) -> Result<(i32, PathBuf)> {
     let (cfg, dir, resume) = match &args.resume {
         Some(dir) => {
             if !dir.join(run_dir::CHECKPOINT).is_file() {
@@ -120,7 +127,7 @@ pub fn train_in(
     }
     let stages = match run.stage2_steps() {
         Some(s2) => format!("{} + {s2} steps (stages 1 + 2)", run.stage1_steps()),
-        None => format!("{} steps", run.stage1_steps()),
+        None => count(run.stage1_steps(), "step"),
     };
     // A stage 2 whose length came from stage 1's says so.
     let derived = !resume
@@ -151,8 +158,17 @@ pub fn train_in(
     let done = pipelines::train(&gpu, &run, &dir, resume, stop, starting)?;
     let last = done.stage2.as_ref().unwrap_or(&done.stage1);
     if let Some(row) = &last.last {
-        let row = serde_json::to_string(row).expect("a row serialises");
-        eprintln!("last metrics: {row}");
+        let values: Vec<String> = row
+            .values
+            .iter()
+            .map(|(k, v)| format!("{k} {}", number(*v)))
+            .collect();
+        eprintln!(
+            "last metrics (stage {}, step {}): {}",
+            row.stage,
+            row.step,
+            values.join(" | ")
+        );
     }
     if done.interrupted() {
         eprintln!(
@@ -161,7 +177,7 @@ pub fn train_in(
             if done.stage2.is_some() { 2 } else { 1 },
             dir.display()
         );
-        return Ok(130);
+        return Ok((130, dir));
     }
     let written: Vec<String> = run_dir::ALL
         .iter()
@@ -177,7 +193,7 @@ pub fn train_in(
             dir.display()
         );
     }
-    Ok(0)
+    Ok((0, dir))
 }
 
 #[derive(Args)]
@@ -261,10 +277,10 @@ pub fn sample(sel: &Selection, a: SampleArgs) -> Result<i32> {
     let out = a.out.unwrap_or_else(|| a.run.join(name));
     vae_gpu::grid::write_png(&out, &x, run.data.channels, run.data.side, 8)?;
     eprintln!(
-        "wrote {} ({n} {mode} {} samples)",
-        out.display(),
+        "wrote {n} {mode} {} samples",
         if stage == 2 { "two-stage" } else { "stage-1" }
     );
+    println!("{}", out.display());
     Ok(0)
 }
 
@@ -276,7 +292,7 @@ pub struct ReconstructArgs {
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=4096))]
     n: u64,
     /// Which split of the run's dataset
-    #[arg(long, value_enum, default_value_t = Split::Test)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = Split::Test)]
     split: Split,
     /// Output PNG [default: RUN/reconstruct-SPLIT.png]
     #[arg(long)]
@@ -303,9 +319,9 @@ pub fn reconstruct(sel: &Selection, a: ReconstructArgs) -> Result<i32> {
     });
     vae_gpu::grid::write_png(&out, &tiles, run.data.channels, run.data.side, 8.min(n))?;
     eprintln!(
-        "wrote {} ({n} {} images and their reconstructions)",
-        out.display(),
+        "wrote {n} {} images and their reconstructions",
         value_name(&split)
     );
+    println!("{}", out.display());
     Ok(0)
 }

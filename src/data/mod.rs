@@ -134,6 +134,7 @@ pub const NAMED: [&str; 3] = ["fashion-mnist", "mnist", "cifar10"];
 /// Loads the dataset `spec` describes.
 pub fn load(spec: &DataSpec) -> Result<Dataset> {
     let mut ds = if spec.data == "shapes" {
+        no_crop(spec, "generated")?;
         shapes::generate(spec.image_size.unwrap_or(shapes::DEFAULT_SIDE), spec.split)?
     } else {
         let path = if NAMED.contains(&spec.data.as_str()) {
@@ -197,17 +198,36 @@ fn load_path(path: &Path, spec: &DataSpec) -> Result<Dataset> {
             ),
         ));
     }
-    if path.is_file() {
-        return idx::load_file(path, None);
-    }
-    if idx::images_file(path, spec.split).is_some() {
-        return idx::load_dir(path, spec.split);
-    }
-    if cifar::files(path, spec.split)
+    let kind = if path.is_file() {
+        "an IDX file"
+    } else if idx::images_file(path, spec.split).is_some() {
+        "IDX files"
+    } else if cifar::files(path, spec.split)
         .next()
         .is_some_and(|f| f.exists())
     {
-        return cifar::load_dir(path, spec.split);
+        "CIFAR-10 batches"
+    } else {
+        return folder::load(path, spec.image_size, spec.crop, spec.limit);
+    };
+    no_crop(spec, kind)?;
+    match kind {
+        "an IDX file" => idx::load_file(path, None),
+        "IDX files" => idx::load_dir(path, spec.split),
+        _ => cifar::load_dir(path, spec.split),
     }
-    folder::load(path, spec.image_size, spec.crop, spec.limit)
+}
+
+/// `--crop` cuts photographs of any size to squares; data of a fixed size has none to cut.
+fn no_crop(spec: &DataSpec, kind: &str) -> Result<()> {
+    match spec.crop {
+        Some(_) => Err(Error::flag(
+            "--crop",
+            format!(
+                "applies only to folders of images; {} is {kind}, whose images are all one size",
+                spec.data
+            ),
+        )),
+        None => Ok(()),
+    }
 }

@@ -76,8 +76,47 @@ pub fn enumerate(sel: &Selection) -> Result<(wgpu::Instance, Vec<wgpu::Adapter>)
     Ok((inst, adapters))
 }
 
-/// The best adapter that matches `sel`, or an error that says how to get one.
+/// The adapter `sel` names by index: the position in the list of every backend's adapters,
+/// best first, as `vae-gpu info` numbers them; it must be on a selected backend.
+fn by_index(sel: &Selection, index: usize) -> Result<wgpu::Adapter> {
+    let (_inst, all) = enumerate(&Selection::default())?;
+    let seen: Vec<String> = all
+        .iter()
+        .enumerate()
+        .map(|(i, a)| format!("[{i}] {}", describe(a)))
+        .collect();
+    let Some(a) = all.into_iter().nth(index) else {
+        return Err(Error::flag(
+            "--adapter",
+            format!(
+                "there is no adapter [{index}]; the adapters are: {}",
+                seen.join("; ")
+            ),
+        ));
+    };
+    if !sel.backends()?.contains(a.get_info().backend.into()) {
+        return Err(Error::flag(
+            "--adapter",
+            format!(
+                "[{index}] {} is not on the backends --backend {} selects",
+                describe(&a),
+                sel.backend.as_deref().unwrap_or("all")
+            ),
+        ));
+    }
+    Ok(a)
+}
+
+/// The best adapter that matches `sel` (by index when the filter is a number, else by name),
+/// or an error that says how to get one.
 pub fn choose(sel: &Selection) -> Result<wgpu::Adapter> {
+    if let Some(i) = sel
+        .adapter
+        .as_deref()
+        .and_then(|a| a.trim().parse::<usize>().ok())
+    {
+        return by_index(sel, i);
+    }
     let (_inst, adapters) = enumerate(sel)?;
     let seen: Vec<String> = adapters.iter().map(describe).collect();
     let wanted = sel.adapter.as_ref().map(|s| s.to_ascii_lowercase());

@@ -338,6 +338,17 @@ impl RunConfig {
                 ),
             ));
         }
+        if let Some(n) = self.sample_every {
+            if !n.is_multiple_of(self.log_every) {
+                return Err(Error::flag(
+                    "--sample-every",
+                    format!(
+                        "{n} is not a multiple of --log-every {} (grids are drawn when the metrics are logged)",
+                        self.log_every
+                    ),
+                ));
+            }
+        }
         match (&self.model, &self.stage2) {
             (ModelKind::TwoStage, Some(s2)) => {
                 positive("--stage2-hidden", s2.hidden)?;

@@ -295,8 +295,8 @@ fn summary(
 fn length_note(stage: u32, per_step: f64, adapter: &str, done: u64, total: u64) -> String {
     let left = per_step * (total - done) as f64;
     let head = format!(
-        "stage {stage}: {per_step:.2} s/step on {adapter}: the remaining {} steps take about {}",
-        total - done,
+        "stage {stage}: {per_step:.2} s/step on {adapter}: the remaining {} take about {}",
+        crate::text::count(total - done, "step"),
         crate::text::duration(left)
     );
     let flag = if stage == 2 {

@@ -26,7 +26,7 @@ pub struct RunOverrides {
     #[arg(long)]
     pub data: Option<String>,
     /// Which split of the dataset [default: train]
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, ignore_case = true)]
     pub split: Option<Split>,
     /// Side of shapes and of images cut from a folder (shapes 32, folders 64)
     #[arg(long, allow_negative_numbers = true)]
@@ -39,10 +39,10 @@ pub struct RunOverrides {
     #[arg(long, allow_negative_numbers = true)]
     pub limit: Option<usize>,
     /// two-stage (Dai & Wipf: a second VAE on the first's latents) or vae [default: two-stage]
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, ignore_case = true)]
     pub model: Option<ModelKind>,
     /// The stage-1 network [default: mlp on shapes, infogan otherwise]
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, ignore_case = true)]
     pub net: Option<NetKind>,
     /// Latent size κ [default: 64]
     #[arg(long, allow_negative_numbers = true)]

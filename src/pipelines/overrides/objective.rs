@@ -9,7 +9,7 @@ use serde::Serialize;
 #[derive(Args, Clone, Debug, Default, Serialize)]
 pub struct ObjectiveOverrides {
     /// Decoder likelihood: gaussian (learned γ unless --gamma) or bernoulli [default: gaussian]
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, ignore_case = true)]
     pub likelihood: Option<LikelihoodFlag>,
     /// Fix the Gaussian decoder's γ (a standard deviation) instead of learning it
     #[arg(long, allow_hyphen_values = true)]
@@ -17,20 +17,20 @@ pub struct ObjectiveOverrides {
     /// The regulariser R(q) of E[−log p(x|z)] + w·R(q): kl (the ELBO), mmd (MMD² between the
     /// batch's codes z ~ q(z|x) and as many N(0, I) draws, InfoVAE) or none (the unregularised
     /// objective) [default: kl]
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, ignore_case = true)]
     pub regularizer: Option<Regularizer>,
     /// The regulariser's weight w (β for the KL) [default: 1]
     #[arg(long, alias = "beta", allow_hyphen_values = true)]
     pub reg_weight: Option<f32>,
     /// The MMD regulariser's kernel: imq, C/(C + ‖a − b‖²), or rbf, exp(−‖a − b‖²/C); the
     /// bandwidth C is 2κ, the mean ‖a − b‖² of two N(0, I) points [default: imq]
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, ignore_case = true)]
     pub mmd_kernel: Option<MmdChoice>,
     /// elbo, or geco: minimise w·R(q) subject to the reconstruction constraint
     /// C = Σ_pixels ‖x − μ_x‖² − D·R² per image (averaged over the batch; D values per image,
     /// so κ² = D·R²), met when the MSE is at most R², with a Lagrange multiplier λ (λ plays
     /// 1/(2γ²) of the Gaussian likelihood) [default: elbo]
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, ignore_case = true)]
     pub objective: Option<ObjectiveFlag>,
     /// GECO's tolerance R: the reconstruction RMSE per pixel value to reach, in (0, 1)
     #[arg(long, allow_hyphen_values = true)]
