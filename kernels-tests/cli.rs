@@ -635,3 +635,29 @@ fn the_host_cpu_avx512_check_agrees_with_proc_cpuinfo() {
         "{flags}"
     );
 }
+
+/// `completions` prints a script the shell accepts, covering the subcommands and their flags.
+#[test]
+fn shell_completions_parse_and_know_the_flags() {
+    let out = vae_gpu(&["completions", "bash"]);
+    assert!(out.status.success());
+    let script = String::from_utf8_lossy(&out.stdout);
+    for word in ["train", "reproduce", "--stage2-steps", "--filter", "--list"] {
+        assert!(script.contains(word), "{word}");
+    }
+    let dir = tempdir::tempdir("completions");
+    let file = dir.path().join("vae-gpu.bash");
+    std::fs::write(&file, script.as_bytes()).unwrap();
+    let check = Command::new("bash").arg("-n").arg(&file).output().unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let out = vae_gpu(&["completions", "tcsh"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown shell is clap's usage error"
+    );
+}

@@ -11,7 +11,7 @@ mod report;
 mod reproduce;
 mod train;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use vae_gpu::{Result, Selection};
 
 #[derive(Parser)]
@@ -75,6 +75,12 @@ enum Command {
     /// Benchmark every kernel (GFLOP/s, GB/s, fraction of peak) or, with `bench train`, whole
     /// training steps of stage 1 and stage 2; each against the CPU matmul of the same run.
     Bench(bench::BenchArgs),
+    /// Print the shell's completion script (e.g. `vae-gpu completions bash >
+    /// ~/.local/share/bash-completion/completions/vae-gpu`).
+    Completions {
+        #[arg(value_enum, ignore_case = true)]
+        shell: clap_complete::Shell,
+    },
 }
 
 pub fn run() -> Result<i32> {
@@ -99,5 +105,14 @@ pub fn run() -> Result<i32> {
             json, full, filter, ..
         } => check::run(&sel, json, full, filter.as_deref()),
         Command::Bench(a) => bench::run(&sel, a),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "vae-gpu",
+                &mut std::io::stdout(),
+            );
+            Ok(0)
+        }
     }
 }
