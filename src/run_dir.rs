@@ -23,6 +23,14 @@ pub const LATENT_GRID: &str = "latent-grid.png";
 pub const SAMPLES_ANCESTRAL: &str = "sample-ancestral.png";
 /// `vae-gpu report RUN`'s page, by default.
 pub const REPORT: &str = "report.html";
+/// The folder of the stage-1 sample grids drawn along training, one per `--sample-every`
+/// steps (`step_grid`); samples.png is the latest.
+pub const GRIDS: &str = "samples";
+
+/// Where the sample grid drawn at `step` is kept.
+pub fn step_grid(dir: &Path, step: u64) -> std::path::PathBuf {
+    dir.join(GRIDS).join(format!("step-{step}.png"))
+}
 
 /// Everything `train` and `eval` write; `--force` removes exactly these, never other files.
 pub const ALL: [&str; 10] = [
@@ -112,8 +120,27 @@ pub fn prepare_new(dir: &Path, force: bool) -> Result<()> {
         for f in existing {
             std::fs::remove_file(dir.join(f)).map_err(|e| Error::io(dir.join(f), e))?;
         }
+        remove_step_grids(dir)?;
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))
+}
+
+/// Removes the step grids (`step-N.png` in `GRIDS`) and the folder if that leaves it empty;
+/// other files there are the user's and stay.
+fn remove_step_grids(dir: &Path) -> Result<()> {
+    let grids = dir.join(GRIDS);
+    let Ok(entries) = std::fs::read_dir(&grids) else {
+        return Ok(());
+    };
+    for e in entries {
+        let path = e.map_err(|e| Error::io(&grids, e))?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        if name.is_some_and(|n| n.starts_with("step-") && n.ends_with(".png")) {
+            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+        }
+    }
+    let _ = std::fs::remove_dir(&grids);
+    Ok(())
 }
 
 /// One line of metrics.jsonl: where in training it was logged, the model's metrics averaged

@@ -693,6 +693,57 @@ fn scripts_read_paths_on_stdout_and_values_ignore_case() {
     assert!(t.path().join("grids/r.png").is_file());
 }
 
+/// Sample grids are drawn with every checkpoint by default and each is kept by its step
+/// (samples.png is the latest); `--force` clears them with the run.
+#[test]
+fn sample_grids_are_kept_per_step() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let t = tempdir("run-grids");
+    let mut args = vec![
+        "train",
+        "--steps",
+        "10",
+        "--out",
+        "run",
+        "--checkpoint-every",
+        "5",
+    ];
+    args.extend(&SMALL[..]);
+    ok(vae_gpu(t.path(), &args));
+    let dir = t.path().join("run");
+    let mut kept: Vec<String> = std::fs::read_dir(dir.join("samples"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    kept.sort();
+    assert_eq!(kept, ["step-10.png", "step-5.png"]);
+    assert_eq!(
+        std::fs::read(dir.join("samples.png")).unwrap(),
+        std::fs::read(dir.join("samples/step-10.png")).unwrap()
+    );
+    let cfg: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["train"]["sample_every"], 5);
+    let mut again = vec![
+        "train",
+        "--steps",
+        "5",
+        "--out",
+        "run",
+        "--force",
+        "--sample-every",
+        "0",
+    ];
+    again.extend(&SMALL[..]);
+    ok(vae_gpu(t.path(), &again));
+    let kept: Vec<_> = std::fs::read_dir(dir.join("samples")).unwrap().collect();
+    assert_eq!(
+        kept.len(),
+        1,
+        "the replaced run's grids are gone; the final one is drawn"
+    );
+}
+
 /// `--steps` alone gives stage 2 a length by the defaults' ratio (shapes: 400 : 600), said
 /// in the banner, where it once kept its default 400 steps whatever stage 1's length.
 #[test]

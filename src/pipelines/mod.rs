@@ -113,6 +113,11 @@ impl Run {
         let (c, side) = (self.data.channels, self.data.side);
         s.with_debiased_bn(steps, || {
             let x = generate::sample(&s.vae, &s.store, 64, self.cfg.seed, generate::Draw::Mean)?;
+            let kept = run_dir::step_grid(dir, steps);
+            if let Some(folder) = kept.parent() {
+                std::fs::create_dir_all(folder).map_err(|e| Error::io(folder, e))?;
+            }
+            crate::grid::write_png(&kept, &x, c, side, 8)?;
             crate::grid::write_png(&dir.join(run_dir::SAMPLES), &x, c, side, 8)?;
             let n = self.data.len().min(32);
             let mut x = Vec::new();

@@ -94,7 +94,9 @@ pub struct RunOverrides {
     /// checkpoint [default: 5]
     #[arg(long, allow_hyphen_values = true)]
     pub checkpoint_minutes: Option<f64>,
-    /// Also write samples.png and reconstructions.png every N steps of stage 1
+    /// Draw samples.png and reconstructions.png every N steps of stage 1, keeping each
+    /// sample grid as samples/step-N.png; 0 draws them only at the end [default: with every
+    /// checkpoint, --checkpoint-every]
     #[arg(long, allow_negative_numbers = true)]
     pub sample_every: Option<usize>,
 }
@@ -205,6 +207,9 @@ impl RunOverrides {
             }
         }
         let log_every = self.log_every.unwrap_or(defaults::LOG_EVERY);
+        let checkpoint_every = self
+            .checkpoint_every
+            .unwrap_or(defaults::CHECKPOINT_LOGS * log_every);
         let lr = self.lr.unwrap_or(d.lr);
         Ok(RunConfig {
             split: self.split.unwrap_or(Split::Train),
@@ -222,13 +227,16 @@ impl RunOverrides {
             batch_size: self.batch_size.unwrap_or(defaults::BATCH_SIZE),
             seed: self.seed.unwrap_or(defaults::SEED),
             log_every,
-            checkpoint_every: self
-                .checkpoint_every
-                .unwrap_or(defaults::CHECKPOINT_LOGS * log_every),
+            checkpoint_every,
             checkpoint_minutes: self
                 .checkpoint_minutes
                 .unwrap_or_else(super::config::default_checkpoint_minutes),
-            sample_every: self.sample_every,
+            // A grid with every checkpoint unless asked otherwise; 0 draws none along the way.
+            sample_every: match self.sample_every {
+                Some(0) => None,
+                Some(n) => Some(n),
+                None => Some(checkpoint_every),
+            },
             stage1: StageConfig {
                 lr,
                 lr_halve_every: Some(self.lr_halve_every.unwrap_or(d.lr_halve_every)),
