@@ -47,7 +47,21 @@ fn shader_cache_per_vector_width() {
     );
 }
 
+/// Rust ignores SIGPIPE, so once a reader such as `head` closes the pipe every later print
+/// panics; with the default action the process ends quietly, as Unix tools do.
+#[cfg(unix)]
+fn end_quietly_on_a_closed_pipe() {
+    // SAFETY: setting a signal's disposition to its default, before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn end_quietly_on_a_closed_pipe() {}
+
 fn main() {
+    end_quietly_on_a_closed_pipe();
     let runtime_dir = quiet_wayland_probe();
     shader_cache_per_vector_width();
     let code = match cli::run() {

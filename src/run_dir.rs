@@ -23,6 +23,10 @@ pub const LATENT_GRID: &str = "latent-grid.png";
 pub const SAMPLES_ANCESTRAL: &str = "sample-ancestral.png";
 /// `vae-gpu report RUN`'s page, by default.
 pub const REPORT: &str = "report.html";
+/// Written when training stopped on a NaN or infinity: the message (`vae-gpu runs` shows it).
+pub const DIVERGED: &str = "diverged.txt";
+/// Present while a `train` process works in the directory (its process id inside).
+pub const TRAINING: &str = ".training";
 /// The folder of the stage-1 sample grids drawn along training, one per `--sample-every`
 /// steps (`step_grid`); samples.png is the latest.
 pub const GRIDS: &str = "samples";
@@ -32,8 +36,9 @@ pub fn step_grid(dir: &Path, step: u64) -> std::path::PathBuf {
     dir.join(GRIDS).join(format!("step-{step}.png"))
 }
 
-/// Everything `train` and `eval` write; `--force` removes exactly these, never other files.
-pub const ALL: [&str; 10] = [
+/// Everything `train` and `eval` write; `--force` removes exactly these (and the step grids),
+/// never other files.
+pub const ALL: [&str; 12] = [
     CONFIG,
     METRICS,
     CHECKPOINT,
@@ -44,6 +49,8 @@ pub const ALL: [&str; 10] = [
     EVAL,
     LATENT_GRID,
     REPORT,
+    DIVERGED,
+    TRAINING,
 ];
 
 /// Writes `bytes` to `path` atomically (`atomic::write`).

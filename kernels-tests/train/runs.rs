@@ -325,6 +325,71 @@ fn a_diverging_run_stops_naming_the_step_and_keeps_the_last_good_checkpoint() {
     assert!(metrics(&dir)
         .iter()
         .all(|r| r["step"].as_u64().unwrap() < bad));
+    // `runs` says it diverged, and why.
+    let out = ok(vae_gpu(t.path(), &["runs", "."]));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains(&format!("diverged     {}/50", bad - 1))
+            && table.contains(&format!("at step {bad}")),
+        "{table}"
+    );
+    assert!(
+        !dir.join(".training").exists(),
+        "the training mark is removed"
+    );
+}
+
+/// `runs` lists every run under a folder with its status, steps and last metrics: a
+/// finished run, one with steps left (stopped: no training process marks it), a recorded
+/// copy without checkpoints, and nothing for folders that are not runs.
+#[test]
+fn runs_lists_each_run_with_its_status() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let t = tempdir("run-list");
+    let mut args = vec!["train", "--steps", "5", "--out", "all/done"];
+    args.extend(&SMALL[..]);
+    ok(vae_gpu(t.path(), &args));
+    // A run asked for 10 steps and stopped at 5: its config says 10, its checkpoint 5.
+    let mut args = vec!["train", "--steps", "5", "--out", "all/short"];
+    args.extend(&SMALL[..]);
+    ok(vae_gpu(t.path(), &args));
+    let cfg_path = t.path().join("all/short/config.json");
+    let mut cfg: Value =
+        serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
+    cfg["total_steps"] = 10.into();
+    cfg["train"]["steps"] = 10.into();
+    std::fs::write(&cfg_path, cfg.to_string()).unwrap();
+    let recorded = t.path().join("all/deeper/recorded");
+    std::fs::create_dir_all(&recorded).unwrap();
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/runs/shapes-two-stage");
+    for f in ["config.json", "metrics.jsonl"] {
+        std::fs::copy(docs.join(f), recorded.join(f)).unwrap();
+    }
+    std::fs::create_dir_all(t.path().join("all/not-a-run")).unwrap();
+    let out = ok(vae_gpu(t.path(), &["runs", "all"]));
+    let table = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = table.lines().skip(1).collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(
+        lines[0].starts_with("recorded     600/600 + 400/400")
+            && lines[0].ends_with("all/deeper/recorded"),
+        "{table}"
+    );
+    assert!(
+        lines[1].starts_with("finished     5/5") && lines[1].ends_with("all/done"),
+        "{table}"
+    );
+    assert!(
+        lines[2].starts_with("stopped      5/10") && lines[2].ends_with("all/short"),
+        "{table}"
+    );
+    let out = ok(vae_gpu(t.path(), &["runs", "all", "--json"]));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[1]["state"], "finished");
+    assert_eq!(v[1]["stage1"], serde_json::json!([5, 5]));
+    assert_eq!(v[1]["last"]["step"], 5);
+    let out = vae_gpu(t.path(), &["runs", "nowhere"]);
+    assert!(!out.status.success() && stderr(&out).contains("nowhere: no such folder"));
 }
 
 #[test]

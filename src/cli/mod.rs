@@ -9,6 +9,7 @@ mod interrupt;
 mod out;
 mod report;
 mod reproduce;
+mod runs;
 mod train;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -47,6 +48,9 @@ enum Command {
     /// One self-contained HTML page of one or more runs: training curves, the information
     /// plane, encoder variances, spectra, the MMD and Fréchet table, the grids, the settings.
     Report(report::ReportArgs),
+    /// Every run under a folder (default: runs) with its status, steps, last metrics and
+    /// whether it is evaluated.
+    Runs(runs::RunsArgs),
     /// A paper's comparison in one command: trains and evaluates the recipe's runs (resuming
     /// any that were interrupted), then writes table.md, table.json and report.html.
     Reproduce(reproduce::ReproduceArgs),
@@ -96,6 +100,7 @@ pub fn run() -> Result<i32> {
         Command::Eval(a) => eval::run(&sel, a),
         Command::Report(a) => report::run(&sel, a),
         Command::Reproduce(a) => reproduce::run(&sel, a),
+        Command::Runs(a) => runs::run(a),
         Command::TrainClassifier(a) => classifier::run(&sel, a),
         Command::Info { json } => info::run(&sel, json),
         Command::Check {

@@ -7,6 +7,7 @@ pub mod config;
 pub mod config_file;
 pub mod defaults;
 pub mod overrides;
+pub mod status;
 pub mod two_stage;
 
 use crate::data::{self, shapes, Dataset};
@@ -257,8 +258,32 @@ impl Trained {
 /// Trains `run` in `dir`: stage 1, its grids, then stage 2 on its latents when the run has
 /// one. With `resume`, each stage continues from its checkpoint (a finished stage is
 /// skipped); otherwise `dir` must be prepared and config.json is written first.
-/// `starting(stage)` is called as each stage begins.
+/// `starting(stage)` is called as each stage begins. While it trains, `run_dir::TRAINING`
+/// says so; a run that diverges leaves its message in `run_dir::DIVERGED` (removed when it
+/// is resumed).
 pub fn train(
+    gpu: &Arc<Gpu>,
+    run: &Run,
+    dir: &Path,
+    resume: bool,
+    stop: &AtomicBool,
+    starting: &mut dyn FnMut(u32),
+) -> Result<Trained> {
+    let marker = dir.join(run_dir::DIVERGED);
+    if marker.exists() {
+        std::fs::remove_file(&marker).map_err(|e| Error::io(&marker, e))?;
+    }
+    let training = dir.join(run_dir::TRAINING);
+    run_dir::write_atomic(&training, format!("{}\n", std::process::id()).as_bytes())?;
+    let result = train_stages(gpu, run, dir, resume, stop, starting);
+    let _ = std::fs::remove_file(&training);
+    if let Err(Error::Diverged(message)) = &result {
+        run_dir::write_atomic(&marker, format!("{message}\n").as_bytes())?;
+    }
+    result
+}
+
+fn train_stages(
     gpu: &Arc<Gpu>,
     run: &Run,
     dir: &Path,
