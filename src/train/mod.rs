@@ -282,10 +282,14 @@ fn summary(
         .take(1)
         .chain(metrics.iter().filter(|m| m.name == "mse"))
     {
-        s += &format!(" | {} {:.5}", m.name, row.get(m.name).unwrap_or(f64::NAN));
+        s += &format!(
+            " | {} {}",
+            m.name,
+            crate::text::number(row.get(m.name).unwrap_or(f64::NAN))
+        );
     }
     for (name, v) in readings {
-        s += &format!(" | {name} {v:.4}");
+        s += &format!(" | {name} {}", crate::text::number(*v));
     }
     s + &format!(" | {:.0}/s", row.examples_per_second)
 }

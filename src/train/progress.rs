@@ -1,5 +1,6 @@
-//! The progress line: on a terminal a bar redrawn each step, otherwise one line per
-//! logged step (so CI logs and `tee` stay readable).
+//! The progress line: on a terminal a bar redrawn each step, cut to the terminal's width (a
+//! wrapped line would not be redrawn in place, and each redraw would add a line); otherwise
+//! one line per logged step (so CI logs and `tee` stay readable).
 
 use crate::text::duration;
 use std::io::{IsTerminal, Write};
@@ -47,7 +48,9 @@ impl Progress {
     /// After every step.
     pub fn step(&mut self, done: u64) {
         if self.tty {
-            eprint!("\r\x1b[2K{}", self.line(done));
+            let width = terminal_size::terminal_size_of(std::io::stderr())
+                .map_or(usize::MAX, |(w, _)| w.0 as usize);
+            eprint!("\r\x1b[2K{}", fit(&self.line(done), width));
             let _ = std::io::stderr().flush();
         }
     }
@@ -74,5 +77,28 @@ impl Progress {
         if self.tty {
             eprintln!();
         }
+    }
+}
+
+/// `line` cut to fit `width` columns (one left free for the cursor), ending in "…" when cut.
+fn fit(line: &str, width: usize) -> String {
+    let room = width.saturating_sub(1);
+    if line.chars().count() <= room {
+        return line.to_string();
+    }
+    let mut out: String = line.chars().take(room.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_line_fits_the_terminal() {
+        let line = "step 50/600 [##----] 8% stage 1 | loss 895.7 | ETA 32s";
+        assert_eq!(super::fit(line, 200), line);
+        let cut = super::fit(line, 20);
+        assert_eq!(cut.chars().count(), 19);
+        assert!(cut.ends_with('…') && line.starts_with(cut.trim_end_matches('…')));
     }
 }
