@@ -27,6 +27,9 @@ pub const REPORT: &str = "report.html";
 pub const DIVERGED: &str = "diverged.txt";
 /// Present while a `train` process works in the directory (its process id inside).
 pub const TRAINING: &str = ".training";
+/// `vae-gpu export`'s outputs: the trained weights alone, and the metrics as CSV.
+pub const WEIGHTS: &str = "weights.safetensors";
+pub const METRICS_CSV: &str = "metrics.csv";
 /// The folder of the stage-1 sample grids drawn along training, one per `--sample-every`
 /// steps (`step_grid`); samples.png is the latest.
 pub const GRIDS: &str = "samples";
@@ -38,7 +41,7 @@ pub fn step_grid(dir: &Path, step: u64) -> std::path::PathBuf {
 
 /// Everything `train` and `eval` write; `--force` removes exactly these (and the step grids),
 /// never other files.
-pub const ALL: [&str; 12] = [
+pub const ALL: [&str; 14] = [
     CONFIG,
     METRICS,
     CHECKPOINT,
@@ -51,6 +54,8 @@ pub const ALL: [&str; 12] = [
     REPORT,
     DIVERGED,
     TRAINING,
+    WEIGHTS,
+    METRICS_CSV,
 ];
 
 /// Writes `bytes` to `path` atomically (`atomic::write`).

@@ -339,6 +339,58 @@ fn a_diverging_run_stops_naming_the_step_and_keeps_the_last_good_checkpoint() {
     );
 }
 
+/// `export` writes the weights without Adam's moments (every other tensor of the checkpoint,
+/// value for value) and the metrics as CSV, one row per metrics.jsonl line.
+#[test]
+fn export_writes_the_weights_alone_and_the_metrics_as_csv() {
+    use vae_gpu::train::checkpoint::read_safetensors;
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let t = tempdir("run-export");
+    let mut args = vec!["train", "--steps", "10", "--out", "run"];
+    args.extend(&SMALL[..]);
+    ok(vae_gpu(t.path(), &args));
+    let out = ok(vae_gpu(t.path(), &["export", "run"]));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "run/weights.safetensors\nrun/metrics.csv\n"
+    );
+    let dir = t.path().join("run");
+    let ckpt = read_safetensors(&dir.join("checkpoint.safetensors")).unwrap();
+    let weights = read_safetensors(&dir.join("weights.safetensors")).unwrap();
+    let kept: Vec<&String> = ckpt
+        .tensors
+        .keys()
+        .filter(|n| !n.starts_with("optimizer."))
+        .collect();
+    assert!(
+        kept.len() < ckpt.tensors.len(),
+        "the checkpoint has Adam's moments"
+    );
+    assert_eq!(weights.tensors.keys().collect::<Vec<_>>(), kept);
+    for n in kept {
+        assert_eq!(weights.tensors[n], ckpt.tensors[n], "{n}");
+    }
+    assert_eq!(weights.metadata["format"], "vae-gpu-weights/1");
+    assert_eq!(weights.metadata["step"], "10");
+    let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 1 + metrics(&dir).len());
+    assert!(
+        lines[0].starts_with("stage,step,epoch,") && lines[0].contains(",mse,"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].starts_with("1,5,"), "{}", lines[1]);
+    // Only the CSV, to a file of the caller's choosing; a wrong extension is refused.
+    let out = ok(vae_gpu(t.path(), &["export", "run", "--csv", "out/m.csv"]));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out/m.csv\n");
+    let out = vae_gpu(t.path(), &["export", "run", "--weights", "w.pt"]);
+    assert!(
+        !out.status.success()
+            && stderr(&out).contains("--weights: w.pt does not end in .safetensors")
+    );
+}
+
 /// `runs` lists every run under a folder with its status, steps and last metrics: a
 /// finished run, one with steps left (stopped: no training process marks it), a recorded
 /// copy without checkpoints, and nothing for folders that are not runs.

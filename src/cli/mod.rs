@@ -4,6 +4,7 @@ mod bench;
 mod check;
 mod classifier;
 mod eval;
+mod export;
 mod info;
 mod interrupt;
 mod out;
@@ -48,6 +49,9 @@ enum Command {
     /// One self-contained HTML page of one or more runs: training curves, the information
     /// plane, encoder variances, spectra, the MMD and Fréchet table, the grids, the settings.
     Report(report::ReportArgs),
+    /// A run's trained weights without the optimiser's state (safetensors), and its metrics
+    /// as CSV.
+    Export(export::ExportArgs),
     /// Every run under a folder (default: runs) with its status, steps, last metrics and
     /// whether it is evaluated.
     Runs(runs::RunsArgs),
@@ -101,6 +105,7 @@ pub fn run() -> Result<i32> {
         Command::Report(a) => report::run(&sel, a),
         Command::Reproduce(a) => reproduce::run(&sel, a),
         Command::Runs(a) => runs::run(a),
+        Command::Export(a) => export::run(a),
         Command::TrainClassifier(a) => classifier::run(&sel, a),
         Command::Info { json } => info::run(&sel, json),
         Command::Check {

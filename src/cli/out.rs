@@ -1,4 +1,4 @@
-//! `--out FILE` of the commands that write one file (sample, reconstruct, report): checked
+//! The output file of the commands that write one (sample, reconstruct, report, export): checked
 //! before any work, its folder created as `train --out` creates its own.
 
 use std::path::Path;
@@ -6,10 +6,10 @@ use vae_gpu::{Error, Result};
 
 /// Refuses a folder or a name whose extension is not `ext` (the bytes written are `ext`'s
 /// format whatever the name says), and creates the missing folders above `path`.
-pub fn prepare(path: &Path, ext: &str) -> Result<()> {
+pub fn prepare(flag: &'static str, path: &Path, ext: &str) -> Result<()> {
     if path.is_dir() {
         return Err(Error::flag(
-            "--out",
+            flag,
             format!(
                 "{} is a folder; give a file name ending in .{ext}",
                 path.display()
@@ -21,7 +21,7 @@ pub fn prepare(path: &Path, ext: &str) -> Result<()> {
         .is_some_and(|e| e.eq_ignore_ascii_case(ext))
     {
         return Err(Error::flag(
-            "--out",
+            flag,
             format!(
                 "{} does not end in .{ext}: this command writes {} only",
                 path.display(),

@@ -28,7 +28,7 @@ pub fn run(sel: &Selection, a: ReportArgs) -> Result<i32> {
         RunFiles::read(d)?;
     }
     if let Some(out) = &a.out {
-        super::out::prepare(out, "html")?;
+        super::out::prepare("--out", out, "html")?;
     }
     let missing: Vec<&PathBuf> = a
         .runs

@@ -225,7 +225,7 @@ pub struct SampleArgs {
 pub fn sample(sel: &Selection, a: SampleArgs) -> Result<i32> {
     pipelines::config_file::read(&a.run)?;
     if let Some(out) = &a.out {
-        super::out::prepare(out, "png")?;
+        super::out::prepare("--out", out, "png")?;
     }
     let gpu = Gpu::new(sel)?;
     let (run, steps1, steps2) = pipelines::open(&gpu, &a.run, None)?;
@@ -303,7 +303,7 @@ pub fn reconstruct(sel: &Selection, a: ReconstructArgs) -> Result<i32> {
     let split = a.split;
     pipelines::config_file::read(&a.run)?;
     if let Some(out) = &a.out {
-        super::out::prepare(out, "png")?;
+        super::out::prepare("--out", out, "png")?;
     }
     let gpu = Gpu::new(sel)?;
     let (run, steps, _) = pipelines::open(&gpu, &a.run, Some(split))?;

@@ -6,6 +6,7 @@ pub mod classifier;
 pub mod config;
 pub mod config_file;
 pub mod defaults;
+pub mod export;
 pub mod overrides;
 pub mod status;
 pub mod two_stage;
