@@ -343,6 +343,11 @@ fn every_recorded_run_loads_through_the_shared_types() {
         let file = vae_gpu::pipelines::config_file::read(dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         let cfg = &file.train;
+        // The overrides that `train --config` takes from this file give the same settings.
+        let again = vae_gpu::pipelines::overrides::RunOverrides::from_config(cfg)
+            .resolve()
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        assert_eq!(&again, cfg, "{}", dir.display());
         if dir.join("eval.json").exists() {
             let e = vae_gpu::eval::document::read(dir)
                 .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));

@@ -391,6 +391,63 @@ fn export_writes_the_weights_alone_and_the_metrics_as_csv() {
     );
 }
 
+/// `train --config`: a TOML file of settings named as the flags are, or an earlier run's
+/// config.json (a new run with the same settings); flags given beside it win; a key that is
+/// no setting is refused with the closest name.
+#[test]
+fn a_run_takes_its_settings_from_a_file_under_the_flags() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let t = tempdir("run-config");
+    let toml = "model = \"vae\"\nimage_size = 8\nlimit = 64\nbatch_size = 16\nlatent_dim = 4\nlog_every = 5\nsteps = 10\nregularizer = \"mmd\"\nreg_weight = 100.0\n";
+    std::fs::write(t.path().join("run.toml"), toml).unwrap();
+    ok(vae_gpu(
+        t.path(),
+        &[
+            "train", "--config", "run.toml", "--steps", "5", "--out", "a",
+        ],
+    ));
+    let read = |d: &str| -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(t.path().join(d).join("config.json")).unwrap(),
+        )
+        .unwrap()
+    };
+    let a = read("a");
+    assert_eq!(a["train"]["steps"], 5, "the flag beats the file");
+    assert_eq!(a["train"]["regularizer"], "mmd");
+    assert_eq!(a["train"]["beta"], 100.0);
+    assert_eq!(a["train"]["batch_size"], 16);
+    // A new run from a's config.json has a's settings, but for what the flags change.
+    ok(vae_gpu(
+        t.path(),
+        &[
+            "train",
+            "--config",
+            "a/config.json",
+            "--seed",
+            "9",
+            "--out",
+            "b",
+        ],
+    ));
+    let mut b = read("b")["train"].clone();
+    assert_eq!(b["seed"], 9);
+    b["seed"] = a["train"]["seed"].clone();
+    assert_eq!(b, a["train"]);
+    std::fs::write(t.path().join("typo.toml"), "stepz = 5\n").unwrap();
+    let out = vae_gpu(
+        t.path(),
+        &["train", "--config", "typo.toml", "--out", "never"],
+    );
+    let e = stderr(&out);
+    assert!(
+        !out.status.success()
+            && e.contains("--config: typo.toml: 'stepz' is not a setting (did you mean steps?)"),
+        "{e}"
+    );
+    assert!(!t.path().join("never").exists());
+}
+
 /// `runs` lists every run under a folder with its status, steps and last metrics: a
 /// finished run, one with steps left (stopped: no training process marks it), a recorded
 /// copy without checkpoints, and nothing for folders that are not runs.

@@ -35,6 +35,10 @@ pub struct TrainArgs {
     /// Replace the run already in --out
     #[arg(long)]
     pub force: bool,
+    /// Settings from a file: TOML named as the flags are (`steps = 1000`), or an earlier
+    /// run's config.json (a new run like it); flags given as well override it
+    #[arg(long, conflicts_with = "resume")]
+    pub config: Option<PathBuf>,
 }
 
 /// runs/DATA-NET-YYYYMMDD-HHMMSS (UTC).
@@ -96,7 +100,10 @@ pub fn train_in(
             )
         }
         None => {
-            let cfg = args.run.resolve()?;
+            let cfg = match &args.config {
+                Some(file) => RunOverrides::from_file(file)?.under(&args.run).resolve()?,
+                None => args.run.resolve()?,
+            };
             cfg.validate()?;
             let dir = args.out.clone().unwrap_or_else(|| default_out(&cfg));
             (cfg, dir, false)

@@ -14,12 +14,12 @@ use crate::models::NetKind;
 use crate::run_dir;
 use clap::Args;
 use objective::ObjectiveOverrides;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// Read off its serialised form (`given_except`, `to_flags`), so a new field is covered
 /// without a list to update.
-#[derive(Args, Clone, Debug, Default, Serialize)]
+#[derive(Args, Clone, Debug, Default, Serialize, Deserialize)]
 pub struct RunOverrides {
     /// shapes (built in), fashion-mnist, mnist, cifar10, or a folder of IDX files, CIFAR-10
     /// batches or PNG/JPEG images, or an IDX image file [default: shapes]
@@ -128,6 +128,98 @@ impl RunOverrides {
                     format!("{} in: {}", e.kind(), words.join(" ")),
                 )
             })
+    }
+
+    /// The overrides that give exactly `cfg` (a new run from an old run's config.json).
+    pub fn from_config(cfg: &RunConfig) -> RunOverrides {
+        let (epochs, steps) = split_length(cfg.stage1.length);
+        let s2 = cfg.stage2.as_ref();
+        let (stage2_epochs, stage2_steps) =
+            s2.map_or((None, None), |s| split_length(s.schedule.length));
+        RunOverrides {
+            data: Some(cfg.data.clone()),
+            split: Some(cfg.split),
+            image_size: cfg.image_size,
+            crop: cfg.crop.map(String::from),
+            limit: cfg.limit,
+            model: Some(cfg.model),
+            net: Some(cfg.net),
+            latent_dim: Some(cfg.latent_dim),
+            objective: ObjectiveOverrides::from_settings(
+                cfg.likelihood,
+                cfg.regularizer,
+                cfg.mmd_kernel,
+                cfg.beta,
+                cfg.geco,
+            ),
+            batch_size: Some(cfg.batch_size),
+            lr: Some(cfg.stage1.lr),
+            lr_halve_every: cfg.stage1.lr_halve_every,
+            epochs,
+            steps,
+            stage2_epochs,
+            stage2_steps,
+            stage2_lr: s2.map(|s| s.schedule.lr),
+            stage2_lr_halve_every: s2.and_then(|s| s.schedule.lr_halve_every),
+            stage2_hidden: s2.map(|s| s.hidden),
+            seed: Some(cfg.seed),
+            log_every: Some(cfg.log_every),
+            checkpoint_every: Some(cfg.checkpoint_every),
+            checkpoint_minutes: Some(cfg.checkpoint_minutes),
+            sample_every: Some(cfg.sample_every.unwrap_or(0)),
+        }
+    }
+
+    /// Overrides from a file: a TOML table of settings named as the flags are (`steps = 1000`,
+    /// `data = "fashion-mnist"`, `geco_rmse = 0.1`), or a run's config.json (its settings, for
+    /// a new run like it). A key that is no setting is refused, naming the closest.
+    pub fn from_file(path: &Path) -> Result<RunOverrides> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let bad = |what: String| Error::flag("--config", format!("{}: {what}", path.display()));
+        if path.extension().is_some_and(|e| e == "json") {
+            let file: config_file::ConfigFile = serde_json::from_str(&text)
+                .map_err(|e| bad(format!("not a vae-gpu config.json: {e}")))?;
+            file.train.validate()?;
+            return Ok(RunOverrides::from_config(&file.train));
+        }
+        let table: toml::Table =
+            toml::from_str(&text).map_err(|e| bad(format!("not TOML: {e}")))?;
+        let known = serde_json::to_value(RunOverrides::default()).expect("overrides serialise");
+        let names: Vec<&str> = known
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k.as_str())
+            .collect();
+        if let Some(k) = table.keys().find(|k| !names.contains(&k.as_str())) {
+            return Err(bad(format!(
+                "'{k}' is not a setting{} (the settings are the train flags, written with _ for -)",
+                crate::text::did_you_mean(k, &names)
+            )));
+        }
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|e| bad(format!("{e}")))
+    }
+
+    /// These overrides with every one `on_top` gives replacing it (a length given there
+    /// replaces this one's in either unit).
+    pub fn under(&self, on_top: &RunOverrides) -> RunOverrides {
+        let mut base = serde_json::to_value(self).expect("overrides serialise");
+        let top = serde_json::to_value(on_top).expect("overrides serialise");
+        let base_map = base.as_object_mut().expect("a struct serialises to a map");
+        for (a, b) in [("epochs", "steps"), ("stage2_epochs", "stage2_steps")] {
+            if !top[a].is_null() || !top[b].is_null() {
+                base_map.insert(a.into(), serde_json::Value::Null);
+                base_map.insert(b.into(), serde_json::Value::Null);
+            }
+        }
+        for (k, v) in top.as_object().into_iter().flatten() {
+            if !v.is_null() && *v != serde_json::Value::Bool(false) {
+                base_map.insert(k.clone(), v.clone());
+            }
+        }
+        serde_json::from_value(base).expect("merged overrides deserialise")
     }
 
     /// The `vae-gpu train` flags that give these overrides, sorted by name.
@@ -304,5 +396,13 @@ impl RunOverrides {
         }
         cfg.validate()?;
         Ok(cfg)
+    }
+}
+
+/// (epochs, steps) of a length, one of them given.
+fn split_length(l: Length) -> (Option<usize>, Option<usize>) {
+    match l {
+        Length::Epochs(e) => (Some(e), None),
+        Length::Steps(s) => (None, Some(s)),
     }
 }

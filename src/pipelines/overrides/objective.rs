@@ -4,9 +4,9 @@
 use crate::error::{Error, Result};
 use crate::models::{Geco, Likelihood, MmdChoice, Objective, Regularizer};
 use clap::Args;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Args, Clone, Debug, Default, Serialize)]
+#[derive(Args, Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ObjectiveOverrides {
     /// Decoder likelihood: gaussian (learned γ unless --gamma) or bernoulli [default: gaussian]
     #[arg(long, value_enum, ignore_case = true)]
@@ -53,7 +53,7 @@ pub struct ObjectiveOverrides {
 }
 
 /// `--likelihood`: the decoder's family (the Gaussian's γ learned unless `--gamma` fixes it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LikelihoodFlag {
     Gaussian,
@@ -61,7 +61,7 @@ pub enum LikelihoodFlag {
 }
 
 /// `--objective`: the ELBO's weighted sum, or GECO's constrained optimisation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum ObjectiveFlag {
     Elbo,
@@ -85,6 +85,40 @@ fn parse_clamp(s: &str) -> Result<[f64; 2]> {
 }
 
 impl ObjectiveOverrides {
+    /// The overrides that give exactly these settings.
+    pub fn from_settings(
+        likelihood: Likelihood,
+        regularizer: Regularizer,
+        mmd_kernel: Option<MmdChoice>,
+        beta: f32,
+        geco: Option<Geco>,
+    ) -> ObjectiveOverrides {
+        let (flag, gamma) = match likelihood {
+            Likelihood::GaussianLearned => (LikelihoodFlag::Gaussian, None),
+            Likelihood::GaussianFixed { gamma } => (LikelihoodFlag::Gaussian, Some(gamma)),
+            Likelihood::Bernoulli => (LikelihoodFlag::Bernoulli, None),
+        };
+        ObjectiveOverrides {
+            likelihood: Some(flag),
+            gamma,
+            regularizer: Some(regularizer),
+            // A regulariser of none takes no weight.
+            reg_weight: (regularizer != Regularizer::None).then_some(beta),
+            mmd_kernel,
+            objective: Some(if geco.is_some() {
+                ObjectiveFlag::Geco
+            } else {
+                ObjectiveFlag::Elbo
+            }),
+            geco_rmse: geco.map(|g| g.rmse),
+            geco_alpha: geco.map(|g| g.alpha),
+            geco_lr: geco.map(|g| g.lr),
+            geco_every: geco.map(|g| g.every),
+            geco_warmup: geco.map(|g| g.warmup),
+            geco_clamp: geco.map(|g| format!("{},{}", g.clamp[0], g.clamp[1])),
+        }
+    }
+
     fn likelihood(&self) -> Result<Likelihood> {
         let gaussian = Some(LikelihoodFlag::Gaussian);
         match (self.likelihood.or(gaussian), self.gamma) {
