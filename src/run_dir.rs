@@ -120,10 +120,20 @@ pub fn prepare_new(dir: &Path, force: bool) -> Result<()> {
         .collect();
     if !existing.is_empty() {
         if !force {
+            // Only a run with a checkpoint can be resumed: say so rather than send the user
+            // to a --resume that refuses.
+            let how = if dir.join(CHECKPOINT).is_file() {
+                format!(
+                    "pass --resume {} to continue it or --force to replace it",
+                    dir.display()
+                )
+            } else {
+                "it has no checkpoint to resume from; pass --force to start it again".to_string()
+            };
             return Err(Error::flag(
                 "--out",
                 format!(
-                    "{} already holds a run ({}); pass --resume {0} to continue it or --force to replace it",
+                    "{} already holds a run ({}); {how}",
                     dir.display(),
                     existing.join(", ")
                 ),

@@ -448,6 +448,39 @@ fn a_run_takes_its_settings_from_a_file_under_the_flags() {
     assert!(!t.path().join("never").exists());
 }
 
+/// A run that stopped before its first checkpoint (config.json alone) is not sent to a
+/// `--resume` that cannot work: each refusal names the command that does, and it does.
+#[test]
+fn a_run_without_a_checkpoint_is_started_again_not_resumed() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let t = tempdir("run-no-checkpoint");
+    let mut args = vec!["train", "--steps", "5", "--out", "done"];
+    args.extend(&SMALL[..]);
+    ok(vae_gpu(t.path(), &args));
+    std::fs::create_dir(t.path().join("early")).unwrap();
+    std::fs::copy(
+        t.path().join("done/config.json"),
+        t.path().join("early/config.json"),
+    )
+    .unwrap();
+    let mut again = vec!["train", "--steps", "5", "--out", "early"];
+    again.extend(&SMALL[..]);
+    let e = stderr(&vae_gpu(t.path(), &again));
+    assert!(
+        e.contains("it has no checkpoint to resume from; pass --force") && !e.contains("--resume"),
+        "{e}"
+    );
+    let e = stderr(&vae_gpu(t.path(), &["train", "--resume", "early"]));
+    let hint = "--config early/config.json --out early --force";
+    assert!(
+        e.contains("stopped before its first checkpoint") && e.contains(hint),
+        "{e}"
+    );
+    let words: Vec<&str> = std::iter::once("train").chain(hint.split(' ')).collect();
+    ok(vae_gpu(t.path(), &words));
+    assert!(t.path().join("early/checkpoint.safetensors").is_file());
+}
+
 /// `runs` lists every run under a folder with its status, steps and last metrics: a
 /// finished run, one with steps left (stopped: no training process marks it), a recorded
 /// copy without checkpoints, and nothing for folders that are not runs.
@@ -849,6 +882,12 @@ fn scripts_read_paths_on_stdout_and_values_ignore_case() {
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "run/sample-deterministic.png\n"
+    );
+    // By default `sample` draws with the run's seed: 64 of them are the run's own grid.
+    ok(vae_gpu(t.path(), &["sample", "run", "--out", "again.png"]));
+    assert_eq!(
+        std::fs::read(t.path().join("again.png")).unwrap(),
+        std::fs::read(t.path().join("run/samples.png")).unwrap()
     );
     let out = ok(vae_gpu(
         t.path(),

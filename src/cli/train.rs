@@ -88,9 +88,15 @@ pub fn train_in(
     let (cfg, dir, resume) = match &args.resume {
         Some(dir) => {
             if !dir.join(run_dir::CHECKPOINT).is_file() {
+                pipelines::config_file::read(dir)?;
                 return Err(Error::flag(
                     "--resume",
-                    format!("{} has no {}", dir.display(), run_dir::CHECKPOINT),
+                    format!(
+                        "{} has no {}: it stopped before its first checkpoint; start it again with --config {} --out {0} --force",
+                        dir.display(),
+                        run_dir::CHECKPOINT,
+                        dir.join(run_dir::CONFIG).display()
+                    ),
                 ));
             }
             (
@@ -217,9 +223,10 @@ pub struct SampleArgs {
     /// Gaussian decoders, GECO's 1/√(2λ), √(μ(1 − μ)) for Bernoulli), clamped to [0, 1]
     #[arg(long, conflicts_with = "ancestral", allow_hyphen_values = true)]
     alpha: Option<f32>,
-    /// Seeds z (and the pixel noise)
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    /// Seeds z (and the pixel noise) [default: the run's seed, so 64 deterministic samples
+    /// are the run's own grid]
+    #[arg(long)]
+    seed: Option<u64>,
     /// 2: two-stage samples u ~ N(0, I) → z = ẑ(u) + γ_z·ε → x; 1: z ~ N(0, I) straight into
     /// stage 1's decoder [default: 2 on a two-stage run, else 1]
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=2))]
@@ -267,13 +274,12 @@ pub fn sample(sel: &Selection, a: SampleArgs) -> Result<i32> {
         (true, None) => Draw::Ancestral,
         (false, None) => Draw::Mean,
     };
+    let seed = a.seed.unwrap_or(run.cfg.seed);
     let x = if stage == 2 {
-        two_stage::sample(&run, steps1, n, a.seed, how)?
+        two_stage::sample(&run, steps1, n, seed, how)?
     } else {
         let s = &run.stage1;
-        s.with_debiased_bn(steps1, || {
-            generate::sample(&s.vae, &s.store, n, a.seed, how)
-        })?
+        s.with_debiased_bn(steps1, || generate::sample(&s.vae, &s.store, n, seed, how))?
     };
     let mode = how.name();
     let name = if stage == 2 {
