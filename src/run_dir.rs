@@ -183,6 +183,10 @@ pub struct MetricsRow {
     /// in the oldest runs).
     #[serde(alias = "images_per_second")]
     pub examples_per_second: f64,
+    /// Wall seconds this stage has trained up to the row, summed over resumes (rows written
+    /// before it was recorded have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<f64>,
 }
 
 fn stage_one() -> u32 {

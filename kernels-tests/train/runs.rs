@@ -57,11 +57,13 @@ fn png_size(path: &Path) -> (u32, u32) {
     (r.info().width, r.info().height)
 }
 
-/// Metrics rows without the throughput (the one column that differs between equal runs).
+/// Metrics rows without the timings (the columns that differ between equal runs).
 pub(crate) fn without_rate(rows: Vec<Value>) -> Vec<Value> {
     rows.into_iter()
         .map(|mut r| {
-            r.as_object_mut().unwrap().remove("examples_per_second");
+            let r_ = r.as_object_mut().unwrap();
+            r_.remove("examples_per_second");
+            r_.remove("seconds");
             r
         })
         .collect()
@@ -122,6 +124,7 @@ fn a_run_leaves_a_complete_directory() {
             "gamma",
             "lr",
             "examples_per_second",
+            "seconds",
             "epoch",
         ] {
             assert!(r[k].as_f64().is_some_and(f64::is_finite), "{k} in {r}");
@@ -279,6 +282,12 @@ fn ctrl_c_checkpoints_and_the_run_resumes() {
         step + 3
     );
     assert!(dir.join("samples.png").exists());
+    // The training time carries over the resume: it never goes back.
+    let seconds: Vec<f64> = metrics(&dir)
+        .iter()
+        .map(|r| r["seconds"].as_f64().unwrap())
+        .collect();
+    assert!(seconds.windows(2).all(|w| w[0] <= w[1]), "{seconds:?}");
 }
 
 #[test]

@@ -53,7 +53,8 @@ pub fn weights(dir: &Path, out: &Path) -> Result<usize> {
 }
 
 /// Writes the rows of metrics.jsonl to `out` as CSV: stage, step, epoch, every metric any
-/// row has (sorted by name; empty where a row lacks it), lr, examples per second.
+/// row has (sorted by name; empty where a row lacks it), lr, examples per second, and the
+/// stage's training seconds.
 pub fn metrics_csv(dir: &Path, out: &Path) -> Result<usize> {
     let rows: Vec<MetricsRow> = run_dir::read_metrics(dir)?;
     let names: BTreeSet<&str> = rows
@@ -64,7 +65,7 @@ pub fn metrics_csv(dir: &Path, out: &Path) -> Result<usize> {
     let csv_err = |e: csv::Error| Error::data(out, format!("writing CSV: {e}"));
     let mut header = vec!["stage", "step", "epoch"];
     header.extend(&names);
-    header.extend(["lr", "examples_per_second"]);
+    header.extend(["lr", "examples_per_second", "seconds"]);
     w.write_record(&header).map_err(csv_err)?;
     for r in &rows {
         let mut record = vec![r.stage.to_string(), r.step.to_string(), r.epoch.to_string()];
@@ -73,7 +74,11 @@ pub fn metrics_csv(dir: &Path, out: &Path) -> Result<usize> {
                 .iter()
                 .map(|n| r.get(n).map_or(String::new(), |v| v.to_string())),
         );
-        record.extend([r.lr.to_string(), r.examples_per_second.to_string()]);
+        record.extend([
+            r.lr.to_string(),
+            r.examples_per_second.to_string(),
+            r.seconds.map_or(String::new(), |s| s.to_string()),
+        ]);
         w.write_record(&record).map_err(csv_err)?;
     }
     let bytes = w

@@ -68,8 +68,17 @@ impl RunFiles {
             .collect()
     }
 
-    /// Training seconds of `stage`, from the examples/s of each logged row.
+    /// Training seconds of `stage`: as the last row records them, or (rows written before
+    /// the time was recorded) from the examples/s of each logged row.
     fn seconds(&self, stage: u32) -> f64 {
+        if let Some(s) = self
+            .metrics
+            .iter()
+            .rfind(|r| r.stage == stage)
+            .and_then(|r| r.seconds)
+        {
+            return s;
+        }
         let batch = self.config.train.batch_size as f64;
         let mut last = 0.0;
         let mut total = 0.0;
@@ -506,7 +515,7 @@ fn summary(r: &RunFiles) -> Vec<(String, String)> {
         out.push((
             "training time".into(),
             format!(
-                "{}{} (from the logged examples/s)",
+                "{}{}",
                 crate::text::duration(t1),
                 if t2 > 0.0 {
                     format!(" + {} (stage 2)", crate::text::duration(t2))

@@ -135,6 +135,14 @@ pub fn train(
     let acc = Accumulator::new(gpu, metrics.len())?;
     let mut progress = progress::Progress::new(first, total);
     let (mut since, mut logged_at) = (Instant::now(), first);
+    // The stage's training time so far: what the rows kept from before a resume say, plus
+    // this process's.
+    let earlier = crate::run_dir::read_metrics(dir)?
+        .iter()
+        .rfind(|r| r.stage == sched.stage)
+        .and_then(|r| r.seconds)
+        .unwrap_or(0.0);
+    let started = Instant::now();
     let mut checkpointed = Instant::now();
     let mut probe: Option<Instant> = None;
     let mut last = None;
@@ -231,6 +239,7 @@ pub fn train(
                 .collect(),
             lr,
             examples_per_second: k * batch_size as f64 / seconds.max(1e-9),
+            seconds: Some(earlier + started.elapsed().as_secs_f64()),
         };
         crate::run_dir::append_metrics(dir, &row)?;
         progress.logged(done, summary(sched.stage, epoch, &row, &metrics, &readings));
