@@ -84,7 +84,11 @@ fn a_report_of_one_recorded_run_is_valid_self_contained_and_has_every_piece() {
     let run = copy_run("docs/runs/shapes-two-stage", t.path());
     let o = ok(vae_gpu(t.path(), &["report", run.to_str().unwrap()]));
     let html = run.join("report.html");
-    assert!(stderr(&o).contains("report.html"), "{}", stderr(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        html.display().to_string(),
+        "stdout names the page"
+    );
     let page = std::fs::read_to_string(&html).unwrap();
     validate(&html);
     self_contained(&page);
