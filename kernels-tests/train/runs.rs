@@ -490,6 +490,53 @@ fn a_run_without_a_checkpoint_is_started_again_not_resumed() {
     assert!(t.path().join("early/checkpoint.safetensors").is_file());
 }
 
+/// `encode` writes every test image's posterior (μ_z, σ_z) as safetensors; `interpolate`
+/// draws one image, the decoded line of codes and the other image as one PNG row.
+#[test]
+fn encode_and_interpolate_read_the_latent_space() {
+    use vae_gpu::train::checkpoint::read_safetensors;
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let t = tempdir("run-latents");
+    let mut args = vec!["train", "--steps", "5", "--out", "run"];
+    args.extend(&SMALL[..]);
+    ok(vae_gpu(t.path(), &args));
+    let out = ok(vae_gpu(t.path(), &["encode", "run"]));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "run/latents-test.safetensors\n"
+    );
+    let st = read_safetensors(&t.path().join("run/latents-test.safetensors")).unwrap();
+    // --limit 64 images, --latent-dim 4.
+    assert_eq!(st.tensors["mu"].0, [64, 4]);
+    let sigma = &st.tensors["sigma"];
+    assert_eq!(sigma.0, [64, 4]);
+    assert!(sigma.1.iter().all(|s| *s > 0.0 && s.is_finite()));
+    assert_eq!(st.metadata["step"], "5");
+    let out = ok(vae_gpu(
+        t.path(),
+        &[
+            "interpolate",
+            "run",
+            "--from",
+            "2",
+            "--to",
+            "9",
+            "--steps",
+            "5",
+        ],
+    ));
+    let png = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(png, "run/interpolate-2-9.png");
+    let (w, h) = png_size(&t.path().join(&png));
+    assert_eq!(w, 7 * (h - 2) + 2, "one row of 7 tiles: {w}×{h}");
+    let out = vae_gpu(t.path(), &["interpolate", "run", "--from", "99"]);
+    assert!(
+        !out.status.success() && stderr(&out).contains("--from: image 99 is past the 64 images"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 /// `runs` lists every run under a folder with its status, steps and last metrics: a
 /// finished run, one with steps left (stopped: no training process marks it), a recorded
 /// copy without checkpoints, and nothing for folders that are not runs.

@@ -7,6 +7,7 @@ mod eval;
 mod export;
 mod info;
 mod interrupt;
+mod latents;
 mod out;
 mod report;
 mod reproduce;
@@ -43,6 +44,10 @@ enum Command {
     Sample(train::SampleArgs),
     /// Encode and decode a run's images into a PNG grid of originals and reconstructions.
     Reconstruct(train::ReconstructArgs),
+    /// Every image's posterior μ_z, σ_z (stage 1's encoder) into a safetensors file.
+    Encode(latents::EncodeArgs),
+    /// Decode the straight line between two images' codes into a PNG row.
+    Interpolate(latents::InterpolateArgs),
     /// The papers' diagnostics on a trained run (test split): loss terms, γ, active latent
     /// dimensions, latent spectra, MMD to N(0, I), log-likelihood; written to RUN/eval.json.
     Eval(eval::EvalArgs),
@@ -102,6 +107,8 @@ pub fn run() -> Result<i32> {
         Command::Sample(a) => train::sample(&sel, a),
         Command::Reconstruct(a) => train::reconstruct(&sel, a),
         Command::Eval(a) => eval::run(&sel, a),
+        Command::Encode(a) => latents::encode(&sel, a),
+        Command::Interpolate(a) => latents::interpolate(&sel, a),
         Command::Report(a) => report::run(&sel, a),
         Command::Reproduce(a) => reproduce::run(&sel, a),
         Command::Runs(a) => runs::run(a),

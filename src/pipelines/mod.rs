@@ -7,6 +7,7 @@ pub mod config;
 pub mod config_file;
 pub mod defaults;
 pub mod export;
+pub mod latents;
 pub mod overrides;
 pub mod status;
 pub mod two_stage;
