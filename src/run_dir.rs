@@ -34,6 +34,9 @@ pub const METRICS_CSV: &str = "metrics.csv";
 /// steps (`step_grid`); samples.png is the latest.
 pub const GRIDS: &str = "samples";
 
+/// The earlier checkpoints `--keep-checkpoints K` keeps, as `NAME-step-N.safetensors`.
+pub const KEPT: &str = "checkpoints";
+
 /// Where the sample grid drawn at `step` is kept.
 pub fn step_grid(dir: &Path, step: u64) -> std::path::PathBuf {
     dir.join(GRIDS).join(format!("step-{step}.png"))
@@ -142,26 +145,29 @@ pub fn prepare_new(dir: &Path, force: bool) -> Result<()> {
         for f in existing {
             std::fs::remove_file(dir.join(f)).map_err(|e| Error::io(dir.join(f), e))?;
         }
-        remove_step_grids(dir)?;
+        remove_kept(dir)?;
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))
 }
 
-/// Removes the step grids (`step-N.png` in `GRIDS`) and the folder if that leaves it empty;
+/// Removes what a run keeps by step — the grids (`GRIDS`/step-N.png) and the earlier
+/// checkpoints (`KEPT`/NAME-step-N.safetensors) — and each folder if that leaves it empty;
 /// other files there are the user's and stay.
-fn remove_step_grids(dir: &Path) -> Result<()> {
-    let grids = dir.join(GRIDS);
-    let Ok(entries) = std::fs::read_dir(&grids) else {
-        return Ok(());
-    };
-    for e in entries {
-        let path = e.map_err(|e| Error::io(&grids, e))?.path();
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-        if name.is_some_and(|n| n.starts_with("step-") && n.ends_with(".png")) {
-            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+fn remove_kept(dir: &Path) -> Result<()> {
+    for (folder, ext) in [(GRIDS, ".png"), (KEPT, ".safetensors")] {
+        let folder = dir.join(folder);
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for e in entries {
+            let path = e.map_err(|e| Error::io(&folder, e))?.path();
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            if name.is_some_and(|n| n.contains("step-") && n.ends_with(ext)) {
+                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+            }
         }
+        let _ = std::fs::remove_dir(&folder);
     }
-    let _ = std::fs::remove_dir(&grids);
     Ok(())
 }
 

@@ -120,6 +120,7 @@ fn debiased_running_averages_are_used_for_drawing_and_then_restored() {
         checkpoint_every: 1,
         checkpoint_minutes: 5.0,
         sample_every: None,
+        keep_checkpoints: 1,
         stage1: StageConfig {
             lr: 1e-3,
             lr_halve_every: None,

@@ -537,6 +537,54 @@ fn encode_and_interpolate_read_the_latent_space() {
     );
 }
 
+/// `--keep-checkpoints 3` keeps the latest checkpoint at its name and the two before it in
+/// checkpoints/, each a loadable checkpoint of its step.
+#[test]
+fn the_last_k_checkpoints_are_kept() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let t = tempdir("run-keep");
+    let mut args = vec![
+        "train",
+        "--steps",
+        "25",
+        "--out",
+        "run",
+        "--checkpoint-every",
+        "5",
+        "--keep-checkpoints",
+        "3",
+    ];
+    args.extend(&SMALL[..]);
+    ok(vae_gpu(t.path(), &args));
+    let dir = t.path().join("run");
+    assert_eq!(safetensors_step(&dir.join("checkpoint.safetensors")), 25);
+    let mut kept: Vec<String> = std::fs::read_dir(dir.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    kept.sort();
+    assert_eq!(
+        kept,
+        [
+            "checkpoint-step-15.safetensors",
+            "checkpoint-step-20.safetensors"
+        ]
+    );
+    assert_eq!(
+        safetensors_step(&dir.join("checkpoints/checkpoint-step-15.safetensors")),
+        15
+    );
+    let bad = vae_gpu(
+        t.path(),
+        &["train", "--out", "never", "--keep-checkpoints", "0"],
+    );
+    assert!(
+        stderr(&bad).contains("--keep-checkpoints: must be at least 1"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
 /// `runs` lists every run under a folder with its status, steps and last metrics: a
 /// finished run, one with steps left (stopped: no training process marks it), a recorded
 /// copy without checkpoints, and nothing for folders that are not runs.

@@ -158,6 +158,7 @@ pub fn train_classifier(
         log_every: 50.min(steps as usize),
         checkpoint_every: 50.min(steps as usize),
         checkpoint_interval: Duration::from_secs(300),
+        keep_checkpoints: 1,
     };
     let model = ClassifierModel {
         net: &net,

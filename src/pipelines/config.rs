@@ -120,11 +120,22 @@ pub struct RunConfig {
     #[serde(default = "default_checkpoint_minutes")]
     pub checkpoint_minutes: f64,
     pub sample_every: Option<usize>,
+    /// Checkpoints kept per stage (`--keep-checkpoints`); runs written before it kept one.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub keep_checkpoints: usize,
     /// Stage 1 (the image VAE).
     #[serde(flatten)]
     pub stage1: StageConfig,
     /// Present on two-stage runs.
     pub stage2: Option<Stage2Config>,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 fn single_stage() -> ModelKind {
@@ -304,6 +315,7 @@ impl RunConfig {
         positive("--latent-dim", self.latent_dim)?;
         positive("--log-every", self.log_every)?;
         positive("--checkpoint-every", self.checkpoint_every)?;
+        positive("--keep-checkpoints", self.keep_checkpoints)?;
         for (flag, v) in [
             ("--sample-every", self.sample_every),
             ("--limit", self.limit),
@@ -378,6 +390,7 @@ impl RunConfig {
             log_every: self.log_every,
             checkpoint_every: self.checkpoint_every,
             checkpoint_interval: Duration::from_secs_f64(self.checkpoint_minutes * 60.0),
+            keep_checkpoints: self.keep_checkpoints,
         }
     }
 

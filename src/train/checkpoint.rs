@@ -258,3 +258,43 @@ pub fn load(path: &Path, store: &ParamStore, adam: Option<&mut Adam>) -> Result<
     }
     Ok(meta)
 }
+
+/// Before `path` is overwritten: moves it to `run_dir::KEPT`/STEM-step-N.safetensors (N its
+/// step) and removes the oldest kept ones of that stem beyond `keep`.
+pub fn keep_previous(path: &Path, keep: usize) -> Result<()> {
+    if !path.is_file() {
+        return Ok(());
+    }
+    let dir = path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(crate::run_dir::KEPT);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let step = read_step(path)?;
+    let kept = dir.join(format!("{stem}-step-{step}.safetensors"));
+    std::fs::rename(path, &kept).map_err(|e| Error::io(&kept, e))?;
+    let prefix = format!("{stem}-step-");
+    let mut steps: Vec<(u64, std::path::PathBuf)> = std::fs::read_dir(&dir)
+        .map_err(|e| Error::io(&dir, e))?
+        .filter_map(|e| {
+            let p = e.ok()?.path();
+            let name = p.file_name()?.to_str()?.to_string();
+            let n = name
+                .strip_prefix(&prefix)?
+                .strip_suffix(".safetensors")?
+                .parse()
+                .ok()?;
+            Some((n, p))
+        })
+        .collect();
+    steps.sort();
+    let excess = steps.len().saturating_sub(keep);
+    for (_, p) in &steps[..excess] {
+        std::fs::remove_file(p).map_err(|e| Error::io(p, e))?;
+    }
+    Ok(())
+}

@@ -44,6 +44,8 @@ pub struct Schedule {
     pub checkpoint_every: usize,
     /// Also checkpoint at the first log after this much time since the last checkpoint.
     pub checkpoint_interval: Duration,
+    /// Checkpoints kept: the latest at its name, the K − 1 before it in `run_dir::KEPT`.
+    pub keep_checkpoints: usize,
 }
 
 impl Schedule {
@@ -256,6 +258,9 @@ pub fn train(
                     sched.stage
                 ))
             })?;
+            if sched.keep_checkpoints > 1 {
+                checkpoint::keep_previous(&ckpt, sched.keep_checkpoints - 1)?;
+            }
             checkpoint::save(&ckpt, store, Some(&adam), done, sched.seed)?;
             checkpointed = Instant::now();
         }

@@ -94,6 +94,10 @@ pub struct RunOverrides {
     /// checkpoint [default: 5]
     #[arg(long, allow_hyphen_values = true)]
     pub checkpoint_minutes: Option<f64>,
+    /// Keep the last K checkpoints of each stage: the latest at its name, the others in
+    /// checkpoints/ [default: 1]
+    #[arg(long, allow_negative_numbers = true)]
+    pub keep_checkpoints: Option<usize>,
     /// Draw samples.png and reconstructions.png every N steps of stage 1, keeping each
     /// sample grid as samples/step-N.png; 0 draws them only at the end [default: with every
     /// checkpoint, --checkpoint-every]
@@ -167,6 +171,7 @@ impl RunOverrides {
             checkpoint_every: Some(cfg.checkpoint_every),
             checkpoint_minutes: Some(cfg.checkpoint_minutes),
             sample_every: Some(cfg.sample_every.unwrap_or(0)),
+            keep_checkpoints: Some(cfg.keep_checkpoints),
         }
     }
 
@@ -324,6 +329,7 @@ impl RunOverrides {
                 .checkpoint_minutes
                 .unwrap_or_else(super::config::default_checkpoint_minutes),
             // A grid with every checkpoint unless asked otherwise; 0 draws none along the way.
+            keep_checkpoints: self.keep_checkpoints.unwrap_or(1),
             sample_every: match self.sample_every {
                 Some(0) => None,
                 Some(n) => Some(n),
