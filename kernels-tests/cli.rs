@@ -70,7 +70,11 @@ fn check_passes_and_reports_each_kernel() {
 fn check_filters_are_checked_and_the_families_listed() {
     let out = vae_gpu(&["check", "--filter", "nonesuch"]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{err}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a bad value exits as clap's do: {err}"
+    );
     assert!(
         err.contains("--filter")
             && err.contains("'nonesuch' matches no case")

@@ -64,11 +64,17 @@ fn main() {
     end_quietly_on_a_closed_pipe();
     let runtime_dir = quiet_wayland_probe();
     shader_cache_per_vector_width();
+    // Exit codes: 2 for a bad flag or value (as clap's own usage errors), 1 for any other
+    // failure (a file, the device, a diverged run), 130 when interrupted.
     let code = match cli::run() {
         Ok(code) => code,
         Err(e) => {
             eprintln!("vae-gpu: {e}");
-            1
+            if matches!(e, vae_gpu::Error::Flag { .. }) {
+                2
+            } else {
+                1
+            }
         }
     };
     if let Some(d) = runtime_dir {
