@@ -112,8 +112,18 @@ fn a_report_of_one_recorded_run_is_valid_self_contained_and_has_every_piece() {
     for s in ["z ~ q(z), stage 1", "u ~ q(u), stage 2", "N(0, I)"] {
         assert!(page.contains(s), "no spectrum '{s}'");
     }
-    // Stage-1 and two-stage samples, and the reconstruction grid with its rows named.
+    // Stage-1 and two-stage samples side by side at the top (and not again in the run's
+    // section), and the reconstruction grid with its rows named.
     assert_eq!(count(&page, "<img class=\"grid\""), 2);
+    let top = page
+        .find("Samples: stage 1 beside two stages")
+        .expect("the samples at the top");
+    assert!(top < page.find("<h2>Training</h2>").unwrap());
+    let (one, two) = (
+        page.find("stage 1: z ~ N(0, I)").unwrap(),
+        page.find("two stages: u ~ N(0, I)").unwrap(),
+    );
+    assert!(top < one && one < two && two < page.find("<h2>Training</h2>").unwrap());
     assert_eq!(count(&page, ">original</text>"), 4);
     assert_eq!(count(&page, ">reconstruction</text>"), 4);
     // One row of diagnostics, with the recorded values.

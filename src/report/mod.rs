@@ -423,7 +423,8 @@ fn grid_image(
     }))
 }
 
-fn run_images(r: &RunFiles) -> Result<Vec<Image>> {
+/// The run's grids; without the two sample grids when the page's top shows them already.
+fn run_images(r: &RunFiles, samples_on_top: bool) -> Result<Vec<Image>> {
     let mut out = Vec::new();
     for (file, title, alt, labelled) in [
         (
@@ -457,11 +458,48 @@ fn run_images(r: &RunFiles) -> Result<Vec<Image>> {
             false,
         ),
     ] {
+        if samples_on_top && (file == run_dir::SAMPLES || file == run_dir::SAMPLES_TWO_STAGE) {
+            continue;
+        }
         if let Some(i) = grid_image(r, file, title, alt, labelled)? {
             out.push(i);
         }
     }
     Ok(out)
+}
+
+/// Stage 1's samples beside the two-stage samples of a run that has both: Dai & Wipf's
+/// claim at a glance, for the top of the page.
+#[derive(Serialize)]
+struct SamplePair {
+    name: String,
+    stage1: Image,
+    two_stage: Image,
+}
+
+fn sample_pair(r: &RunFiles) -> Result<Option<SamplePair>> {
+    let one = grid_image(
+        r,
+        run_dir::SAMPLES,
+        "stage 1: z ~ N(0, I) → μ_x(z)",
+        "a grid of images decoded from z drawn from N(0, I) by stage 1",
+        false,
+    )?;
+    let two = grid_image(
+        r,
+        run_dir::SAMPLES_TWO_STAGE,
+        "two stages: u ~ N(0, I) → z → μ_x(z)",
+        "a grid of images sampled through both stages",
+        false,
+    )?;
+    Ok(match (one, two) {
+        (Some(stage1), Some(two_stage)) => Some(SamplePair {
+            name: r.name.clone(),
+            stage1,
+            two_stage,
+        }),
+        _ => None,
+    })
 }
 
 fn summary(r: &RunFiles) -> Vec<(String, String)> {
@@ -605,7 +643,11 @@ pub fn render(mut runs: Vec<RunFiles>, extra: &Extra) -> Result<String> {
         )
     });
     let mut sections = Vec::new();
+    let mut pairs = Vec::new();
     for r in &runs {
+        let pair = sample_pair(r)?;
+        let on_top = pair.is_some();
+        pairs.extend(pair);
         let plots = match &r.eval {
             Some(e) => run_plots(r, e)?,
             None => Vec::new(),
@@ -615,7 +657,7 @@ pub fn render(mut runs: Vec<RunFiles>, extra: &Extra) -> Result<String> {
             dir: r.dir.display().to_string(),
             summary: summary(r),
             plots,
-            images: run_images(r)?,
+            images: run_images(r, on_top)?,
             config: serde_json::to_string_pretty(&r.config).expect("JSON serialises"),
             eval_missing: r.eval.is_none(),
         });
@@ -654,6 +696,7 @@ pub fn render(mut runs: Vec<RunFiles>, extra: &Extra) -> Result<String> {
         curves => v(curves(&runs)?),
         plane => v(information_plane(&runs)?),
         table => v(&table),
+        pairs => v(&pairs),
         runs => v(&sections),
     };
     tmpl.render(ctx)
