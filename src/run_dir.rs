@@ -37,6 +37,10 @@ pub const GRIDS: &str = "samples";
 /// The earlier checkpoints `--keep-checkpoints K` keeps, as `NAME-step-N.safetensors`.
 pub const KEPT: &str = "checkpoints";
 
+/// Where a stage 2 goes when stage 1 trains on under it (`set_aside_stage2`), with what was
+/// evaluated of the run as it was: `SET_ASIDE`/stage1-step-N, N stage 1's steps then.
+pub const SET_ASIDE: &str = "set-aside";
+
 /// Where the sample grid drawn at `step` is kept.
 pub fn step_grid(dir: &Path, step: u64) -> std::path::PathBuf {
     dir.join(GRIDS).join(format!("step-{step}.png"))
@@ -150,9 +154,53 @@ pub fn prepare_new(dir: &Path, force: bool) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))
 }
 
+/// Moves the stage 2 trained on stage 1 at step `s1` — its checkpoint (the latest and the
+/// kept ones), samples and metric rows — and what was evaluated of the run then (eval.json,
+/// the latent grid, the report) to `SET_ASIDE`/stage1-step-`s1`, with a copy of config.json.
+/// The checkpoint moves last, so a set-aside cut short is completed by the next resume.
+/// Returns the folder.
+pub fn set_aside_stage2(dir: &Path, s1: u64) -> Result<std::path::PathBuf> {
+    let to = dir.join(SET_ASIDE).join(format!("stage1-step-{s1}"));
+    std::fs::create_dir_all(&to).map_err(|e| Error::io(&to, e))?;
+    let config = dir.join(CONFIG);
+    std::fs::copy(&config, to.join(CONFIG)).map_err(|e| Error::io(&config, e))?;
+    let lines = metric_lines(dir)?;
+    if lines.iter().any(|(_, r)| r.stage != 1) {
+        let (mut kept, mut moved) = (String::new(), String::new());
+        for (line, row) in lines {
+            let into = if row.stage == 1 { &mut kept } else { &mut moved };
+            into.push_str(&line);
+            into.push('\n');
+        }
+        write_atomic(&to.join(METRICS), moved.as_bytes())?;
+        write_atomic(&dir.join(METRICS), kept.as_bytes())?;
+    }
+    let rename = |from: std::path::PathBuf, into: std::path::PathBuf| -> Result<()> {
+        if from.exists() {
+            std::fs::rename(&from, &into).map_err(|e| Error::io(&from, e))?;
+        }
+        Ok(())
+    };
+    for f in [SAMPLES_TWO_STAGE, EVAL, LATENT_GRID, REPORT] {
+        rename(dir.join(f), to.join(f))?;
+    }
+    let stem = STAGE2_CHECKPOINT.trim_end_matches(".safetensors");
+    if let Ok(entries) = std::fs::read_dir(dir.join(KEPT)) {
+        std::fs::create_dir_all(to.join(KEPT)).map_err(|e| Error::io(&to, e))?;
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&format!("{stem}-step-")) {
+                rename(e.path(), to.join(KEPT).join(e.file_name()))?;
+            }
+        }
+        let _ = std::fs::remove_dir(to.join(KEPT));
+    }
+    rename(dir.join(STAGE2_CHECKPOINT), to.join(STAGE2_CHECKPOINT))?;
+    Ok(to)
+}
+
 /// Removes what a run keeps by step — the grids (`GRIDS`/step-N.png) and the earlier
-/// checkpoints (`KEPT`/NAME-step-N.safetensors) — and each folder if that leaves it empty;
-/// other files there are the user's and stay.
+/// checkpoints (`KEPT`/NAME-step-N.safetensors) — and each folder if that leaves it empty
+/// (other files there are the user's and stay), and the set-aside stages (`SET_ASIDE`).
 fn remove_kept(dir: &Path) -> Result<()> {
     for (folder, ext) in [(GRIDS, ".png"), (KEPT, ".safetensors")] {
         let folder = dir.join(folder);
@@ -167,6 +215,11 @@ fn remove_kept(dir: &Path) -> Result<()> {
             }
         }
         let _ = std::fs::remove_dir(&folder);
+    }
+    // Set-aside stages hold only files vae-gpu wrote.
+    let aside = dir.join(SET_ASIDE);
+    if aside.is_dir() {
+        std::fs::remove_dir_all(&aside).map_err(|e| Error::io(&aside, e))?;
     }
     Ok(())
 }

@@ -1199,7 +1199,7 @@ fn a_two_stage_run_equals_stage_two_added_later_and_resumed() {
     assert!(dir.join("eval.json").is_file());
 
     // Bad input: each names what is at fault, exits non-zero, and changes nothing.
-    let before = s2ck("whole");
+    let before = std::fs::read(s2ck("whole")).unwrap();
     let config_before = std::fs::read(dir.join("config.json")).unwrap();
     let refuse = |args: &[&str], want: &str| {
         let o = vae_gpu(t.path(), args);
@@ -1222,13 +1222,38 @@ fn a_two_stage_run_equals_stage_two_added_later_and_resumed() {
         "already has all of its steps",
     );
     refuse(
-        &["train", "--resume", "whole", "--steps", "12"],
-        "stage 1 cannot be trained on",
+        &["train", "--resume", "whole", "--steps", "6"],
+        "cannot be cut to 6",
     );
-    assert_eq!(s2ck("whole"), before);
+    assert_eq!(std::fs::read(s2ck("whole")).unwrap(), before);
     assert_eq!(
         std::fs::read(dir.join("config.json")).unwrap(),
         config_before
+    );
+    // More stage-1 steps: stage 1 trains on from 8 to 12, and a new stage 2 on its latents;
+    // the old stage 2, its rows and the eval of the run as it was are set aside whole.
+    ok(vae_gpu(
+        t.path(),
+        &["train", "--resume", "whole", "--steps", "12"],
+    ));
+    let aside = dir.join("set-aside/stage1-step-8");
+    assert_eq!(std::fs::read(aside.join("stage2.safetensors")).unwrap(), before);
+    for f in ["samples-two-stage.png", "eval.json", "config.json"] {
+        assert!(aside.join(f).is_file(), "{f} set aside");
+    }
+    assert!(!dir.join("eval.json").exists());
+    let steps = |d: &Path| -> Vec<(u64, u64)> {
+        metrics(d)
+            .iter()
+            .map(|r| (r["stage"].as_u64().unwrap(), r["step"].as_u64().unwrap()))
+            .collect()
+    };
+    assert_eq!(steps(&aside), [(2, 5), (2, 10)]);
+    assert_eq!(steps(&dir), [(1, 5), (1, 8), (1, 10), (1, 12), (2, 5), (2, 10)]);
+    assert_ne!(std::fs::read(dir.join("stage2.safetensors")).unwrap(), before);
+    assert_eq!(
+        vae_gpu::pipelines::checkpoint_steps(&dir.join("checkpoint.safetensors")).unwrap(),
+        Some(12)
     );
     // A single-stage run stopped after 5 of its 10 steps (as an interrupted run is): its
     // stage 1 is unfinished, so stage 2 is refused, and it has no stage 2 to sample.

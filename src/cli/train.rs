@@ -134,7 +134,14 @@ pub fn train_in(
         }
     }
     if resume {
-        pipelines::check_resumable(&run, &dir)?;
+        if let Some(s1) = pipelines::check_resumable(&run, &dir)? {
+            let to = run_dir::set_aside_stage2(&dir, s1)?;
+            eprintln!(
+                "stage 1 trains on from step {s1} to {}; the stage 2 trained on it no longer fits its latents and is set aside in {} (a new one is trained after)",
+                run.stage1_steps(),
+                to.display()
+            );
+        }
         // The lengths asked for (and a stage 2 added) become the run's settings.
         run.write_config(&gpu, &dir)?;
     }

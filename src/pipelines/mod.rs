@@ -183,14 +183,26 @@ pub fn checkpoint_steps(path: &Path) -> Result<Option<u64>> {
 }
 
 /// Whether `run` (settings as resumed) can continue in `dir`: something is left to train,
-/// and stage 1 is not asked to change under a stage 2 trained on it. Checked before any
-/// file is written.
-pub fn check_resumable(run: &Run, dir: &Path) -> Result<()> {
+/// and stage 1 is not asked to shrink. Checked before any file is written. Returns stage 1's
+/// steps when stage 1 is to train on under a stage 2 trained on it: that stage 2 no longer
+/// matches its latents, so `train` sets it aside (`run_dir::set_aside_stage2`) and trains a
+/// new one.
+pub fn check_resumable(run: &Run, dir: &Path) -> Result<Option<u64>> {
     let s2_ckpt = dir.join(run_dir::STAGE2_CHECKPOINT);
     let stage1_ckpt = dir.join(run_dir::CHECKPOINT);
     let s1 = checkpoint_steps(&stage1_ckpt)?.unwrap_or(0);
     let s2 = checkpoint_steps(&s2_ckpt)?;
     let stage2_left = run.stage2_steps().is_some_and(|t| s2.is_none_or(|d| d < t));
+    if s1 > run.stage1_steps() {
+        return Err(Error::flag(
+            "--steps",
+            format!(
+                "stage 1 of {} has trained {s1} steps already; it cannot be cut to {}",
+                dir.display(),
+                run.stage1_steps()
+            ),
+        ));
+    }
     if s1 >= run.stage1_steps() && !stage2_left {
         return Err(Error::flag(
             if run.stage2.is_some() {
@@ -203,25 +215,14 @@ pub fn check_resumable(run: &Run, dir: &Path) -> Result<()> {
                 dir.display(),
                 s2.map_or(String::new(), |d| format!(" + {d} in stage 2")),
                 if run.stage2.is_some() {
-                    " (stage 1, if stage 2 has not started) or --stage2-steps / --stage2-epochs"
+                    " (stage 1) or --stage2-steps / --stage2-epochs"
                 } else {
                     ""
                 }
             ),
         ));
     }
-    // Stage 2 was trained on stage 1's latents as they were: stage 1 cannot change after.
-    if s2.is_some() && s1 != run.stage1_steps() {
-        return Err(Error::flag(
-            "--steps",
-            format!(
-                "{} has stage 2 trained on stage 1 at step {s1}; stage 1 cannot be trained on to {} under it (start a new run)",
-                dir.display(),
-                run.stage1_steps()
-            ),
-        ));
-    }
-    Ok(())
+    Ok((s2.is_some() && s1 < run.stage1_steps()).then_some(s1))
 }
 
 /// Grids drawn every `--sample-every` steps of stage 1.
@@ -296,7 +297,9 @@ fn train_stages(
     let s2_ckpt = dir.join(run_dir::STAGE2_CHECKPOINT);
     let stage1_ckpt = dir.join(run_dir::CHECKPOINT);
     if resume {
-        check_resumable(run, dir)?;
+        if let Some(s1) = check_resumable(run, dir)? {
+            run_dir::set_aside_stage2(dir, s1)?;
+        }
     } else {
         run.write_config(gpu, dir)?;
     }
