@@ -144,7 +144,15 @@ fn a_bad_backend_fails_with_a_message_naming_the_flag() {
 
 #[test]
 fn a_training_step_is_one_submit_with_no_new_buffers() {
-    let out = vae_gpu(&["bench", "train", "--batch", "2", "--steps", "2", "--json"]);
+    let out = vae_gpu(&[
+        "bench",
+        "train",
+        "--batch-size",
+        "2",
+        "--steps",
+        "2",
+        "--json",
+    ]);
     assert!(
         out.status.success(),
         "{}",
@@ -186,7 +194,15 @@ fn a_training_step_is_one_submit_with_no_new_buffers() {
 #[test]
 fn a_step_counts_its_copies_and_their_bytes() {
     let out = Command::new(env!("CARGO_BIN_EXE_vae-gpu"))
-        .args(["bench", "train", "--batch", "2", "--steps", "1", "--json"])
+        .args([
+            "bench",
+            "train",
+            "--batch-size",
+            "2",
+            "--steps",
+            "1",
+            "--json",
+        ])
         .env("VAE_GPU_ADAM", "textures")
         .output()
         .expect("run vae-gpu");
@@ -289,9 +305,9 @@ fn the_kernel_benchmark_covers_every_family_with_rates_and_peak_fractions() {
 
 #[test]
 fn bench_rejects_a_zero_batch_naming_the_flag() {
-    let out = vae_gpu(&["bench", "train", "--batch", "0"]);
+    let out = vae_gpu(&["bench", "train", "--batch-size", "0"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--batch"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--batch-size"));
     let out = vae_gpu(&["bench", "--peak-gflops", "0"]);
     assert!(!out.status.success());
     let e = String::from_utf8_lossy(&out.stderr);

@@ -20,7 +20,10 @@ pub const EVAL: &str = "eval.json";
 /// μ_x over a grid of a 2-d latent plane (`eval` on runs with --latent-dim 2).
 pub const LATENT_GRID: &str = "latent-grid.png";
 /// Ancestral samples x ~ p(x | z) of stage 1 (`vae-gpu sample --ancestral`'s default name).
-pub const SAMPLES_ANCESTRAL: &str = "sample-ancestral.png";
+pub const SAMPLES_ANCESTRAL: &str = "samples-ancestral.png";
+/// `SAMPLES_ANCESTRAL` in runs written before the output names were one scheme (`report`
+/// still shows it).
+pub const SAMPLES_ANCESTRAL_FORMER: &str = "sample-ancestral.png";
 /// `vae-gpu report RUN`'s page, by default.
 pub const REPORT: &str = "report.html";
 /// Written when training stopped on a NaN or infinity: the message (`vae-gpu runs` shows it).
@@ -40,6 +43,20 @@ pub const KEPT: &str = "checkpoints";
 /// Where a stage 2 goes when stage 1 trains on under it (`set_aside_stage2`), with what was
 /// evaluated of the run as it was: `SET_ASIDE`/stage1-step-N, N stage 1's steps then.
 pub const SET_ASIDE: &str = "set-aside";
+
+/// A command's default output name: `stem`, then `-` and each qualifier, then `.ext`. Stems
+/// are plural nouns as train's own files are (`samples`, `reconstructions`, `latents`); the
+/// qualifiers name the draw (stage, mode, split) and every setting given away from its
+/// default (`seed3`, `n16`), so two different draws never share a name and the same draw
+/// always gets the same one, and no command's default overwrites a file train wrote.
+pub fn output_name(stem: &str, qualifiers: &[String], ext: &str) -> String {
+    let mut name = stem.to_string();
+    for q in qualifiers {
+        name.push('-');
+        name.push_str(q);
+    }
+    format!("{name}.{ext}")
+}
 
 /// Where the sample grid drawn at `step` is kept.
 pub fn step_grid(dir: &Path, step: u64) -> std::path::PathBuf {
@@ -168,7 +185,11 @@ pub fn set_aside_stage2(dir: &Path, s1: u64) -> Result<std::path::PathBuf> {
     if lines.iter().any(|(_, r)| r.stage != 1) {
         let (mut kept, mut moved) = (String::new(), String::new());
         for (line, row) in lines {
-            let into = if row.stage == 1 { &mut kept } else { &mut moved };
+            let into = if row.stage == 1 {
+                &mut kept
+            } else {
+                &mut moved
+            };
             into.push_str(&line);
             into.push('\n');
         }
@@ -188,7 +209,10 @@ pub fn set_aside_stage2(dir: &Path, s1: u64) -> Result<std::path::PathBuf> {
     if let Ok(entries) = std::fs::read_dir(dir.join(KEPT)) {
         std::fs::create_dir_all(to.join(KEPT)).map_err(|e| Error::io(&to, e))?;
         for e in entries.flatten() {
-            if e.file_name().to_string_lossy().starts_with(&format!("{stem}-step-")) {
+            if e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("{stem}-step-"))
+            {
                 rename(e.path(), to.join(KEPT).join(e.file_name()))?;
             }
         }

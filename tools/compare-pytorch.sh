@@ -56,7 +56,7 @@ modes=(eager)
 device=cpu
 if [ "$cuda" = 1 ]; then device=cuda; modes=(eager graphs compile); fi
 for round in $(seq 1 "$rounds"); do
-    ./target/release/vae-gpu bench train --json --batch "$batch" --steps "$steps" > "$out/vae-gpu-$round.json"
+    ./target/release/vae-gpu bench train --json --batch-size "$batch" --steps "$steps" > "$out/vae-gpu-$round.json"
     for m in "${modes[@]}"; do
         "$PY" tools/pytorch_stage1.py --device "$device" --batch "$batch" --steps "$steps" --mode "$m" \
             > "$out/torch-$m-$round.json" || echo '{}' > "$out/torch-$m-$round.json"

@@ -430,6 +430,33 @@ fn a_run_without_eval_json_is_evaluated_first() {
     let page = std::fs::read_to_string(run.join("report.html")).unwrap();
     assert!(page.contains("This run has no eval.json") && page.contains("vae-gpu eval"));
     assert!(!run.join("eval.json").exists());
+    // Ancestral samples are shown under their name, or the name runs had before the one
+    // naming scheme.
+    let title = "ancestral stage-1 samples";
+    assert!(!page.contains(title));
+    for (args, file) in [
+        (
+            &[
+                "sample",
+                "run",
+                "--ancestral",
+                "-o",
+                "run/sample-ancestral.png",
+            ][..],
+            "run/sample-ancestral.png",
+        ),
+        (
+            &["sample", "run", "--ancestral"][..],
+            "run/samples-ancestral.png",
+        ),
+    ] {
+        let o = ok(vae_gpu(t.path(), args));
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), file);
+        ok(vae_gpu(t.path(), &["report", "run", "--no-eval"]));
+        let page = std::fs::read_to_string(run.join("report.html")).unwrap();
+        assert!(page.contains(title), "{file}");
+        std::fs::remove_file(t.path().join(file)).unwrap();
+    }
 }
 
 #[test]

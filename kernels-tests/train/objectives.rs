@@ -91,7 +91,7 @@ fn a_geco_run_resumes_bit_for_bit() {
         &[
             "eval",
             "whole",
-            "--batch",
+            "--rows-per-pass",
             "21",
             "--mmd-samples",
             "16",
@@ -235,7 +235,7 @@ fn geco_trains_stage_one_of_a_two_stage_run_and_eval_reports_the_new_diagnostics
         t.path(),
         &["sample", "run", "--alpha", "1", "--n", "4"],
     ));
-    assert!(dir.join("sample-two-stage-alpha1.png").exists());
+    assert!(dir.join("samples-two-stage-alpha1-n4.png").exists());
     let both = vae_gpu(t.path(), &["sample", "run", "--alpha", "1", "--ancestral"]);
     assert!(!both.status.success() && stderr(&both).contains("--alpha"));
     let inf = vae_gpu(t.path(), &["sample", "run", "--alpha", "inf"]);

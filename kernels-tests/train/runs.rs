@@ -159,9 +159,10 @@ fn a_run_leaves_a_complete_directory() {
     );
 
     // sample and reconstruct from the run directory.
-    ok(vae_gpu(t.path(), &["sample", "run", "--n", "16"]));
+    // Default names follow one scheme: what was drawn, and each setting away from its default.
+    ok(vae_gpu(t.path(), &["sample", "run", "-n", "16"]));
     assert_eq!(
-        png_size(&dir.join("sample-deterministic.png")),
+        png_size(&dir.join("samples-deterministic-n16.png")),
         (82, 2 * 8 + 3 * 2)
     );
     ok(vae_gpu(
@@ -171,7 +172,7 @@ fn a_run_leaves_a_complete_directory() {
     assert_eq!(png_size(&t.path().join("anc.png")), (82, 82));
     ok(vae_gpu(t.path(), &["reconstruct", "run", "--n", "8"]));
     assert_eq!(
-        png_size(&dir.join("reconstruct-test.png")),
+        png_size(&dir.join("reconstructions-test-n8.png")),
         (82, 2 * 8 + 3 * 2)
     );
     let bad = vae_gpu(t.path(), &["sample", "nowhere"]);
@@ -526,7 +527,7 @@ fn encode_and_interpolate_read_the_latent_space() {
         ],
     ));
     let png = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert_eq!(png, "run/interpolate-2-9.png");
+    assert_eq!(png, "run/interpolation-test-2-9-steps5.png");
     let (w, h) = png_size(&t.path().join(&png));
     assert_eq!(w, 7 * (h - 2) + 2, "one row of 7 tiles: {w}×{h}");
     let out = vae_gpu(t.path(), &["interpolate", "run", "--from", "99"]);
@@ -985,7 +986,7 @@ fn scripts_read_paths_on_stdout_and_values_ignore_case() {
     let out = ok(vae_gpu(t.path(), &["sample", "run", "--n", "8"]));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "run/sample-deterministic.png\n"
+        "run/samples-deterministic-n8.png\n"
     );
     // By default `sample` draws with the run's seed: 64 of them are the run's own grid.
     ok(vae_gpu(t.path(), &["sample", "run", "--out", "again.png"]));
@@ -1155,12 +1156,12 @@ fn a_two_stage_run_equals_stage_two_added_later_and_resumed() {
 
     // Sampling: two-stage by default on a two-stage run, stage 1 on request.
     ok(vae_gpu(t.path(), &["sample", "whole", "--n", "8"]));
-    assert!(dir.join("sample-two-stage-deterministic.png").is_file());
+    assert!(dir.join("samples-two-stage-deterministic-n8.png").is_file());
     ok(vae_gpu(
         t.path(),
-        &["sample", "whole", "--n", "8", "--stage", "1"],
+        &["sample", "whole", "--n", "8", "--stage", "1", "--seed", "3"],
     ));
-    assert!(dir.join("sample-deterministic.png").is_file());
+    assert!(dir.join("samples-deterministic-seed3-n8.png").is_file());
 
     // eval: every diagnostic present and finite; eval.json written.
     let out = ok(vae_gpu(
@@ -1237,7 +1238,10 @@ fn a_two_stage_run_equals_stage_two_added_later_and_resumed() {
         &["train", "--resume", "whole", "--steps", "12"],
     ));
     let aside = dir.join("set-aside/stage1-step-8");
-    assert_eq!(std::fs::read(aside.join("stage2.safetensors")).unwrap(), before);
+    assert_eq!(
+        std::fs::read(aside.join("stage2.safetensors")).unwrap(),
+        before
+    );
     for f in ["samples-two-stage.png", "eval.json", "config.json"] {
         assert!(aside.join(f).is_file(), "{f} set aside");
     }
@@ -1249,8 +1253,14 @@ fn a_two_stage_run_equals_stage_two_added_later_and_resumed() {
             .collect()
     };
     assert_eq!(steps(&aside), [(2, 5), (2, 10)]);
-    assert_eq!(steps(&dir), [(1, 5), (1, 8), (1, 10), (1, 12), (2, 5), (2, 10)]);
-    assert_ne!(std::fs::read(dir.join("stage2.safetensors")).unwrap(), before);
+    assert_eq!(
+        steps(&dir),
+        [(1, 5), (1, 8), (1, 10), (1, 12), (2, 5), (2, 10)]
+    );
+    assert_ne!(
+        std::fs::read(dir.join("stage2.safetensors")).unwrap(),
+        before
+    );
     assert_eq!(
         vae_gpu::pipelines::checkpoint_steps(&dir.join("checkpoint.safetensors")).unwrap(),
         Some(12)

@@ -37,8 +37,8 @@ enum What {
     /// stage-2 VAE on 64-d latents: images/s, dispatches and submits per step, host time per
     /// dispatch, peak device memory.
     Train {
-        /// Batch size.
-        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+        /// Examples per step, as train's --batch-size.
+        #[arg(long = "batch-size", alias = "batch", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
         batch: u64,
         /// Timed steps (after two warm-up steps).
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=10000))]

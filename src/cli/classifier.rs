@@ -20,7 +20,7 @@ pub struct ClassifierArgs {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Cache folder [default: classifiers/DATA, where eval looks]
-    #[arg(long)]
+    #[arg(short, long)]
     out: Option<PathBuf>,
     /// Replace the classifier already there
     #[arg(long)]

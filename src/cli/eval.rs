@@ -17,8 +17,8 @@ pub struct EvalArgs {
     /// Print eval.json instead of the summary
     #[arg(long)]
     json: bool,
-    /// Rows per forward pass
-    #[arg(long, default_value_t = D.batch)]
+    /// Images per forward pass (memory, not results: every pass is in eval mode)
+    #[arg(long = "rows-per-pass", alias = "batch", default_value_t = D.batch)]
     batch: usize,
     /// Rows of the latent sample matrices compared with N(0, I) by MMD (at most the split's
     /// images; the estimator's noise floor falls as 1/rows)

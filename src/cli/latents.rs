@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use vae_gpu::data::Split;
 use vae_gpu::pipelines::{self, config_file, latents};
+use vae_gpu::run_dir;
 use vae_gpu::text::value_name;
 use vae_gpu::train::checkpoint;
 use vae_gpu::{Gpu, Result, Selection};
@@ -17,12 +18,12 @@ pub struct EncodeArgs {
     /// Which split of the run's dataset
     #[arg(long, value_enum, ignore_case = true, default_value_t = Split::Test)]
     split: Split,
-    /// Images per pass
-    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65536))]
+    /// Images per forward pass (memory, not results)
+    #[arg(long = "rows-per-pass", alias = "batch", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65536))]
     batch: u64,
     /// Output file: tensors mu and sigma [N, κ] (and labels [N] where the data has them)
     /// [default: RUN/latents-SPLIT.safetensors]
-    #[arg(long)]
+    #[arg(short, long)]
     out: Option<PathBuf>,
 }
 
@@ -53,14 +54,19 @@ pub fn encode(sel: &Selection, a: EncodeArgs) -> Result<i32> {
         ("step".to_string(), steps1.to_string()),
     ]);
     let out = a.out.clone().unwrap_or_else(|| {
-        a.run
-            .join(format!("latents-{}.safetensors", value_name(&a.split)))
+        a.run.join(run_dir::output_name(
+            "latents",
+            &[value_name(&a.split)],
+            "safetensors",
+        ))
     });
     checkpoint::write_safetensors(&out, &tensors, &metadata)?;
     eprintln!("wrote μ_z and σ_z of {n} images ({k}-d)");
     println!("{}", out.display());
     Ok(0)
 }
+
+const INTERPOLATION_STEPS: usize = 8;
 
 #[derive(Args)]
 pub struct InterpolateArgs {
@@ -73,13 +79,13 @@ pub struct InterpolateArgs {
     #[arg(long, default_value_t = 1)]
     to: usize,
     /// Decoded points along the line between their codes, ends included
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = INTERPOLATION_STEPS)]
     steps: usize,
     /// Which split of the run's dataset
     #[arg(long, value_enum, ignore_case = true, default_value_t = Split::Test)]
     split: Split,
-    /// Output PNG [default: RUN/interpolate-FROM-TO.png]
-    #[arg(long)]
+    /// Output PNG [default: RUN/interpolation-SPLIT-FROM-TO[-stepsK].png]
+    #[arg(short, long)]
     out: Option<PathBuf>,
 }
 
@@ -91,10 +97,14 @@ pub fn interpolate(sel: &Selection, a: InterpolateArgs) -> Result<i32> {
     let gpu = Gpu::new(sel)?;
     let (run, steps1, _) = pipelines::open(&gpu, &a.run, Some(a.split))?;
     let row = latents::interpolate(&run, steps1, a.from, a.to, a.steps)?;
-    let out = a
-        .out
-        .clone()
-        .unwrap_or_else(|| a.run.join(format!("interpolate-{}-{}.png", a.from, a.to)));
+    let mut qualifiers = vec![value_name(&a.split), a.from.to_string(), a.to.to_string()];
+    if a.steps != INTERPOLATION_STEPS {
+        qualifiers.push(format!("steps{}", a.steps));
+    }
+    let out = a.out.clone().unwrap_or_else(|| {
+        a.run
+            .join(run_dir::output_name("interpolation", &qualifiers, "png"))
+    });
     let (c, side) = (run.data.channels, run.data.side);
     vae_gpu::grid::write_png(&out, &row, c, side, a.steps + 2)?;
     eprintln!(

@@ -14,7 +14,7 @@ pub struct ReportArgs {
     #[arg(required = true)]
     runs: Vec<PathBuf>,
     /// The HTML file [default: RUN/report.html for one run, report.html for several]
-    #[arg(long)]
+    #[arg(short, long)]
     out: Option<PathBuf>,
     /// Do not evaluate runs that have no eval.json: the page says their diagnostics are
     /// missing

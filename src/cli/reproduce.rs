@@ -45,7 +45,7 @@ pub struct ReproduceArgs {
     #[arg(long)]
     limit: Option<usize>,
     /// The reproduction's folder [default: reproductions/RECIPE-DATA]
-    #[arg(long)]
+    #[arg(short, long)]
     out: Option<PathBuf>,
 }
 

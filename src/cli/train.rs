@@ -26,7 +26,7 @@ pub struct TrainArgs {
     #[arg(long, requires = "resume", value_parser = clap::value_parser!(u32).range(2..=2))]
     pub stage: Option<u32>,
     /// Run directory [default: runs/DATA-NET-DATE-TIME]
-    #[arg(long)]
+    #[arg(short, long)]
     pub out: Option<PathBuf>,
     /// Continue the run in this directory exactly where its checkpoints left off (only the
     /// lengths, --steps/--epochs and --stage2-steps/--stage2-epochs, may be given)
@@ -37,7 +37,7 @@ pub struct TrainArgs {
     pub force: bool,
     /// Settings from a file: TOML named as the flags are (`steps = 1000`), or an earlier
     /// run's config.json (a new run like it); flags given as well override it
-    #[arg(long, conflicts_with = "resume")]
+    #[arg(short, long, conflicts_with = "resume")]
     pub config: Option<PathBuf>,
 }
 
@@ -216,12 +216,16 @@ pub fn train_in(
     Ok((0, dir))
 }
 
+/// `sample`'s and `reconstruct`'s default numbers of images, train's own grids'.
+const SAMPLES_N: usize = 64;
+const RECONSTRUCTIONS_N: usize = 32;
+
 #[derive(Args)]
 pub struct SampleArgs {
     /// A run directory written by `vae-gpu train`
     run: PathBuf,
     /// Number of images
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    #[arg(short, long, default_value_t = SAMPLES_N as u64, value_parser = clap::value_parser!(u64).range(1..=4096))]
     n: u64,
     /// x ~ p(x | z) (μ_x + γ·ε, or Bernoulli draws) instead of x = μ_x(z)
     #[arg(long)]
@@ -238,8 +242,9 @@ pub struct SampleArgs {
     /// stage 1's decoder [default: 2 on a two-stage run, else 1]
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=2))]
     stage: Option<u32>,
-    /// Output PNG [default: RUN/sample-MODE.png, MODE deterministic, ancestral or alphaA]
-    #[arg(long)]
+    /// Output PNG [default: RUN/samples[-two-stage]-MODE[-seedS][-nN].png, MODE deterministic,
+    /// ancestral or alphaA; seed and n named when they are not the defaults]
+    #[arg(short, long)]
     out: Option<PathBuf>,
 }
 
@@ -289,12 +294,21 @@ pub fn sample(sel: &Selection, a: SampleArgs) -> Result<i32> {
         s.with_debiased_bn(steps1, || generate::sample(&s.vae, &s.store, n, seed, how))?
     };
     let mode = how.name();
-    let name = if stage == 2 {
-        format!("sample-two-stage-{mode}.png")
-    } else {
-        format!("sample-{mode}.png")
-    };
-    let out = a.out.unwrap_or_else(|| a.run.join(name));
+    let mut qualifiers = Vec::new();
+    if stage == 2 {
+        qualifiers.push("two-stage".to_string());
+    }
+    qualifiers.push(mode.clone());
+    if seed != run.cfg.seed {
+        qualifiers.push(format!("seed{seed}"));
+    }
+    if n != SAMPLES_N {
+        qualifiers.push(format!("n{n}"));
+    }
+    let out = a.out.unwrap_or_else(|| {
+        a.run
+            .join(run_dir::output_name("samples", &qualifiers, "png"))
+    });
     vae_gpu::grid::write_png(&out, &x, run.data.channels, run.data.side, 8)?;
     eprintln!(
         "wrote {n} {mode} {} samples",
@@ -309,13 +323,13 @@ pub struct ReconstructArgs {
     /// A run directory written by `vae-gpu train`
     run: PathBuf,
     /// Number of images (originals and reconstructions in alternating rows of 8)
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    #[arg(short, long, default_value_t = RECONSTRUCTIONS_N as u64, value_parser = clap::value_parser!(u64).range(1..=4096))]
     n: u64,
     /// Which split of the run's dataset
     #[arg(long, value_enum, ignore_case = true, default_value_t = Split::Test)]
     split: Split,
-    /// Output PNG [default: RUN/reconstruct-SPLIT.png]
-    #[arg(long)]
+    /// Output PNG [default: RUN/reconstructions-SPLIT[-nN].png]
+    #[arg(short, long)]
     out: Option<PathBuf>,
 }
 
@@ -333,9 +347,13 @@ pub fn reconstruct(sel: &Selection, a: ReconstructArgs) -> Result<i32> {
     run.data.gather(&(0..n).collect::<Vec<_>>(), &mut x);
     let r = s.with_debiased_bn(steps, || generate::reconstruct(&s.vae, &s.store, &x))?;
     let tiles = vae_gpu::grid::interleave_rows(&x, &r, run.data.image_len(), 8);
+    let mut qualifiers = vec![value_name(&split)];
+    if a.n as usize != RECONSTRUCTIONS_N {
+        qualifiers.push(format!("n{n}"));
+    }
     let out = a.out.unwrap_or_else(|| {
         a.run
-            .join(format!("reconstruct-{}.png", value_name(&split)))
+            .join(run_dir::output_name("reconstructions", &qualifiers, "png"))
     });
     vae_gpu::grid::write_png(&out, &tiles, run.data.channels, run.data.side, 8.min(n))?;
     eprintln!(

@@ -394,7 +394,7 @@ fn latent_plane(stage: &Stage, run: &Run, mu: &[f32], dir: &Path) -> Result<Late
 /// Evaluates the run in `dir` and writes `dir`/eval.json. Returns the document.
 pub fn evaluate(gpu: &Arc<Gpu>, dir: &Path, opts: &Options) -> Result<EvalDoc> {
     for (flag, v) in [
-        ("--batch", opts.batch),
+        ("--rows-per-pass", opts.batch),
         ("--mmd-samples", opts.mmd_samples),
         ("--iwae-images", opts.iwae_images),
         ("--iwae-samples", opts.iwae_samples),

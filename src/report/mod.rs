@@ -426,6 +426,11 @@ fn grid_image(
 /// The run's grids; without the two sample grids when the page's top shows them already.
 fn run_images(r: &RunFiles, samples_on_top: bool) -> Result<Vec<Image>> {
     let mut out = Vec::new();
+    let ancestral = if r.dir.join(run_dir::SAMPLES_ANCESTRAL).is_file() {
+        run_dir::SAMPLES_ANCESTRAL
+    } else {
+        run_dir::SAMPLES_ANCESTRAL_FORMER
+    };
     for (file, title, alt, labelled) in [
         (
             run_dir::SAMPLES,
@@ -440,7 +445,7 @@ fn run_images(r: &RunFiles, samples_on_top: bool) -> Result<Vec<Image>> {
             false,
         ),
         (
-            run_dir::SAMPLES_ANCESTRAL,
+            ancestral,
             "ancestral stage-1 samples: z ~ N(0, I), x ~ p(x | z)",
             "a grid of images sampled from the decoder's distribution, every pixel drawn independently given z",
             false,
