@@ -66,6 +66,7 @@ families!(
     random,
     reduce,
     scatter,
+    softmax_ce,
     unary,
 );
 

@@ -359,6 +359,27 @@ fn bernoulli_ce_rule() {
 }
 
 #[test]
+fn softmax_ce_rule() {
+    use vae_gpu::kernels::softmax_ce::reference as sce;
+    // Logits [2, 5, 3] with the classes on axis 1 (inner 3), targets as class indices; and
+    // [4, 6] with targets as pixel values k/255 over 6 classes (scale 255 names class k).
+    for (classes, inner, outer, scale) in [(5, 3, 2, 1.0), (6, 1, 4, 255.0)] {
+        let logits = uniform(320, outer * classes * inner, -3.0, 3.0);
+        let targets: Vec<f64> = (0..outer * inner)
+            .map(|r| ((r * 7 + 2) % classes) as f64 / scale)
+            .collect();
+        assert_grad(
+            "softmax_ce dlogits",
+            &sce::softmax_ce_grad(&logits, &targets, classes, inner, scale, outer),
+            &numeric_scalar(
+                &|l| sce::softmax_ce(l, &targets, classes, inner, scale, outer),
+                &logits,
+            ),
+        );
+    }
+}
+
+#[test]
 fn kl_normal_rules() {
     use vae_gpu::kernels::loss::reference as l;
     let (mu, s) = (uniform(320, 8, -2.0, 2.0), uniform(321, 8, 0.1, 3.0));

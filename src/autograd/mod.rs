@@ -21,6 +21,7 @@ use crate::kernels::conv2d::{self, Conv2dConfig};
 use crate::kernels::conv_transpose2d::{self, ConvTranspose2dConfig};
 use crate::kernels::mmd::{self, MmdConfig};
 use crate::kernels::random::{self, RandomKey};
+use crate::kernels::softmax_ce::{self, Categorical, SoftmaxCe};
 use crate::kernels::unary::{self, Unary};
 use crate::kernels::{loss, matmul, reduce, scatter};
 use crate::params::{ParamId, ParamStore};
@@ -115,6 +116,12 @@ pub(crate) enum Op {
     KlNormal {
         mu: Var,
         sigma: Var,
+    },
+    SoftmaxCe {
+        logits: Var,
+        targets: Var,
+        how: Categorical,
+        rows: Tensor,
     },
     Mmd {
         x: Var,
@@ -431,6 +438,24 @@ impl Tape {
     pub fn bernoulli_ce(&mut self, x: Var, xhat: Var) -> Result<Var> {
         let l = first(&loss::bernoulli_ce(self.value(x), self.value(xhat))?)?;
         self.push(l, &[x, xhat], Op::BernoulliCe { x, xhat })
+    }
+
+    /// Σ over rows of −log softmax(logits)[class of target] / B, the classes on `how.axis`
+    /// (see `kernels::softmax_ce`); no gradient flows into the targets.
+    pub fn softmax_ce(&mut self, logits: Var, targets: Var, how: Categorical) -> Result<Var> {
+        let SoftmaxCe { stats, rows } =
+            softmax_ce::softmax_ce(self.value(logits), self.value(targets), how)?;
+        let l = first(&stats)?;
+        self.push(
+            l,
+            &[logits, targets],
+            Op::SoftmaxCe {
+                logits,
+                targets,
+                how,
+                rows,
+            },
+        )
     }
 
     pub fn kl_normal(&mut self, mu: Var, sigma: Var) -> Result<Var> {

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::kernels::binary::{self, Binary};
 use crate::kernels::unary::{self, Unary};
 use crate::kernels::{
-    batchnorm, channel, conv2d, conv_transpose2d, loss, matmul, mmd, random, scatter,
+    batchnorm, channel, conv2d, conv_transpose2d, loss, matmul, mmd, random, scatter, softmax_ce,
 };
 use crate::tensor::Tensor;
 
@@ -156,6 +156,21 @@ pub(super) fn backward(nodes: &[Node], node: &Node, g: &Tensor) -> Result<Vec<(V
                 ));
             }
             emit(xhat, &|| loss::bernoulli_ce_backward(g, val(x), val(xhat)))?;
+        }
+        Op::SoftmaxCe {
+            logits,
+            targets,
+            how,
+            rows,
+        } => {
+            if need(*targets) {
+                return Err(Error::Autograd(
+                    "softmax_ce: no gradient flows into the targets".into(),
+                ));
+            }
+            emit(*logits, &|| {
+                softmax_ce::softmax_ce_backward(g, val(*logits), val(*targets), rows, *how)
+            })?;
         }
         &Op::KlNormal { mu, sigma } => {
             let (dmu, dsigma) = loss::kl_normal_backward(g, val(mu), val(sigma))?;

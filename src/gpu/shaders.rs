@@ -111,6 +111,11 @@ pub const SHADERS: &[(&str, &str, &str)] = &[
         "shaders/geco.wgsl",
         include_str!("../../shaders/geco.wgsl"),
     ),
+    (
+        "softmax_ce",
+        "shaders/softmax_ce.wgsl",
+        include_str!("../../shaders/softmax_ce.wgsl"),
+    ),
 ];
 
 /// (name, file, source) of the WGSL spliced into kernel files by a `// #include NAME` line:

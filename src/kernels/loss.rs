@@ -104,7 +104,8 @@ fn reduce(
     finish(&partials)
 }
 
-fn finish_sum(partials: &Tensor, n: usize, scale: f32) -> Result<Tensor> {
+/// [scale·Σ, Σ] of the partial sums (shared with `softmax_ce`).
+pub(crate) fn finish_sum(partials: &Tensor, n: usize, scale: f32) -> Result<Tensor> {
     let g = partials.numel();
     let out = Tensor::empty(partials.gpu(), &[2])?;
     launch(

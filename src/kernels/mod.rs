@@ -14,6 +14,7 @@ pub mod mmd;
 pub mod random;
 pub mod reduce;
 pub mod scatter;
+pub mod softmax_ce;
 pub mod unary;
 
 pub use conv::conv2d;

@@ -11,6 +11,7 @@ mod mmd;
 mod norm;
 mod random;
 mod scatter;
+mod softmax_ce;
 
 use super::{Case, Size};
 
@@ -23,6 +24,7 @@ pub fn suite(size: Size) -> Vec<Case> {
     norm::cases(&mut v);
     random::cases(&mut v);
     loss::cases(&mut v);
+    softmax_ce::cases(&mut v);
     adam::cases(&mut v);
     mmd::cases(&mut v);
     scatter::cases(&mut v);
