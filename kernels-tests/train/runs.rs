@@ -1372,7 +1372,15 @@ fn eval_measures_frechet_distances_with_the_datasets_own_classifier() {
             "cls",
         ],
     ));
-    assert!(stderr(&o).contains("test accuracy"), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("test accuracy") && !e.contains("warning"), "{e}");
+    assert!(!e.contains("stage 1") && !e.contains("mse"), "{e}");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "cls\n");
+    let about: Value = serde_json::from_str(
+        &std::fs::read_to_string(t.path().join("cls/classifier.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(about["objective"], "softmax cross-entropy");
     let eval = |r: &str| {
         vae_gpu(
             t.path(),

@@ -40,5 +40,9 @@ pub fn run(sel: &Selection, a: ClassifierArgs) -> Result<i32> {
         c.about.steps,
         dir.display()
     );
+    if let Some(w) = c.about.weak(&dir, &a.data) {
+        eprintln!("{w}");
+    }
+    println!("{}", dir.display());
     Ok(0)
 }

@@ -198,6 +198,9 @@ pub struct FrechetDistances {
 pub struct ClassifierUsed {
     pub dir: String,
     pub test_accuracy: f64,
+    /// How it was trained (absent in evaluations written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<String>,
     pub steps: u64,
     pub features: usize,
 }

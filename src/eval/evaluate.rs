@@ -309,8 +309,8 @@ fn frechet(gpu: &Arc<Gpu>, run: &Run, steps1: u64, two: bool, opts: &Options) ->
         classifier::load(gpu, &dir, &train_data)?
     } else {
         eprintln!(
-            "eval: training the feature classifier of {} ({} steps; cached in {} for later runs)",
-            run.data.source,
+            "eval: training the feature classifier on {} ({} steps; cached in {} for later runs)",
+            train_data.source,
             opts.classifier_steps,
             dir.display()
         );
@@ -324,6 +324,9 @@ fn frechet(gpu: &Arc<Gpu>, run: &Run, steps1: u64, two: bool, opts: &Options) ->
             false,
         )?
     };
+    if let Some(w) = cls.about.weak(&dir, &run.cfg.data) {
+        eprintln!("{w}");
+    }
     let n = opts.fd_samples.min(run.data.len()).min(train_data.len());
     let fit = |x: &[f32]| -> Result<Gaussian> { Ok(Gaussian::fit(&cls.features(x)?, FEATURES)) };
     let mut test = Vec::new();
@@ -350,6 +353,7 @@ fn frechet(gpu: &Arc<Gpu>, run: &Run, steps1: u64, two: bool, opts: &Options) ->
         classifier: ClassifierUsed {
             dir: dir.display().to_string(),
             test_accuracy: cls.about.test_accuracy,
+            objective: Some(cls.about.objective.clone()),
             steps: cls.about.steps,
             features: FEATURES,
         },

@@ -2,17 +2,15 @@
 //! in FID, whose weights cannot be fetched here): conv 32 4×4 s2 → leaky ReLU → conv 64 4×4
 //! s2 → leaky ReLU → dense 128 → leaky ReLU (the features) → dense, one output per class.
 //!
-//! Trained by least squares onto one-hot labels (the Gaussian loss kernel with γ = 1), which
-//! needs no softmax kernel and classifies as well as cross-entropy on these data sets; the
-//! predicted class is the largest output.
+//! Trained by softmax cross-entropy on the labels; the predicted class is the largest output.
 
 use super::trainable::{Batch, Metric, Trainable};
-use super::Vae;
 use crate::autograd::{Tape, Var};
 use crate::error::{Error, Result};
 use crate::kernels::channel::ChannelAct;
 use crate::kernels::conv2d::Conv2dConfig;
 use crate::kernels::random::RandomKey;
+use crate::kernels::softmax_ce::Categorical;
 use crate::nn::layers::{Conv2d, Linear};
 use crate::nn::{Adam, Init, ParamStore, ParamsBuilder};
 use crate::tensor::Tensor;
@@ -90,15 +88,13 @@ impl Trainable for ClassifierModel<'_> {
         self.store
     }
 
-    fn metrics(&self, batch: usize) -> Vec<Metric> {
-        vec![
-            Metric::mean("loss"),
-            Metric {
-                name: "mse",
-                per: (batch * self.net.classes) as f64,
-                checked: None,
-            },
-        ]
+    fn label(&self, _stage: u32) -> String {
+        "classifier".into()
+    }
+
+    /// The loss alone: softmax cross-entropy in nats per image.
+    fn metrics(&self, _batch: usize) -> Vec<Metric> {
+        vec![Metric::mean("loss")]
     }
 
     fn step(
@@ -119,12 +115,14 @@ impl Trainable for ClassifierModel<'_> {
         let y = t.constant(targets.clone())?;
         let f = self.net.features(&mut t, s, x)?;
         let out = self.net.outputs(&mut t, s, f)?;
-        let zero = t.constant(Tensor::zeros(s.gpu(), &[1])?)?;
-        let loss = t.gaussian_nll(y, out, zero)?;
+        let labels = Categorical {
+            axis: 1,
+            scale: 1.0,
+        };
+        let loss = t.softmax_ce(out, y, labels)?;
         t.backward(loss, s)?;
         adam.step(s, lr)?;
-        let sse = Vae::squared_error(targets, t.value(out))?;
-        Ok(vec![t.value(loss).clone(), sse])
+        Ok(vec![t.value(loss).clone()])
     }
 
     fn readings(&self) -> Result<Vec<(&'static str, f64)>> {

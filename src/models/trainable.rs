@@ -8,7 +8,7 @@ use crate::kernels::random::RandomKey;
 use crate::nn::{Adam, ParamStore};
 use crate::tensor::Tensor;
 
-/// One step's data: the examples and, for supervised models, their targets (one-hot rows).
+/// One step's data: the examples and, for supervised models, their targets (class indices).
 pub struct Batch {
     pub x: Tensor,
     pub targets: Option<Tensor>,
@@ -36,6 +36,10 @@ impl Metric {
 
 pub trait Trainable {
     fn store(&self) -> &ParamStore;
+    /// What the progress line and messages call it: "stage 1" and "stage 2" of a run.
+    fn label(&self, stage: u32) -> String {
+        format!("stage {stage}")
+    }
     /// The metrics `step` returns, in order, for batches of `batch` examples. The first is
     /// the loss: a NaN or infinity there (or in a `checked` one) stops the run.
     fn metrics(&self, batch: usize) -> Vec<Metric>;

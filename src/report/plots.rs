@@ -131,7 +131,7 @@ pub struct Axes<'a> {
     pub y_scale: Scale,
 }
 
-/// One line per series (or dots, with `dots`), a legend when there are several, and an
+/// One line per series (or dots, with `dots`, and for a series of one point), a legend when there are several, and an
 /// optional horizontal or vertical marker line (`hline`, `vline`, in data units) with its
 /// label. None when no series has a point to draw.
 pub fn lines(
@@ -189,7 +189,8 @@ pub fn lines(
                 .iter()
                 .filter_map(|(x, y)| Some((sx.map(*x)?, sy.map(*y)?)))
                 .collect();
-            let drawn = if dots {
+            // A line through one point draws nothing: a series of one logged row is a dot.
+            let drawn = if dots || pts.len() == 1 {
                 chart
                     .draw_series(pts.iter().map(|p| Circle::new(*p, 2, c.filled())))
                     .map_err(plot_err)?
@@ -394,6 +395,14 @@ mod tests {
             points: vec![(1.0, -1.0)],
         };
         assert!(lines(&axes, &[empty], false, None, None).unwrap().is_none());
+        // A stage that logged one row is drawn as a dot, not an empty frame.
+        let one = Series {
+            name: "one".into(),
+            colour: 3,
+            points: vec![(5.0, 2.0)],
+        };
+        let svg = lines(&axes, &[one], false, None, None).unwrap().unwrap();
+        assert_eq!(svg.matches("<circle").count(), 1, "{svg}");
     }
 
     #[test]

@@ -151,8 +151,8 @@ pub fn train(
 
     if first > 0 {
         progress.note(&format!(
-            "stage {}: resuming from step {first} of {total}",
-            sched.stage
+            "{}: resuming from step {first} of {total}",
+            model.label(sched.stage)
         ));
     }
     for step in first..total {
@@ -185,6 +185,7 @@ pub fn train(
                 gpu.sync()?;
                 let per_step = t0.elapsed().as_secs_f64() / PROBE_STEPS as f64;
                 progress.note(&length_note(
+                    &model.label(sched.stage),
                     sched.stage,
                     per_step,
                     &gpu.info.name,
@@ -244,7 +245,10 @@ pub fn train(
             seconds: Some(earlier + started.elapsed().as_secs_f64()),
         };
         crate::run_dir::append_metrics(dir, &row)?;
-        progress.logged(done, summary(sched.stage, epoch, &row, &metrics, &readings));
+        progress.logged(
+            done,
+            summary(&model.label(sched.stage), epoch, &row, &metrics, &readings),
+        );
         last = Some(row);
         (since, logged_at) = (Instant::now(), done);
         if done % sched.checkpoint_every as u64 == 0
@@ -284,13 +288,13 @@ pub fn train(
 
 /// The progress line's text for one logged row.
 fn summary(
-    stage: u32,
+    label: &str,
     epoch: usize,
     row: &MetricsRow,
     metrics: &[crate::models::Metric],
     readings: &[(&'static str, f64)],
 ) -> String {
-    let mut s = format!("stage {stage} | epoch {}", epoch + 1);
+    let mut s = format!("{label} | epoch {}", epoch + 1);
     for m in metrics
         .iter()
         .take(1)
@@ -310,10 +314,17 @@ fn summary(
 
 /// What the rest of a stage will cost, from the timed steps: a hint past an hour, a warning
 /// with the flag and the length that would take about an hour past a day.
-fn length_note(stage: u32, per_step: f64, adapter: &str, done: u64, total: u64) -> String {
+fn length_note(
+    label: &str,
+    stage: u32,
+    per_step: f64,
+    adapter: &str,
+    done: u64,
+    total: u64,
+) -> String {
     let left = per_step * (total - done) as f64;
     let head = format!(
-        "stage {stage}: {per_step:.2} s/step on {adapter}: the remaining {} take about {}",
+        "{label}: {per_step:.2} s/step on {adapter}: the remaining {} take about {}",
         crate::text::count(total - done, "step"),
         crate::text::duration(left)
     );
@@ -341,17 +352,17 @@ mod tests {
     #[test]
     fn a_stage_over_a_day_is_a_warning_with_an_hours_length() {
         // 2 s/step: 10 steps are 20 s, 5000 steps 2h46m, 100 000 steps 2d07h.
-        let short = length_note(1, 2.0, "gpu", 0, 10);
+        let short = length_note("stage 1", 1, 2.0, "gpu", 0, 10);
         assert!(
             !short.contains("shorten") && !short.contains("warning"),
             "{short}"
         );
-        let hours = length_note(1, 2.0, "gpu", 0, 5000);
+        let hours = length_note("stage 1", 1, 2.0, "gpu", 0, 5000);
         assert!(
             hours.contains("shorten with --steps") && !hours.contains("warning"),
             "{hours}"
         );
-        let days = length_note(2, 2.0, "gpu", 0, 100_000);
+        let days = length_note("stage 2", 2, 2.0, "gpu", 0, 100_000);
         assert!(
             days.starts_with("warning:") && days.contains("--stage2-steps 1800"),
             "{days}"

@@ -24,14 +24,14 @@ pub trait BatchSource {
 }
 
 /// Images in a seeded per-epoch shuffle, scaled to [0, 1] and uploaded one batch at a time
-/// (with their labels as one-hot rows when asked for).
+/// (with their labels as class indices when asked for).
 pub struct ImageBatches<'a> {
     gpu: Arc<Gpu>,
     data: &'a Dataset,
     order: Batches,
     host: Vec<f32>,
-    /// Classes of the one-hot targets, when the batches carry labels.
-    classes: Option<usize>,
+    /// Whether the batches carry the labels.
+    labelled: bool,
 }
 
 impl<'a> ImageBatches<'a> {
@@ -42,14 +42,14 @@ impl<'a> ImageBatches<'a> {
             data,
             order: Batches::new(data.len(), batch, seed),
             host: Vec::with_capacity(batch * data.image_len()),
-            classes: None,
+            labelled: false,
         }
     }
 
-    /// Batches that carry one-hot targets over `classes` labels (the data must have labels,
-    /// each below `classes`; checked by whoever built the model).
-    pub fn with_labels(mut self, classes: usize) -> Self {
-        self.classes = Some(classes);
+    /// Batches that carry each image's label as a class index [B] (the data must have
+    /// labels; checked by whoever built the model).
+    pub fn with_labels(mut self) -> Self {
+        self.labelled = true;
         self
     }
 }
@@ -66,13 +66,10 @@ impl BatchSource for ImageBatches<'_> {
         self.data.gather(idx, &mut self.host);
         let (c, side) = (self.data.channels, self.data.side);
         let x = Tensor::from_slice(&self.gpu, &self.host, &[idx.len(), c, side, side])?;
-        let targets = match (self.classes, &self.data.labels) {
-            (Some(k), Some(labels)) => {
-                let mut y = vec![0.0f32; idx.len() * k];
-                for (r, &i) in idx.iter().enumerate() {
-                    y[r * k + labels[i] as usize] = 1.0;
-                }
-                Some(Tensor::from_slice(&self.gpu, &y, &[idx.len(), k])?)
+        let targets = match (self.labelled, &self.data.labels) {
+            (true, Some(labels)) => {
+                let y: Vec<f32> = idx.iter().map(|&i| labels[i] as f32).collect();
+                Some(Tensor::from_slice(&self.gpu, &y, &[idx.len()])?)
             }
             _ => None,
         };
