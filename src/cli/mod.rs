@@ -9,6 +9,8 @@ mod info;
 mod interrupt;
 mod latents;
 mod out;
+#[cfg(test)]
+mod readme;
 mod report;
 mod reproduce;
 mod runs;
