@@ -298,6 +298,10 @@ mod tests {
             .to_string();
         assert!(e.starts_with("--data") && e.contains("labelled"), "{e}");
         assert!(recipes::recipe("zhao", "shapes", Budget::Quick).is_ok());
+        let e = recipes::recipe("dai_wipff", "mnist", Budget::Quick)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("(did you mean dai-wipf?)"), "{e}");
         assert_eq!(Budget::parse("250").unwrap(), Budget::Steps(250));
         assert!(Budget::parse("0").is_err() && Budget::parse("fast").is_err());
     }

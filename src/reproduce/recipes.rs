@@ -329,7 +329,11 @@ pub fn recipe(name: &str, data: &str, budget: Budget) -> Result<Recipe> {
             return Err(Error::flag(
                 "RECIPE",
                 format!(
-                    "'{name}' is not a recipe; the recipes are: {}",
+                    "'{name}' is not a recipe{}; the recipes are: {}",
+                    crate::text::did_you_mean(
+                        name,
+                        &NAMES.iter().map(|(n, _)| *n).collect::<Vec<_>>()
+                    ),
                     NAMES
                         .iter()
                         .map(|(n, about)| format!("{n} ({about})"))
