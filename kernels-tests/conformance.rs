@@ -58,6 +58,7 @@ families!(
     conv2d,
     conv_transpose2d,
     fill,
+    gated,
     geco,
     loss,
     matmul,

@@ -380,6 +380,27 @@ fn softmax_ce_rule() {
 }
 
 #[test]
+fn gated_rules() {
+    use vae_gpu::kernels::gated::reference as gr;
+    // h [2, 2C, P] with C = 3, P = 4; cond [2, 2C].
+    let (n, c, pixels) = (2, 3, 4);
+    let h = uniform(330, n * 2 * c * pixels, -2.0, 2.0);
+    let cond = uniform(331, n * 2 * c, -1.0, 1.0);
+    let r = rand(332, n * c * pixels);
+    let (dh, dcond) = gr::gated_grad(&r, &h, &cond, c, pixels);
+    assert_grad(
+        "gated dh",
+        &dh,
+        &numeric(&|h| gr::gated(h, &cond, c, pixels), &h, &r),
+    );
+    assert_grad(
+        "gated dcond",
+        &dcond,
+        &numeric(&|k| gr::gated(&h, k, c, pixels), &cond, &r),
+    );
+}
+
+#[test]
 fn kl_normal_rules() {
     use vae_gpu::kernels::loss::reference as l;
     let (mu, s) = (uniform(320, 8, -2.0, 2.0), uniform(321, 8, 0.1, 3.0));

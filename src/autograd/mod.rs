@@ -19,6 +19,7 @@ use crate::kernels::binary::{self, Binary};
 use crate::kernels::channel::{self, ChannelAct};
 use crate::kernels::conv2d::{self, Conv2dConfig};
 use crate::kernels::conv_transpose2d::{self, ConvTranspose2dConfig};
+use crate::kernels::gated;
 use crate::kernels::mmd::{self, MmdConfig};
 use crate::kernels::random::{self, RandomKey};
 use crate::kernels::softmax_ce::{self, Categorical, SoftmaxCe};
@@ -116,6 +117,16 @@ pub(crate) enum Op {
     KlNormal {
         mu: Var,
         sigma: Var,
+    },
+    /// tanh(h_a + cond_a) ⊙ σ(h_b + cond_b) (`kernels::gated`).
+    Gated {
+        h: Var,
+        cond: Var,
+    },
+    /// x ⊙ m for a constant m of x's shape (a masked convolution's weight).
+    Mask {
+        x: Var,
+        mask: Tensor,
     },
     SoftmaxCe {
         logits: Var,
@@ -438,6 +449,37 @@ impl Tape {
     pub fn bernoulli_ce(&mut self, x: Var, xhat: Var) -> Result<Var> {
         let l = first(&loss::bernoulli_ce(self.value(x), self.value(xhat))?)?;
         self.push(l, &[x, xhat], Op::BernoulliCe { x, xhat })
+    }
+
+    /// PixelCNN's gated activation of h [N, 2C, ...] conditioned by cond [N, 2C].
+    pub fn gated(&mut self, h: Var, cond: Var) -> Result<Var> {
+        let y = gated::gated(self.value(h), self.value(cond))?;
+        self.push(y, &[h, cond], Op::Gated { h, cond })
+    }
+
+    /// x ⊙ mask, the mask a constant device tensor of x's shape: a masked convolution's
+    /// weight, masked on the device every step, so the optimiser's updates to masked entries
+    /// never reach the output (their gradient is zero too).
+    pub fn mask(&mut self, x: Var, mask: &Tensor) -> Result<Var> {
+        if mask.shape() != self.value(x).shape() {
+            return Err(Error::shape(
+                "mask",
+                format!(
+                    "mask {:?} for a variable of shape {:?}",
+                    mask.shape(),
+                    self.value(x).shape()
+                ),
+            ));
+        }
+        let y = binary::mul(self.value(x), mask)?;
+        self.push(
+            y,
+            &[x],
+            Op::Mask {
+                x,
+                mask: mask.clone(),
+            },
+        )
     }
 
     /// Σ over rows of −log softmax(logits)[class of target] / B, the classes on `how.axis`

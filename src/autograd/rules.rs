@@ -8,7 +8,8 @@ use crate::error::{Error, Result};
 use crate::kernels::binary::{self, Binary};
 use crate::kernels::unary::{self, Unary};
 use crate::kernels::{
-    batchnorm, channel, conv2d, conv_transpose2d, loss, matmul, mmd, random, scatter, softmax_ce,
+    batchnorm, channel, conv2d, conv_transpose2d, gated, loss, matmul, mmd, random, scatter,
+    softmax_ce,
 };
 use crate::tensor::Tensor;
 
@@ -157,6 +158,14 @@ pub(super) fn backward(nodes: &[Node], node: &Node, g: &Tensor) -> Result<Vec<(V
             }
             emit(xhat, &|| loss::bernoulli_ce_backward(g, val(x), val(xhat)))?;
         }
+        &Op::Gated { h, cond } => {
+            if need(h) || need(cond) {
+                let (dh, dcond) = gated::gated_backward(g, val(h), val(cond))?;
+                emit(h, &|| Ok(dh.clone()))?;
+                emit(cond, &|| Ok(dcond.clone()))?;
+            }
+        }
+        Op::Mask { x, mask } => emit(*x, &|| binary::mul(g, mask))?,
         Op::SoftmaxCe {
             logits,
             targets,

@@ -112,6 +112,11 @@ pub const SHADERS: &[(&str, &str, &str)] = &[
         include_str!("../../shaders/geco.wgsl"),
     ),
     (
+        "gated",
+        "shaders/gated.wgsl",
+        include_str!("../../shaders/gated.wgsl"),
+    ),
+    (
         "softmax_ce",
         "shaders/softmax_ce.wgsl",
         include_str!("../../shaders/softmax_ce.wgsl"),

@@ -6,6 +6,7 @@ pub mod batchnorm;
 pub mod binary;
 pub mod channel;
 pub mod conv;
+pub mod gated;
 pub mod geco;
 pub mod loss;
 pub mod matmul;

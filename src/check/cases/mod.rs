@@ -3,6 +3,7 @@
 mod adam;
 mod conv;
 mod elementwise;
+mod gated;
 mod geco;
 mod loss;
 mod matmul;
@@ -30,6 +31,7 @@ pub fn suite(size: Size) -> Vec<Case> {
     scatter::cases(&mut v);
     metrics::cases(&mut v);
     geco::cases(&mut v);
+    gated::cases(&mut v);
     if size == Size::Quick {
         v.retain(|c| !c.large);
     }
