@@ -8,10 +8,16 @@
 //   normal_fill:      b1[i] = ε_i
 //   reparam_forward:  z[i] = mu[i] + sigma[i]·ε_i
 //   reparam_backward: dsigma[i] = dz[i]·ε_i      (dmu = dz needs no kernel)
+//   categorical_pixel: one draw per image from the categorical softmax(logits[n, :, pixel])
+//     (an autoregressive decoder's next pixel): u = 24 bits of counter (n, step, stream)
+//     in [0, 1), the first class k whose cumulative Σ_{j≤k} exp(l_j − m) passes u·Σ exp(l − m);
+//     b1 = logits [N, K, P], b2 = x [N, P] (x[n, pixel] = k/(K − 1), in place), b3 = mean
+//     [N, P] (mean[n, pixel] = Σ_k p_k·k/(K − 1), the pixel's expected value).
 
 struct Params {
     n: u32, seed_lo: u32, seed_hi: u32, step_lo: u32,
-    step_hi: u32, stream: u32, pad0: u32, pad1: u32,
+    step_hi: u32, stream: u32, classes: u32, pixels: u32,
+    pixel: u32, pad0: u32, pad1: u32, pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -86,4 +92,39 @@ fn reparam_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
     if (i < p.n) {
         b2[i] = b1[i] * normal(i);
     }
+}
+
+@compute @workgroup_size(256)
+fn categorical_pixel(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                     @builtin(local_invocation_index) lid: u32) {
+    let n = index(wid, nwg, lid);
+    if (n >= p.n) {
+        return;
+    }
+    let base = n * p.classes * p.pixels + p.pixel;
+    var m = b1[base];
+    for (var k = 1u; k < p.classes; k++) {
+        m = max(m, b1[base + k * p.pixels]);
+    }
+    var s = 0.0;
+    var mean = 0.0;
+    for (var k = 0u; k < p.classes; k++) {
+        let e = exp(b1[base + k * p.pixels] - m);
+        s += e;
+        mean += e * f32(k);
+    }
+    let r = philox(vec4<u32>(n, p.step_lo, p.step_hi, p.stream));
+    let goal = f32(r.x >> 8u) * 5.9604645e-8 * s;
+    var acc = 0.0;
+    var pick = p.classes - 1u;
+    for (var k = 0u; k < p.classes; k++) {
+        acc += exp(b1[base + k * p.pixels] - m);
+        if (acc > goal) {
+            pick = k;
+            break;
+        }
+    }
+    let top = f32(p.classes - 1u);
+    b2[n * p.pixels + p.pixel] = f32(pick) / top;
+    b3[n * p.pixels + p.pixel] = mean / (s * top);
 }

@@ -19,7 +19,8 @@ pub struct RandomKey {
 }
 
 impl RandomKey {
-    fn params(&self, n: usize) -> Vec<u8> {
+    /// The first six words of random.wgsl's Params: the count and the key.
+    fn params(&self, n: usize) -> Params {
         Params::default()
             .u(n)
             .u((self.seed & 0xffff_ffff) as usize)
@@ -27,9 +28,6 @@ impl RandomKey {
             .u((self.step & 0xffff_ffff) as usize)
             .u((self.step >> 32) as usize)
             .u(self.stream as usize)
-            .u(0)
-            .u(0)
-            .bytes()
     }
 }
 
@@ -44,7 +42,7 @@ fn launch(
         shader: "random",
         entry,
         consts: &[],
-        params: &key.params(n),
+        params: &key.params(n).u(0).u(0).bytes(),
         buffers,
         textures: &[],
         groups: groups_for(n, 256),
@@ -147,6 +145,30 @@ pub mod reference {
         (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * (u2 - 0.5)).cos()
     }
 
+    /// The uniform in [0, 1) behind image n's categorical draw (24 bits of counter n).
+    pub fn uniform(key: RandomKey, n: u32) -> f64 {
+        let r = philox(
+            key,
+            [n, key.step as u32, (key.step >> 32) as u32, key.stream],
+        );
+        (r[0] >> 8) as f64 / 16_777_216.0
+    }
+
+    /// softmax of one pixel's logits: the cumulative probabilities cdf[k] = P(class < k)
+    /// (K + 1 values; a draw u lands in class k when cdf[k] ≤ u < cdf[k + 1]) and the
+    /// expected class.
+    pub fn categorical(logits: &[f64]) -> (Vec<f64>, f64) {
+        let m = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let e: Vec<f64> = logits.iter().map(|l| (l - m).exp()).collect();
+        let s: f64 = e.iter().sum();
+        let mut cdf = vec![0.0];
+        for v in &e {
+            cdf.push(cdf.last().unwrap() + v / s);
+        }
+        let mean = e.iter().enumerate().map(|(k, v)| k as f64 * v).sum::<f64>() / s;
+        (cdf, mean)
+    }
+
     pub fn normals(key: RandomKey, n: usize) -> Vec<f64> {
         (0..n as u32).map(|i| normal(key, i)).collect()
     }
@@ -160,4 +182,61 @@ pub mod reference {
         let e = normals(key, dz.len());
         dz.iter().zip(e).map(|(d, e)| d * e).collect()
     }
+}
+
+/// Draws pixel `pixel` of every image from an autoregressive decoder's categorical
+/// softmax(logits[n, :, pixel]) (logits [N, K, ...] with P = H·W pixels per image): writes the
+/// drawn value k/(K − 1) into `x` [N, 1, ...] in place, and the pixel's expected value into
+/// `mean` (same shape). The uniform of image n is counter (n, key.step, key.stream).
+pub fn categorical_pixel(
+    logits: &Tensor,
+    x: &Tensor,
+    mean: &Tensor,
+    pixel: usize,
+    key: RandomKey,
+) -> Result<()> {
+    const OP: &str = "categorical_pixel";
+    let s = logits.shape();
+    if s.len() < 2 || s[1] < 2 {
+        return Err(Error::shape(
+            OP,
+            format!("logits must be [N, K ≥ 2, ...], got {s:?}"),
+        ));
+    }
+    let (n, classes, pixels) = (s[0], s[1], s[2..].iter().product::<usize>());
+    let want: Vec<usize> = [&[n, 1][..], &s[2..]].concat();
+    for (what, t) in [("x", x), ("mean", mean)] {
+        if t.shape() != want.as_slice() || !t.is_contiguous() || t.offset() != 0 {
+            return Err(Error::shape(
+                OP,
+                format!(
+                    "{what} must be a dense {want:?} for logits {s:?}, got {:?}",
+                    t.shape()
+                ),
+            ));
+        }
+    }
+    if pixel >= pixels {
+        return Err(Error::shape(OP, format!("pixel {pixel} of {pixels}")));
+    }
+    fits_u32(OP, logits)?;
+    let logits = dense(logits)?;
+    let p = key
+        .params(n)
+        .u(classes)
+        .u(pixels)
+        .u(pixel)
+        .u(0)
+        .u(0)
+        .u(0)
+        .bytes();
+    logits.gpu().dispatch(&Dispatch {
+        shader: "random",
+        entry: "categorical_pixel",
+        consts: &[],
+        params: &p,
+        buffers: &[logits.buffer(), x.buffer(), mean.buffer()],
+        textures: &[],
+        groups: groups_for(n, 256),
+    })
 }

@@ -3,6 +3,7 @@
 
 pub mod debias;
 pub mod layers;
+pub mod masked;
 pub mod optim;
 
 pub use crate::params::{Init, ParamId, ParamInfo, ParamStore, ParamsBuilder, StateId};
