@@ -221,6 +221,9 @@ impl CpuModel<'_> {
                 loss::gaussian_nll(x, &mu_x, (gamma as f64).ln(), N)
             }
             (None, Likelihood::Bernoulli) => loss::bernoulli_ce(x, &mu_x, N),
+            (None, Likelihood::Categorical) => {
+                panic!("the InfoGAN decoder takes no categorical likelihood")
+            }
         };
         let reg = match o.regularizer {
             Regularizer::Kl => loss::kl_normal(&mu, &sigma, N),

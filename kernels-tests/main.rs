@@ -12,6 +12,7 @@ mod errors;
 mod finite_differences;
 mod geco;
 mod layers;
+mod pixelcnn;
 mod random;
 mod runtime;
 mod shaders;

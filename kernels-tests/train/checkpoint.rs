@@ -108,6 +108,7 @@ fn debiased_running_averages_are_used_for_drawing_and_then_restored() {
         limit: Some(16),
         model: ModelKind::Vae,
         net: NetKind::InfoGan,
+        pixelcnn: None,
         latent_dim: 2,
         likelihood: Likelihood::GaussianLearned,
         regularizer: Regularizer::Kl,

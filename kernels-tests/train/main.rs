@@ -5,6 +5,7 @@
 mod checkpoint;
 mod data;
 mod objectives;
+mod pixelcnn;
 mod runs;
 
 #[path = "../tempdir.rs"]

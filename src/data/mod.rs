@@ -54,6 +54,14 @@ impl Dataset {
     }
 
     /// The images `indices` as f32 in [0, 1], appended to `out` ([len, C, side, side]).
+    /// Every pixel to 0 or 255 at the threshold 128 (a pixel value ≥ 0.5): MNIST binarised
+    /// as the PixelCNN-VAE's Bernoulli decoder models it.
+    pub fn binarize(&mut self) {
+        for p in &mut self.pixels {
+            *p = if *p >= 128 { 255 } else { 0 };
+        }
+    }
+
     pub fn gather(&self, indices: &[usize], out: &mut Vec<f32>) {
         out.clear();
         for &i in indices {

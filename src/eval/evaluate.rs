@@ -107,7 +107,13 @@ fn losses(
             stream: STREAM_Q_Z,
         };
         let l = stage.vae.losses(&mut t, &stage.store, xv, key, false)?;
-        let e = Vae::squared_error(&x, t.value(l.mu_x))?;
+        let mu_x = l.mu_x.ok_or_else(|| {
+            Error::shape(
+                "eval",
+                "an autoregressive decoder's run is not evaluated yet: it has no mean image to score",
+            )
+        })?;
+        let e = Vae::squared_error(&x, t.value(mu_x))?;
         let w = len as f64;
         total += t.value(l.total).to_vec()?[0] as f64 * w;
         if let Some(v) = l.reconstruction.or(l.constraint) {

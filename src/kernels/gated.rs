@@ -10,7 +10,7 @@ use crate::tensor::Tensor;
 /// (N, C, P) for h [N, 2C, ...] and cond [N, 2C]: C output channels of P pixels.
 fn dims(op: &'static str, h: &Tensor, cond: &Tensor) -> Result<(usize, usize, usize)> {
     let s = h.shape();
-    if s.len() < 2 || s[1] % 2 != 0 || s[1] == 0 || h.numel() == 0 {
+    if s.len() < 2 || !s[1].is_multiple_of(2) || s[1] == 0 || h.numel() == 0 {
         return Err(Error::shape(
             op,
             format!("h must be [N, 2C, ...] with C ≥ 1 (tanh's half, then the gate's), got {s:?}"),

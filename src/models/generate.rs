@@ -152,14 +152,65 @@ pub fn draw(vae: &Vae, s: &ParamStore, mu: &Tensor, seed: u64, how: Draw) -> Res
     }
 }
 
-/// `n` images from z ~ N(0, I) (Philox keyed by `seed`), made from μ_x(z) as `how` says.
+/// `n` images from z ~ N(0, I) (Philox keyed by `seed`), made from μ_x(z) as `how` says;
+/// an autoregressive decoder draws them pixel by pixel (`autoregressive`).
 pub fn sample(vae: &Vae, s: &ParamStore, n: usize, seed: u64, how: Draw) -> Result<Vec<f32>> {
     let z = prior(vae, s, n, seed)?;
+    if vae.net.pixel_classes().is_some() {
+        return autoregressive(vae, s, &z, seed, how);
+    }
     let mu = decode_batches(vae, s, &z, DEFAULT_BATCH)?;
     draw(vae, s, &mu, seed, how)
 }
 
-/// μ_x(μ_z(x)) for examples x [n, ..example]: the deterministic reconstruction.
+/// x ~ p(x | z) = Π_i p(x_i | x_<i, z) of an autoregressive decoder for latents `z` [n, κ]
+/// on the device: one forward pass of the whole image per pixel in raster order, each
+/// followed by the draw of that pixel into x on the device (`random::categorical_pixel`, the
+/// uniform of pixel i keyed by (`seed`, step i)), one submission per pixel and nothing read
+/// back until the end. Returns the drawn images (`Draw::Ancestral`), or each pixel's expected
+/// value given the drawn pixels before it (`Draw::Mean`, the reference code's display).
+pub fn autoregressive(
+    vae: &Vae,
+    s: &ParamStore,
+    z: &Tensor,
+    seed: u64,
+    how: Draw,
+) -> Result<Vec<f32>> {
+    if let Draw::Shifted(_) = how {
+        return Err(Error::flag(
+            "--alpha",
+            "an autoregressive decoder draws each pixel given the drawn pixels before it; there is no per-pixel σ_x to shift by",
+        ));
+    }
+    crate::kernels::expect_rank("autoregressive sampling", "latents", z, 2)?;
+    let n = z.shape()[0];
+    let mut shape = vec![n];
+    shape.extend(vae.net.example_shape());
+    let pixels: usize = shape[2..].iter().product();
+    let x = Tensor::zeros(s.gpu(), &shape)?;
+    let mean = Tensor::zeros(s.gpu(), &shape)?;
+    for pixel in 0..pixels {
+        let mut t = Tape::inference(s.gpu());
+        let zv = t.constant(z.clone())?;
+        let xv = t.constant(x.clone())?;
+        let logits = vae.net.decode_pixels(&mut t, s, zv, xv, false)?;
+        let key = RandomKey {
+            seed,
+            step: pixel as u64,
+            stream: STREAM_NOISE,
+        };
+        random::categorical_pixel(t.value(logits), &x, &mean, pixel, key)?;
+        s.gpu().flush_pipelined()?;
+    }
+    match how {
+        Draw::Mean => mean.to_vec(),
+        _ => x.to_vec(),
+    }
+}
+
+/// μ_x(μ_z(x)) for examples x [n, ..example]: the deterministic reconstruction. An
+/// autoregressive decoder draws x ~ p(x | μ_z(x)) pixel by pixel instead (pixel noise keyed by
+/// seed 0) and shows each pixel's expected value.
 pub fn reconstruct(vae: &Vae, s: &ParamStore, x: &[f32]) -> Result<Vec<f32>> {
     let example = vae.net.example_shape();
     let width: usize = example.iter().product();
@@ -169,5 +220,8 @@ pub fn reconstruct(vae: &Vae, s: &ParamStore, x: &[f32]) -> Result<Vec<f32>> {
         shape.extend(&example);
         Tensor::from_slice(s.gpu(), &x[start * width..(start + len) * width], &shape)
     })?;
+    if vae.net.pixel_classes().is_some() {
+        return autoregressive(vae, s, &mu, 0, Draw::Mean);
+    }
     decode_batches(vae, s, &mu, DEFAULT_BATCH)?.to_vec()
 }

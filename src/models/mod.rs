@@ -11,6 +11,7 @@ pub mod generate;
 pub mod infogan;
 pub mod mlp;
 pub mod objective;
+pub mod pixelcnn;
 pub mod stage2;
 pub mod trainable;
 pub mod vae;
@@ -24,6 +25,7 @@ use crate::nn::{ParamStore, ParamsBuilder};
 pub use infogan::{InfoGan, InfoGanConfig};
 pub use mlp::Mlp;
 pub use objective::{Geco, Likelihood, MmdChoice, Objective, Regularizer};
+pub use pixelcnn::{PixelCnn, PixelCnnShape};
 pub use stage2::Stage2Net;
 pub use trainable::{Batch, Metric, Trainable};
 pub use vae::{Losses, StepOutput, Vae, VaeModel};
@@ -39,6 +41,27 @@ pub trait Network {
     fn encode(&self, t: &mut Tape, s: &ParamStore, x: Var, train: bool) -> Result<(Var, Var)>;
     /// z [N, κ] → μ_x [N, ..example].
     fn decode(&self, t: &mut Tape, s: &ParamStore, z: Var, train: bool) -> Result<Var>;
+    /// An autoregressive decoder's values per pixel (PixelCNN: 256, or 2 on binarised
+    /// data); None for decoders that map z alone to μ_x.
+    fn pixel_classes(&self) -> Option<usize> {
+        None
+    }
+    /// Logits [N, K, side, side] of p(x_i | x_<i, z) at every pixel given the image x itself
+    /// (all pixels at once in training; one at a time when sampling). Autoregressive
+    /// decoders only.
+    fn decode_pixels(
+        &self,
+        _t: &mut Tape,
+        _s: &ParamStore,
+        _z: Var,
+        _x: Var,
+        _train: bool,
+    ) -> Result<Var> {
+        Err(Error::shape(
+            "decode_pixels",
+            "this decoder is not autoregressive: it maps z alone to μ_x",
+        ))
+    }
     /// Multiply-add FLOPs (2 per MAC) of the convolutions and dense layers of one forward
     /// pass at `batch` (elementwise ops, batch norm and losses add a few %).
     fn forward_flops(&self, batch: usize) -> f64;
@@ -70,6 +93,11 @@ pub enum NetKind {
     Wae,
     /// A small fully connected net for quick runs.
     Mlp,
+    /// Zhao et al.'s PixelCNN-VAE: a conv encoder and an autoregressive PixelCNN decoder
+    /// (single-channel images; --likelihood categorical or bernoulli).
+    #[value(name = "pixelcnn")]
+    #[serde(rename = "pixelcnn")]
+    PixelCnn,
 }
 
 /// The reference's batch norm: ε 1e-5, running-average momentum 0.999.
@@ -78,13 +106,16 @@ pub const REFERENCE_BN: BatchNormConfig = BatchNormConfig {
     momentum: 0.999,
 };
 
-/// Registers the parameters of network `kind` for channels × side × side images.
+/// Registers the parameters of network `kind` for channels × side × side images, decoding
+/// with `likelihood` (which an autoregressive decoder's output depends on).
 pub fn build(
     b: &mut ParamsBuilder,
     kind: NetKind,
     channels: usize,
     side: usize,
     latent: usize,
+    likelihood: Likelihood,
+    pixelcnn: Option<PixelCnnShape>,
 ) -> Result<Box<dyn Network>> {
     if latent == 0 {
         return Err(Error::flag("--latent-dim", "must be at least 1"));
@@ -100,5 +131,22 @@ pub fn build(
         }
         NetKind::Wae => Box::new(Wae::new(b, channels, side, latent)?),
         NetKind::Mlp => Box::new(Mlp::new(b, channels, side, latent, mlp::HIDDEN)),
+        NetKind::PixelCnn => {
+            let classes = match likelihood {
+                Likelihood::Categorical => 256,
+                Likelihood::Bernoulli => 2,
+                other => {
+                    return Err(Error::flag(
+                        "--likelihood",
+                        format!(
+                            "the PixelCNN decoder gives each pixel a categorical distribution, not {}: give --likelihood categorical (256 values of 8-bit data) or bernoulli (binarised data)",
+                            other.name()
+                        ),
+                    ))
+                }
+            };
+            let shape = pixelcnn.unwrap_or_default();
+            Box::new(PixelCnn::new(b, channels, side, latent, classes, shape)?)
+        }
     })
 }

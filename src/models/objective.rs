@@ -16,9 +16,13 @@ pub enum Likelihood {
     /// N(μ_x, γ²I) with γ held fixed.
     #[serde(rename = "gaussian-fixed-gamma")]
     GaussianFixed { gamma: f32 },
-    /// Bernoulli(μ_x): the cross-entropy baseline.
+    /// Bernoulli(μ_x): the cross-entropy baseline (for the PixelCNN decoder: two classes
+    /// per pixel of binarised data).
     #[serde(rename = "bernoulli")]
     Bernoulli,
+    /// A categorical over the 256 values of each 8-bit pixel: autoregressive decoders only.
+    #[serde(rename = "categorical")]
+    Categorical,
 }
 
 impl Likelihood {
@@ -27,6 +31,7 @@ impl Likelihood {
             Likelihood::GaussianLearned => "gaussian-learned-gamma",
             Likelihood::GaussianFixed { .. } => "gaussian-fixed-gamma",
             Likelihood::Bernoulli => "bernoulli",
+            Likelihood::Categorical => "categorical",
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::kernels::loss;
 use crate::kernels::mmd::MmdConfig;
 use crate::kernels::random::{self, RandomKey};
+use crate::kernels::softmax_ce::Categorical;
 use crate::nn::{Adam, Init, ParamId, ParamStore, ParamsBuilder};
 use crate::tensor::Tensor;
 
@@ -29,14 +30,16 @@ pub struct Losses {
     pub mmd: Option<Var>,
     /// GECO's constraint C of this batch.
     pub constraint: Option<Var>,
-    pub mu_x: Var,
+    /// The decoder mean; None for an autoregressive decoder, whose pixels' distributions
+    /// depend on the pixels before them.
+    pub mu_x: Option<Var>,
 }
 
 /// What a training step leaves on the device (nothing is read back): one value per name of
-/// `Vae::metric_names`, in order, and the decoder mean.
+/// `Vae::metric_names`, in order, and the decoder mean (None for autoregressive decoders).
 pub struct StepOutput {
     pub metrics: Vec<Tensor>,
-    pub mu_x: Tensor,
+    pub mu_x: Option<Tensor>,
 }
 
 impl StepOutput {
@@ -109,8 +112,40 @@ impl Vae {
                 let lg = t.constant(Tensor::full(s.gpu(), &[1], gamma.ln())?)?;
                 t.gaussian_nll(x, mu_x, lg)?
             }
-            _ => t.bernoulli_ce(x, mu_x)?,
+            (Likelihood::Bernoulli, _) => t.bernoulli_ce(x, mu_x)?,
+            (l, _) => {
+                return Err(Error::shape(
+                    "vae objective",
+                    format!(
+                        "the {} likelihood needs an autoregressive decoder",
+                        l.name()
+                    ),
+                ))
+            }
         }))
+    }
+
+    /// −log p(x | z) = −Σ_i log p(x_i | x_<i, z) of an autoregressive decoder with `classes`
+    /// values per pixel: 256-way over 8-bit values, or 2-way on binarised data (a pixel's
+    /// class is round(x·(K − 1))).
+    fn pixel_nll(
+        &self,
+        t: &mut Tape,
+        s: &ParamStore,
+        x: Var,
+        z: Var,
+        classes: usize,
+        train: bool,
+    ) -> Result<Var> {
+        let logits = self.net.decode_pixels(t, s, z, x, train)?;
+        let mut shape = t.value(x).shape().to_vec();
+        shape.remove(1);
+        let targets = t.reshape(x, &shape)?;
+        let how = Categorical {
+            axis: 1,
+            scale: (classes - 1) as f32,
+        };
+        t.softmax_ce(logits, targets, how)
     }
 
     /// GECO's C = Σ‖x − μ_x‖²/B − D·R². The Gaussian loss at γ = 1/√2 is Σ(x − μ_x)²/B +
@@ -137,9 +172,14 @@ impl Vae {
         self.check_input(t.value(x))?;
         let (mu, sigma) = self.net.encode(t, s, x, train)?;
         let z = t.reparameterize(mu, sigma, key)?;
-        let mu_x = self.net.decode(t, s, z, train)?;
-        let reconstruction = self.nll(t, s, x, mu_x)?;
-        let constraint = self.constraint(t, x, mu_x)?;
+        let (mu_x, reconstruction, constraint) = match self.net.pixel_classes() {
+            Some(k) => (None, Some(self.pixel_nll(t, s, x, z, k, train)?), None),
+            None => {
+                let mu_x = self.net.decode(t, s, z, train)?;
+                let reconstruction = self.nll(t, s, x, mu_x)?;
+                (Some(mu_x), reconstruction, self.constraint(t, x, mu_x)?)
+            }
+        };
         let kl = t.kl_normal(mu, sigma)?;
         let o = &self.objective;
         let mmd = match o.regularizer {
@@ -204,7 +244,9 @@ impl Vae {
         if self.geco.is_some() {
             v.extend(["constraint", "lambda"]);
         }
-        v.push("mse");
+        if self.net.pixel_classes().is_none() {
+            v.push("mse");
+        }
         v
     }
 
@@ -237,8 +279,10 @@ impl Vae {
             // an overflow to infinity stops the run at this step.
             metrics.extend([c, g.lambda(s).clone()]);
         }
-        let mu_x = value(l.mu_x);
-        metrics.push(Vae::squared_error(x, &mu_x)?);
+        let mu_x = l.mu_x.map(value);
+        if let Some(m) = &mu_x {
+            metrics.push(Vae::squared_error(x, m)?);
+        }
         Ok(StepOutput { metrics, mu_x })
     }
 

@@ -4,7 +4,7 @@
 
 use crate::data::{Crop, DataSpec, Split};
 use crate::error::{Error, Result};
-use crate::models::{Geco, Likelihood, MmdChoice, NetKind, Objective, Regularizer};
+use crate::models::{Geco, Likelihood, MmdChoice, NetKind, Objective, PixelCnnShape, Regularizer};
 use crate::train::Schedule;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -98,6 +98,9 @@ pub struct RunConfig {
     #[serde(default = "single_stage")]
     pub model: ModelKind,
     pub net: NetKind,
+    /// The PixelCNN decoder's depth and width (present exactly when the net is pixelcnn).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pixelcnn: Option<PixelCnnShape>,
     pub latent_dim: usize,
     #[serde(flatten)]
     pub likelihood: Likelihood,
@@ -213,6 +216,22 @@ impl RunConfig {
 
     /// The regulariser's and GECO's settings, each on its own and against the likelihood.
     fn validate_objective(&self) -> Result<()> {
+        let autoregressive = self.net == NetKind::PixelCnn;
+        if self.likelihood == Likelihood::Categorical && !autoregressive {
+            return Err(Error::flag(
+                "--likelihood",
+                format!(
+                    "categorical is an autoregressive decoder's likelihood (--net pixelcnn), not {}'s",
+                    crate::text::value_name(&self.net)
+                ),
+            ));
+        }
+        if autoregressive && self.model == ModelKind::TwoStage {
+            return Err(Error::flag(
+                "--model",
+                "the PixelCNN-VAE is Zhao et al.'s single-stage model: give --model vae",
+            ));
+        }
         if !(self.beta.is_finite() && self.beta >= 0.0) {
             return Err(Error::flag(
                 "--reg-weight/--beta",
@@ -252,10 +271,10 @@ impl RunConfig {
                     "GECO sets the reconstruction weight itself: its λ plays 1/(2γ²), so a fixed γ has no place",
                 ))
             }
-            Likelihood::Bernoulli => {
+            Likelihood::Bernoulli | Likelihood::Categorical => {
                 return Err(Error::flag(
                     "--likelihood",
-                    "GECO constrains the squared error ‖x − μ_x‖², which is the Gaussian likelihood's term (λ plays 1/(2γ²)); a Bernoulli decoder has no such term to constrain, so GECO needs --likelihood gaussian",
+                    format!("GECO constrains the squared error ‖x − μ_x‖², which is the Gaussian likelihood's term (λ plays 1/(2γ²)); a {} decoder has no such term to constrain, so GECO needs --likelihood gaussian", self.likelihood.name()),
                 ))
             }
         }

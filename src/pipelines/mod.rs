@@ -59,7 +59,12 @@ impl Run {
     /// Loads the data and builds the models (initialised from the seed).
     pub fn new(gpu: &Arc<Gpu>, cfg: RunConfig) -> Result<Run> {
         cfg.validate()?;
-        let data = data::load(&cfg.data_spec())?;
+        let mut data = data::load(&cfg.data_spec())?;
+        // A Bernoulli PixelCNN models binarised images: the encoder, the decoder's inputs and
+        // its targets all see the same 0/1 pixels.
+        if cfg.net == models::NetKind::PixelCnn && cfg.likelihood == models::Likelihood::Bernoulli {
+            data.binarize();
+        }
         if data.len() < cfg.batch_size {
             return Err(Error::flag(
                 "--batch-size",
@@ -72,7 +77,15 @@ impl Run {
             ));
         }
         let mut b = ParamsBuilder::new(cfg.seed);
-        let net = models::build(&mut b, cfg.net, data.channels, data.side, cfg.latent_dim)?;
+        let net = models::build(
+            &mut b,
+            cfg.net,
+            data.channels,
+            data.side,
+            cfg.latent_dim,
+            cfg.likelihood,
+            cfg.pixelcnn,
+        )?;
         let vae = Vae::new(&mut b, net, cfg.objective());
         let stage1 = Stage {
             vae,
@@ -110,19 +123,31 @@ impl Run {
 
     /// samples.png (64 draws of μ_x(z), z ~ N(0, I)) and reconstructions.png (the first 32
     /// training images, each row of originals followed by its row of reconstructions), after
-    /// `steps` stage-1 steps.
+    /// `steps` stage-1 steps; 16 and 8 for an autoregressive decoder.
     pub fn write_grids(&self, dir: &Path, steps: u64) -> Result<()> {
         let s = &self.stage1;
         let (c, side) = (self.data.channels, self.data.side);
+        // An autoregressive decoder's grids take a forward pass per pixel: 16 samples and 8
+        // reconstructions instead of 64 and 32.
+        let (samples, originals) = match s.vae.net.pixel_classes() {
+            Some(_) => (16, 8),
+            None => (64, 32),
+        };
         s.with_debiased_bn(steps, || {
-            let x = generate::sample(&s.vae, &s.store, 64, self.cfg.seed, generate::Draw::Mean)?;
+            let x = generate::sample(
+                &s.vae,
+                &s.store,
+                samples,
+                self.cfg.seed,
+                generate::Draw::Mean,
+            )?;
             let kept = run_dir::step_grid(dir, steps);
             if let Some(folder) = kept.parent() {
                 std::fs::create_dir_all(folder).map_err(|e| Error::io(folder, e))?;
             }
             crate::grid::write_png(&kept, &x, c, side, 8)?;
             crate::grid::write_png(&dir.join(run_dir::SAMPLES), &x, c, side, 8)?;
-            let n = self.data.len().min(32);
+            let n = self.data.len().min(originals);
             let mut x = Vec::new();
             self.data.gather(&(0..n).collect::<Vec<_>>(), &mut x);
             let r = generate::reconstruct(&s.vae, &s.store, &x)?;

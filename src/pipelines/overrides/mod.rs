@@ -10,7 +10,7 @@ use super::config_file;
 use super::defaults::{self, Defaults};
 use crate::data::{Crop, Split};
 use crate::error::{Error, Result};
-use crate::models::NetKind;
+use crate::models::{Likelihood, NetKind, PixelCnnShape};
 use crate::run_dir;
 use clap::Args;
 use objective::ObjectiveOverrides;
@@ -47,6 +47,12 @@ pub struct RunOverrides {
     /// Latent size κ [default: 64]
     #[arg(long, allow_negative_numbers = true)]
     pub latent_dim: Option<usize>,
+    /// Gated layers of the PixelCNN decoder (--net pixelcnn) [default: 12, the reference's]
+    #[arg(long, allow_negative_numbers = true)]
+    pub pixelcnn_layers: Option<usize>,
+    /// Channels of the PixelCNN decoder's layers [default: 32, the reference's]
+    #[arg(long, allow_negative_numbers = true)]
+    pub pixelcnn_width: Option<usize>,
     #[command(flatten)]
     #[serde(flatten)]
     pub objective: ObjectiveOverrides,
@@ -149,6 +155,8 @@ impl RunOverrides {
             model: Some(cfg.model),
             net: Some(cfg.net),
             latent_dim: Some(cfg.latent_dim),
+            pixelcnn_layers: cfg.pixelcnn.map(|p| p.layers),
+            pixelcnn_width: cfg.pixelcnn.map(|p| p.width),
             objective: ObjectiveOverrides::from_settings(
                 cfg.likelihood,
                 cfg.regularizer,
@@ -308,15 +316,48 @@ impl RunOverrides {
             .checkpoint_every
             .unwrap_or(defaults::CHECKPOINT_LOGS * log_every);
         let lr = self.lr.unwrap_or(d.lr);
+        let net = self.net.unwrap_or(d.net);
+        // The PixelCNN decoder's own default: a categorical over each pixel's 256 values.
+        let likelihood = match (net, self.objective.likelihood, self.objective.gamma) {
+            (NetKind::PixelCnn, None, None) => Likelihood::Categorical,
+            (NetKind::PixelCnn, None, Some(_)) => {
+                return Err(Error::flag(
+                    "--gamma",
+                    "is the Gaussian likelihood's, which the PixelCNN decoder cannot take (its pixels are categorical)",
+                ))
+            }
+            _ => o.likelihood,
+        };
+        let pixelcnn = match (net, self.pixelcnn_layers, self.pixelcnn_width) {
+            (NetKind::PixelCnn, layers, width) => {
+                let d = PixelCnnShape::default();
+                Some(PixelCnnShape {
+                    layers: layers.unwrap_or(d.layers),
+                    width: width.unwrap_or(d.width),
+                })
+            }
+            (_, Some(_), _) | (_, _, Some(_)) => {
+                return Err(Error::flag(
+                    if self.pixelcnn_layers.is_some() {
+                        "--pixelcnn-layers"
+                    } else {
+                        "--pixelcnn-width"
+                    },
+                    "shapes the PixelCNN decoder, which only --net pixelcnn has",
+                ))
+            }
+            _ => None,
+        };
         Ok(RunConfig {
             split: self.split.unwrap_or(Split::Train),
             image_size: self.image_size,
             crop: self.crop.as_deref().map(Crop::parse).transpose()?,
             limit: self.limit,
             model,
-            net: self.net.unwrap_or(d.net),
+            net,
+            pixelcnn,
             latent_dim: self.latent_dim.unwrap_or(defaults::LATENT_DIM),
-            likelihood: o.likelihood,
+            likelihood,
             regularizer: o.regularizer,
             mmd_kernel: o.mmd_kernel,
             beta: o.beta,
@@ -330,9 +371,12 @@ impl RunOverrides {
                 .unwrap_or_else(super::config::default_checkpoint_minutes),
             // A grid with every checkpoint unless asked otherwise; 0 draws none along the way.
             keep_checkpoints: self.keep_checkpoints.unwrap_or(1),
+            // An autoregressive decoder draws a grid pixel by pixel (a forward pass each):
+            // only at the end unless asked.
             sample_every: match self.sample_every {
                 Some(0) => None,
                 Some(n) => Some(n),
+                None if net == NetKind::PixelCnn => None,
                 None => Some(checkpoint_every),
             },
             stage1: StageConfig {

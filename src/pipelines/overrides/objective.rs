@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Args, Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ObjectiveOverrides {
-    /// Decoder likelihood: gaussian (learned γ unless --gamma) or bernoulli [default: gaussian]
+    /// Decoder likelihood: gaussian (learned γ unless --gamma), bernoulli, or categorical
+    /// (256 values a pixel; --net pixelcnn) [default: gaussian; categorical for pixelcnn]
     #[arg(long, value_enum, ignore_case = true)]
     pub likelihood: Option<LikelihoodFlag>,
     /// Fix the Gaussian decoder's γ (a standard deviation) instead of learning it
@@ -58,6 +59,8 @@ pub struct ObjectiveOverrides {
 pub enum LikelihoodFlag {
     Gaussian,
     Bernoulli,
+    /// 256 values per pixel (--net pixelcnn, where it is the default).
+    Categorical,
 }
 
 /// `--objective`: the ELBO's weighted sum, or GECO's constrained optimisation.
@@ -97,6 +100,7 @@ impl ObjectiveOverrides {
             Likelihood::GaussianLearned => (LikelihoodFlag::Gaussian, None),
             Likelihood::GaussianFixed { gamma } => (LikelihoodFlag::Gaussian, Some(gamma)),
             Likelihood::Bernoulli => (LikelihoodFlag::Bernoulli, None),
+            Likelihood::Categorical => (LikelihoodFlag::Categorical, None),
         };
         ObjectiveOverrides {
             likelihood: Some(flag),
@@ -127,10 +131,10 @@ impl ObjectiveOverrides {
                 Ok(Likelihood::GaussianFixed { gamma })
             }
             (Some(LikelihoodFlag::Bernoulli), None) => Ok(Likelihood::Bernoulli),
-            (Some(LikelihoodFlag::Bernoulli), Some(_)) => Err(Error::flag(
-                "--gamma",
-                "applies only to --likelihood gaussian",
-            )),
+            (Some(LikelihoodFlag::Categorical), None) => Ok(Likelihood::Categorical),
+            (Some(LikelihoodFlag::Bernoulli | LikelihoodFlag::Categorical), Some(_)) => Err(
+                Error::flag("--gamma", "applies only to --likelihood gaussian"),
+            ),
         }
     }
 

@@ -1,0 +1,139 @@
+//! Zhao et al.'s PixelCNN-VAE through the binary on tiny data: it trains with its categorical
+//! (and Bernoulli) likelihood, resumes exactly, samples pixel by pixel reproducibly, and
+//! refuses the settings it cannot take, writing nothing.
+
+use crate::runs::{metrics, ok, png_size, stderr, vae_gpu, without_rate, ONE_AT_A_TIME};
+use crate::tempdir;
+
+/// A 3-layer, 8-channel PixelCNN-VAE on 64 8×8 shapes.
+fn tiny(steps: &'static str, out: &'static str) -> Vec<&'static str> {
+    vec![
+        "train",
+        "--net",
+        "pixelcnn",
+        "--model",
+        "vae",
+        "--image-size",
+        "8",
+        "--limit",
+        "64",
+        "--batch-size",
+        "16",
+        "--latent-dim",
+        "4",
+        "--pixelcnn-layers",
+        "3",
+        "--pixelcnn-width",
+        "8",
+        "--log-every",
+        "3",
+        "--steps",
+        steps,
+        "--out",
+        out,
+    ]
+}
+
+#[test]
+fn the_pixelcnn_vae_trains_resumes_exactly_and_samples_pixel_by_pixel() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let t = tempdir("run-pixelcnn");
+    ok(vae_gpu(t.path(), &tiny("6", "whole")));
+    let whole = t.path().join("whole");
+    let rows = metrics(&whole);
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        // A 256-way categorical: −log p(x | z) starts near 64·ln 256 = 355 nats an image.
+        let rec = r["reconstruction"].as_f64().unwrap();
+        assert!(rec > 0.0 && rec < 64.0 * 256f64.ln() * 1.5, "{r}");
+        assert!(r["kl"].as_f64().unwrap() >= 0.0, "{r}");
+        assert!(r.get("mse").is_none(), "no mean image, no MSE: {r}");
+    }
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(whole.join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["train"]["likelihood"], "categorical");
+    assert_eq!(cfg["train"]["pixelcnn"]["layers"], 3);
+    // 16 samples and 8 reconstructions at the end (8 tiles a row).
+    assert_eq!(png_size(&whole.join("samples.png")), (82, 2 * 8 + 3 * 2));
+    assert!(whole.join("reconstructions.png").is_file());
+
+    // Stopped at 3 and resumed to 6: the same weights, Adam state and rows.
+    ok(vae_gpu(t.path(), &tiny("3", "split")));
+    ok(vae_gpu(
+        t.path(),
+        &["train", "--resume", "split", "--steps", "6"],
+    ));
+    let split = t.path().join("split");
+    assert_eq!(
+        std::fs::read(whole.join("checkpoint.safetensors")).unwrap(),
+        std::fs::read(split.join("checkpoint.safetensors")).unwrap()
+    );
+    assert_eq!(without_rate(metrics(&whole)), without_rate(metrics(&split)));
+
+    // Sampling is pixel by pixel and reproducible; drawn pixels are 8-bit values.
+    for _ in 0..2 {
+        ok(vae_gpu(
+            t.path(),
+            &["sample", "whole", "-n", "4", "--ancestral", "-o", "a.png"],
+        ));
+        let again = std::fs::read(t.path().join("a.png")).unwrap();
+        ok(vae_gpu(
+            t.path(),
+            &["sample", "whole", "-n", "4", "--ancestral", "-o", "b.png"],
+        ));
+        assert_eq!(again, std::fs::read(t.path().join("b.png")).unwrap());
+    }
+    let o = vae_gpu(t.path(), &["sample", "whole", "--alpha", "1"]);
+    assert!(
+        o.status.code() == Some(2) && stderr(&o).contains("--alpha"),
+        "{}",
+        stderr(&o)
+    );
+
+    // The Bernoulli decoder on binarised pixels: two classes a pixel.
+    let mut bern = tiny("3", "bern");
+    bern.extend(["--likelihood", "bernoulli"]);
+    ok(vae_gpu(t.path(), &bern));
+    let rec = metrics(&t.path().join("bern"))[0]["reconstruction"]
+        .as_f64()
+        .unwrap();
+    assert!(rec > 0.0 && rec < 64.0 * 2f64.ln() * 1.5, "{rec}");
+}
+
+#[test]
+fn settings_the_pixelcnn_cannot_take_are_refused_naming_the_flag() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let t = tempdir("run-pixelcnn-bad");
+    let refuse = |extra: &[&'static str], net: &'static str, flag: &str| {
+        let mut args = tiny("3", "bad");
+        args[2] = net;
+        // Each extra flag replaces the tiny run's own; another net has no PixelCNN to shape.
+        let pixel_flags = ["--pixelcnn-layers", "--pixelcnn-width"];
+        let own = pixel_flags.iter().filter(|_| net != "pixelcnn");
+        for flag in extra.iter().filter(|f| f.starts_with("--")).chain(own) {
+            if let Some(i) = args.iter().position(|a| a == flag) {
+                args.drain(i..i + 2);
+            }
+        }
+        args.extend(extra);
+        let o = vae_gpu(t.path(), &args);
+        assert!(
+            o.status.code() == Some(2) && stderr(&o).contains(flag),
+            "{extra:?}: {}",
+            stderr(&o)
+        );
+        assert!(!t.path().join("bad").exists(), "{extra:?} wrote the run");
+    };
+    refuse(&["--likelihood", "gaussian"], "pixelcnn", "--likelihood");
+    refuse(&["--gamma", "0.5"], "pixelcnn", "--gamma");
+    refuse(&["--likelihood", "categorical"], "mlp", "--likelihood");
+    refuse(&["--model", "two-stage"], "pixelcnn", "--model");
+    refuse(
+        &["--objective", "geco", "--geco-rmse", "0.1"],
+        "pixelcnn",
+        "--likelihood",
+    );
+    refuse(&["--pixelcnn-layers", "0"], "pixelcnn", "--pixelcnn-layers");
+    refuse(&["--pixelcnn-width", "4"], "mlp", "--pixelcnn-width");
+    refuse(&["--image-size", "10"], "pixelcnn", "--image-size");
+}
