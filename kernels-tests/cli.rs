@@ -185,6 +185,15 @@ fn a_training_step_is_one_submit_with_no_new_buffers() {
     assert_eq!(s2["buffers_created_in_steady_state"], 0, "{v}");
     assert!(s2["steps_per_second"].as_f64().unwrap() > 0.0, "{v}");
     assert_eq!(s2["parameters"], 4_540_609, "{v}");
+    // The PixelCNN-VAE's step, and its sampling: one decoder pass and one draw a pixel, one
+    // submit each, no readback.
+    let px = &v["pixelcnn"];
+    assert_eq!(px["submits_per_step"], 1.0, "{v}");
+    assert_eq!(px["buffers_created_in_steady_state"], 0, "{v}");
+    let sampling = &px["sampling"];
+    assert_eq!(sampling["submits_per_pixel"], 1.0, "{v}");
+    assert!(sampling["dispatches_per_pixel"].as_f64().unwrap() > 12.0, "{v}");
+    assert!(sampling["seconds_per_image_set"].as_f64().unwrap() > 0.0, "{v}");
 }
 
 /// The copies a step records, counted with the bytes they move: with Adam on its snapshot

@@ -14,7 +14,9 @@ use crate::check::Rng;
 use crate::error::Result;
 use crate::gpu::Gpu;
 pub use kernels::{conv, matmul, matmul_op};
-pub use step::{stage2_step, train_step, StepReport};
+pub use step::{
+    pixelcnn_sampling, pixelcnn_step, stage2_step, train_step, SamplingReport, StepReport,
+};
 
 #[derive(Clone, Debug)]
 pub struct Measurement {

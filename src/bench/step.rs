@@ -9,7 +9,9 @@ use crate::check::Rng;
 use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::kernels::random::RandomKey;
-use crate::models::{InfoGan, InfoGanConfig, Objective, Stage2Net, Vae};
+use crate::models::{
+    InfoGan, InfoGanConfig, Likelihood, Objective, PixelCnn, PixelCnnShape, Stage2Net, Vae,
+};
 use crate::nn::{Adam, ParamsBuilder};
 
 /// One full training step of the stage-1 network, measured in steady state.
@@ -91,6 +93,97 @@ pub fn train_step(
         .data(&[batch, 1, side, side], 0.0, 1.0)
         .upload(gpu)?;
     time_steps(gpu, &model, &store, &x, side, steps, profile)
+}
+
+/// The same for Zhao et al.'s PixelCNN-VAE (`shape` layers × width, 256-way categorical
+/// decoder, 20-d code) on batch × 1 × side × side 8-bit images.
+pub fn pixelcnn_step(
+    gpu: &Arc<Gpu>,
+    batch: usize,
+    side: usize,
+    shape: PixelCnnShape,
+    steps: usize,
+    profile: bool,
+) -> Result<StepReport> {
+    let (model, store) = pixelcnn_vae(gpu, side, shape)?;
+    let x = pixel_values(gpu, batch, side)?;
+    time_steps(gpu, &model, &store, &x, side, steps, profile)
+}
+
+fn pixelcnn_vae(
+    gpu: &Arc<Gpu>,
+    side: usize,
+    shape: PixelCnnShape,
+) -> Result<(Vae, crate::nn::ParamStore)> {
+    let mut b = ParamsBuilder::new(0);
+    let net = PixelCnn::new(&mut b, 1, side, 20, 256, shape)?;
+    let objective = Objective {
+        likelihood: Likelihood::Categorical,
+        ..Objective::default()
+    };
+    let model = Vae::new(&mut b, Box::new(net), objective);
+    Ok((model, b.build(gpu)?))
+}
+
+/// Random 8-bit images, k/255.
+fn pixel_values(gpu: &Arc<Gpu>, batch: usize, side: usize) -> Result<crate::Tensor> {
+    let mut d = Rng::new(6).data(&[batch, 1, side, side], 0.0, 1.0);
+    d.f32
+        .iter_mut()
+        .for_each(|v| *v = (*v * 255.0).round() / 255.0);
+    d.upload(gpu)
+}
+
+/// Autoregressive sampling of `n` images by the PixelCNN-VAE: each pixel is one decoder
+/// pass over the whole image and one draw, one submit. Times `pixels` of them (a row, say)
+/// after one warm-up pixel; the whole image costs side² times the per-pixel figure.
+#[derive(Clone, Debug)]
+pub struct SamplingReport {
+    pub images: usize,
+    pub side: usize,
+    pub pixels_timed: usize,
+    pub seconds_per_pixel: f64,
+    pub dispatches_per_pixel: f64,
+    pub submits_per_pixel: f64,
+}
+
+impl SamplingReport {
+    /// Seconds for whole images: side² pixels.
+    pub fn seconds_per_image_set(&self) -> f64 {
+        self.seconds_per_pixel * (self.side * self.side) as f64
+    }
+}
+
+pub fn pixelcnn_sampling(
+    gpu: &Arc<Gpu>,
+    images: usize,
+    side: usize,
+    shape: PixelCnnShape,
+    pixels: usize,
+) -> Result<SamplingReport> {
+    let (model, store) = pixelcnn_vae(gpu, side, shape)?;
+    let z = crate::models::generate::prior(&model, &store, images, 1)?;
+    let x = crate::Tensor::zeros(gpu, &[images, 1, side, side])?;
+    let mean = crate::Tensor::zeros(gpu, &[images, 1, side, side])?;
+    let pixels = pixels.clamp(1, side * side - 1);
+    crate::models::generate::draw_pixel(&model, &store, &z, [&x, &mean], 0, 1)?;
+    gpu.sync()?;
+    let (d0, s0) = gpu.counters();
+    let start = Instant::now();
+    for p in 1..=pixels {
+        crate::models::generate::draw_pixel(&model, &store, &z, [&x, &mean], p, 1)?;
+    }
+    gpu.sync()?;
+    let elapsed = start.elapsed().as_secs_f64();
+    let (d1, s1) = gpu.counters();
+    Ok(SamplingReport {
+        images,
+        side,
+        pixels_timed: pixels,
+        seconds_per_pixel: elapsed / pixels as f64,
+        dispatches_per_pixel: (d1 - d0) as f64 / pixels as f64,
+        submits_per_pixel: (s1 - s0) as f64 / pixels as f64,
+    })
 }
 
 /// The same for the reference stage-2 VAE (`hidden` wide, 3 layers, input skips) on

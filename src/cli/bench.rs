@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 use vae_gpu::bench::{self, Measurement, StepReport};
 use vae_gpu::gpu::{tuned, Variant};
+use vae_gpu::models::PixelCnnShape;
 use vae_gpu::{Gpu, Result, Selection};
 
 #[derive(Args, Debug)]
@@ -33,9 +34,10 @@ pub struct BenchArgs {
 enum What {
     /// Every kernel (the default).
     Kernels,
-    /// Whole training steps (forward, backward, Adam) of the stage-1 network on 28×28×1 and the
-    /// stage-2 VAE on 64-d latents: images/s, dispatches and submits per step, host time per
-    /// dispatch, peak device memory.
+    /// Whole training steps (forward, backward, Adam) of the stage-1 network on 28×28×1, the
+    /// stage-2 VAE on 64-d latents and the PixelCNN-VAE on 28×28×1: images/s, dispatches and
+    /// submits per step, host time per dispatch, peak device memory; and the PixelCNN's
+    /// sampling, pixel by pixel (one row timed).
     Train {
         /// Examples per step, as train's --batch-size.
         #[arg(long = "batch-size", alias = "batch", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
@@ -94,15 +96,43 @@ pub fn run(sel: &Selection, mut a: BenchArgs) -> Result<i32> {
             let (batch, steps) = (batch as usize, steps as usize);
             let s1 = bench::train_step(&gpu, batch, 28, steps, profile)?;
             let s2 = bench::stage2_step(&gpu, batch, 64, HIDDEN, steps, profile)?;
+            let shape = PixelCnnShape::default();
+            let px = bench::pixelcnn_step(&gpu, batch, 28, shape, steps, profile)?;
+            // One row of 28 pixels timed; a 28×28 image is 784 such passes.
+            let sampling = bench::pixelcnn_sampling(&gpu, batch, 28, shape, 28)?;
+            let pixel_name = format!(
+                "PixelCNN-VAE, 28×28×1, {} gated layers × {} channels, 256-way",
+                shape.layers, shape.width
+            );
             if !a.json {
                 print_step("stage-1 InfoGAN, 28×28×1", &s1, cpu);
                 print_step("stage-2 MLP VAE, 64-d latents", &s2, cpu);
+                print_step(&pixel_name, &px, cpu);
+                println!(
+                    "  sampling {} images pixel by pixel: {:.1} ms, {:.0} dispatches and {:.0} submit a pixel ({} timed); the 784 pixels take {}",
+                    sampling.images,
+                    sampling.seconds_per_pixel * 1e3,
+                    sampling.dispatches_per_pixel,
+                    sampling.submits_per_pixel,
+                    sampling.pixels_timed,
+                    vae_gpu::text::duration(sampling.seconds_per_image_set())
+                );
             }
             let mut doc = step_json(&s1, cpu);
             doc["network"] = json!("stage-1 InfoGAN, 28x28x1");
             doc["stage2"] = step_json(&s2, cpu);
             doc["stage2"]["network"] =
                 json!("stage-2 MLP VAE, 64-d latents, 3 x 1024 with input skips");
+            doc["pixelcnn"] = step_json(&px, cpu);
+            doc["pixelcnn"]["network"] = json!(pixel_name);
+            doc["pixelcnn"]["sampling"] = json!({
+                "images": sampling.images,
+                "pixels_timed": sampling.pixels_timed,
+                "seconds_per_pixel": sampling.seconds_per_pixel,
+                "dispatches_per_pixel": sampling.dispatches_per_pixel,
+                "submits_per_pixel": sampling.submits_per_pixel,
+                "seconds_per_image_set": sampling.seconds_per_image_set(),
+            });
             merge(header, doc)
         }
         What::Tune => merge(header, tune(&gpu, a.quick, a.json)?),

@@ -190,22 +190,35 @@ pub fn autoregressive(
     let x = Tensor::zeros(s.gpu(), &shape)?;
     let mean = Tensor::zeros(s.gpu(), &shape)?;
     for pixel in 0..pixels {
-        let mut t = Tape::inference(s.gpu());
-        let zv = t.constant(z.clone())?;
-        let xv = t.constant(x.clone())?;
-        let logits = vae.net.decode_pixels(&mut t, s, zv, xv, false)?;
-        let key = RandomKey {
-            seed,
-            step: pixel as u64,
-            stream: STREAM_NOISE,
-        };
-        random::categorical_pixel(t.value(logits), &x, &mean, pixel, key)?;
-        s.gpu().flush_pipelined()?;
+        draw_pixel(vae, s, z, [&x, &mean], pixel, seed)?;
     }
     match how {
         Draw::Mean => mean.to_vec(),
         _ => x.to_vec(),
     }
+}
+
+/// One step of `autoregressive`: the decoder's pass over the images `x` drawn so far, and
+/// the draw of pixel `pixel` into x (and its expected value into `mean`), submitted.
+pub fn draw_pixel(
+    vae: &Vae,
+    s: &ParamStore,
+    z: &Tensor,
+    [x, mean]: [&Tensor; 2],
+    pixel: usize,
+    seed: u64,
+) -> Result<()> {
+    let mut t = Tape::inference(s.gpu());
+    let zv = t.constant(z.clone())?;
+    let xv = t.constant(x.clone())?;
+    let logits = vae.net.decode_pixels(&mut t, s, zv, xv, false)?;
+    let key = RandomKey {
+        seed,
+        step: pixel as u64,
+        stream: STREAM_NOISE,
+    };
+    random::categorical_pixel(t.value(logits), x, mean, pixel, key)?;
+    s.gpu().flush_pipelined()
 }
 
 /// μ_x(μ_z(x)) for examples x [n, ..example]: the deterministic reconstruction. An
