@@ -192,8 +192,14 @@ fn a_training_step_is_one_submit_with_no_new_buffers() {
     assert_eq!(px["buffers_created_in_steady_state"], 0, "{v}");
     let sampling = &px["sampling"];
     assert_eq!(sampling["submits_per_pixel"], 1.0, "{v}");
-    assert!(sampling["dispatches_per_pixel"].as_f64().unwrap() > 12.0, "{v}");
-    assert!(sampling["seconds_per_image_set"].as_f64().unwrap() > 0.0, "{v}");
+    assert!(
+        sampling["dispatches_per_pixel"].as_f64().unwrap() > 12.0,
+        "{v}"
+    );
+    assert!(
+        sampling["seconds_per_image_set"].as_f64().unwrap() > 0.0,
+        "{v}"
+    );
 }
 
 /// The copies a step records, counted with the bytes they move: with Adam on its snapshot

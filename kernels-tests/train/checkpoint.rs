@@ -109,6 +109,8 @@ fn debiased_running_averages_are_used_for_drawing_and_then_restored() {
         model: ModelKind::Vae,
         net: NetKind::InfoGan,
         pixelcnn: None,
+        mi_every: None,
+        mi_images: 1000,
         latent_dim: 2,
         likelihood: Likelihood::GaussianLearned,
         regularizer: Regularizer::Kl,

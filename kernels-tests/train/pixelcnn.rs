@@ -27,6 +27,10 @@ fn tiny(steps: &'static str, out: &'static str) -> Vec<&'static str> {
         "8",
         "--log-every",
         "3",
+        "--mi-every",
+        "3",
+        "--mi-images",
+        "32",
         "--steps",
         steps,
         "--out",
@@ -48,6 +52,11 @@ fn the_pixelcnn_vae_trains_resumes_exactly_and_samples_pixel_by_pixel() {
         assert!(rec > 0.0 && rec < 64.0 * 256f64.ln() * 1.5, "{r}");
         assert!(r["kl"].as_f64().unwrap() >= 0.0, "{r}");
         assert!(r.get("mse").is_none(), "no mean image, no MSE: {r}");
+        // Î(x; z) of 32 images, logged with its ceiling log 32 (which bounds it exactly: the
+        // mixture holds its own term, 1/M of it).
+        let (mi, bound) = (r["mi"].as_f64().unwrap(), r["mi_bound"].as_f64().unwrap());
+        assert!((bound - 32f64.ln()).abs() < 1e-12, "{r}");
+        assert!(mi.is_finite() && mi <= bound + 1e-9, "{r}");
     }
     let cfg: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(whole.join("config.json")).unwrap()).unwrap();
@@ -89,6 +98,22 @@ fn the_pixelcnn_vae_trains_resumes_exactly_and_samples_pixel_by_pixel() {
         "{}",
         stderr(&o)
     );
+
+    // The report draws Î(x; z) and the per-pixel NLL along training; eval says it cannot
+    // score a PixelCNN run yet, rather than compute anything from a decoder mean it lacks.
+    ok(vae_gpu(t.path(), &["report", "whole", "--no-eval"]));
+    let page = std::fs::read_to_string(whole.join("report.html")).unwrap();
+    assert!(
+        page.contains("Î(x; z) during training")
+            && page.contains("per-pixel negative log-likelihood")
+    );
+    let o = vae_gpu(t.path(), &["eval", "whole"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("autoregressive"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!whole.join("eval.json").exists());
 
     // The Bernoulli decoder on binarised pixels: two classes a pixel.
     let mut bern = tiny("3", "bern");

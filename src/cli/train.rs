@@ -175,7 +175,8 @@ pub fn train_in(
             "stage 2's length follows stage 1's by the defaults' ratio; --stage2-steps or --stage2-epochs sets it"
         );
     }
-    let done = pipelines::train(&gpu, &run, &dir, resume, stop, starting)?;
+    let mut information = vae_gpu::eval::information::DuringTraining::new(&run);
+    let done = pipelines::train(&gpu, &run, &dir, resume, stop, starting, &mut information)?;
     let last = done.stage2.as_ref().unwrap_or(&done.stage1);
     if let Some(row) = &last.last {
         let values: Vec<String> = row

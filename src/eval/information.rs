@@ -10,7 +10,16 @@
 //! All in nats, in f64 on the host (M²·κ terms: 64 M for M = 1000, κ = 64).
 
 use super::likelihood::log_mean_exp;
+use crate::error::Result;
+use crate::kernels::random::{self, RandomKey};
+use crate::models::generate;
+use crate::pipelines::Run;
+use crate::tensor::Tensor;
+use crate::train::Hooks;
 use serde::{Deserialize, Serialize};
+
+/// The z draws of Î(x; z) while training (Philox stream; the step is the training step).
+const STREAM_DURING_TRAINING: u32 = 44;
 
 /// −½·log 2π.
 const LOG_NORM: f64 = -0.918_938_533_204_672_7;
@@ -75,5 +84,67 @@ pub fn information(mu: &[f32], sigma: &[f32], z: &[f32], latent: usize) -> Infor
         upper_bound: n.ln(),
         marginal_kl: marginal / n,
         mean_kl: mean_kl / n,
+    }
+}
+
+/// Î(x; z) of stage 1 while it trains (`--mi-every`), the right panels of Zhao et al.'s
+/// Figures 5 and 6: every `mi_every` steps the first `mi_images` training images are encoded
+/// by the model as it is (batch norm debiased, as for sampling), one z ~ q(z | x) each
+/// (keyed by the run's seed and the step, so a resumed run logs the same values), and the
+/// estimate goes into the logged row as `mi`, with its ceiling log M as `mi_bound`.
+pub struct DuringTraining<'a> {
+    run: &'a Run,
+}
+
+impl<'a> DuringTraining<'a> {
+    pub fn new(run: &'a Run) -> Self {
+        DuringTraining { run }
+    }
+}
+
+impl Hooks for DuringTraining<'_> {
+    fn measure(&mut self, done: u64) -> Result<Vec<(&'static str, f64)>> {
+        let run = self.run;
+        let Some(every) = run.cfg.mi_every else {
+            return Ok(Vec::new());
+        };
+        if !done.is_multiple_of(every as u64) {
+            return Ok(Vec::new());
+        }
+        let s = &run.stage1;
+        let m = run.cfg.mi_images.min(run.data.len());
+        let shape = s.vae.net.example_shape();
+        let mut host = Vec::new();
+        let (mu, sigma) = s.with_debiased_bn(done, || {
+            generate::encode_batches(
+                &s.vae,
+                &s.store,
+                m,
+                generate::DEFAULT_BATCH,
+                |start, len| {
+                    run.data
+                        .gather(&(start..start + len).collect::<Vec<_>>(), &mut host);
+                    let mut dims = vec![len];
+                    dims.extend(&shape);
+                    Tensor::from_slice(s.store.gpu(), &host, &dims)
+                },
+            )
+        })?;
+        let key = RandomKey {
+            seed: run.cfg.seed,
+            step: done,
+            stream: STREAM_DURING_TRAINING,
+        };
+        let z = random::reparameterize(&mu, &sigma, key)?;
+        let info = information(
+            &mu.to_vec()?,
+            &sigma.to_vec()?,
+            &z.to_vec()?,
+            s.vae.net.latent(),
+        );
+        Ok(vec![
+            ("mi", info.mutual_information),
+            ("mi_bound", info.upper_bound),
+        ])
     }
 }

@@ -123,6 +123,12 @@ pub struct RunConfig {
     #[serde(default = "default_checkpoint_minutes")]
     pub checkpoint_minutes: f64,
     pub sample_every: Option<usize>,
+    /// Î(x; z) of stage 1 logged every N steps into metrics.jsonl (`--mi-every`), from
+    /// `mi_images` training images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mi_every: Option<usize>,
+    #[serde(default = "default_mi_images")]
+    pub mi_images: usize,
     /// Checkpoints kept per stage (`--keep-checkpoints`); runs written before it kept one.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub keep_checkpoints: usize,
@@ -135,6 +141,12 @@ pub struct RunConfig {
 
 fn one() -> usize {
     1
+}
+
+/// `--mi-images`'s default: Î's ceiling is log M = 6.9 nats, and M²κ terms take well under a
+/// second.
+pub fn default_mi_images() -> usize {
+    1000
 }
 
 fn is_one(n: &usize) -> bool {
@@ -335,7 +347,9 @@ impl RunConfig {
         positive("--log-every", self.log_every)?;
         positive("--checkpoint-every", self.checkpoint_every)?;
         positive("--keep-checkpoints", self.keep_checkpoints)?;
+        positive("--mi-images", self.mi_images)?;
         for (flag, v) in [
+            ("--mi-every", self.mi_every),
             ("--sample-every", self.sample_every),
             ("--limit", self.limit),
             ("--image-size", self.image_size),
@@ -368,6 +382,17 @@ impl RunConfig {
                     self.checkpoint_every, self.log_every
                 ),
             ));
+        }
+        if let Some(n) = self.mi_every {
+            if !n.is_multiple_of(self.log_every) {
+                return Err(Error::flag(
+                    "--mi-every",
+                    format!(
+                        "{n} is not a multiple of --log-every {} (Î(x; z) goes into the logged rows)",
+                        self.log_every
+                    ),
+                ));
+            }
         }
         if let Some(n) = self.sample_every {
             if !n.is_multiple_of(self.log_every) {

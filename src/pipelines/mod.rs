@@ -250,13 +250,18 @@ pub fn check_resumable(run: &Run, dir: &Path) -> Result<Option<u64>> {
     Ok((s2.is_some() && s1 < run.stage1_steps()).then_some(s1))
 }
 
-/// Grids drawn every `--sample-every` steps of stage 1.
+/// Grids drawn every `--sample-every` steps of stage 1, and the caller's measurements.
 struct GridHooks<'a> {
     run: &'a Run,
     dir: &'a Path,
+    measure: &'a mut dyn Hooks,
 }
 
 impl Hooks for GridHooks<'_> {
+    fn measure(&mut self, done: u64) -> Result<Vec<(&'static str, f64)>> {
+        self.measure.measure(done)
+    }
+
     fn logged(&mut self, done: u64) -> Result<()> {
         if self
             .run
@@ -286,7 +291,8 @@ impl Trained {
 /// Trains `run` in `dir`: stage 1, its grids, then stage 2 on its latents when the run has
 /// one. With `resume`, each stage continues from its checkpoint (a finished stage is
 /// skipped); otherwise `dir` must be prepared and config.json is written first.
-/// `starting(stage)` is called as each stage begins. While it trains, `run_dir::TRAINING`
+/// `starting(stage)` is called as each stage begins; `measure` adds values to stage 1's logged
+/// rows (`eval::information::DuringTraining`'s Î(x; z)). While it trains, `run_dir::TRAINING`
 /// says so; a run that diverges leaves its message in `run_dir::DIVERGED` (removed when it
 /// is resumed).
 pub fn train(
@@ -296,6 +302,7 @@ pub fn train(
     resume: bool,
     stop: &AtomicBool,
     starting: &mut dyn FnMut(u32),
+    measure: &mut dyn Hooks,
 ) -> Result<Trained> {
     let marker = dir.join(run_dir::DIVERGED);
     if marker.exists() {
@@ -303,7 +310,7 @@ pub fn train(
     }
     let training = dir.join(run_dir::TRAINING);
     run_dir::write_atomic(&training, format!("{}\n", std::process::id()).as_bytes())?;
-    let result = train_stages(gpu, run, dir, resume, stop, starting);
+    let result = train_stages(gpu, run, dir, resume, stop, starting, measure);
     let _ = std::fs::remove_file(&training);
     if let Err(Error::Diverged(message)) = &result {
         run_dir::write_atomic(&marker, format!("{message}\n").as_bytes())?;
@@ -318,6 +325,7 @@ fn train_stages(
     resume: bool,
     stop: &AtomicBool,
     starting: &mut dyn FnMut(u32),
+    measure: &mut dyn Hooks,
 ) -> Result<Trained> {
     let s2_ckpt = dir.join(run_dir::STAGE2_CHECKPOINT);
     let stage1_ckpt = dir.join(run_dir::CHECKPOINT);
@@ -344,7 +352,7 @@ fn train_stages(
         run_dir::CHECKPOINT,
         resume,
         stop,
-        &mut GridHooks { run, dir },
+        &mut GridHooks { run, dir, measure },
     )?;
     if stage1.interrupted {
         return Ok(Trained {

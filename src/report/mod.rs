@@ -182,7 +182,7 @@ fn plot(title: &str, svg: Option<String>, caption: &str) -> Plot {
 }
 
 /// The curves against step, one line per run: (metric key, title, y scale, stage).
-const CURVES: [(&str, &str, Scale, u32); 9] = [
+const CURVES: [(&str, &str, Scale, u32); 10] = [
     ("loss", "loss", Scale::Linear, 1),
     (
         "reconstruction",
@@ -195,6 +195,12 @@ const CURVES: [(&str, &str, Scale, u32); 9] = [
     ("gamma", "γ (decoder standard deviation)", Scale::Log, 1),
     ("lambda", "GECO's λ", Scale::Log, 1),
     ("constraint", "GECO's constraint C", Scale::Linear, 1),
+    (
+        "mi",
+        "Î(x; z) during training, nats (Zhao et al., Figures 5 and 6)",
+        Scale::Linear,
+        1,
+    ),
     ("loss", "stage-2 loss", Scale::Linear, 2),
     (
         "gamma",
@@ -236,6 +242,36 @@ fn curves(runs: &[RunFiles]) -> Result<Vec<Plot>> {
             title,
             plots::lines(&axes, &series, false, None, None)?,
             note,
+        ));
+    }
+    // Beside Î, the per-pixel NLL Zhao et al. plot it against: the reconstruction term / D.
+    let nll: Vec<Series> = runs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !r.series(1, "mi").is_empty())
+        .map(|(i, r)| Series {
+            name: r.name.clone(),
+            colour: i,
+            points: r
+                .series(1, "reconstruction")
+                .into_iter()
+                .map(|(s, v)| (s, v / r.image_len()))
+                .collect(),
+        })
+        .filter(|s| !s.points.is_empty())
+        .collect();
+    if !nll.is_empty() {
+        let axes = Axes {
+            title: "−log p(x | z) per pixel, nats",
+            x: "step",
+            y: "nats per pixel",
+            x_scale: Scale::Linear,
+            y_scale: Scale::Linear,
+        };
+        out.push(plot(
+            "per-pixel negative log-likelihood (Zhao et al., Figures 5 and 6)",
+            plots::lines(&axes, &nll, false, None, None)?,
+            "the reconstruction term over the pixels, on training batches: beside Î(x; z), whether a lower likelihood loss came with or without using the code",
         ));
     }
     Ok(out)

@@ -60,6 +60,11 @@ impl Schedule {
 
 /// What the loop calls back into while it runs (drawing grids, say).
 pub trait Hooks {
+    /// Before a row is logged at `done` steps: further named values for it (a diagnostic
+    /// measured on the model as it is). Its time is not counted in the row's throughput.
+    fn measure(&mut self, _done: u64) -> Result<Vec<(&'static str, f64)>> {
+        Ok(Vec::new())
+    }
     /// After a row is logged and any checkpoint written, `done` steps in.
     fn logged(&mut self, _done: u64) -> Result<()> {
         Ok(())
@@ -229,7 +234,9 @@ pub fn train(
         }
         let k = (done - logged_at) as f64;
         let seconds = since.elapsed().as_secs_f64();
-        let readings = model.readings()?;
+        let training = earlier + started.elapsed().as_secs_f64();
+        let mut readings = model.readings()?;
+        readings.extend(hooks.measure(done)?);
         let row = MetricsRow {
             stage: sched.stage,
             step: done,
@@ -242,7 +249,7 @@ pub fn train(
                 .collect(),
             lr,
             examples_per_second: k * batch_size as f64 / seconds.max(1e-9),
-            seconds: Some(earlier + started.elapsed().as_secs_f64()),
+            seconds: Some(training),
         };
         crate::run_dir::append_metrics(dir, &row)?;
         progress.logged(

@@ -109,6 +109,14 @@ pub struct RunOverrides {
     /// checkpoint, --checkpoint-every]
     #[arg(long, allow_negative_numbers = true)]
     pub sample_every: Option<usize>,
+    /// Log Zhao et al.'s Î(x; z) of stage 1 every N steps (a multiple of --log-every) into
+    /// metrics.jsonl as `mi` [default: never]
+    #[arg(long, allow_negative_numbers = true)]
+    pub mi_every: Option<usize>,
+    /// Training images Î(x; z) is estimated from during training (its ceiling is log M)
+    /// [default: 1000]
+    #[arg(long, allow_negative_numbers = true)]
+    pub mi_images: Option<usize>,
 }
 
 /// Overrides a resume may give: the lengths; and the ones that set up stage 2 when a resume
@@ -179,6 +187,8 @@ impl RunOverrides {
             checkpoint_every: Some(cfg.checkpoint_every),
             checkpoint_minutes: Some(cfg.checkpoint_minutes),
             sample_every: Some(cfg.sample_every.unwrap_or(0)),
+            mi_every: cfg.mi_every,
+            mi_images: Some(cfg.mi_images),
             keep_checkpoints: Some(cfg.keep_checkpoints),
         }
     }
@@ -373,6 +383,10 @@ impl RunOverrides {
             keep_checkpoints: self.keep_checkpoints.unwrap_or(1),
             // An autoregressive decoder draws a grid pixel by pixel (a forward pass each):
             // only at the end unless asked.
+            mi_every: self.mi_every,
+            mi_images: self
+                .mi_images
+                .unwrap_or_else(super::config::default_mi_images),
             sample_every: match self.sample_every {
                 Some(0) => None,
                 Some(n) => Some(n),
