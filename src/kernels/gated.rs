@@ -4,7 +4,6 @@
 
 use super::{dense, fits_u32, groups_for, reduce, Params};
 use crate::error::{Error, Result};
-use crate::gpu::Dispatch;
 use crate::tensor::Tensor;
 
 /// (N, C, P) for h [N, 2C, ...] and cond [N, 2C]: C output channels of P pixels.
@@ -40,15 +39,7 @@ fn launch(
     t: &Tensor,
 ) -> Result<()> {
     let p = Params::default().u(n).u(c).u(pixels).u(0).bytes();
-    t.gpu().dispatch(&Dispatch {
-        shader: "gated",
-        entry,
-        consts: &[],
-        params: &p,
-        buffers,
-        textures: &[],
-        groups: groups_for(n, 256),
-    })
+    super::launch("gated", entry, &p, buffers, groups_for(n, 256), t)
 }
 
 /// y [N, C, ...] from h [N, 2C, ...] and cond [N, 2C].

@@ -9,7 +9,6 @@
 
 use super::{dense, fits_u32, groups_for, Params};
 use crate::error::{Error, Result};
-use crate::gpu::Dispatch;
 use crate::tensor::Tensor;
 
 /// Elements per workgroup in the first pass.
@@ -31,15 +30,7 @@ fn launch(
     groups: [u32; 3],
     t: &Tensor,
 ) -> Result<()> {
-    t.gpu().dispatch(&Dispatch {
-        shader: "loss",
-        entry,
-        consts: &[],
-        params: p,
-        buffers,
-        textures: &[],
-        groups,
-    })
+    super::launch("loss", entry, p, buffers, groups, t)
 }
 
 /// Checks the pair and returns (dense a, dense b, n, B).

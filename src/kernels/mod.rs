@@ -28,6 +28,27 @@ pub use crate::tensor::fill;
 pub(crate) use crate::tensor::view::{fits_u32, texture_chunks, view_snapshot};
 use crate::tensor::Tensor;
 
+/// One dispatch of `shader`'s `entry` on buffers (no pipeline constants, no textures), on
+/// `t`'s device.
+pub(crate) fn launch(
+    shader: &'static str,
+    entry: &'static str,
+    params: &[u8],
+    buffers: &[&wgpu::Buffer],
+    groups: [u32; 3],
+    t: &Tensor,
+) -> Result<()> {
+    t.gpu().dispatch(&crate::gpu::Dispatch {
+        shader,
+        entry,
+        consts: &[],
+        params,
+        buffers,
+        textures: &[],
+        groups,
+    })
+}
+
 /// The tensor as a dense buffer starting at element 0 (copies views).
 pub(crate) fn dense(t: &Tensor) -> Result<Tensor> {
     if t.is_contiguous() && t.offset() == 0 {

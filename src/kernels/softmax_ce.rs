@@ -6,7 +6,6 @@
 
 use super::{dense, fits_u32, groups_for, loss, Params};
 use crate::error::{Error, Result};
-use crate::gpu::Dispatch;
 use crate::tensor::Tensor;
 
 /// Rows per workgroup of `ce_partials` (one an invocation).
@@ -110,15 +109,7 @@ fn launch(
     groups: [u32; 3],
     t: &Tensor,
 ) -> Result<()> {
-    t.gpu().dispatch(&Dispatch {
-        shader: "softmax_ce",
-        entry,
-        consts: &[],
-        params: p,
-        buffers,
-        textures: &[],
-        groups,
-    })
+    super::launch("softmax_ce", entry, p, buffers, groups, t)
 }
 
 /// Σ over rows of −log softmax(logits)[target], / B.
