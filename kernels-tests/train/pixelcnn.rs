@@ -92,6 +92,24 @@ fn the_pixelcnn_vae_trains_resumes_exactly_and_samples_pixel_by_pixel() {
         ));
         assert_eq!(again, std::fs::read(t.path().join("b.png")).unwrap());
     }
+    // The Markov chain from noise through the PixelCNN decoder: 2 chains × (noise, step 1, 2).
+    ok(vae_gpu(
+        t.path(),
+        &[
+            "sample",
+            "whole",
+            "--markov-chain",
+            "2",
+            "--every",
+            "1",
+            "-n",
+            "2",
+        ],
+    ));
+    assert_eq!(
+        png_size(&whole.join("samples-markov-chain2-deterministic-n2.png")),
+        (3 * 8 + 4 * 2, 2 * 8 + 3 * 2)
+    );
     let o = vae_gpu(t.path(), &["sample", "whole", "--alpha", "1"]);
     assert!(
         o.status.code() == Some(2) && stderr(&o).contains("--alpha"),

@@ -170,6 +170,34 @@ fn a_run_leaves_a_complete_directory() {
         &["sample", "run", "--ancestral", "--out", "anc.png"],
     ));
     assert_eq!(png_size(&t.path().join("anc.png")), (82, 82));
+    // Zhao et al.'s Markov chain: 8 chains (rows) at step 0 and after steps 1..4 (columns).
+    let o = ok(vae_gpu(t.path(), &["sample", "run", "--markov-chain", "4"]));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "run/samples-markov-chain4-deterministic.png\n"
+    );
+    assert_eq!(
+        png_size(&dir.join("samples-markov-chain4-deterministic.png")),
+        (5 * 8 + 6 * 2, 8 * 8 + 9 * 2)
+    );
+    for (args, flag) in [
+        (
+            &["sample", "run", "--markov-chain", "0"][..],
+            "--markov-chain",
+        ),
+        (&["sample", "run", "--every", "2"][..], "--markov-chain"),
+        (
+            &["sample", "run", "--markov-chain", "2", "--stage", "2"][..],
+            "--stage",
+        ),
+    ] {
+        let o = vae_gpu(t.path(), args);
+        assert!(
+            !o.status.success() && stderr(&o).contains(flag),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
     ok(vae_gpu(t.path(), &["reconstruct", "run", "--n", "8"]));
     assert_eq!(
         png_size(&dir.join("reconstructions-test-n8.png")),

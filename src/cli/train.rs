@@ -217,17 +217,19 @@ pub fn train_in(
     Ok((0, dir))
 }
 
-/// `sample`'s and `reconstruct`'s default numbers of images, train's own grids'.
+/// `sample`'s and `reconstruct`'s default numbers of images, train's own grids'; `sample
+/// --markov-chain`'s chains.
 const SAMPLES_N: usize = 64;
+const CHAINS_N: usize = 8;
 const RECONSTRUCTIONS_N: usize = 32;
 
 #[derive(Args)]
 pub struct SampleArgs {
     /// A run directory written by `vae-gpu train`
     run: PathBuf,
-    /// Number of images
-    #[arg(short, long, default_value_t = SAMPLES_N as u64, value_parser = clap::value_parser!(u64).range(1..=4096))]
-    n: u64,
+    /// Number of images [default: 64; with --markov-chain, 8 chains]
+    #[arg(short, long, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    n: Option<u64>,
     /// x ~ p(x | z) (μ_x + γ·ε, or Bernoulli draws) instead of x = μ_x(z)
     #[arg(long)]
     ancestral: bool,
@@ -243,8 +245,17 @@ pub struct SampleArgs {
     /// stage 1's decoder [default: 2 on a two-stage run, else 1]
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=2))]
     stage: Option<u32>,
-    /// Output PNG [default: RUN/samples[-two-stage]-MODE[-seedS][-nN].png, MODE deterministic,
-    /// ancestral or alphaA; seed and n named when they are not the defaults]
+    /// Zhao et al.'s Markov chain instead of the prior (Proposition 2): K alternations
+    /// z ~ q(z | x), x ~ p(x | z) of stage 1 from uniform noise, which samples the data where
+    /// ancestral sampling fails (no regulariser); a grid of the chains (rows) at step 0 and
+    /// every --every steps (columns)
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    markov_chain: Option<u64>,
+    /// With --markov-chain: a column every E steps [default: K/8, at least 1]
+    #[arg(long, requires = "markov_chain", value_parser = clap::value_parser!(u64).range(1..))]
+    every: Option<u64>,
+    /// Output PNG [default: RUN/samples[-two-stage|-markov-chainK]-MODE[-seedS][-nN].png, MODE
+    /// deterministic, ancestral or alphaA; seed and n named when they are not the defaults]
     #[arg(short, long)]
     out: Option<PathBuf>,
 }
@@ -256,6 +267,9 @@ pub fn sample(sel: &Selection, a: SampleArgs) -> Result<i32> {
     }
     let gpu = Gpu::new(sel)?;
     let (run, steps1, steps2) = pipelines::open(&gpu, &a.run, None)?;
+    if let Some(k) = a.markov_chain {
+        return markov_chain(&a, &run, steps1, k as usize);
+    }
     let stage = match (a.stage, steps2) {
         (Some(2), None) => {
             return Err(Error::flag(
@@ -275,18 +289,8 @@ pub fn sample(sel: &Selection, a: SampleArgs) -> Result<i32> {
         (None, Some(_)) => 2,
         (None, None) => 1,
     };
-    let n = a.n as usize;
-    let how = match (a.ancestral, a.alpha) {
-        (_, Some(alpha)) if !alpha.is_finite() => {
-            return Err(Error::flag(
-                "--alpha",
-                format!("must be a finite number, not {alpha}"),
-            ))
-        }
-        (_, Some(alpha)) => Draw::Shifted(alpha),
-        (true, None) => Draw::Ancestral,
-        (false, None) => Draw::Mean,
-    };
+    let n = a.n.map_or(SAMPLES_N, |n| n as usize);
+    let how = draw_of(&a)?;
     let seed = a.seed.unwrap_or(run.cfg.seed);
     let x = if stage == 2 {
         two_stage::sample(&run, steps1, n, seed, how)?
@@ -314,6 +318,65 @@ pub fn sample(sel: &Selection, a: SampleArgs) -> Result<i32> {
     eprintln!(
         "wrote {n} {mode} {} samples",
         if stage == 2 { "two-stage" } else { "stage-1" }
+    );
+    println!("{}", out.display());
+    Ok(0)
+}
+
+/// How `sample` turns decoder outputs into images.
+fn draw_of(a: &SampleArgs) -> Result<Draw> {
+    Ok(match (a.ancestral, a.alpha) {
+        (_, Some(alpha)) if !alpha.is_finite() => {
+            return Err(Error::flag(
+                "--alpha",
+                format!("must be a finite number, not {alpha}"),
+            ))
+        }
+        (_, Some(alpha)) => Draw::Shifted(alpha),
+        (true, None) => Draw::Ancestral,
+        (false, None) => Draw::Mean,
+    })
+}
+
+/// `sample --markov-chain K`: stage 1's chain from noise, the chains as rows of snapshots.
+fn markov_chain(a: &SampleArgs, run: &Run, steps1: u64, k: usize) -> Result<i32> {
+    if a.stage == Some(2) {
+        return Err(Error::flag(
+            "--stage",
+            "the Markov chain alternates stage 1's encoder and decoder; it has no stage-2 form",
+        ));
+    }
+    let how = draw_of(a)?;
+    let n = a.n.map_or(CHAINS_N, |n| n as usize);
+    let every = a.every.map_or((k / 8).max(1), |e| e as usize);
+    let seed = a.seed.unwrap_or(run.cfg.seed);
+    let s = &run.stage1;
+    let snaps = s.with_debiased_bn(steps1, || {
+        generate::markov_chain(&s.vae, &s.store, n, k, every, seed, how)
+    })?;
+    // Tile (chain i, snapshot j) at row i, column j.
+    let width = run.data.image_len();
+    let cols = snaps.len();
+    let mut tiles = Vec::with_capacity(n * cols * width);
+    for i in 0..n {
+        for snap in &snaps {
+            tiles.extend_from_slice(&snap[i * width..(i + 1) * width]);
+        }
+    }
+    let mut qualifiers = vec![format!("markov-chain{k}"), how.name()];
+    if seed != run.cfg.seed {
+        qualifiers.push(format!("seed{seed}"));
+    }
+    if n != CHAINS_N {
+        qualifiers.push(format!("n{n}"));
+    }
+    let out = a.out.clone().unwrap_or_else(|| {
+        a.run
+            .join(run_dir::output_name("samples", &qualifiers, "png"))
+    });
+    vae_gpu::grid::write_png(&out, &tiles, run.data.channels, run.data.side, cols)?;
+    eprintln!(
+        "wrote {n} Markov chains of {k} steps from noise (columns: step 0 and every {every})"
     );
     println!("{}", out.display());
     Ok(0)

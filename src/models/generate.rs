@@ -16,6 +16,8 @@ use rand::{RngExt, SeedableRng};
 /// Random streams: training draws ε from stream 0; sampling never touches it.
 pub const STREAM_Z: u32 = 1;
 pub const STREAM_NOISE: u32 = 2;
+/// The Markov chain's z ~ q(z | x) draws.
+const STREAM_CHAIN: u32 = 5;
 
 fn check_batch(batch: usize) -> Result<()> {
     if batch == 0 {
@@ -157,7 +159,14 @@ pub fn draw(vae: &Vae, s: &ParamStore, mu: &Tensor, seed: u64, how: Draw) -> Res
 pub fn sample(vae: &Vae, s: &ParamStore, n: usize, seed: u64, how: Draw) -> Result<Vec<f32>> {
     let z = prior(vae, s, n, seed)?;
     if vae.net.pixel_classes().is_some() {
-        return autoregressive(vae, s, &z, seed, how);
+        if let Draw::Shifted(_) = how {
+            return Err(Error::flag(
+                "--alpha",
+                "an autoregressive decoder draws each pixel given the drawn pixels before it; there is no per-pixel σ_x to shift by",
+            ));
+        }
+        let (drawn, means) = autoregressive(vae, s, &z, seed)?;
+        return Ok(if how == Draw::Ancestral { drawn } else { means });
     }
     let mu = decode_batches(vae, s, &z, DEFAULT_BATCH)?;
     draw(vae, s, &mu, seed, how)
@@ -167,21 +176,14 @@ pub fn sample(vae: &Vae, s: &ParamStore, n: usize, seed: u64, how: Draw) -> Resu
 /// on the device: one forward pass of the whole image per pixel in raster order, each
 /// followed by the draw of that pixel into x on the device (`random::categorical_pixel`, the
 /// uniform of pixel i keyed by (`seed`, step i)), one submission per pixel and nothing read
-/// back until the end. Returns the drawn images (`Draw::Ancestral`), or each pixel's expected
-/// value given the drawn pixels before it (`Draw::Mean`, the reference code's display).
+/// back until the end. Returns the drawn images, and each pixel's expected value given the
+/// drawn pixels before it (the reference code's display).
 pub fn autoregressive(
     vae: &Vae,
     s: &ParamStore,
     z: &Tensor,
     seed: u64,
-    how: Draw,
-) -> Result<Vec<f32>> {
-    if let Draw::Shifted(_) = how {
-        return Err(Error::flag(
-            "--alpha",
-            "an autoregressive decoder draws each pixel given the drawn pixels before it; there is no per-pixel σ_x to shift by",
-        ));
-    }
+) -> Result<(Vec<f32>, Vec<f32>)> {
     crate::kernels::expect_rank("autoregressive sampling", "latents", z, 2)?;
     let n = z.shape()[0];
     let mut shape = vec![n];
@@ -192,10 +194,7 @@ pub fn autoregressive(
     for pixel in 0..pixels {
         draw_pixel(vae, s, z, [&x, &mean], pixel, seed)?;
     }
-    match how {
-        Draw::Mean => mean.to_vec(),
-        _ => x.to_vec(),
-    }
+    Ok((x.to_vec()?, mean.to_vec()?))
 }
 
 /// One step of `autoregressive`: the decoder's pass over the images `x` drawn so far, and
@@ -234,7 +233,68 @@ pub fn reconstruct(vae: &Vae, s: &ParamStore, x: &[f32]) -> Result<Vec<f32>> {
         Tensor::from_slice(s.gpu(), &x[start * width..(start + len) * width], &shape)
     })?;
     if vae.net.pixel_classes().is_some() {
-        return autoregressive(vae, s, &mu, 0, Draw::Mean);
+        return Ok(autoregressive(vae, s, &mu, 0)?.1);
     }
     decode_batches(vae, s, &mu, DEFAULT_BATCH)?.to_vec()
+}
+
+/// Zhao, Song & Ermon's Markov chain (Proposition 2): from uniform noise x_0 (seeded by
+/// `seed`), `steps` alternations z_t ~ q(z | x_{t−1}), x_t ~ p(x | z_t), for `n` chains at
+/// once. It samples p_data even where ancestral sampling from the prior fails (the
+/// unregularised VAE). x_t is drawn as `how` says (an autoregressive decoder draws every
+/// pixel and shows their expected values; `Draw::Mean` carries μ_x(z) on). Returns the chains'
+/// images at step 0 (the noise) and every `every` steps, and at the last; each [n, ..example].
+pub fn markov_chain(
+    vae: &Vae,
+    s: &ParamStore,
+    n: usize,
+    steps: usize,
+    every: usize,
+    seed: u64,
+    how: Draw,
+) -> Result<Vec<Vec<f32>>> {
+    if steps == 0 {
+        return Err(Error::flag("--markov-chain", "must be at least 1 step"));
+    }
+    if every == 0 {
+        return Err(Error::flag("--every", "must be at least 1"));
+    }
+    let example = vae.net.example_shape();
+    let width: usize = example.iter().product();
+    let mut rng = StdRng::seed_from_u64(seed ^ STREAM_CHAIN as u64);
+    let mut x: Vec<f32> = (0..n * width).map(|_| rng.random_range(0.0..1.0)).collect();
+    let mut snapshots = vec![x.clone()];
+    for t in 1..=steps {
+        let state = x.clone();
+        let (mu, sigma) = encode_batches(vae, s, n, DEFAULT_BATCH, |start, len| {
+            let mut shape = vec![len];
+            shape.extend(&example);
+            Tensor::from_slice(
+                s.gpu(),
+                &state[start * width..(start + len) * width],
+                &shape,
+            )
+        })?;
+        let key = RandomKey {
+            seed,
+            step: t as u64,
+            stream: STREAM_CHAIN,
+        };
+        let z = random::reparameterize(&mu, &sigma, key)?;
+        let step_seed = seed.wrapping_add(t as u64);
+        let shown = if vae.net.pixel_classes().is_some() {
+            // The chain goes on from the drawn pixels; the grid shows their expectations.
+            let (drawn, means) = autoregressive(vae, s, &z, step_seed)?;
+            x = drawn;
+            means
+        } else {
+            let mu_x = decode_batches(vae, s, &z, DEFAULT_BATCH)?;
+            x = draw(vae, s, &mu_x, step_seed, how)?;
+            x.clone()
+        };
+        if t % every == 0 || t == steps {
+            snapshots.push(shown);
+        }
+    }
+    Ok(snapshots)
 }
