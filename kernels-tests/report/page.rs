@@ -367,11 +367,19 @@ fn a_tiny_2d_run_gets_the_latent_scatter_by_label_and_the_decoded_plane() {
     .info()
     .width;
     assert_eq!(grid, 12 * 30 + 2);
+    // The posterior's total variance at every lattice point: non-negative, and below the
+    // largest a mixture of [0, 1]-valued images can have (D/4).
+    let v = plane
+        .posterior_variance
+        .expect("a new evaluation has the map");
+    assert_eq!(v.len(), 144);
+    assert!(v.iter().all(|x| (0.0..=784.0 / 4.0).contains(x)), "{v:?}");
     ok(vae_gpu(t.path(), &["report", "run"]));
     let page = std::fs::read_to_string(run.join("report.html")).unwrap();
     validate(&run.join("report.html"));
     assert!(page.contains("μ_z of 300 test images"));
     assert!(page.contains("the decoded latent plane"));
+    assert!(page.contains("the posterior variance over the latent plane"));
     // The scatter colours the ten classes apart.
     let fills = scatter_colours(&page, "μ_z of 300 test images");
     assert_eq!(fills.len(), 10, "one colour per class: {fills:?}");

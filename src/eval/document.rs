@@ -106,6 +106,10 @@ pub struct LatentPlane {
     pub grid_file: String,
     pub grid_axis: Vec<f64>,
     pub grid_is: String,
+    /// Σ_i Var_{q(x|z)}[x_i] at each lattice point, row-major as the grid (Zhao et al.'s
+    /// Figure 2; absent in evaluations written before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub posterior_variance: Option<Vec<f64>>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -381,7 +381,12 @@ const PLANE_CELLS: usize = 12;
 /// posterior means of up to PLANE_POINTS test images with their labels, for a scatter, and
 /// μ_x over a grid of the plane written to `dir`/latent-grid.png (z₁ along the rows from
 /// top to bottom, z₂ along the columns from left to right). Runs with batch norm debiased.
-fn latent_plane(stage: &Stage, run: &Run, mu: &[f32], dir: &Path) -> Result<LatentPlane> {
+fn latent_plane(
+    stage: &Stage,
+    run: &Run,
+    (mu, sigma): (&[f32], &[f32]),
+    dir: &Path,
+) -> Result<LatentPlane> {
     let n = (mu.len() / 2).min(PLANE_POINTS);
     let points: Vec<[f32; 2]> = (0..n).map(|i| [mu[2 * i], mu[2 * i + 1]]).collect();
     let labels = run.data.labels.as_ref().map(|l| l[..n].to_vec());
@@ -392,7 +397,13 @@ fn latent_plane(stage: &Stage, run: &Run, mu: &[f32], dir: &Path) -> Result<Late
     let x = generate::decode_batches(&stage.vae, &stage.store, &zt, 256)?.to_vec()?;
     let (c, side) = (run.data.channels, run.data.side);
     crate::grid::write_png(&dir.join(run_dir::LATENT_GRID), &x, c, side, PLANE_CELLS)?;
+    // q(x | z) over the evaluated split's images.
+    let mut images = Vec::new();
+    run.data
+        .gather(&(0..run.data.len()).collect::<Vec<_>>(), &mut images);
+    let posterior_variance = plane::posterior_variance(&z, mu, sigma, &images, 2);
     Ok(LatentPlane {
+        posterior_variance: Some(posterior_variance),
         points,
         labels,
         grid_file: run_dir::LATENT_GRID.into(),
@@ -452,7 +463,12 @@ pub fn evaluate(gpu: &Arc<Gpu>, dir: &Path, opts: &Options) -> Result<EvalDoc> {
             },
         )?;
         let latent_plane = if latent == 2 {
-            Some(latent_plane(s1, &run, &mu.to_vec()?, dir)?)
+            Some(latent_plane(
+                s1,
+                &run,
+                (&mu.to_vec()?, &sigma.to_vec()?),
+                dir,
+            )?)
         } else {
             None
         };

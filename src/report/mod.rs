@@ -418,6 +418,17 @@ fn run_plots(r: &RunFiles, eval: &EvalDoc) -> Result<Vec<Plot>> {
                 r.name
             ),
         ));
+        if let Some(v) = &p.posterior_variance {
+            out.push(plot(
+                "the posterior variance over the latent plane",
+                plots::heatmap(
+                    "Σᵢ Var_q(x|z)[xᵢ] on the decoded lattice",
+                    v,
+                    p.grid_axis.len(),
+                )?,
+                "Zhao et al.'s Figure 2: the total variance of the images q(x | z) ∝ q(z | x)·p_data(x) gives each point of the decoded lattice's cells (importance weights over the encoded test images); decoded images are blurry where it is high, as the decoder averages dissimilar images there",
+            ));
+        }
     }
     Ok(out)
 }

@@ -341,6 +341,54 @@ pub fn scatter(title: &str, points: &[[f64; 2]], labels: Option<&[u8]>) -> Resul
     )
 }
 
+/// A cells × cells map of `values` (row-major, rows down the first axis, as the decoded
+/// lattice's grid), shaded from white (0) to dark blue (the largest value), each cell titled
+/// with its value, and a caption of the range: Zhao et al.'s Figure 2, beside the lattice.
+pub fn heatmap(title: &str, values: &[f64], cells: usize) -> Result<Option<String>> {
+    if cells == 0 || values.len() != cells * cells {
+        return Ok(None);
+    }
+    let top = values.iter().copied().fold(0.0f64, f64::max);
+    if !(top.is_finite() && top > 0.0) {
+        return Ok(None);
+    }
+    svg_of(|root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 17))
+            .margin(12)
+            .x_label_area_size(38)
+            .y_label_area_size(62)
+            .build_cartesian_2d(0f64..cells as f64, cells as f64..0f64)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc("z₂ cell (left to right)")
+            .y_desc("z₁ cell (top to bottom)")
+            .draw()
+            .map_err(plot_err)?;
+        chart
+            .draw_series(values.iter().enumerate().map(|(i, v)| {
+                let (r, c) = ((i / cells) as f64, (i % cells) as f64);
+                let t = v / top;
+                let shade = |full: f64| (255.0 - t * (255.0 - full)) as u8;
+                let colour = RGBColor(shade(20.0), shade(60.0), shade(140.0));
+                Rectangle::new([(c, r), (c + 1.0, r + 1.0)], colour.filled())
+            }))
+            .map_err(plot_err)?
+            .label(format!("0 (white) to {} (dark)", crate::text::number(top)))
+            .legend(|(x, y)| {
+                Rectangle::new(
+                    [(x, y - 5), (x + 12, y + 5)],
+                    RGBColor(20, 60, 140).filled(),
+                )
+            });
+        legend(&mut chart, SeriesLabelPosition::LowerRight)?;
+        Ok(())
+    })
+    .map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -403,6 +451,21 @@ mod tests {
         };
         let svg = lines(&axes, &[one], false, None, None).unwrap().unwrap();
         assert_eq!(svg.matches("<circle").count(), 1, "{svg}");
+    }
+
+    #[test]
+    fn a_heatmap_has_a_cell_per_value_darkest_at_the_largest() {
+        let svg = heatmap("variance", &[0.0, 1.0, 2.0, 4.0], 2)
+            .unwrap()
+            .unwrap();
+        // Four cells, one legend swatch, and the background.
+        assert!(svg.matches("<rect").count() >= 5, "{svg}");
+        assert!(
+            svg.contains("fill=\"#143C8C\""),
+            "the largest is the darkest: {svg}"
+        );
+        assert!(svg.contains("fill=\"#FFFFFF\""), "zero is white");
+        assert!(heatmap("bad", &[1.0; 3], 2).unwrap().is_none());
     }
 
     #[test]
