@@ -427,6 +427,12 @@ fn export_writes_the_weights_alone_and_the_metrics_as_csv() {
         !out.status.success()
             && stderr(&out).contains("--weights: w.pt does not end in .safetensors")
     );
+    // `--weights-only` names the same flag: the weights alone.
+    let out = ok(vae_gpu(
+        t.path(),
+        &["export", "run", "--weights-only", "w.safetensors"],
+    ));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "w.safetensors\n");
 }
 
 /// `train --config`: a TOML file of settings named as the flags are, or an earlier run's

@@ -12,8 +12,8 @@ pub struct ExportArgs {
     /// A run directory written by `vae-gpu train`
     run: PathBuf,
     /// Write the weights (every stage's parameters and batch-norm averages, no Adam moments)
-    /// as safetensors [default file: RUN/weights.safetensors]
-    #[arg(long, num_args = 0..=1, default_missing_value = "")]
+    /// as safetensors [default file: RUN/weights.safetensors] (also `--weights-only`)
+    #[arg(long, visible_alias = "weights-only", num_args = 0..=1, default_missing_value = "")]
     weights: Option<PathBuf>,
     /// Write metrics.jsonl as CSV [default file: RUN/metrics.csv]
     #[arg(long, num_args = 0..=1, default_missing_value = "")]

@@ -286,7 +286,10 @@ impl RunConfig {
             Likelihood::Bernoulli | Likelihood::Categorical => {
                 return Err(Error::flag(
                     "--likelihood",
-                    format!("GECO constrains the squared error ‖x − μ_x‖², which is the Gaussian likelihood's term (λ plays 1/(2γ²)); a {} decoder has no such term to constrain, so GECO needs --likelihood gaussian", self.likelihood.name()),
+                    format!(
+                        "GECO constrains the squared error ‖x − μ_x‖², which is the Gaussian likelihood's term (λ plays 1/(2γ²)); a {} decoder has no such term to constrain, so GECO needs --likelihood gaussian",
+                        if self.likelihood == Likelihood::Bernoulli { "Bernoulli" } else { "categorical" }
+                    ),
                 ))
             }
         }
