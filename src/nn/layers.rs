@@ -13,7 +13,7 @@ use crate::nn::{Init, ParamId, ParamStore, ParamsBuilder, StateId};
 
 /// act(op(x, W) + bias per channel): the shape of every layer with weights, the bias and the
 /// activation in one pass.
-fn with_bias(
+pub(super) fn with_bias(
     t: &mut Tape,
     s: &ParamStore,
     x: Var,

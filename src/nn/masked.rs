@@ -7,7 +7,7 @@
 
 use std::sync::OnceLock;
 
-use super::layers::Conv2d;
+use super::layers::{with_bias, Conv2d};
 use crate::autograd::{Tape, Var};
 use crate::error::Result;
 use crate::kernels::channel::ChannelAct;
@@ -80,11 +80,11 @@ impl MaskedConv2d {
                 self.mask.get_or_init(|| m).clone()
             }
         };
-        let w = t.param(s, self.conv.weight)?;
-        let w = t.mask(w, &mask)?;
-        let bias = t.param(s, self.conv.bias)?;
-        let y = t.conv2d(x, w, self.conv.cfg)?;
-        t.bias_act(y, bias, act)
+        let c = &self.conv;
+        with_bias(t, s, x, (c.weight, c.bias), act, |t, x, w| {
+            let w = t.mask(w, &mask)?;
+            t.conv2d(x, w, c.cfg)
+        })
     }
 }
 
