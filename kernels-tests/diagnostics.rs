@@ -154,6 +154,21 @@ fn the_importance_sampled_likelihood_is_exact_with_the_true_posterior() {
     assert!((likelihood::log_mean_exp(&[0.0, (3.0f64).ln()]) - 2f64.ln()).abs() < 1e-12);
 }
 
+/// An autoregressive decoder's log p(x | z) from its logits [K, pixels]: uniform logits give
+/// −D·log K whatever x is; logits (0, ln 3) give the classes 1/4 and 3/4.
+#[test]
+fn the_categorical_log_likelihood_of_known_logits() {
+    let x = [0.0f32, 1.0, 0.5, 0.2];
+    let uniform = vec![0.7f32; 256 * 4];
+    let exact = -4.0 * 256f64.ln();
+    assert!((likelihood::log_p_categorical(&uniform, &x, 256) - exact).abs() < 1e-9);
+    // Two classes: pixel values 0 and 1 name classes 0 and 1 (round(v·1)).
+    let logits = [0.0f32, 0.0, 3f32.ln(), 3f32.ln()];
+    let got = likelihood::log_p_categorical(&logits, &[0.0, 1.0], 2);
+    // ln 3 rounded to f32: 1e-7 relative.
+    assert!((got - (0.25f64.ln() + 0.75f64.ln())).abs() < 1e-6, "{got}");
+}
+
 /// Stage 2's batches: rows of (μ_z, σ_z) kept on the device, gathered in a seeded shuffle,
 /// and a fresh z = μ + σ·ε every step. With N = batch every step holds all rows, so two
 /// steps see the same rows in different orders and must still draw different ε.

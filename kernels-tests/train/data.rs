@@ -357,7 +357,7 @@ fn every_recorded_run_loads_through_the_shared_types() {
                 "{}",
                 dir.display()
             );
-            assert!(e.stage1.mse.is_finite() && e.stage1_steps > 0);
+            assert!(e.stage1.mse.is_some_and(f64::is_finite) && e.stage1_steps > 0);
             assert_eq!(e.stage2_steps.is_some(), e.stage2.is_some());
             evaluated += 1;
         }

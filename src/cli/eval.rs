@@ -83,17 +83,18 @@ pub fn summary(doc: &EvalDoc) -> String {
         doc.images,
         num(s1.loss),
         num(s1.kl),
-        num(s1.mse),
+        opt(s1.mse),
         opt(s1.gamma),
     );
-    let nll = &doc.gamma_free_nll;
-    s += &format!(
-        "  γ-independent NLL (σ* = {} from {} training images): {} nats/pixel, {} bits/dim\n",
-        num(nll.nll.sigma),
-        nll.train_images,
-        num(nll.nll.nats_per_value),
-        num(nll.nll.bits_per_dim),
-    );
+    if let Some(nll) = &doc.gamma_free_nll {
+        s += &format!(
+            "  γ-independent NLL (σ* = {} from {} training images): {} nats/pixel, {} bits/dim\n",
+            num(nll.nll.sigma),
+            nll.train_images,
+            num(nll.nll.nats_per_value),
+            num(nll.nll.bits_per_dim),
+        );
+    }
     let info = &doc.information.information;
     s += &format!(
         "  Î(x; z) {} nats (at most log M = {}, M = {}) | marginal KL {} | mean KL {}\n",

@@ -28,7 +28,10 @@ pub struct EvalDoc {
     /// (step, γ) of stage 1's metrics rows.
     #[serde(default)]
     pub gamma_history: Vec<(u64, f64)>,
-    pub gamma_free_nll: GammaFreeNllDoc,
+    /// Decoders with a mean image only: an autoregressive decoder's log p(x) is exact given z
+    /// (`log_likelihood`), with no σ* to fit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gamma_free_nll: Option<GammaFreeNllDoc>,
     /// Runs with a 2-d latent space only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latent_plane: Option<LatentPlane>,
@@ -54,9 +57,11 @@ pub struct StageOneLosses {
     pub loss: f64,
     #[serde(deserialize_with = "null_is_nan")]
     pub kl: f64,
-    /// Per value.
-    #[serde(deserialize_with = "null_is_nan")]
-    pub mse: f64,
+    /// Per value, of the decoder mean μ_x(z); None for an autoregressive decoder, which has
+    /// no mean image of z alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "null_is_nan_opt")]
+    pub mse: Option<f64>,
     /// The likelihood term (every objective but GECO's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(deserialize_with = "null_is_nan_opt")]
@@ -102,8 +107,10 @@ pub struct LatentPlane {
     /// μ_z of up to 2000 test images.
     pub points: Vec<[f32; 2]>,
     pub labels: Option<Vec<u8>>,
-    /// The decoded lattice's PNG in the run directory.
-    pub grid_file: String,
+    /// The decoded lattice's PNG in the run directory; None for an autoregressive decoder
+    /// (a pass per pixel of every cell).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grid_file: Option<String>,
     pub grid_axis: Vec<f64>,
     pub grid_is: String,
     /// Σ_i Var_{q(x|z)}[x_i] at each lattice point, row-major as the grid (Zhao et al.'s
@@ -280,7 +287,7 @@ impl Quantity {
     pub fn of(self, doc: &EvalDoc) -> Option<f64> {
         let fd = doc.frechet.measured();
         match self {
-            Quantity::Stage1Mse => Some(doc.stage1.mse),
+            Quantity::Stage1Mse => doc.stage1.mse,
             Quantity::Stage1Kl => Some(doc.stage1.kl),
             Quantity::Stage1Gamma => doc.stage1.gamma,
             Quantity::GecoLambda => doc.stage1.lambda,
@@ -292,7 +299,7 @@ impl Quantity {
             Quantity::MutualInformation => Some(doc.information.information.mutual_information),
             Quantity::MmdStage1 => Some(doc.mmd.stage1),
             Quantity::MmdStage2 => doc.mmd.stage2,
-            Quantity::GammaFreeBitsPerDim => Some(doc.gamma_free_nll.nll.bits_per_dim),
+            Quantity::GammaFreeBitsPerDim => Some(doc.gamma_free_nll.as_ref()?.nll.bits_per_dim),
             Quantity::FdTwoStage => fd?.two_stage_samples,
             Quantity::FdStage1 => Some(fd?.stage1_samples),
             Quantity::FdReconstructions => Some(fd?.reconstructions),

@@ -92,7 +92,8 @@ fn losses(
     let (c, side) = (data.channels, data.side);
     let count = count.min(data.len());
     let gpu = stage.store.gpu();
-    let (mut total, mut kl, mut sse) = (0.0f64, 0.0f64, 0.0f64);
+    let batch = rows_per_pass(&stage.vae, batch);
+    let (mut total, mut kl, mut sse) = (0.0f64, 0.0f64, Some(0.0f64));
     // The likelihood term, or GECO's constraint (λ·C is in the loss).
     let mut term = 0.0f64;
     let mut host = Vec::new();
@@ -107,13 +108,6 @@ fn losses(
             stream: STREAM_Q_Z,
         };
         let l = stage.vae.losses(&mut t, &stage.store, xv, key, false)?;
-        let mu_x = l.mu_x.ok_or_else(|| {
-            Error::shape(
-                "eval",
-                "an autoregressive decoder's run is not evaluated yet: it has no mean image to score",
-            )
-        })?;
-        let e = Vae::squared_error(&x, t.value(mu_x))?;
         let w = len as f64;
         total += t.value(l.total).to_vec()?[0] as f64 * w;
         if let Some(v) = l.reconstruction.or(l.constraint) {
@@ -121,10 +115,13 @@ fn losses(
         }
         kl += t.value(l.kl).to_vec()?[0] as f64 * w;
         // The loss kernel's second output is the plain sum Σ(x − μ_x)² over the batch.
-        sse += e.to_vec()?[0] as f64;
+        sse = match (sse, l.mu_x) {
+            (Some(a), Some(m)) => Some(a + Vae::squared_error(&x, t.value(m))?.to_vec()?[0] as f64),
+            _ => None,
+        };
     }
     let n = count as f64;
-    let mse = sse / (n * data.image_len() as f64);
+    let mse = sse.map(|e| e / (n * data.image_len() as f64));
     let mut out = StageOneLosses {
         loss: total / n,
         kl: kl / n,
@@ -144,7 +141,7 @@ fn losses(
             out.lambda = Some(lambda as f64);
             out.c_ma = Some(c_ma as f64);
             out.rmse_tolerance = Some(g.settings.rmse);
-            out.constraint_met = Some(mse <= g.settings.rmse.powi(2));
+            out.constraint_met = mse.map(|m| m <= g.settings.rmse.powi(2));
         }
         None => out.reconstruction = Some(term / n),
     }
@@ -183,23 +180,40 @@ fn information_plane(dir: &Path, run: &Run) -> Result<InformationPlane> {
 }
 
 /// The γ-independent NLL: σ* from up to `opts.nll_images` training reconstructions (one
-/// z ~ q(z | x) each, as in training), applied to the test MSE already in `test`.
+/// z ~ q(z | x) each, as in training), applied to the test MSE already in `test`. None for
+/// a decoder without a mean image (`test_mse` None).
 fn gamma_free_nll(
     stage: &Stage,
     run: &Run,
-    test_mse: f64,
+    test_mse: Option<f64>,
     opts: &Options,
-) -> Result<GammaFreeNllDoc> {
+) -> Result<Option<GammaFreeNllDoc>> {
+    let Some(test_mse) = test_mse else {
+        return Ok(None);
+    };
     let mut spec = run.cfg.data_spec();
     spec.split = Split::Train;
     let train = data::load(&spec)?;
     let count = opts.nll_images.min(train.len());
-    let train_mse = losses(stage, &train, count, opts.batch, opts.seed)?.mse;
-    Ok(GammaFreeNllDoc {
+    let train_mse = losses(stage, &train, count, opts.batch, opts.seed)?
+        .mse
+        .unwrap_or(f64::NAN);
+    Ok(Some(GammaFreeNllDoc {
         nll: likelihood::gamma_free_nll(train_mse, test_mse, run.data.image_len()),
         train_images: count,
         train_mse,
-    })
+    }))
+}
+
+/// An autoregressive decoder's logits hold `classes` values per pixel: `batch` rows a pass,
+/// fewer where a pass's logits would pass LOGIT_BYTES (the storage-binding limit of many
+/// adapters is 128 MiB).
+fn rows_per_pass(vae: &Vae, batch: usize) -> usize {
+    const LOGIT_BYTES: usize = 64 << 20;
+    match vae.net.pixel_classes() {
+        Some(k) => batch.min(LOGIT_BYTES / (4 * k * vae.example_len())).max(1),
+        None => batch,
+    }
 }
 
 /// z = μ + σ·ε for every row (ε from Philox, `stream`).
@@ -217,6 +231,64 @@ fn head(t: &Tensor, n: usize) -> Result<Tensor> {
     t.narrow0(0, n.min(t.shape()[0]))
 }
 
+/// log p(x_i | z_r) for the rows r = i·k + j of `z` [len·k, κ] (host), `x` holding the
+/// `len` images: the decoder mean's density, or an autoregressive decoder's exact
+/// Σ_pixels log p(x_p | x_<p, z) from one pass of the images themselves.
+fn log_p_given_z(
+    stage: &Stage,
+    x: &[f32],
+    z: &[f32],
+    k: usize,
+    opts: &Options,
+) -> Result<Vec<f64>> {
+    let vae = &stage.vae;
+    let gpu = stage.store.gpu();
+    let (latent, d) = (vae.net.latent(), vae.example_len());
+    let rows = z.len() / latent;
+    let zt = Tensor::from_slice(gpu, z, &[rows, latent])?;
+    let Some(classes) = vae.net.pixel_classes() else {
+        let decoder = match (vae.objective.likelihood, vae.gamma(&stage.store)?) {
+            (Likelihood::Bernoulli, _) | (_, None) => likelihood::Decoder::Bernoulli,
+            (_, Some(g)) => likelihood::Decoder::Gaussian { gamma: g as f64 },
+        };
+        let mu_x = generate::decode_batches(vae, &stage.store, &zt, opts.batch)?.to_vec()?;
+        return Ok((0..rows)
+            .map(|r| {
+                let i = r / k;
+                likelihood::log_p_x_given_z(
+                    decoder,
+                    &x[i * d..(i + 1) * d],
+                    &mu_x[r * d..(r + 1) * d],
+                )
+            })
+            .collect());
+    };
+    let mut shape = vec![0];
+    shape.extend(vae.net.example_shape());
+    let per = rows_per_pass(vae, opts.batch);
+    let mut out = Vec::with_capacity(rows);
+    for start in (0..rows).step_by(per) {
+        let len = per.min(rows - start);
+        let repeated: Vec<f32> = (start..start + len)
+            .flat_map(|r| x[(r / k) * d..(r / k + 1) * d].iter().copied())
+            .collect();
+        shape[0] = len;
+        let mut t = crate::autograd::Tape::inference(gpu);
+        let zv = t.constant(zt.narrow0(start, len)?)?;
+        let xv = t.constant(Tensor::from_slice(gpu, &repeated, &shape)?)?;
+        let logits = vae.net.decode_pixels(&mut t, &stage.store, zv, xv, false)?;
+        let logits = t.value(logits).to_vec()?;
+        out.extend((0..len).map(|r| {
+            likelihood::log_p_categorical(
+                &logits[r * classes * d..(r + 1) * classes * d],
+                &repeated[r * d..(r + 1) * d],
+                classes,
+            )
+        }));
+    }
+    Ok(out)
+}
+
 /// The importance-sampled log p(x) of stage 1 on the first `images` test images.
 fn log_likelihood(stage: &Stage, run: &Run, opts: &Options) -> Result<LogLikelihood> {
     let data = &run.data;
@@ -225,13 +297,6 @@ fn log_likelihood(stage: &Stage, run: &Run, opts: &Options) -> Result<LogLikelih
     let m = opts.iwae_images.min(data.len());
     let k = opts.iwae_samples;
     let latent = stage.vae.net.latent();
-    let decoder = match (
-        stage.vae.objective.likelihood,
-        stage.vae.gamma(&stage.store)?,
-    ) {
-        (Likelihood::Bernoulli, _) | (_, None) => likelihood::Decoder::Bernoulli,
-        (_, Some(g)) => likelihood::Decoder::Gaussian { gamma: g as f64 },
-    };
     let mut host = Vec::new();
     let mut total = 0.0f64;
     // A few images at a time: k decoded copies of each.
@@ -259,10 +324,8 @@ fn log_likelihood(stage: &Stage, run: &Run, opts: &Options) -> Result<LogLikelih
                 mu[i * latent + l] + sigma[i * latent + l] * *e as f32
             })
             .collect();
-        let zt = Tensor::from_slice(gpu, &z, &[len * k, latent])?;
-        let mu_x = generate::decode_batches(&stage.vae, &stage.store, &zt, opts.batch)?.to_vec()?;
+        let log_p = log_p_given_z(stage, &host, &z, k, opts)?;
         for i in 0..len {
-            let x = &host[i * d..(i + 1) * d];
             let w: Vec<f64> = (0..k)
                 .map(|j| {
                     let r = i * k + j;
@@ -270,7 +333,7 @@ fn log_likelihood(stage: &Stage, run: &Run, opts: &Options) -> Result<LogLikelih
                         .iter()
                         .map(|v| *v as f64)
                         .collect();
-                    likelihood::log_p_x_given_z(decoder, x, &mu_x[r * d..(r + 1) * d])
+                    log_p[r]
                         + likelihood::log_prior_over_posterior(
                             &zr,
                             &eps[r * latent..(r + 1) * latent],
@@ -282,13 +345,21 @@ fn log_likelihood(stage: &Stage, run: &Run, opts: &Options) -> Result<LogLikelih
         }
     }
     let nll = -total / m as f64;
+    let discrete = stage.vae.net.pixel_classes();
     Ok(LogLikelihood {
         images: m,
         samples_per_image: k,
         nats_per_image: nll,
-        bits_per_dim: likelihood::bits_per_dim(nll, d),
+        bits_per_dim: match discrete {
+            Some(_) => nll / (d as f64 * 2f64.ln()),
+            None => likelihood::bits_per_dim(nll, d),
+        },
         estimator: format!("IWAE bound log (1/k)·Σ p(x|z_j)p(z_j)/q(z_j|x), k = {k}, z_j ~ q(z|x) of stage 1 (the prior N(0, I), not stage 2's); a lower bound on log p(x), so an upper bound on the NLL"),
-        density: "continuous on [0, 1]^D in nats per image; bits per dimension are of the 8-bit pixels: (NLL + D·ln 256)/(D·ln 2)".into(),
+        density: match discrete {
+            Some(2) => "discrete: the binarised pixels (the data rounded to 0 or 1), in nats per image; bits per dimension NLL/(D·ln 2)".into(),
+            Some(_) => "discrete: the 8-bit pixel values, in nats per image; bits per dimension NLL/(D·ln 2)".into(),
+            None => "continuous on [0, 1]^D in nats per image; bits per dimension are of the 8-bit pixels: (NLL + D·ln 256)/(D·ln 2)".into(),
+        },
     })
 }
 
@@ -296,6 +367,11 @@ fn log_likelihood(stage: &Stage, run: &Run, opts: &Options) -> Result<LogLikelih
 /// test images and: two-stage samples, stage-1 samples (z ~ N(0, I)), test reconstructions,
 /// and training images (the floor two samples of the true distribution reach).
 fn frechet(gpu: &Arc<Gpu>, run: &Run, steps1: u64, two: bool, opts: &Options) -> Result<Frechet> {
+    if run.stage1.vae.net.pixel_classes().is_some() {
+        return Ok(Frechet::Skipped {
+            skipped: "an autoregressive decoder draws each sample and reconstruction with a forward pass per pixel, too slow for a Fréchet set of images; `vae-gpu sample` draws its grids".into(),
+        });
+    }
     if run.data.labels.is_none() {
         return Ok(Frechet::Skipped {
             skipped: format!(
@@ -392,11 +468,17 @@ fn latent_plane(
     let labels = run.data.labels.as_ref().map(|l| l[..n].to_vec());
     let axis = plane::quantile_axis(PLANE_CELLS);
     let z = plane::lattice(&axis);
-    let gpu = stage.store.gpu();
-    let zt = Tensor::from_slice(gpu, &z, &[PLANE_CELLS * PLANE_CELLS, 2])?;
-    let x = generate::decode_batches(&stage.vae, &stage.store, &zt, 256)?.to_vec()?;
-    let (c, side) = (run.data.channels, run.data.side);
-    crate::grid::write_png(&dir.join(run_dir::LATENT_GRID), &x, c, side, PLANE_CELLS)?;
+    // An autoregressive decoder would take a pass per pixel of all the cells.
+    let grid_file = if stage.vae.net.pixel_classes().is_none() {
+        let gpu = stage.store.gpu();
+        let zt = Tensor::from_slice(gpu, &z, &[PLANE_CELLS * PLANE_CELLS, 2])?;
+        let x = generate::decode_batches(&stage.vae, &stage.store, &zt, 256)?.to_vec()?;
+        let (c, side) = (run.data.channels, run.data.side);
+        crate::grid::write_png(&dir.join(run_dir::LATENT_GRID), &x, c, side, PLANE_CELLS)?;
+        Some(run_dir::LATENT_GRID.into())
+    } else {
+        None
+    };
     // q(x | z) over the evaluated split's images.
     let mut images = Vec::new();
     run.data
@@ -406,7 +488,7 @@ fn latent_plane(
         posterior_variance: Some(posterior_variance),
         points,
         labels,
-        grid_file: run_dir::LATENT_GRID.into(),
+        grid_file,
         grid_axis: axis,
         grid_is: "μ_x(z) for z on the grid_axis × grid_axis lattice (centres of equal-probability slices of N(0, 1)): z₁ down the rows, z₂ across the columns".into(),
     })

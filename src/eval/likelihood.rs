@@ -36,6 +36,25 @@ pub fn log_p_x_given_z(decoder: Decoder, x: &[f32], mu_x: &[f32]) -> f64 {
     }
 }
 
+/// log p(x | z) = Σ_p log softmax(logits)[class of x_p] of an autoregressive decoder given
+/// its logits [K, ..pixels] for one example (computed with x itself as the context), the
+/// class of a value v in [0, 1] being round(v·(K − 1)) as training reads it.
+pub fn log_p_categorical(logits: &[f32], x: &[f32], classes: usize) -> f64 {
+    let pixels = x.len();
+    x.iter()
+        .enumerate()
+        .map(|(p, v)| {
+            let at = |c: usize| logits[c * pixels + p] as f64;
+            let m = (0..classes).map(at).fold(f64::NEG_INFINITY, f64::max);
+            let lse = m + (0..classes).map(|c| (at(c) - m).exp()).sum::<f64>().ln();
+            let class = ((*v as f64) * (classes - 1) as f64)
+                .round()
+                .clamp(0.0, (classes - 1) as f64);
+            at(class as usize) - lse
+        })
+        .sum()
+}
+
 /// log p(z) − log q(z | x) for z = μ + σ·ε: the standard-normal prior against the diagonal
 /// Gaussian posterior, −½Σz² + ½Σε² + Σ log σ (the 2π terms cancel).
 pub fn log_prior_over_posterior(z: &[f64], eps: &[f64], sigma: &[f32]) -> f64 {

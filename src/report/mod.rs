@@ -651,7 +651,7 @@ fn diagnostics_table(runs: &[RunFiles]) -> Table {
             let fd = e.frechet.measured();
             Some(vec![
                 r.name.clone(),
-                cell(Some(e.stage1.mse)),
+                cell(e.stage1.mse),
                 cell(Some(e.stage1.kl)),
                 cell(e.stage1.gamma),
                 e.encoder_variances.variances.active.to_string(),
@@ -663,7 +663,7 @@ fn diagnostics_table(runs: &[RunFiles]) -> Table {
                 cell(fd.map(|d| d.reconstructions)),
                 cell(fd.map(|d| d.train_images_floor)),
                 cell(Some(e.information.information.mutual_information)),
-                cell(Some(e.gamma_free_nll.nll.bits_per_dim)),
+                cell(e.gamma_free_nll.as_ref().map(|n| n.nll.bits_per_dim)),
             ])
         })
         .collect();
