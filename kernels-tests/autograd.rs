@@ -93,6 +93,67 @@ fn concat_slice_sum_mmd_and_a_shared_parameter_match_finite_differences() {
     }
 }
 
+/// The elementwise product, as the Sequential VAE's gate uses it: loss = Σ σ(a) ⊙ b + Σ a ⊙ a
+/// (a parameter on both sides of one product), against finite differences on the CPU.
+#[test]
+fn the_elementwise_product_matches_finite_differences() {
+    let (g, _turn) = gpu();
+    let mut b = ParamsBuilder::new(3);
+    let aid = b.param("a", &[3, 5], Init::Normal { std: 1.0 });
+    let bid = b.param("b", &[3, 5], Init::Normal { std: 1.0 });
+    let store = b.build(&g).unwrap();
+    store.zero_grad();
+    let mut t = Tape::new(&g);
+    let (a, bv) = (t.param(&store, aid).unwrap(), t.param(&store, bid).unwrap());
+    let sa = t.sigmoid(a).unwrap();
+    let p = t.mul(sa, bv).unwrap();
+    let sq = t.mul(a, a).unwrap();
+    let (l1, l2) = (t.sum(p, false).unwrap(), t.sum(sq, false).unwrap());
+    let loss = t.add(l1, l2).unwrap();
+    t.backward(loss, &store).unwrap();
+    let host = |id| -> Vec<f64> {
+        store
+            .value(id)
+            .to_vec()
+            .unwrap()
+            .iter()
+            .map(|&v| v as f64)
+            .collect()
+    };
+    let (av, bvv) = (host(aid), host(bid));
+    let cpu = |a: &[f64], b: &[f64]| -> f64 {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| y / (1.0 + (-x).exp()) + x * x)
+            .sum()
+    };
+    let got = t.value(loss).to_vec().unwrap()[0] as f64;
+    assert!((got - cpu(&av, &bvv)).abs() < 1e-5 * got.abs().max(1.0));
+    let h = 1e-6;
+    for (id, which) in [(aid, 0), (bid, 1)] {
+        let grad = store.grad(id).unwrap().to_vec().unwrap();
+        for i in 0..15 {
+            let (mut p, mut q) = ([av.clone(), bvv.clone()], [av.clone(), bvv.clone()]);
+            p[which][i] += h;
+            q[which][i] -= h;
+            let fd = (cpu(&p[0], &p[1]) - cpu(&q[0], &q[1])) / (2.0 * h);
+            // f32 products and sigmoids of O(1) values: 1e-5 relative is well above their
+            // rounding and far below a wrong rule (a missing factor changes O(1) terms).
+            assert!(
+                (grad[i] as f64 - fd).abs() < 1e-5 * fd.abs().max(1.0),
+                "param {which}[{i}]: GPU {} vs FD {fd}",
+                grad[i]
+            );
+        }
+    }
+    let mut t = Tape::new(&g);
+    let (a, x) = (
+        t.param(&store, aid).unwrap(),
+        t.constant(Tensor::zeros(&g, &[5, 3]).unwrap()).unwrap(),
+    );
+    assert!(matches!(t.mul(a, x), Err(Error::Shape { .. })));
+}
+
 /// A store with one 2×3 parameter, and the device's turn held for the whole test.
 fn simple() -> (
     std::sync::Arc<vae_gpu::Gpu>,

@@ -169,6 +169,27 @@ fn the_categorical_log_likelihood_of_known_logits() {
     assert!((got - (0.25f64.ln() + 0.75f64.ln())).abs() < 1e-6, "{got}");
 }
 
+/// The Laplacian energy: 0 for a flat or linear ramp image; a 0/1 checkerboard's interior
+/// pixels each respond ±4, so 16; blurring the checkerboard lowers it.
+#[test]
+fn the_sharpness_of_known_images() {
+    use vae_gpu::eval::sharpness::laplacian_energy;
+    let side = 6;
+    let flat = vec![0.3f32; side * side];
+    let ramp: Vec<f32> = (0..side * side).map(|i| (i % side) as f32 * 0.1).collect();
+    let board: Vec<f32> = (0..side * side)
+        .map(|i| ((i / side + i % side) % 2) as f32)
+        .collect();
+    assert_eq!(laplacian_energy(&flat, side), 0.0);
+    assert!(laplacian_energy(&ramp, side) < 1e-12);
+    assert!((laplacian_energy(&board, side) - 16.0).abs() < 1e-12);
+    // Two planes (a 2-channel image, or two images) average: (16 + 0)/2.
+    let both: Vec<f32> = board.iter().chain(&flat).copied().collect();
+    assert!((laplacian_energy(&both, side) - 8.0).abs() < 1e-12);
+    let blurred: Vec<f32> = board.iter().map(|v| 0.25 + 0.5 * v).collect();
+    assert!((laplacian_energy(&blurred, side) - 4.0).abs() < 1e-12);
+}
+
 /// Stage 2's batches: rows of (μ_z, σ_z) kept on the device, gathered in a seeded shuffle,
 /// and a fresh z = μ + σ·ε every step. With N = batch every step holds all rows, so two
 /// steps see the same rows in different orders and must still draw different ε.

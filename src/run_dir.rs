@@ -26,6 +26,8 @@ pub const SAMPLES_ANCESTRAL: &str = "samples-ancestral.png";
 pub const SAMPLES_ANCESTRAL_FORMER: &str = "sample-ancestral.png";
 /// `vae-gpu report RUN`'s page, by default.
 pub const REPORT: &str = "report.html";
+/// The Sequential VAE's samples after every step, a column a step (Zhao et al.'s Figure 4).
+pub const SAMPLES_STEPS: &str = "samples-steps.png";
 /// Written when training stopped on a NaN or infinity: the message (`vae-gpu runs` shows it).
 pub const DIVERGED: &str = "diverged.txt";
 /// Present while a `train` process works in the directory (its process id inside).
@@ -65,7 +67,7 @@ pub fn step_grid(dir: &Path, step: u64) -> std::path::PathBuf {
 
 /// Everything `train` and `eval` write; `--force` removes exactly these (and the step grids),
 /// never other files.
-pub const ALL: [&str; 14] = [
+pub const ALL: [&str; 15] = [
     CONFIG,
     METRICS,
     CHECKPOINT,
@@ -80,6 +82,7 @@ pub const ALL: [&str; 14] = [
     TRAINING,
     WEIGHTS,
     METRICS_CSV,
+    SAMPLES_STEPS,
 ];
 
 /// Writes `bytes` to `path` atomically (`atomic::write`).

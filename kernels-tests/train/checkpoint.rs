@@ -109,6 +109,7 @@ fn debiased_running_averages_are_used_for_drawing_and_then_restored() {
         model: ModelKind::Vae,
         net: NetKind::InfoGan,
         pixelcnn: None,
+        sequence_steps: None,
         mi_every: None,
         mi_images: 1000,
         latent_dim: 2,

@@ -7,6 +7,7 @@ mod data;
 mod objectives;
 mod pixelcnn;
 mod runs;
+mod sequential;
 
 #[path = "../tempdir.rs"]
 mod tempdir;

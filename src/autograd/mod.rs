@@ -85,6 +85,10 @@ pub(crate) enum Op {
         a: Var,
         b: Var,
     },
+    Mul {
+        a: Var,
+        b: Var,
+    },
     Concat {
         parts: Vec<Var>,
     },
@@ -349,6 +353,23 @@ impl Tape {
         }
         let y = binary::binary(Binary::Add, av, bv)?;
         self.push(y, &[a, b], Op::Add { a, b })
+    }
+
+    /// a ⊙ b, same shapes (the Sequential VAE's gated shortcut).
+    pub fn mul(&mut self, a: Var, b: Var) -> Result<Var> {
+        let (av, bv) = (self.value(a), self.value(b));
+        if av.shape() != bv.shape() {
+            return Err(Error::shape(
+                "mul",
+                format!(
+                    "{:?} ⊙ {:?}: the tape multiplies equal shapes only",
+                    av.shape(),
+                    bv.shape()
+                ),
+            ));
+        }
+        let y = binary::binary(Binary::Mul, av, bv)?;
+        self.push(y, &[a, b], Op::Mul { a, b })
     }
 
     /// x·s, with s a one-element device tensor that no gradient flows into (a multiplier kept

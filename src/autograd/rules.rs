@@ -113,6 +113,11 @@ pub(super) fn backward(nodes: &[Node], node: &Node, g: &Tensor) -> Result<Vec<(V
             emit(a, &|| Ok(g.clone()))?;
             emit(b, &|| Ok(g.clone()))?;
         }
+        // ∂(a ⊙ b)/∂a = b, ∂/∂b = a.
+        &Op::Mul { a, b } => {
+            emit(a, &|| binary::mul(g, val(b)))?;
+            emit(b, &|| binary::mul(g, val(a)))?;
+        }
         Op::Concat { parts } => {
             let last = g.shape().len() - 1;
             let mut col = 0;

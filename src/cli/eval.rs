@@ -146,6 +146,23 @@ pub fn summary(doc: &EvalDoc) -> String {
         num(ll.nats_per_image),
         num(ll.bits_per_dim),
     );
+    if let Some(q) = &doc.sequence {
+        let list = |v: &[f64]| v.iter().map(|x| num(*x)).collect::<Vec<_>>().join(", ");
+        s += &format!(
+            "  sequential steps ({} images): reconstruction MSE {} | sample sharpness {} (test images {})\n",
+            q.images,
+            list(&q.reconstruction_mse),
+            list(&q.sample_sharpness),
+            num(q.data_sharpness),
+        );
+        if let Some(v) = doc
+            .frechet
+            .measured()
+            .and_then(|f| f.samples_per_step.as_deref())
+        {
+            s += &format!("  Fréchet distance of each step's samples: {}\n", list(v));
+        }
+    }
     match &doc.frechet {
         Frechet::Skipped { skipped } => {
             s += &format!("  Fréchet distance: skipped: {skipped}\n")

@@ -48,6 +48,24 @@ pub struct EvalDoc {
     pub stage2_encoder_variances: Option<EncoderVariances>,
     pub log_likelihood: LogLikelihood,
     pub frechet: Frechet,
+    /// Sequential VAEs only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<SequenceDoc>,
+}
+
+/// The Sequential VAE step by step (Zhao et al., Section 3.2 and Proposition 5).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SequenceDoc {
+    /// Test images of the reconstructions, and prior samples of the sharpness.
+    pub images: usize,
+    /// Per step t, the test MSE per value of x_t with z_0..z_t ~ q (one draw each): what a
+    /// 2-norm decoder leaves is Σ_i Var_q(x|z_0..t)[x_i], which Proposition 5 says does not
+    /// grow with t in expectation.
+    pub reconstruction_mse: Vec<f64>,
+    /// Per step, the Laplacian energy (`sharpness`) of x_t for z ~ N(0, I): blur lowers it.
+    pub sample_sharpness: Vec<f64>,
+    /// The same statistic of the test images.
+    pub data_sharpness: f64,
 }
 
 /// Stage 1's loss terms per image on the split, batch norm debiased.
@@ -203,6 +221,9 @@ pub struct FrechetDistances {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(deserialize_with = "null_is_nan_opt")]
     pub two_stage_samples: Option<f64>,
+    /// A Sequential VAE's samples after each step (the last is `stage1_samples`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub samples_per_step: Option<Vec<f64>>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -3,11 +3,11 @@
 
 use super::document::{
     ClassifierUsed, EvalDoc, Frechet, FrechetDistances, GammaFreeNllDoc, InformationDoc,
-    InformationPlane, LatentPlane, LogLikelihood, MmdDoc, Spectra, StageOneLosses,
+    InformationPlane, LatentPlane, LogLikelihood, MmdDoc, SequenceDoc, Spectra, StageOneLosses,
     StageOneVariances, StageTwo,
 };
 use super::frechet::{frechet_distance, Gaussian};
-use super::{active, information, likelihood, mmd, plane, spectrum};
+use super::{active, information, likelihood, mmd, plane, sharpness, spectrum};
 use crate::data::{self, Dataset, Split};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
@@ -424,6 +424,16 @@ fn frechet(gpu: &Arc<Gpu>, run: &Run, steps1: u64, two: bool, opts: &Options) ->
         ))
     })?;
     let fd = |x: &[f32]| -> Result<f64> { Ok(frechet_distance(&fit(x)?, &reference)) };
+    // The same draws z ~ N(0, I) as stage1's samples, after every step.
+    let samples_per_step = match generate::decode_steps(
+        &s1.vae,
+        &s1.store,
+        &generate::prior(&s1.vae, &s1.store, n, opts.seed)?,
+        opts.batch,
+    )? {
+        Some(steps) => Some(steps.iter().map(|x| fd(x)).collect::<Result<Vec<f64>>>()?),
+        None => None,
+    };
     let two_stage_samples = if two {
         let x = two_stage::sample(run, steps1, n, opts.seed, Draw::Mean)?;
         Some(fd(&x)?)
@@ -445,6 +455,48 @@ fn frechet(gpu: &Arc<Gpu>, run: &Run, steps1: u64, two: bool, opts: &Options) ->
         reconstructions: fd(&recon)?,
         stage1_samples: fd(&stage1)?,
         two_stage_samples,
+        samples_per_step,
+    }))
+}
+
+/// A sequential decoder's steps on the first `opts.fd_samples` test images: each step's
+/// reconstruction MSE (z ~ q, one draw), and the sharpness of each step's samples from the
+/// prior against the test images'. None for one-step decoders.
+fn sequence(
+    stage: &Stage,
+    run: &Run,
+    (mu, sigma): (&Tensor, &Tensor),
+    opts: &Options,
+) -> Result<Option<SequenceDoc>> {
+    let (vae, store) = (&stage.vae, &stage.store);
+    let n = run.data.len().min(opts.fd_samples);
+    let z = posterior_samples(&head(mu, n)?, &head(sigma, n)?, opts.seed, STREAM_Q_Z)?;
+    let Some(recon) = generate::decode_steps(vae, store, &z, opts.batch)? else {
+        return Ok(None);
+    };
+    let mut test = Vec::new();
+    run.data.gather(&(0..n).collect::<Vec<_>>(), &mut test);
+    let reconstruction_mse = recon
+        .iter()
+        .map(|x| {
+            x.iter()
+                .zip(&test)
+                .map(|(a, b)| (*a as f64 - *b as f64).powi(2))
+                .sum::<f64>()
+                / test.len() as f64
+        })
+        .collect();
+    let prior = generate::prior(vae, store, n, opts.seed)?;
+    let samples = generate::decode_steps(vae, store, &prior, opts.batch)?.unwrap_or_default();
+    let side = run.data.side;
+    Ok(Some(SequenceDoc {
+        images: n,
+        reconstruction_mse,
+        sample_sharpness: samples
+            .iter()
+            .map(|x| sharpness::laplacian_energy(x, side))
+            .collect(),
+        data_sharpness: sharpness::laplacian_energy(&test, side),
     }))
 }
 
@@ -559,6 +611,7 @@ pub fn evaluate(gpu: &Arc<Gpu>, dir: &Path, opts: &Options) -> Result<EvalDoc> {
             true_manifold_dim: (run.data.source == "shapes")
                 .then_some(crate::data::shapes::MANIFOLD_DIM),
         };
+        let sequence = sequence(s1, &run, (&mu, &sigma), opts)?;
         let z = posterior_samples(&mu, &sigma, opts.seed, STREAM_Q_Z)?;
         let n = run.data.len();
         let mi = opts.mi_images.min(n);
@@ -650,6 +703,7 @@ pub fn evaluate(gpu: &Arc<Gpu>, dir: &Path, opts: &Options) -> Result<EvalDoc> {
             stage2_encoder_variances,
             log_likelihood: log_likelihood(s1, &run, opts)?,
             frechet,
+            sequence,
         })
     })?;
     run_dir::write_json(&dir.join(run_dir::EVAL), &doc)?;

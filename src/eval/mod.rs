@@ -10,4 +10,5 @@ pub mod information;
 pub mod likelihood;
 pub mod mmd;
 pub mod plane;
+pub mod sharpness;
 pub mod spectrum;

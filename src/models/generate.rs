@@ -74,6 +74,33 @@ pub fn decode_batches(vae: &Vae, s: &ParamStore, z: &Tensor, batch: usize) -> Re
     out.reshape(&shape)
 }
 
+/// A sequential decoder's image after each step for latents `z` [n, T·κ] on the device,
+/// `batch` rows a pass: T lists of n images, or None for a one-step decoder.
+pub fn decode_steps(
+    vae: &Vae,
+    s: &ParamStore,
+    z: &Tensor,
+    batch: usize,
+) -> Result<Option<Vec<Vec<f32>>>> {
+    check_batch(batch)?;
+    crate::kernels::expect_rank("decode", "latents", z, 2)?;
+    let n = z.shape()[0];
+    let mut out: Option<Vec<Vec<f32>>> = None;
+    for start in (0..n).step_by(batch) {
+        let len = batch.min(n - start);
+        let mut t = Tape::inference(s.gpu());
+        let zv = t.constant(z.narrow0(start, len)?)?;
+        let Some(steps) = vae.net.decode_steps(&mut t, s, zv, false)? else {
+            return Ok(None);
+        };
+        let lists = out.get_or_insert_with(|| vec![Vec::new(); steps.len()]);
+        for (list, x) in lists.iter_mut().zip(steps) {
+            list.extend(t.value(x).to_vec()?);
+        }
+    }
+    Ok(out)
+}
+
 /// Rows of the device's batch size when a caller has no reason to choose another.
 pub const DEFAULT_BATCH: usize = 256;
 

@@ -12,6 +12,7 @@ pub mod infogan;
 pub mod mlp;
 pub mod objective;
 pub mod pixelcnn;
+pub mod sequential;
 pub mod stage2;
 pub mod trainable;
 pub mod vae;
@@ -26,6 +27,7 @@ pub use infogan::{InfoGan, InfoGanConfig};
 pub use mlp::Mlp;
 pub use objective::{Geco, Likelihood, MmdChoice, Objective, Regularizer};
 pub use pixelcnn::{PixelCnn, PixelCnnShape};
+pub use sequential::Sequential;
 pub use stage2::Stage2Net;
 pub use trainable::{Batch, Metric, Trainable};
 pub use vae::{Losses, StepOutput, Vae, VaeModel};
@@ -61,6 +63,18 @@ pub trait Network {
             "decode_pixels",
             "this decoder is not autoregressive: it maps z alone to μ_x",
         ))
+    }
+    /// The images of a sequential decoder after each of its steps, the last being `decode`'s
+    /// μ_x; in training each step takes the one before as data (no gradient flows back
+    /// through it). None for one-step decoders.
+    fn decode_steps(
+        &self,
+        _t: &mut Tape,
+        _s: &ParamStore,
+        _z: Var,
+        _train: bool,
+    ) -> Result<Option<Vec<Var>>> {
+        Ok(None)
     }
     /// Multiply-add FLOPs (2 per MAC) of the convolutions and dense layers of one forward
     /// pass at `batch` (elementwise ops, batch norm and losses add a few %).
@@ -98,6 +112,17 @@ pub enum NetKind {
     #[value(name = "pixelcnn")]
     #[serde(rename = "pixelcnn")]
     PixelCnn,
+    /// Zhao et al.'s Sequential VAE: T steps with their own weights, each refining the last
+    /// one's image through a gated shortcut (--sequence-steps; side even).
+    Sequential,
+}
+
+/// What shapes the nets beyond the data and κ: the PixelCNN decoder's depth and width, the
+/// Sequential VAE's steps (each present exactly for its net).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct NetOptions {
+    pub pixelcnn: Option<PixelCnnShape>,
+    pub sequence_steps: Option<usize>,
 }
 
 /// The reference's batch norm: ε 1e-5, running-average momentum 0.999.
@@ -115,7 +140,7 @@ pub fn build(
     side: usize,
     latent: usize,
     likelihood: Likelihood,
-    pixelcnn: Option<PixelCnnShape>,
+    options: NetOptions,
 ) -> Result<Box<dyn Network>> {
     if latent == 0 {
         return Err(Error::flag("--latent-dim", "must be at least 1"));
@@ -145,8 +170,15 @@ pub fn build(
                     ))
                 }
             };
-            let shape = pixelcnn.unwrap_or_default();
+            let shape = options.pixelcnn.unwrap_or_default();
             Box::new(PixelCnn::new(b, channels, side, latent, classes, shape)?)
         }
+        NetKind::Sequential => Box::new(Sequential::new(
+            b,
+            channels,
+            side,
+            latent,
+            options.sequence_steps.unwrap_or(sequential::DEFAULT_STEPS),
+        )?),
     })
 }

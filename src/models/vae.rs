@@ -174,11 +174,30 @@ impl Vae {
         let z = t.reparameterize(mu, sigma, key)?;
         let (mu_x, reconstruction, constraint) = match self.net.pixel_classes() {
             Some(k) => (None, Some(self.pixel_nll(t, s, x, z, k, train)?), None),
-            None => {
-                let mu_x = self.net.decode(t, s, z, train)?;
-                let reconstruction = self.nll(t, s, x, mu_x)?;
-                (Some(mu_x), reconstruction, self.constraint(t, x, mu_x)?)
-            }
+            None => match self.net.decode_steps(t, s, z, train)? {
+                // Σ_t −log p_t(x | z_t, x_{t−1}): every step reconstructs the data.
+                Some(steps) => {
+                    let mut total = None;
+                    for &x_t in &steps {
+                        let Some(term) = self.nll(t, s, x, x_t)? else {
+                            return Err(Error::shape(
+                                "vae objective",
+                                "a sequential decoder is trained with a likelihood per step, not GECO's constraint",
+                            ));
+                        };
+                        total = Some(match total {
+                            Some(sum) => t.add(sum, term)?,
+                            None => term,
+                        });
+                    }
+                    (steps.last().copied(), total, None)
+                }
+                None => {
+                    let mu_x = self.net.decode(t, s, z, train)?;
+                    let reconstruction = self.nll(t, s, x, mu_x)?;
+                    (Some(mu_x), reconstruction, self.constraint(t, x, mu_x)?)
+                }
+            },
         };
         let kl = t.kl_normal(mu, sigma)?;
         let o = &self.objective;

@@ -4,7 +4,9 @@
 
 use crate::data::{Crop, DataSpec, Split};
 use crate::error::{Error, Result};
-use crate::models::{Geco, Likelihood, MmdChoice, NetKind, Objective, PixelCnnShape, Regularizer};
+use crate::models::{
+    Geco, Likelihood, MmdChoice, NetKind, NetOptions, Objective, PixelCnnShape, Regularizer,
+};
 use crate::train::Schedule;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -101,6 +103,10 @@ pub struct RunConfig {
     /// The PixelCNN decoder's depth and width (present exactly when the net is pixelcnn).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pixelcnn: Option<PixelCnnShape>,
+    /// The Sequential VAE's T (present exactly when the net is sequential).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence_steps: Option<usize>,
+    /// κ; the Sequential VAE's per step.
     pub latent_dim: usize,
     #[serde(flatten)]
     pub likelihood: Likelihood,
@@ -216,6 +222,13 @@ impl RunConfig {
         }
     }
 
+    pub fn net_options(&self) -> NetOptions {
+        NetOptions {
+            pixelcnn: self.pixelcnn,
+            sequence_steps: self.sequence_steps,
+        }
+    }
+
     pub fn objective(&self) -> Objective {
         Objective {
             likelihood: self.likelihood,
@@ -243,6 +256,20 @@ impl RunConfig {
                 "--model",
                 "the PixelCNN-VAE is Zhao et al.'s single-stage model: give --model vae",
             ));
+        }
+        if self.net == NetKind::Sequential {
+            if self.model == ModelKind::TwoStage {
+                return Err(Error::flag(
+                    "--model",
+                    "the Sequential VAE is Zhao et al.'s single-stage model: give --model vae",
+                ));
+            }
+            if self.geco.is_some() {
+                return Err(Error::flag(
+                    "--geco-rmse",
+                    "GECO constrains one reconstruction; the Sequential VAE makes one a step: train it with a likelihood",
+                ));
+            }
         }
         if !(self.beta.is_finite() && self.beta >= 0.0) {
             return Err(Error::flag(
@@ -353,6 +380,7 @@ impl RunConfig {
         positive("--mi-images", self.mi_images)?;
         for (flag, v) in [
             ("--mi-every", self.mi_every),
+            ("--sequence-steps", self.sequence_steps),
             ("--sample-every", self.sample_every),
             ("--limit", self.limit),
             ("--image-size", self.image_size),

@@ -76,6 +76,16 @@ impl Run {
                 ),
             ));
         }
+        if let Some(steps) = cfg.sequence_steps {
+            let limits = gpu.device.limits();
+            models::sequential::check_fits(
+                limits
+                    .max_storage_buffer_binding_size
+                    .min(limits.max_buffer_size),
+                (data.channels, data.side, cfg.latent_dim),
+                steps,
+            )?;
+        }
         let mut b = ParamsBuilder::new(cfg.seed);
         let net = models::build(
             &mut b,
@@ -84,7 +94,7 @@ impl Run {
             data.side,
             cfg.latent_dim,
             cfg.likelihood,
-            cfg.pixelcnn,
+            cfg.net_options(),
         )?;
         let vae = Vae::new(&mut b, net, cfg.objective());
         let stage1 = Stage {
@@ -147,6 +157,7 @@ impl Run {
             }
             crate::grid::write_png(&kept, &x, c, side, 8)?;
             crate::grid::write_png(&dir.join(run_dir::SAMPLES), &x, c, side, 8)?;
+            self.write_step_grid(dir)?;
             let n = self.data.len().min(originals);
             let mut x = Vec::new();
             self.data.gather(&(0..n).collect::<Vec<_>>(), &mut x);
@@ -160,6 +171,33 @@ impl Run {
                 8.min(n),
             )
         })
+    }
+
+    /// A sequential decoder's SAMPLES_STEPS: 8 draws z ~ N(0, I) from the run's seed, a row
+    /// each, x_t of every step t across. Nothing for other decoders.
+    fn write_step_grid(&self, dir: &Path) -> Result<()> {
+        let s = &self.stage1;
+        let z = generate::prior(&s.vae, &s.store, 8, self.cfg.seed)?;
+        let Some(steps) = generate::decode_steps(&s.vae, &s.store, &z, 8)? else {
+            return Ok(());
+        };
+        let image = self.data.image_len();
+        let tiles: Vec<f32> = (0..8)
+            .flat_map(|i| {
+                steps
+                    .iter()
+                    .flat_map(move |x| &x[i * image..(i + 1) * image])
+            })
+            .copied()
+            .collect();
+        let (c, side) = (self.data.channels, self.data.side);
+        crate::grid::write_png(
+            &dir.join(run_dir::SAMPLES_STEPS),
+            &tiles,
+            c,
+            side,
+            steps.len(),
+        )
     }
 
     fn config_file(&self, gpu: &Gpu) -> ConfigFile {

@@ -8,7 +8,7 @@ pub mod images;
 pub mod plots;
 
 use crate::error::{Error, Result};
-use crate::eval::document::{self, EvalDoc};
+use crate::eval::document::{self, EvalDoc, FrechetDistances, SequenceDoc};
 use crate::pipelines::config_file::{self, ConfigFile};
 use crate::run_dir;
 use crate::text::value_name;
@@ -430,7 +430,60 @@ fn run_plots(r: &RunFiles, eval: &EvalDoc) -> Result<Vec<Plot>> {
             ));
         }
     }
+    if let Some(q) = &eval.sequence {
+        out.push(sequence_plot(q, eval.frechet.measured())?);
+    }
     Ok(out)
+}
+
+/// A Sequential VAE's steps: each a ratio, so one axis holds them all.
+fn sequence_plot(q: &SequenceDoc, fd: Option<&FrechetDistances>) -> Result<Plot> {
+    let per_step = |name: &str, colour: usize, v: &[f64], by: f64| Series {
+        name: name.into(),
+        colour,
+        points: v
+            .iter()
+            .enumerate()
+            .map(|(t, x)| ((t + 1) as f64, x / by))
+            .collect(),
+    };
+    let mut series = vec![
+        per_step(
+            "sample sharpness ÷ the test images'",
+            0,
+            &q.sample_sharpness,
+            q.data_sharpness,
+        ),
+        per_step(
+            "reconstruction MSE ÷ step 1's",
+            1,
+            &q.reconstruction_mse,
+            q.reconstruction_mse[0],
+        ),
+    ];
+    if let Some(v) = fd.and_then(|f| f.samples_per_step.as_deref()) {
+        series.push(per_step(
+            "Fréchet distance of samples ÷ step 1's",
+            2,
+            v,
+            v[0],
+        ));
+    }
+    let axes = Axes {
+        title: "the Sequential VAE step by step",
+        x: "step t",
+        y: "ratio",
+        x_scale: Scale::Linear,
+        y_scale: Scale::Log,
+    };
+    Ok(plot(
+        "the Sequential VAE step by step",
+        plots::lines(&axes, &series, true, Some((1.0, "1")), None)?,
+        &format!(
+            "Zhao et al.'s Proposition 5 on {} test images and as many samples: the reconstruction error (what a 2-norm decoder leaves of the posterior's variance) should not grow with the steps, and later steps' samples should be sharper, their Laplacian energy nearer the data's",
+            q.images
+        ),
+    ))
 }
 
 fn grid_image(
@@ -502,6 +555,12 @@ fn run_images(r: &RunFiles, samples_on_top: bool) -> Result<Vec<Image>> {
             "training images and their reconstructions",
             "rows of training images, each followed by a row of their reconstructions",
             true,
+        ),
+        (
+            run_dir::SAMPLES_STEPS,
+            "the Sequential VAE step by step: x_t after each step t",
+            "a row per draw z ~ N(0, I), a column per step from the first (a plain VAE of this architecture) to the last; Zhao et al.'s Figure 4",
+            false,
         ),
         (
             run_dir::LATENT_GRID,

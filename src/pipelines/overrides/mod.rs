@@ -53,6 +53,10 @@ pub struct RunOverrides {
     /// Channels of the PixelCNN decoder's layers [default: 32, the reference's]
     #[arg(long, allow_negative_numbers = true)]
     pub pixelcnn_width: Option<usize>,
+    /// Steps T of the Sequential VAE (--net sequential), each with its own weights and a
+    /// --latent-dim code [default: 8, the reference's]
+    #[arg(long, allow_negative_numbers = true)]
+    pub sequence_steps: Option<usize>,
     #[command(flatten)]
     #[serde(flatten)]
     pub objective: ObjectiveOverrides,
@@ -165,6 +169,7 @@ impl RunOverrides {
             latent_dim: Some(cfg.latent_dim),
             pixelcnn_layers: cfg.pixelcnn.map(|p| p.layers),
             pixelcnn_width: cfg.pixelcnn.map(|p| p.width),
+            sequence_steps: cfg.sequence_steps,
             objective: ObjectiveOverrides::from_settings(
                 cfg.likelihood,
                 cfg.regularizer,
@@ -358,6 +363,16 @@ impl RunOverrides {
             }
             _ => None,
         };
+        let sequence_steps = match (net, self.sequence_steps) {
+            (NetKind::Sequential, t) => Some(t.unwrap_or(crate::models::sequential::DEFAULT_STEPS)),
+            (_, Some(_)) => {
+                return Err(Error::flag(
+                    "--sequence-steps",
+                    "sets the Sequential VAE's steps, which only --net sequential has",
+                ))
+            }
+            _ => None,
+        };
         Ok(RunConfig {
             split: self.split.unwrap_or(Split::Train),
             image_size: self.image_size,
@@ -366,6 +381,7 @@ impl RunOverrides {
             model,
             net,
             pixelcnn,
+            sequence_steps,
             latent_dim: self.latent_dim.unwrap_or(defaults::LATENT_DIM),
             likelihood,
             regularizer: o.regularizer,
