@@ -26,6 +26,8 @@ pub const SAMPLES_ANCESTRAL: &str = "samples-ancestral.png";
 pub const SAMPLES_ANCESTRAL_FORMER: &str = "sample-ancestral.png";
 /// `vae-gpu report RUN`'s page, by default.
 pub const REPORT: &str = "report.html";
+/// How the names of Markov-chain grids begin (`output_name("samples", ["markov-chain{K}", …])`).
+pub const MARKOV_CHAIN_STEM: &str = "samples-markov-chain";
 /// The Sequential VAE's samples after every step, a column a step (Zhao et al.'s Figure 4).
 pub const SAMPLES_STEPS: &str = "samples-steps.png";
 /// Written when training stopped on a NaN or infinity: the message (`vae-gpu runs` shows it).

@@ -231,3 +231,98 @@ fn bad_input_is_refused_before_anything_is_written() {
     }
     assert!(!t.path().join("reproductions").exists() && !t.path().join("new").exists());
 }
+
+/// `reproduce zhao` end to end at a tiny budget on 8×8 shapes: the PixelCNN-VAE with
+/// and without the KL (Î along training, Markov chains from noise), the 2-d VAE's
+/// posterior-variance map and the Sequential VAE's steps, each cell read from its run's
+/// eval.json where its pointer says (shapes have no labels: no Fréchet distances).
+#[test]
+fn the_zhao_recipe_runs_every_experiment_of_the_paper() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let t = tempdir("reproduce-zhao");
+    let args = [
+        "reproduce",
+        "zhao",
+        "--data",
+        "shapes",
+        "--budget",
+        "3",
+        "--limit",
+        "64",
+        "--image-size",
+        "8",
+        "--out",
+        "zhao",
+    ];
+    ok(vae_gpu(t.path(), &args));
+    let out = t.path().join("zhao");
+    let tab = table(&out);
+    let labels: Vec<&str> = tab.rows.iter().map(|r| r.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "PixelCNN-VAE, ELBO",
+            "PixelCNN-VAE, no regulariser",
+            "VAE, 2-d code (posterior-variance map below)",
+            "Sequential VAE, step 1",
+            "Sequential VAE, step 2",
+            "Sequential VAE, step 3",
+            "Sequential VAE, step 4",
+            "test images",
+        ]
+    );
+    let mut filled = 0;
+    for row in &tab.rows {
+        for cell in row.cells.iter().flatten() {
+            let TableCell::Ours(m) = cell else {
+                panic!("{}: the paper reports no comparable number", row.label)
+            };
+            let eval: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(out.join(&m.run).join("seed-1/eval.json")).unwrap(),
+            )
+            .unwrap();
+            let want = eval.pointer(&m.pointer).and_then(|v| v.as_f64());
+            assert_eq!(
+                m.values.first().copied(),
+                want,
+                "{}: {}",
+                row.label,
+                m.pointer
+            );
+            if m.pointer.starts_with("/frechet/") {
+                assert!(want.is_none(), "shapes have no labels: {eval}");
+                continue;
+            }
+            assert!(
+                want.is_some_and(f64::is_finite),
+                "{}: {}",
+                row.label,
+                m.pointer
+            );
+            filled += 1;
+        }
+    }
+    // Beside the Fréchet distances: 3 + 3 cells of the PixelCNN rows, 3 of the plane, 2 per
+    // step, 1 of the data.
+    assert_eq!(filled, 3 + 3 + 3 + 4 * 2 + 1);
+    for run in ["pixelcnn-elbo", "pixelcnn-none"] {
+        let dir = out.join(run).join("seed-1");
+        assert!(
+            dir.join("samples-markov-chain2-deterministic-n4.png")
+                .is_file(),
+            "{run}"
+        );
+        let rows = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+        assert_eq!(rows.matches("\"mi\":").count(), 3, "Î every step: {rows}");
+    }
+    assert!(out.join("sequential/seed-1/samples-steps.png").is_file());
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    for want in [
+        "Markov chain from noise",
+        "the Sequential VAE step by step",
+        "the posterior variance over the latent plane",
+        "Î(x; z) during training",
+    ] {
+        assert!(page.contains(want), "no {want} in the report");
+    }
+}

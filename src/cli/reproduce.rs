@@ -4,7 +4,7 @@
 //! (bit for bit), one with neither started afresh; so an interrupted reproduction continues
 //! where it stopped when the same command is given again.
 
-use super::train::{train_in, TrainArgs};
+use super::train::{train_in, write_markov_chain, Chain, TrainArgs};
 use clap::Args;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -22,7 +22,7 @@ use vae_gpu::{report, Error, Gpu, Result, Selection};
 
 #[derive(Args)]
 pub struct ReproduceArgs {
-    /// dai-wipf, geco, zhao or thesis
+    /// dai-wipf, geco, zhao, infovae or thesis
     recipe: String,
     /// The dataset every run trains on (a name `vae-gpu train --data` takes)
     #[arg(long)]
@@ -44,6 +44,9 @@ pub struct ReproduceArgs {
     /// Use only the first N images of each split (quick trials)
     #[arg(long)]
     limit: Option<usize>,
+    /// Resize every run's images to this side (quick trials)
+    #[arg(long)]
+    image_size: Option<usize>,
     /// The reproduction's folder [default: reproductions/RECIPE-DATA]
     #[arg(short, long)]
     out: Option<PathBuf>,
@@ -132,6 +135,24 @@ fn ancestral_samples(gpu: &Arc<Gpu>, dir: &Path) -> Result<()> {
     vae_gpu::grid::write_png(&path, &x, run.data.channels, run.data.side, 8)
 }
 
+/// Zhao et al.'s Markov chain from noise, `steps` alternations, 4 chains, every step shown.
+fn markov_chain(gpu: &Arc<Gpu>, dir: &Path, steps: usize) -> Result<()> {
+    let (run, steps1, _) = pipelines::open(gpu, dir, None)?;
+    let chain = Chain {
+        n: 4,
+        steps,
+        every: 1,
+        seed: run.cfg.seed,
+        how: Draw::Mean,
+    };
+    write_markov_chain(
+        &run,
+        steps1,
+        &chain,
+        &dir.join(chain.file_name(run.cfg.seed)),
+    )
+}
+
 /// Every run directory of the recipe in `out`, run by run, seeds ascending (for the report).
 fn existing_runs(recipe: &reproduce::Recipe, out: &Path) -> Result<Vec<PathBuf>> {
     let mut dirs = Vec::new();
@@ -204,6 +225,9 @@ pub fn run(sel: &Selection, a: ReproduceArgs) -> Result<i32> {
     if a.limit == Some(0) {
         return Err(Error::flag("--limit", "must be at least 1"));
     }
+    if a.image_size == Some(0) {
+        return Err(Error::flag("--image-size", "must be at least 1"));
+    }
     let out = a.out.clone().unwrap_or_else(|| {
         PathBuf::from("reproductions").join(format!("{}-{}", recipe.name, a.data))
     });
@@ -212,6 +236,7 @@ pub fn run(sel: &Selection, a: ReproduceArgs) -> Result<i32> {
         data: a.data.clone(),
         budget,
         limit: a.limit,
+        image_size: a.image_size,
     };
     if a.collect {
         let found = Manifest::read(&out)?;
@@ -327,6 +352,10 @@ pub fn run(sel: &Selection, a: ReproduceArgs) -> Result<i32> {
         if recipe.ancestral {
             ancestral_samples(&gpu()?, &p.dir)?;
         }
+        if let Some(k) = p.spec.markov_chain {
+            eprintln!("reproduce {what}: {k} steps of the Markov chain from noise");
+            markov_chain(&gpu()?, &p.dir, k)?;
+        }
         eprintln!("reproduce {what}: evaluating");
         evaluate(&gpu()?, &p.dir, &eval_options(budget, &out))?;
     }
@@ -370,6 +399,7 @@ mod tests {
                     data: data.into(),
                     budget,
                     limit: Some(100),
+                    image_size: None,
                 };
                 for p in reproduce::plan(&r, 2, Path::new("out"), None) {
                     let cfg = p

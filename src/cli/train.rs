@@ -350,36 +350,64 @@ fn markov_chain(a: &SampleArgs, run: &Run, steps1: u64, k: usize) -> Result<i32>
     let n = a.n.map_or(CHAINS_N, |n| n as usize);
     let every = a.every.map_or((k / 8).max(1), |e| e as usize);
     let seed = a.seed.unwrap_or(run.cfg.seed);
-    let s = &run.stage1;
-    let snaps = s.with_debiased_bn(steps1, || {
-        generate::markov_chain(&s.vae, &s.store, n, k, every, seed, how)
-    })?;
-    // Tile (chain i, snapshot j) at row i, column j.
-    let width = run.data.image_len();
-    let cols = snaps.len();
-    let mut tiles = Vec::with_capacity(n * cols * width);
-    for i in 0..n {
-        for snap in &snaps {
-            tiles.extend_from_slice(&snap[i * width..(i + 1) * width]);
-        }
-    }
-    let mut qualifiers = vec![format!("markov-chain{k}"), how.name()];
-    if seed != run.cfg.seed {
-        qualifiers.push(format!("seed{seed}"));
-    }
-    if n != CHAINS_N {
-        qualifiers.push(format!("n{n}"));
-    }
-    let out = a.out.clone().unwrap_or_else(|| {
-        a.run
-            .join(run_dir::output_name("samples", &qualifiers, "png"))
-    });
-    vae_gpu::grid::write_png(&out, &tiles, run.data.channels, run.data.side, cols)?;
+    let chain = Chain {
+        n,
+        steps: k,
+        every,
+        seed,
+        how,
+    };
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| a.run.join(chain.file_name(run.cfg.seed)));
+    write_markov_chain(run, steps1, &chain, &out)?;
     eprintln!(
         "wrote {n} Markov chains of {k} steps from noise (columns: step 0 and every {every})"
     );
     println!("{}", out.display());
     Ok(0)
+}
+
+/// `n` Markov chains of `steps` alternations from noise, a snapshot every `every`.
+pub(super) struct Chain {
+    pub n: usize,
+    pub steps: usize,
+    pub every: usize,
+    pub seed: u64,
+    pub how: Draw,
+}
+
+impl Chain {
+    /// The default name: every setting away from its default, for a run seeded `run_seed`.
+    pub fn file_name(&self, run_seed: u64) -> String {
+        let mut qualifiers = vec![format!("markov-chain{}", self.steps), self.how.name()];
+        if self.seed != run_seed {
+            qualifiers.push(format!("seed{}", self.seed));
+        }
+        if self.n != CHAINS_N {
+            qualifiers.push(format!("n{}", self.n));
+        }
+        run_dir::output_name("samples", &qualifiers, "png")
+    }
+}
+
+/// Stage 1's chains as rows of snapshots in `out`.
+pub(super) fn write_markov_chain(run: &Run, steps1: u64, c: &Chain, out: &Path) -> Result<()> {
+    let s = &run.stage1;
+    let snaps = s.with_debiased_bn(steps1, || {
+        generate::markov_chain(&s.vae, &s.store, c.n, c.steps, c.every, c.seed, c.how)
+    })?;
+    // Tile (chain i, snapshot j) at row i, column j.
+    let width = run.data.image_len();
+    let cols = snaps.len();
+    let mut tiles = Vec::with_capacity(c.n * cols * width);
+    for i in 0..c.n {
+        for snap in &snaps {
+            tiles.extend_from_slice(&snap[i * width..(i + 1) * width]);
+        }
+    }
+    vae_gpu::grid::write_png(out, &tiles, run.data.channels, run.data.side, cols)
 }
 
 #[derive(Args)]

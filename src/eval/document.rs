@@ -264,10 +264,18 @@ pub enum Quantity {
     FdTwoStage,
     FdStage1,
     FdReconstructions,
+    /// The IWAE bound in bits per dimension.
+    IwaeBitsPerDim,
+    /// The Sequential VAE's step t (from 0): test reconstruction MSE, sample sharpness and
+    /// the Fréchet distance of its samples; and the test images' sharpness.
+    StepMse(usize),
+    StepSharpness(usize),
+    StepFd(usize),
+    DataSharpness,
 }
 
 impl Quantity {
-    pub const ALL: [Quantity; 14] = [
+    pub const ALL: [Quantity; 19] = [
         Quantity::Stage1Mse,
         Quantity::Stage1Kl,
         Quantity::Stage1Gamma,
@@ -282,10 +290,32 @@ impl Quantity {
         Quantity::FdTwoStage,
         Quantity::FdStage1,
         Quantity::FdReconstructions,
+        Quantity::IwaeBitsPerDim,
+        Quantity::StepMse(1),
+        Quantity::StepSharpness(0),
+        Quantity::StepFd(2),
+        Quantity::DataSharpness,
     ];
 
+    /// Present only in a Sequential VAE's evaluation.
+    pub fn sequential(self) -> bool {
+        matches!(
+            self,
+            Quantity::StepMse(_)
+                | Quantity::StepSharpness(_)
+                | Quantity::StepFd(_)
+                | Quantity::DataSharpness
+        )
+    }
+
     /// Where the value is in eval.json.
-    pub fn pointer(self) -> &'static str {
+    pub fn pointer(self) -> String {
+        match self {
+            Quantity::StepMse(t) => return format!("/sequence/reconstruction_mse/{t}"),
+            Quantity::StepSharpness(t) => return format!("/sequence/sample_sharpness/{t}"),
+            Quantity::StepFd(t) => return format!("/frechet/samples_per_step/{t}"),
+            _ => {}
+        }
         match self {
             Quantity::Stage1Mse => "/stage1/mse",
             Quantity::Stage1Kl => "/stage1/kl",
@@ -301,7 +331,13 @@ impl Quantity {
             Quantity::FdTwoStage => "/frechet/two_stage_samples",
             Quantity::FdStage1 => "/frechet/stage1_samples",
             Quantity::FdReconstructions => "/frechet/reconstructions",
+            Quantity::IwaeBitsPerDim => "/log_likelihood/bits_per_dim",
+            Quantity::DataSharpness => "/sequence/data_sharpness",
+            Quantity::StepMse(_) | Quantity::StepSharpness(_) | Quantity::StepFd(_) => {
+                unreachable!("formatted above")
+            }
         }
+        .into()
     }
 
     /// The value in `doc`, where the run has it.
@@ -324,6 +360,11 @@ impl Quantity {
             Quantity::FdTwoStage => fd?.two_stage_samples,
             Quantity::FdStage1 => Some(fd?.stage1_samples),
             Quantity::FdReconstructions => Some(fd?.reconstructions),
+            Quantity::IwaeBitsPerDim => Some(doc.log_likelihood.bits_per_dim),
+            Quantity::StepMse(t) => doc.sequence.as_ref()?.reconstruction_mse.get(t).copied(),
+            Quantity::StepSharpness(t) => doc.sequence.as_ref()?.sample_sharpness.get(t).copied(),
+            Quantity::StepFd(t) => fd?.samples_per_step.as_ref()?.get(t).copied(),
+            Quantity::DataSharpness => Some(doc.sequence.as_ref()?.data_sharpness),
         }
     }
 }

@@ -576,6 +576,18 @@ fn run_images(r: &RunFiles, samples_on_top: bool) -> Result<Vec<Image>> {
             out.push(i);
         }
     }
+    // Markov chains `vae-gpu sample --markov-chain` (or a reproduction) drew.
+    let mut chains: Vec<String> = std::fs::read_dir(&r.dir)
+        .map_err(|e| Error::io(&r.dir, e))?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(run_dir::MARKOV_CHAIN_STEM) && n.ends_with(".png"))
+        .collect();
+    chains.sort();
+    for name in chains {
+        let title = format!("Markov chain from noise (Proposition 2): {name}");
+        let alt = "a row per chain: uniform noise, then x after each alternation z ~ q(z | x), x ~ p(x | z)";
+        out.extend(grid_image(r, &name, &title, alt, false)?);
+    }
     Ok(out)
 }
 

@@ -56,6 +56,9 @@ impl Budget {
 pub struct RunSpec {
     pub name: String,
     pub overrides: RunOverrides,
+    /// Steps of Zhao et al.'s Markov chain from noise to draw after training (`vae-gpu sample
+    /// --markov-chain K --every 1`, 4 chains), beside the ancestral samples.
+    pub markov_chain: Option<usize>,
 }
 
 /// A table cell: a number from a run's eval.json, the paper's figure, or nothing.
@@ -93,6 +96,9 @@ pub struct Manifest {
     pub data: String,
     pub budget: Budget,
     pub limit: Option<usize>,
+    /// Every run's images resized to this side (absent in manifests written before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_size: Option<usize>,
 }
 
 pub const MANIFEST: &str = "reproduce.json";
@@ -114,12 +120,13 @@ impl Manifest {
                 return Err(Error::flag(
                     "--out",
                     format!(
-                        "{} holds a reproduction of {} on {} at budget {}{}; give the same recipe, --data, --budget and --limit to continue it, or another --out",
+                        "{} holds a reproduction of {} on {} at budget {}{}; give the same recipe, --data, --budget, --limit and --image-size to continue it, or another --out",
                         out.display(),
                         old.recipe,
                         old.data,
                         old.budget.name(),
                         old.limit.map_or(String::new(), |l| format!(" (limit {l})"))
+                            + &old.image_size.map_or(String::new(), |s| format!(" (image size {s})"))
                     ),
                 ));
             }
@@ -180,6 +187,9 @@ impl Planned {
         let mut o = self.spec.overrides.clone();
         o.data = Some(m.data.clone());
         o.limit = m.limit;
+        if m.image_size.is_some() {
+            o.image_size = m.image_size;
+        }
         o.seed = Some(self.seed);
         o
     }

@@ -133,7 +133,7 @@ pub fn collect(recipe: &Recipe, m: &Manifest, out: &Path) -> Result<(Table, Stri
                     let xs: Vec<f64> = values.iter().map(|v| v.1).collect();
                     let mut cell = Measured {
                         run: run.clone(),
-                        pointer: quantity.pointer().into(),
+                        pointer: quantity.pointer(),
                         seeds: values.iter().map(|v| v.0).collect(),
                         values: xs.clone(),
                         mean: None,
@@ -220,6 +220,7 @@ mod tests {
             data: "fashion-mnist".into(),
             budget: Budget::Steps(10),
             limit: None,
+            image_size: None,
         };
         // Two seeds of the two-stage run, one of fixed γ, none of cross-entropy.
         for (run, seed, fd1, fd2) in [
@@ -267,9 +268,11 @@ mod tests {
         let doc = document::read(&dir).unwrap();
         let raw = serde_json::to_value(&doc).unwrap();
         for q in document::Quantity::ALL {
-            let by_pointer = raw.pointer(q.pointer()).and_then(serde_json::Value::as_f64);
-            if q == document::Quantity::GecoLambda {
-                assert_eq!(by_pointer, None, "not a GECO run");
+            let by_pointer = raw
+                .pointer(&q.pointer())
+                .and_then(serde_json::Value::as_f64);
+            if q == document::Quantity::GecoLambda || q.sequential() {
+                assert_eq!(by_pointer, None, "not a GECO or sequential run");
             } else {
                 assert!(by_pointer.is_some(), "{q:?}");
             }
