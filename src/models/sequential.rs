@@ -6,16 +6,19 @@
 //! runs the chain and returns the last step's image.
 //!
 //! Each step's nets, after their reference code (`generator_ladder`, without its ladder of
-//! codes or batch norm): L levels, each two convolutions — 4×4 stride 2, then 3×3 — with
-//! c_l = 32·2^l channels, halving the side until it is at most 8 (at least once).
+//! codes): L levels, each two convolutions — 4×4 stride 2, then 3×3 — with c_l = 32·2^l
+//! channels, halving the side until it is at most 8 (at least once); batch norm after every
+//! convolution and dense layer but the outputs, as the reference has (without it the
+//! shortcut's features grow until a step's output and its gate saturate).
 //! - encoder q_t: the levels (leaky ReLU 0.2), dense to 2κ (μ, and σ through a softplus);
 //! - z_t: dense to c_{L−1} × b × b (ReLU), b the bottom side;
 //! - shortcut encoder of x_{t−1} (t > 0): the levels again, each level's output e_l added to the
 //!   decoder's map of the same size;
 //! - decoder: per level a 4×4 stride-2 transposed conv and a 3×3 conv (ReLU), then a
 //!   transposed conv to the image through a sigmoid, `new`;
-//! - the gated shortcut (t > 0): a ratio r = σ(transposed conv of the same features) per value,
-//!   x_t = r ⊙ new + (1 − r) ⊙ x_{t−1}, so a step can keep what the last one drew.
+//! - the gated shortcut (t > 0): a ratio r = σ(transposed conv of the same features − 2) per
+//!   value, x_t = r ⊙ new + (1 − r) ⊙ x_{t−1}, so a step starts near a copy of the last one's
+//!   image and keeps what it drew where it cannot improve on it.
 //!
 //! Training maximises Σ_t [log p_t(x | z_t, x_{t−1}) − KL_t], each step's input x_{t−1}
 //! treated as data (no gradient flows into the step before), as the reference does.
@@ -26,7 +29,7 @@ use crate::error::{Error, Result};
 use crate::kernels::channel::ChannelAct;
 use crate::kernels::conv2d::Conv2dConfig;
 use crate::kernels::conv_transpose2d::ConvTranspose2dConfig;
-use crate::nn::layers::{Conv2d, ConvTranspose2d, Linear};
+use crate::nn::layers::{BatchNorm, Conv2d, ConvTranspose2d, Linear};
 use crate::nn::{Init, ParamStore, ParamsBuilder};
 
 /// The reference's T.
@@ -36,22 +39,55 @@ const WIDTH: usize = 32;
 /// Levels halve the side until it is at most this.
 const BOTTOM: usize = 8;
 const SLOPE: f32 = 0.2;
+/// σ(−2) ≈ 0.12: how open the gate of every step past the first starts.
+const GATE_OFFSET: f32 = 2.0;
+
+/// A conv and the batch norm after it.
+struct ConvBn {
+    conv: Conv2d,
+    bn: BatchNorm,
+}
+
+impl ConvBn {
+    fn new(
+        b: &mut ParamsBuilder,
+        name: &str,
+        (i, o, k): (usize, usize, usize),
+        cfg: Conv2dConfig,
+    ) -> ConvBn {
+        ConvBn {
+            conv: Conv2d::new(b, name, i, o, k, cfg, Init::GlorotUniform),
+            bn: BatchNorm::new(b, &format!("{name}.bn"), o, super::REFERENCE_BN),
+        }
+    }
+
+    fn forward(
+        &self,
+        t: &mut Tape,
+        s: &ParamStore,
+        x: Var,
+        train: bool,
+        act: ChannelAct,
+    ) -> Result<Var> {
+        let h = self.conv.forward(t, s, x)?;
+        self.bn.forward(t, s, h, train, act)
+    }
+}
 
 /// Levels of an encoder: (4×4 stride-2 conv, 3×3 conv) each.
-struct Levels(Vec<(Conv2d, Conv2d)>);
+struct Levels(Vec<(ConvBn, ConvBn)>);
 
 impl Levels {
     fn new(b: &mut ParamsBuilder, name: &str, channels: usize, levels: usize) -> Levels {
         let (down, same) = (Conv2dConfig::new(2, 1), Conv2dConfig::new(1, 1));
-        let g = Init::GlorotUniform;
         Levels(
             (0..levels)
                 .map(|l| {
                     let inputs = if l == 0 { channels } else { width(l - 1) };
-                    let n = format!("{name}.level{l}");
+                    let (n, w) = (format!("{name}.level{l}"), width(l));
                     (
-                        Conv2d::new(b, &format!("{n}.down"), inputs, width(l), 4, down, g),
-                        Conv2d::new(b, &format!("{n}.conv"), width(l), width(l), 3, same, g),
+                        ConvBn::new(b, &format!("{n}.down"), (inputs, w, 4), down),
+                        ConvBn::new(b, &format!("{n}.conv"), (w, w, 3), same),
                     )
                 })
                 .collect(),
@@ -59,13 +95,13 @@ impl Levels {
     }
 
     /// Each level's output, finest first.
-    fn forward(&self, t: &mut Tape, s: &ParamStore, x: Var) -> Result<Vec<Var>> {
+    fn forward(&self, t: &mut Tape, s: &ParamStore, x: Var, train: bool) -> Result<Vec<Var>> {
         let act = ChannelAct::LeakyRelu(SLOPE);
         let mut h = x;
         let mut out = Vec::with_capacity(self.0.len());
         for (down, conv) in &self.0 {
-            h = down.forward_act(t, s, h, act)?;
-            h = conv.forward_act(t, s, h, act)?;
+            h = down.forward(t, s, h, train, act)?;
+            h = conv.forward(t, s, h, train, act)?;
             out.push(h);
         }
         Ok(out)
@@ -80,10 +116,11 @@ struct Step {
     encoder: Levels,
     encoder_out: Linear,
     code: Linear,
+    code_bn: BatchNorm,
     /// Absent at step 0, which has no previous image.
     shortcut: Option<(Levels, ConvTranspose2d)>,
-    /// Per level from the coarsest: (transposed conv up a level, 3×3 conv).
-    up: Vec<(ConvTranspose2d, Conv2d)>,
+    /// Per level from the coarsest: (transposed conv up a level and its batch norm, 3×3 conv).
+    up: Vec<(ConvTranspose2d, BatchNorm, ConvBn)>,
     image: ConvTranspose2d,
 }
 
@@ -169,6 +206,12 @@ impl Sequential {
                     encoder: Levels::new(b, &format!("{n}.encoder"), channels, l),
                     encoder_out: Linear::new(b, &format!("{n}.encoder.out"), top, 2 * latent, g),
                     code: Linear::new(b, &format!("{n}.decoder.code"), latent, top, g),
+                    code_bn: BatchNorm::new(
+                        b,
+                        &format!("{n}.decoder.code.bn"),
+                        top,
+                        super::REFERENCE_BN,
+                    ),
                     shortcut: (t > 0).then(|| {
                         (
                             Levels::new(b, &format!("{n}.shortcut"), channels, l),
@@ -190,7 +233,8 @@ impl Sequential {
                             let (i, o) = (width(lv), width(lv - 1));
                             (
                                 ConvTranspose2d::new(b, &format!("{m}.up"), i, o, 4, up_cfg, g),
-                                Conv2d::new(b, &format!("{m}.conv"), o, o, 3, same, g),
+                                BatchNorm::new(b, &format!("{m}.up.bn"), o, super::REFERENCE_BN),
+                                ConvBn::new(b, &format!("{m}.conv"), (o, o, 3), same),
                             )
                         })
                         .collect(),
@@ -225,24 +269,27 @@ impl Sequential {
         &self,
         t: &mut Tape,
         s: &ParamStore,
-        step: &Step,
+        (step, train): (&Step, bool),
         z: Var,
         previous: Option<Var>,
     ) -> Result<Var> {
         let n = t.value(z).shape()[0];
         let levels = step.up.len() + 1;
-        let h = step.code.forward_act(t, s, z, ChannelAct::Relu)?;
+        let relu = ChannelAct::Relu;
+        let h = step.code.forward(t, s, z)?;
+        let h = step.code_bn.forward(t, s, h, train, relu)?;
         let mut h = t.reshape(h, &[n, width(levels - 1), self.bottom, self.bottom])?;
         let skips = match (&step.shortcut, previous) {
-            (Some((enc, _)), Some(p)) => Some(enc.forward(t, s, p)?),
+            (Some((enc, _)), Some(p)) => Some(enc.forward(t, s, p, train)?),
             _ => None,
         };
         if let Some(e) = &skips {
             h = t.add(h, e[levels - 1])?;
         }
-        for (i, (up, conv)) in step.up.iter().enumerate() {
-            h = up.forward_act(t, s, h, ChannelAct::Relu)?;
-            h = conv.forward_act(t, s, h, ChannelAct::Relu)?;
+        for (i, (up, bn, conv)) in step.up.iter().enumerate() {
+            h = up.forward(t, s, h)?;
+            h = bn.forward(t, s, h, train, relu)?;
+            h = conv.forward(t, s, h, train, relu)?;
             if let Some(e) = &skips {
                 h = t.add(h, e[levels - 2 - i])?;
             }
@@ -251,8 +298,13 @@ impl Sequential {
         let (Some((_, gate)), Some(p)) = (&step.shortcut, previous) else {
             return Ok(new);
         };
-        // x_t = x_{t−1} + r ⊙ (new − x_{t−1}).
-        let r = gate.forward_act(t, s, h, ChannelAct::Sigmoid)?;
+        // x_t = x_{t−1} + r ⊙ (new − x_{t−1}), r = σ(a − GATE_OFFSET): a step starts as a near
+        // copy of the last, r ≈ 0.12 (the reference's gated addition starts its gate at 0.1),
+        // and refines it; a gate open from the start lets a step's fresh output collapse to
+        // the mostly black mean image and its sigmoid saturate there.
+        let a = gate.forward(t, s, h)?;
+        let a = t.affine(a, 1.0, -GATE_OFFSET)?;
+        let r = t.sigmoid(a)?;
         let minus = t.affine(p, -1.0, 0.0)?;
         let d = t.add(new, minus)?;
         let rd = t.mul(r, d)?;
@@ -270,13 +322,13 @@ impl Network for Sequential {
         vec![self.channels, self.side, self.side]
     }
 
-    fn encode(&self, t: &mut Tape, s: &ParamStore, x: Var, _train: bool) -> Result<(Var, Var)> {
+    fn encode(&self, t: &mut Tape, s: &ParamStore, x: Var, train: bool) -> Result<(Var, Var)> {
         let n = t.value(x).shape()[0];
         let (mut mus, mut sigmas) = (Vec::new(), Vec::new());
         for step in &self.steps {
             let h = *step
                 .encoder
-                .forward(t, s, x)?
+                .forward(t, s, x, train)?
                 .last()
                 .expect("at least one level");
             let flat = t.value(h).numel() / n;
@@ -318,7 +370,7 @@ impl Network for Sequential {
                 Some(&p) if train => Some(t.constant(t.value(p).clone())?),
                 p => p.copied(),
             };
-            out.push(self.step(t, s, step, zt, previous)?);
+            out.push(self.step(t, s, (step, train), zt, previous)?);
         }
         Ok(Some(out))
     }
