@@ -11,13 +11,14 @@
 //   categorical_pixel: one draw per image from the categorical softmax(logits[n, :, pixel])
 //     (an autoregressive decoder's next pixel): u = 24 bits of counter (n, step, stream)
 //     in [0, 1), the first class k whose cumulative Σ_{j≤k} exp(l_j − m) passes u·Σ exp(l − m);
-//     b1 = logits [N, K, P], b2 = x [N, P] (x[n, pixel] = k/(K − 1), in place), b3 = mean
-//     [N, P] (mean[n, pixel] = Σ_k p_k·k/(K − 1), the pixel's expected value).
+//     b1 = logits [N, K, P] (P pixels: the image, or a window of its rows), b2 = x [N, I]
+//     (x[n, into] = k/(K − 1), in place), b3 = mean [N, I] (mean[n, into] = Σ_k
+//     p_k·k/(K − 1), the pixel's expected value).
 
 struct Params {
     n: u32, seed_lo: u32, seed_hi: u32, step_lo: u32,
     step_hi: u32, stream: u32, classes: u32, pixels: u32,
-    pixel: u32, pad0: u32, pad1: u32, pad2: u32,
+    pixel: u32, image: u32, into: u32, pad0: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -125,6 +126,6 @@ fn categorical_pixel(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
         }
     }
     let top = f32(p.classes - 1u);
-    b2[n * p.pixels + p.pixel] = f32(pick) / top;
-    b3[n * p.pixels + p.pixel] = mean / (s * top);
+    b2[n * p.image + p.into] = f32(pick) / top;
+    b3[n * p.image + p.into] = mean / (s * top);
 }

@@ -184,15 +184,16 @@ pub mod reference {
     }
 }
 
-/// Draws pixel `pixel` of every image from an autoregressive decoder's categorical
-/// softmax(logits[n, :, pixel]) (logits [N, K, ...] with P = H·W pixels per image): writes the
-/// drawn value k/(K − 1) into `x` [N, 1, ...] in place, and the pixel's expected value into
-/// `mean` (same shape). The uniform of image n is counter (n, key.step, key.stream).
+/// Draws a pixel of every image from an autoregressive decoder's categorical
+/// softmax(logits[n, :, `at.0`]) (logits [N, K, ...], their pixels those of a window of the
+/// images): writes the drawn value k/(K − 1) into pixel `at.1` of `x` [N, 1, ...] in place,
+/// and the pixel's expected value into `mean` (same shape). The uniform of image n is counter
+/// (n, key.step, key.stream).
 pub fn categorical_pixel(
     logits: &Tensor,
     x: &Tensor,
     mean: &Tensor,
-    pixel: usize,
+    at: (usize, usize),
     key: RandomKey,
 ) -> Result<()> {
     const OP: &str = "categorical_pixel";
@@ -204,20 +205,25 @@ pub fn categorical_pixel(
         ));
     }
     let (n, classes, pixels) = (s[0], s[1], s[2..].iter().product::<usize>());
-    let want: Vec<usize> = [&[n, 1][..], &s[2..]].concat();
+    let image: usize = x.shape().iter().skip(2).product();
     for (what, t) in [("x", x), ("mean", mean)] {
-        if t.shape() != want.as_slice() || !t.is_contiguous() || t.offset() != 0 {
+        let sh = t.shape();
+        let fits = sh.len() == s.len() && sh[..2] == [n, 1] && sh[sh.len() - 1] == s[s.len() - 1];
+        if !fits || t.shape() != x.shape() || !t.is_contiguous() || t.offset() != 0 {
             return Err(Error::shape(
                 OP,
                 format!(
-                    "{what} must be a dense {want:?} for logits {s:?}, got {:?}",
-                    t.shape()
+                    "{what} must be a dense [N, 1, ...] with the rows of logits {s:?} and x's shape, got {sh:?}"
                 ),
             ));
         }
     }
-    if pixel >= pixels {
-        return Err(Error::shape(OP, format!("pixel {pixel} of {pixels}")));
+    let (pixel, target) = at;
+    if pixel >= pixels || target >= image {
+        return Err(Error::shape(
+            OP,
+            format!("pixel {pixel} of {pixels} logits, into pixel {target} of {image}"),
+        ));
     }
     fits_u32(OP, logits)?;
     let logits = dense(logits)?;
@@ -226,8 +232,8 @@ pub fn categorical_pixel(
         .u(classes)
         .u(pixels)
         .u(pixel)
-        .u(0)
-        .u(0)
+        .u(image)
+        .u(target)
         .u(0)
         .bytes();
     logits.gpu().dispatch(&Dispatch {

@@ -200,7 +200,7 @@ pub fn sample(vae: &Vae, s: &ParamStore, n: usize, seed: u64, how: Draw) -> Resu
 }
 
 /// x ~ p(x | z) = Π_i p(x_i | x_<i, z) of an autoregressive decoder for latents `z` [n, κ]
-/// on the device: one forward pass of the whole image per pixel in raster order, each
+/// on the device: one forward pass per pixel in raster order over the rows it depends on, each
 /// followed by the draw of that pixel into x on the device (`random::categorical_pixel`, the
 /// uniform of pixel i keyed by (`seed`, step i)), one submission per pixel and nothing read
 /// back until the end. Returns the drawn images, and each pixel's expected value given the
@@ -224,8 +224,9 @@ pub fn autoregressive(
     Ok((x.to_vec()?, mean.to_vec()?))
 }
 
-/// One step of `autoregressive`: the decoder's pass over the images `x` drawn so far, and
-/// the draw of pixel `pixel` into x (and its expected value into `mean`), submitted.
+/// One step of `autoregressive`: the decoder's pass over the rows of the images `x` drawn so
+/// far that pixel `pixel` depends on, and its draw into x (and its expected value into
+/// `mean`), submitted.
 pub fn draw_pixel(
     vae: &Vae,
     s: &ParamStore,
@@ -236,14 +237,26 @@ pub fn draw_pixel(
 ) -> Result<()> {
     let mut t = Tape::inference(s.gpu());
     let zv = t.constant(z.clone())?;
-    let xv = t.constant(x.clone())?;
+    // Only the rows the pixel depends on: its own, and the decoder's reach above it (all of
+    // them where it does not say); the rows below never matter in raster order.
+    let width = x.shape()[x.shape().len() - 1];
+    let row = pixel / width;
+    let first = vae.net.causal_rows().map_or(0, |r| row.saturating_sub(r));
+    let window = x.narrow(2, first, row + 1 - first)?.contiguous()?;
+    let xv = t.constant(window)?;
     let logits = vae.net.decode_pixels(&mut t, s, zv, xv, false)?;
     let key = RandomKey {
         seed,
         step: pixel as u64,
         stream: STREAM_NOISE,
     };
-    random::categorical_pixel(t.value(logits), x, mean, pixel, key)?;
+    random::categorical_pixel(
+        t.value(logits),
+        x,
+        mean,
+        (pixel - first * width, pixel),
+        key,
+    )?;
     s.gpu().flush_pipelined()
 }
 

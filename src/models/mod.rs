@@ -48,6 +48,12 @@ pub trait Network {
     fn pixel_classes(&self) -> Option<usize> {
         None
     }
+    /// An autoregressive decoder's reach up the image: the logits of a pixel's row depend on
+    /// that row and this many above it (and never on rows below), so the sampler runs the
+    /// decoder on those rows only. None where the decoder does not say.
+    fn causal_rows(&self) -> Option<usize> {
+        None
+    }
     /// Logits [N, K, side, side] of p(x_i | x_<i, z) at every pixel given the image x itself
     /// (all pixels at once in training; one at a time when sampling). Autoregressive
     /// decoders only.

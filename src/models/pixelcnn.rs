@@ -154,6 +154,12 @@ impl Network for PixelCnn {
         Some(self.classes)
     }
 
+    /// 3 rows of the 7×7 type-A layer, then one more for each 3×3 layer (the 1×1 convs and
+    /// the conditioning add none).
+    fn causal_rows(&self) -> Option<usize> {
+        Some(3 + self.layers.len() - 1)
+    }
+
     fn decode_pixels(
         &self,
         t: &mut Tape,

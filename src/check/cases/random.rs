@@ -97,49 +97,57 @@ pub fn cases(v: &mut Vec<Case>) {
     }
     // An autoregressive decoder's draw of one pixel: the class the GPU picks must hold the
     // uniform within its cumulative interval (the f32 sums may move a boundary by ~K ulp,
-    // so 1e-5 either side), and the expected value must match.
-    for (i, (shape, pixel, large)) in [
-        (vec![1usize, 2, 1, 1], 0usize, false),
-        (vec![5, 256, 3, 3], 4, false),
-        (vec![64, 256, 28, 28], 407, true),
+    // so 1e-5 either side), and the expected value must match. Logits of the whole image, or
+    // of a window of its rows (`rows` of x, the window starting `skip` rows down).
+    for (i, (shape, rows, skip, pixel, large)) in [
+        (vec![1usize, 2, 1, 1], 1usize, 0usize, 0usize, false),
+        (vec![5, 256, 3, 3], 3, 0, 4, false),
+        (vec![5, 256, 3, 3], 7, 4, 7, false),
+        (vec![64, 256, 28, 28], 28, 0, 407, true),
+        (vec![64, 256, 15, 28], 28, 13, 14 * 28 + 9, true),
     ]
     .into_iter()
     .enumerate()
     {
         v.push(Case::new(
             "random",
-            format!("categorical_pixel {} pixel {pixel}", dims(&shape)),
+            format!(
+                "categorical_pixel {} pixel {pixel} of {rows} rows",
+                dims(&shape)
+            ),
             large,
             move |gpu| {
-                let (n, classes) = (shape[0], shape[1]);
-                let pixels: usize = shape[2..].iter().product();
+                let (n, classes, width) = (shape[0], shape[1], shape[3]);
+                let window: usize = shape[2..].iter().product();
+                let pixels = rows * width;
+                let target = skip * width + pixel;
                 let logits = Rng::new(6500 + i as u64).data(&shape, -4.0, 4.0);
                 let k = key(10 + i as u64);
-                let xs: Vec<usize> = [&[n, 1][..], &shape[2..]].concat();
+                let xs = [n, 1, rows, width];
                 let x = crate::tensor::Tensor::zeros(gpu, &xs)?;
                 let mean = crate::tensor::Tensor::zeros(gpu, &xs)?;
-                random::categorical_pixel(&logits.upload(gpu)?, &x, &mean, pixel, k)?;
+                random::categorical_pixel(&logits.upload(gpu)?, &x, &mean, (pixel, target), k)?;
                 let (x, mean) = (x.to_vec()?, mean.to_vec()?);
                 let top = (classes - 1) as f64;
                 let (mut inside, mut want_mean, mut other_pixels) = (Vec::new(), Vec::new(), 0.0);
                 for img in 0..n {
                     let row: Vec<f64> = (0..classes)
-                        .map(|c| logits.f64[(img * classes + c) * pixels + pixel])
+                        .map(|c| logits.f64[(img * classes + c) * window + pixel])
                         .collect();
                     let u = random::reference::uniform(k, img as u32);
                     let (cdf, m) = random::reference::categorical(&row);
-                    let picked = (x[img * pixels + pixel] as f64 * top).round() as usize;
+                    let picked = (x[img * pixels + target] as f64 * top).round() as usize;
                     let ok = u >= cdf[picked] - 1e-5 && u < cdf[picked + 1] + 1e-5;
                     inside.push(ok as u8 as f32);
                     want_mean.push(m / top);
                     // Every other pixel of x and mean is untouched (0).
                     other_pixels += (0..pixels)
-                        .filter(|&q| q != pixel)
+                        .filter(|&q| q != target)
                         .map(|q| (x[img * pixels + q].abs() + mean[img * pixels + q].abs()) as f64)
                         .sum::<f64>();
                 }
-                let got_mean: Vec<f32> = (0..n).map(|img| mean[img * pixels + pixel]).collect();
-                let label = format!("{} pixel {pixel}", dims(&shape));
+                let got_mean: Vec<f32> = (0..n).map(|img| mean[img * pixels + target]).collect();
+                let label = format!("{} pixel {pixel} of {rows} rows", dims(&shape));
                 Ok(vec![
                     compare(
                         "categorical_pixel draw in its interval",
