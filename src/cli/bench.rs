@@ -98,7 +98,7 @@ pub fn run(sel: &Selection, mut a: BenchArgs) -> Result<i32> {
             let s2 = bench::stage2_step(&gpu, batch, 64, HIDDEN, steps, profile)?;
             let shape = PixelCnnShape::default();
             let px = bench::pixelcnn_step(&gpu, batch, 28, shape, steps, profile)?;
-            // One row of 28 pixels timed; a 28×28 image is 784 such passes.
+            // 28 pixels timed, spread over the image; a 28×28 image is 784 such passes.
             let sampling = bench::pixelcnn_sampling(&gpu, batch, 28, shape, 28)?;
             let pixel_name = format!(
                 "PixelCNN-VAE, 28×28×1, {} gated layers × {} channels, 256-way",
