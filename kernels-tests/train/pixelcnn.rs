@@ -2,7 +2,9 @@
 //! (and Bernoulli) likelihood, resumes exactly, samples pixel by pixel reproducibly, and
 //! refuses the settings it cannot take, writing nothing.
 
-use crate::runs::{metrics, ok, png_size, stderr, vae_gpu, without_rate, ONE_AT_A_TIME};
+use crate::runs::{
+    metrics, ok, png_size, refused, stderr, vae_gpu, with_flags, without_rate, ONE_AT_A_TIME,
+};
 use crate::tempdir;
 
 /// A 3-layer, 8-channel PixelCNN-VAE on 64 8×8 shapes.
@@ -188,21 +190,12 @@ fn settings_the_pixelcnn_cannot_take_are_refused_naming_the_flag() {
         let mut args = tiny("3", "bad");
         args[2] = net;
         // Each extra flag replaces the tiny run's own; another net has no PixelCNN to shape.
-        let pixel_flags = ["--pixelcnn-layers", "--pixelcnn-width"];
-        let own = pixel_flags.iter().filter(|_| net != "pixelcnn");
-        for flag in extra.iter().filter(|f| f.starts_with("--")).chain(own) {
-            if let Some(i) = args.iter().position(|a| a == flag) {
-                args.drain(i..i + 2);
-            }
-        }
-        args.extend(extra);
-        let o = vae_gpu(t.path(), &args);
-        assert!(
-            o.status.code() == Some(2) && stderr(&o).contains(flag),
-            "{extra:?}: {}",
-            stderr(&o)
-        );
-        assert!(!t.path().join("bad").exists(), "{extra:?} wrote the run");
+        let drop: &[&str] = if net == "pixelcnn" {
+            &[]
+        } else {
+            &["--pixelcnn-layers", "--pixelcnn-width"]
+        };
+        refused(t.path(), &with_flags(args, extra, drop), flag, "bad");
     };
     refuse(&["--likelihood", "gaussian"], "pixelcnn", "--likelihood");
     refuse(&["--gamma", "0.5"], "pixelcnn", "--gamma");

@@ -26,6 +26,34 @@ pub(crate) fn ok(o: Output) -> Output {
     o
 }
 
+/// `base` with each flag of `extra` and of `drop` taken out with its value, then `extra`
+/// appended: a run's own settings with some replaced or removed.
+pub(crate) fn with_flags<'a>(
+    mut base: Vec<&'a str>,
+    extra: &[&'a str],
+    drop: &[&str],
+) -> Vec<&'a str> {
+    for f in extra.iter().filter(|f| f.starts_with("--")).chain(drop) {
+        if let Some(i) = base.iter().position(|a| a == f) {
+            base.drain(i..i + 2);
+        }
+    }
+    base.extend(extra);
+    base
+}
+
+/// `train` with `args` in `dir` is refused as bad input: exit code 2, `flag` named on
+/// stderr, and no run directory `out` written.
+pub(crate) fn refused(dir: &Path, args: &[&str], flag: &str, out: &str) {
+    let o = vae_gpu(dir, args);
+    assert!(
+        o.status.code() == Some(2) && stderr(&o).contains(flag),
+        "{args:?}: {}",
+        stderr(&o)
+    );
+    assert!(!dir.join(out).exists(), "{args:?} wrote the run");
+}
+
 /// A small, quick configuration: 8×8 shapes, 64 images (4 steps per epoch at batch 16),
 /// stage 1 only.
 pub(crate) const SMALL: [&str; 12] = [

@@ -2,7 +2,9 @@
 //! resumes exactly, draws the per-step grid, is evaluated step by step, and refuses the
 //! settings it cannot take, writing nothing.
 
-use crate::runs::{metrics, ok, png_size, stderr, vae_gpu, without_rate, ONE_AT_A_TIME};
+use crate::runs::{
+    metrics, ok, png_size, refused, vae_gpu, with_flags, without_rate, ONE_AT_A_TIME,
+};
 use crate::tempdir;
 
 /// 3 steps of a 4-d code each on 64 8×8 shapes.
@@ -122,27 +124,12 @@ fn settings_the_sequential_vae_cannot_take_are_refused_naming_the_flag() {
     let refuse = |extra: &[&'static str], net: &'static str, flag: &str| {
         let mut args = tiny("3", "bad");
         args[4] = net;
-        let own = ["--sequence-steps"]
-            .into_iter()
-            .filter(|_| net != "sequential");
-        for f in extra
-            .iter()
-            .copied()
-            .filter(|f| f.starts_with("--"))
-            .chain(own)
-        {
-            if let Some(i) = args.iter().position(|a| *a == f) {
-                args.drain(i..i + 2);
-            }
-        }
-        args.extend(extra);
-        let o = vae_gpu(t.path(), &args);
-        assert!(
-            o.status.code() == Some(2) && stderr(&o).contains(flag),
-            "{extra:?}: {}",
-            stderr(&o)
-        );
-        assert!(!t.path().join("bad").exists(), "{extra:?} wrote the run");
+        let drop: &[&str] = if net == "sequential" {
+            &[]
+        } else {
+            &["--sequence-steps"]
+        };
+        refused(t.path(), &with_flags(args, extra, drop), flag, "bad");
     };
     refuse(&["--sequence-steps", "0"], "sequential", "--sequence-steps");
     // A T whose weights pass the adapter's largest buffer: the message names the T that fits.
