@@ -3,7 +3,7 @@
 //! refuses the settings it cannot take, writing nothing.
 
 use crate::runs::{
-    metrics, ok, png_size, refused, stderr, vae_gpu, with_flags, without_rate, ONE_AT_A_TIME,
+    metrics, ok, png_size, refused, resumes_exactly, stderr, vae_gpu, with_flags, ONE_AT_A_TIME,
 };
 use crate::tempdir;
 
@@ -69,17 +69,7 @@ fn the_pixelcnn_vae_trains_resumes_exactly_and_samples_pixel_by_pixel() {
     assert!(whole.join("reconstructions.png").is_file());
 
     // Stopped at 3 and resumed to 6: the same weights, Adam state and rows.
-    ok(vae_gpu(t.path(), &tiny("3", "split")));
-    ok(vae_gpu(
-        t.path(),
-        &["train", "--resume", "split", "--steps", "6"],
-    ));
-    let split = t.path().join("split");
-    assert_eq!(
-        std::fs::read(whole.join("checkpoint.safetensors")).unwrap(),
-        std::fs::read(split.join("checkpoint.safetensors")).unwrap()
-    );
-    assert_eq!(without_rate(metrics(&whole)), without_rate(metrics(&split)));
+    resumes_exactly(t.path(), &tiny("3", "split"));
 
     // Sampling is pixel by pixel and reproducible; drawn pixels are 8-bit values.
     for _ in 0..2 {

@@ -26,6 +26,23 @@ pub(crate) fn ok(o: Output) -> Output {
     o
 }
 
+/// `first` (a run's flags to train 3 steps into `split`) stopped there and resumed to 6 steps
+/// ends exactly as `dir`/whole, the same run trained 6 steps at once: the same checkpoint
+/// bytes (weights, Adam state, step) and metrics rows.
+pub(crate) fn resumes_exactly(dir: &Path, first: &[&str]) {
+    ok(vae_gpu(dir, first));
+    ok(vae_gpu(
+        dir,
+        &["train", "--resume", "split", "--steps", "6"],
+    ));
+    let (whole, split) = (dir.join("whole"), dir.join("split"));
+    assert_eq!(
+        std::fs::read(whole.join("checkpoint.safetensors")).unwrap(),
+        std::fs::read(split.join("checkpoint.safetensors")).unwrap()
+    );
+    assert_eq!(without_rate(metrics(&whole)), without_rate(metrics(&split)));
+}
+
 /// `base` with each flag of `extra` and of `drop` taken out with its value, then `extra`
 /// appended: a run's own settings with some replaced or removed.
 pub(crate) fn with_flags<'a>(
