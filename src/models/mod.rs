@@ -82,6 +82,11 @@ pub trait Network {
     ) -> Result<Option<Vec<Var>>> {
         Ok(None)
     }
+    /// The running-average momentum of the network's batch norms (what debiasing them after
+    /// `steps` updates divides out).
+    fn batch_norm_momentum(&self) -> f32 {
+        REFERENCE_BN.momentum
+    }
     /// Multiply-add FLOPs (2 per MAC) of the convolutions and dense layers of one forward
     /// pass at `batch` (elementwise ops, batch norm and losses add a few %).
     fn forward_flops(&self, batch: usize) -> f64;

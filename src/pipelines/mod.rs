@@ -42,7 +42,7 @@ impl Stage {
 
     /// Runs `f` with this stage's batch-norm averages debiased for `steps` updates.
     pub fn with_debiased_bn<T>(&self, steps: u64, f: impl FnOnce() -> Result<T>) -> Result<T> {
-        with_debiased_bn(&self.store, models::REFERENCE_BN.momentum, steps, f)
+        with_debiased_bn(&self.store, self.vae.net.batch_norm_momentum(), steps, f)
     }
 }
 
