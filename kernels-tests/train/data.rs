@@ -351,9 +351,10 @@ fn every_recorded_run_loads_through_the_shared_types() {
         if dir.join("eval.json").exists() {
             let e = vae_gpu::eval::document::read(dir)
                 .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+            // The Sequential VAE's code is its steps' codes side by side.
             assert_eq!(
                 e.encoder_variances.variances.mean_variance.len(),
-                cfg.latent_dim,
+                cfg.latent_dim * cfg.sequence_steps.unwrap_or(1),
                 "{}",
                 dir.display()
             );
