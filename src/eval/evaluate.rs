@@ -417,20 +417,18 @@ fn frechet(gpu: &Arc<Gpu>, run: &Run, steps1: u64, two: bool, opts: &Options) ->
     let mut train = Vec::new();
     train_data.gather(&(0..n).collect::<Vec<_>>(), &mut train);
     let s1 = &run.stage1;
-    let (stage1, recon) = s1.with_debiased_bn(steps1, || {
+    // A sequential decoder's samples after every step come from the same draws z ~ N(0, I)
+    // as stage1's, in the same eval-mode batch norm.
+    let (stage1, recon, steps) = s1.with_debiased_bn(steps1, || {
+        let z = generate::prior(&s1.vae, &s1.store, n, opts.seed)?;
         Ok((
             generate::sample(&s1.vae, &s1.store, n, opts.seed, Draw::Mean)?,
             generate::reconstruct(&s1.vae, &s1.store, &test)?,
+            generate::decode_steps(&s1.vae, &s1.store, &z, opts.batch)?,
         ))
     })?;
     let fd = |x: &[f32]| -> Result<f64> { Ok(frechet_distance(&fit(x)?, &reference)) };
-    // The same draws z ~ N(0, I) as stage1's samples, after every step.
-    let samples_per_step = match generate::decode_steps(
-        &s1.vae,
-        &s1.store,
-        &generate::prior(&s1.vae, &s1.store, n, opts.seed)?,
-        opts.batch,
-    )? {
+    let samples_per_step = match steps {
         Some(steps) => Some(steps.iter().map(|x| fd(x)).collect::<Result<Vec<f64>>>()?),
         None => None,
     };
